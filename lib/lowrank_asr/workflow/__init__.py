@@ -1,1 +1,1 @@
-
+"""Helpers the Snakefile uses at DAG build (no Snakemake imports here)."""

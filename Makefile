@@ -1,0 +1,40 @@
+# Two entry points (see README): `make run` and `make test`. Both create the environment first.
+PYTHON ?= python3.11
+VENV   ?= .venv
+CORES  ?= 2
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run smoke test lint dag rulegraph report bench clean-results
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "needs $(PYTHON) (Python 3.11); set PYTHON=..." >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip check
+	touch $@
+
+# The main job on the embedded default: corpus → training → WER table → landscapes → attributions → videos.
+run: setup
+	$(BIN)/snakemake --cores $(CORES) all
+	$(BIN)/snakemake --report report.html
+
+smoke: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --directory .smoke all
+
+test: setup
+	$(BIN)/ruff check lib workflow_scripts tests
+	$(BIN)/python -m pytest tests
+
+dag rulegraph: setup
+	$(BIN)/snakemake --$@ all | dot -Tsvg > $@.svg
+
+report: setup
+	$(BIN)/snakemake --report report.html
+
+bench: setup
+	$(BIN)/python tests/benchmarks/run_all.py --out benchmarks/report.md

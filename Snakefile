@@ -1,0 +1,47 @@
+# lowrank-asr: LibriSpeech-format corpus → TFRecords → ContextNet variants → WER, loss landscapes,
+# integrated gradients, plots, videos and a report. `snakemake --cores 2` runs `all` on the embedded default.
+import sys
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.20")
+
+import os
+
+# Jobs (local, conda or SLURM) import this checkout's library, the code the params hashes describe.
+LIB = str(Path(workflow.basedir) / "lib")
+sys.path.insert(0, LIB)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (LIB, os.environ.get("PYTHONPATH")) if p)
+
+from lowrank_asr.config import deep_merge, load_yaml, validate_config  # noqa: E402
+
+# `--configfile` replaces the default config instead of being merged into it (a smoke config must not
+# inherit the default's variants or splits); `--config key=value` still overrides single keys.
+if "variants" not in config:
+    _cli = dict(config)
+    config.clear()
+    config.update(deep_merge(load_yaml(Path(workflow.basedir) / "config" / "config.yaml"), _cli))
+validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
+
+
+report: "report/workflow.rst"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/landscape.smk"
+include: "rules/attribution.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        "results/wer_table.csv",
+        "results/wer_table.md",
+        "results/plots/training_curves.png",
+        landscape_targets(),
+        attribution_targets(),

@@ -1,0 +1,144 @@
+"""Configuration: loading, validation with readable errors, per-variant model settings, hashing.
+
+The Snakefile validates the config once at DAG build; rules then receive only the slice they use, so that a
+change to (say) a plot setting does not invalidate training.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lowrank_asr.errors import ConfigError
+
+SECTIONS_WITH_EPOCHS = ("landscape", "attribution")
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist; pass an existing file with --configfile")
+    with path.open() as f:
+        data = yaml.safe_load(f) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    return data
+
+
+def _dotted(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error) -> str:
+    """One line that names the key, what is wrong and what is allowed."""
+    where = _dotted(error.absolute_path)
+    schema = error.schema
+    if error.validator == "additionalProperties":
+        allowed = sorted(schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
+        return f"unknown config key(s) {', '.join(map(repr, extra))} under '{where}'{hint}"
+    if error.validator == "enum":
+        return f"config key '{where}' is {error.instance!r}; allowed values: {', '.join(map(repr, schema['enum']))}"
+    if error.validator == "type":
+        return f"config key '{where}' is {error.instance!r} ({type(error.instance).__name__}); expected {schema['type']}"
+    if error.validator == "required":
+        return f"config section '{where}' is missing a required key: {error.message}"
+    if error.validator in ("oneOf", "anyOf") and error.context:
+        return _describe(min(error.context, key=lambda e: len(list(e.absolute_path))))
+    return f"config key '{where}': {error.message}"
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Validate against the JSON schema and cross-field rules; raise ConfigError naming the first problem."""
+    import jsonschema
+
+    schema = load_yaml(schema_path)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    if errors:
+        raise ConfigError(_describe(errors[0]))
+    _check_cross_fields(config)
+    return config
+
+
+def all_splits(config: Mapping) -> list[str]:
+    """Every split the pipeline prepares, in a stable order."""
+    data = config["data"]
+    ordered = [*data["train_splits"], *data["dev_splits"], *data["test_splits"],
+               *config["evaluation"].get("splits", [])]
+    ordered += [config["landscape"].get("split"), config["attribution"].get("split")]
+    return list(dict.fromkeys(s for s in ordered if s))
+
+
+def _check_cross_fields(config: dict) -> None:
+    corpus = config["corpus"]
+    local = corpus.get("local") or {}
+    if corpus["source"] == "synthetic":
+        missing = [s for s in all_splits(config) if s not in local and s not in corpus.get("synthetic", {})]
+        if missing:
+            raise ConfigError(
+                f"split(s) {', '.join(missing)} have no entry under corpus.synthetic and none under corpus.local; "
+                "add a synthetic spec or point corpus.local at a LibriSpeech-format tarball or folder"
+            )
+    for split, spec in corpus.get("synthetic", {}).items():
+        if spec.get("min_words", 1) > spec.get("max_words", spec.get("min_words", 1)):
+            raise ConfigError(f"corpus.synthetic.{split}: min_words is larger than max_words")
+    for split, path in local.items():
+        if not Path(path).exists():
+            raise ConfigError(
+                f"corpus.local.{split} points at {path}, which does not exist; give the path of a LibriSpeech-format "
+                "tarball (.tar.gz) or extracted folder"
+            )
+    not_prepared = [s for s in config["evaluation"].get("splits", []) if s not in all_splits(config)]
+    if not_prepared:
+        raise ConfigError(f"evaluation.splits {not_prepared} are not among the data splits")
+    for name in config["variants"]:
+        merged = variant_model_config(config, name)
+        if merged.get("conv") == "rank" and "rank" not in merged:
+            raise ConfigError(f"variant '{name}' uses conv: rank but sets no 'rank'")
+
+
+def deep_merge(base: Mapping, overrides: Mapping) -> dict:
+    """Recursive dict merge: nested mappings merge, everything else (lists included) replaces."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def variant_model_config(config: Mapping, variant: str) -> dict:
+    """The model settings of one variant: the config's `model` defaults with the variant's overrides."""
+    variants = config["variants"]
+    if variant not in variants:
+        raise ConfigError(f"unknown variant {variant!r}; the config defines: {', '.join(variants)}")
+    return deep_merge(config.get("model") or {}, variants[variant] or {})
+
+
+def stable_hash(obj: Any, length: int = 12) -> str:
+    """Hash of a JSON-able object that ignores key order (used for config slices and resume state)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:length]
+
+
+def analysis_epochs(config: Mapping, section: str) -> list[int]:
+    """The epochs a per-epoch analysis (landscape, attribution) runs on."""
+    epochs = config["training"]["epochs"]
+    chosen = config[section].get("epochs", "all")
+    if chosen == "all":
+        return list(range(1, epochs + 1))
+    if chosen == "last":
+        return [epochs]
+    bad = [e for e in chosen if e > epochs]
+    if bad:
+        raise ConfigError(f"{section}.epochs lists {bad}, beyond training.epochs = {epochs}")
+    return sorted(set(chosen))

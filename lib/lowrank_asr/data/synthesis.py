@@ -1,0 +1,393 @@
+"""The embedded corpus: LibriSpeech-format tarballs of eSpeak NG speech, reproducible from a seed.
+
+Speech comes from the libespeak-ng that the ``espeakng-loader`` wheel ships (through ctypes; no system
+package). eSpeak NG keeps synthesis state between utterances (pitch flutter, wave phase, its random
+generators), so the same call sequence gives byte-identical audio only in a *fresh* process. Every chunk
+of ``CHUNK_SIZE`` utterances is therefore synthesised in its own child process (``python -m
+lowrank_asr.data.synthesis``); chunk boundaries are fixed, so the output does not depend on the number of
+workers nor on anything the calling process synthesised before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import dataclasses
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+import threading
+import zlib
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from lowrank_asr.data.librispeech import SpeakerRow, format_speakers
+from lowrank_asr.data.wordlist import WORDS
+from lowrank_asr.errors import ConfigError
+
+SAMPLE_RATE = 16_000
+ESPEAK_RATE = 22_050
+CHUNK_SIZE = 64  # utterances per child process; part of the corpus definition, do not change lightly
+TAR_MTIME = 1_420_070_400  # 2015-01-01, the LibriSpeech release year; fixed for byte-identical tarballs
+
+# Base voices shipped in espeakng-loader's data (lang/gmw/en*). "en" is British English; "en-gb" is an alias.
+VOICES: tuple[str, ...] = (
+    "en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-us-nyc", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+)
+VOICE_ALIASES = {"en-gb": "en"}
+DEFAULT_VOICES: tuple[str, ...] = ("en-us", "en", "en-gb-x-rp", "en-us-nyc")
+VARIANTS: tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
+
+@dataclasses.dataclass(frozen=True)
+class SplitSpec:
+    """What one synthetic split contains (built from the config with :meth:`from_dict`).
+
+    ``rate`` is eSpeak's speaking rate in words per minute (80-450, default voice 175), ``pitch`` its base
+    pitch (0-99). Each speaker gets a fixed place inside both ranges; ``snr_db`` adds noise at that SNR
+    (``noise``: white or pink), ``None`` keeps the audio clean.
+    """
+
+    speakers: int = 8
+    speaker_offset: int = 0
+    chapters_per_speaker: int = 1
+    utterances: int = 100
+    min_words: int = 3
+    max_words: int = 7
+    rate: tuple[float, float] = (150.0, 200.0)
+    pitch: tuple[float, float] = (35.0, 65.0)
+    snr_db: float | None = None
+    noise: str = "white"
+    voices: tuple[str, ...] | None = None
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> SplitSpec:
+        """Validate a config mapping; unknown keys or bad values raise ConfigError naming them."""
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"split spec must be a mapping, got {type(d).__name__}: {d!r}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ConfigError(f"unknown split spec key(s) {unknown}; allowed keys: {sorted(known)}")
+        kw: dict[str, Any] = dict(d)
+        for key in ("speakers", "speaker_offset", "chapters_per_speaker", "utterances", "min_words",
+                    "max_words"):
+            if key in kw and (isinstance(kw[key], bool) or not isinstance(kw[key], int)):
+                raise ConfigError(f"split spec key {key!r} must be an integer, got {kw[key]!r}")
+        for key in ("rate", "pitch"):
+            if key in kw:
+                v = kw[key]
+                if (not isinstance(v, Sequence) or isinstance(v, str) or len(v) != 2
+                        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)):
+                    raise ConfigError(f"split spec key {key!r} must be [low, high] numbers, got {v!r}")
+                kw[key] = (float(v[0]), float(v[1]))
+        if kw.get("snr_db") is not None:
+            if isinstance(kw["snr_db"], bool) or not isinstance(kw["snr_db"], int | float):
+                raise ConfigError(f"split spec key 'snr_db' must be a number or null, got {kw['snr_db']!r}")
+            kw["snr_db"] = float(kw["snr_db"])
+        if kw.get("voices") is not None:
+            v = kw["voices"]
+            if isinstance(v, str) or not isinstance(v, Sequence) or not v:
+                raise ConfigError(f"split spec key 'voices' must be a non-empty list of names, got {v!r}")
+            kw["voices"] = tuple(v)
+        spec = cls(**kw)
+        spec.validate()
+        return spec
+
+    def validate(self) -> None:
+        """Range checks; ConfigError names the key and the allowed range."""
+        checks = [
+            ("speakers", self.speakers >= 1, ">= 1"),
+            ("speaker_offset", self.speaker_offset >= 0, ">= 0"),
+            ("chapters_per_speaker", 1 <= self.chapters_per_speaker <= 99, "in 1..99"),
+            ("utterances", self.utterances >= 1, ">= 1"),
+            ("min_words", 1 <= self.min_words <= self.max_words, "in 1..max_words"),
+            ("max_words", self.max_words <= 40, "<= 40"),
+            ("rate", 80 <= self.rate[0] <= self.rate[1] <= 450, "[low, high] within 80..450 words/min"),
+            ("pitch", 0 <= self.pitch[0] <= self.pitch[1] <= 99, "[low, high] within 0..99"),
+            ("noise", self.noise in ("white", "pink"), "'white' or 'pink'"),
+        ]
+        for key, ok, what in checks:
+            if not ok:
+                raise ConfigError(f"split spec key {key!r} must be {what}, got {getattr(self, key)!r}")
+        for v in self.voices or ():
+            if VOICE_ALIASES.get(v, v) not in VOICES:
+                raise ConfigError(f"unknown eSpeak voice {v!r} in split spec 'voices'; choose from {list(VOICES)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Speaker:
+    """One synthetic reader: an eSpeak voice+variant with its own pitch and rate."""
+
+    id: int
+    voice: str  # e.g. "en-us+f3"
+    sex: str
+    pitch: float
+    rate: float
+
+
+def split_seed(seed: int, split: str) -> int:
+    """A per-split seed, so that train/dev/test draw different sentences from one global seed."""
+    return int(np.random.SeedSequence([seed, zlib.crc32(split.encode())]).generate_state(1)[0])
+
+
+def chapter_base(split: str) -> int:
+    """Chapter ids differ between splits (utterance ids stay unique corpus-wide): 5 digits, split-derived."""
+    return (zlib.crc32(split.encode()) % 900 + 100) * 100
+
+
+def make_speaker(seed: int, index: int, spec: SplitSpec) -> Speaker:
+    """Speaker ``index`` of the corpus; its voice, and its place in the rate/pitch ranges, depend only on
+    (seed, index), so the same index is the same reader in every split."""
+    rng = np.random.default_rng([seed, 7_919, index])
+    voices = tuple(VOICE_ALIASES.get(v, v) for v in (spec.voices or DEFAULT_VOICES))
+    base = voices[int(rng.integers(len(voices)))]
+    variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+    u_pitch, u_rate = rng.random(2)
+    return Speaker(
+        id=100 + index,
+        voice=f"{base}+{variant}",
+        sex="F" if variant.startswith("f") else "M",
+        pitch=spec.pitch[0] + u_pitch * (spec.pitch[1] - spec.pitch[0]),
+        rate=spec.rate[0] + u_rate * (spec.rate[1] - spec.rate[0]),
+    )
+
+
+def plan_split(split: str, spec: SplitSpec, seed: int) -> tuple[list[Speaker], list[dict[str, Any]]]:
+    """The deterministic list of utterances: id, member path, text and synthesis parameters."""
+    sseed = split_seed(seed, split)
+    rng = np.random.default_rng(sseed)
+    speakers = [make_speaker(seed, spec.speaker_offset + i, spec) for i in range(spec.speakers)]
+    pairs = [(spk, chapter_base(split) + c) for spk in speakers for c in range(spec.chapters_per_speaker)]
+    items = []
+    for k in range(spec.utterances):
+        spk, chapter = pairs[k % len(pairs)]
+        n_words = int(rng.integers(spec.min_words, spec.max_words + 1))
+        words = [WORDS[int(i)] for i in rng.integers(len(WORDS), size=n_words)]
+        jitter = rng.uniform(-0.05, 0.05, size=2)  # small per-utterance prosody variation
+        utt_id = f"{spk.id}-{chapter}-{k // len(pairs):04d}"
+        items.append({
+            "utt_id": utt_id,
+            "path": f"LibriSpeech/{split}/{spk.id}/{chapter}/{utt_id}.flac",
+            "text": " ".join(words),
+            "voice": spk.voice,
+            "rate": int(round(np.clip(spk.rate * (1 + jitter[0]), 80, 450))),
+            "pitch": int(round(np.clip(spk.pitch * (1 + jitter[1]), 0, 99))),
+            "snr_db": spec.snr_db,
+            "noise": spec.noise,
+            "noise_seed": [sseed, k],
+        })
+    return speakers, items
+
+
+# ---------------------------------------------------------------------------------------------------------
+# eSpeak NG through ctypes (used in the child processes; usable directly from a notebook, see module doc)
+
+_ESPEAK_LOCK = threading.Lock()  # libespeak-ng is a process-wide singleton and not thread-safe
+_ESPEAK: dict[str, Any] = {}
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.c_void_p)
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_POS_CHARACTER = 1
+_CHARS_AUTO = 0
+_PARAM_RATE = 1
+_PARAM_PITCH = 3
+
+
+def _espeak() -> dict[str, Any]:
+    """Load and initialise libespeak-ng once per process (caller holds _ESPEAK_LOCK)."""
+    if _ESPEAK:
+        return _ESPEAK
+    import espeakng_loader
+
+    lib = ctypes.CDLL(espeakng_loader.get_library_path())
+    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
+    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
+                                 ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
+    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+    lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+    rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
+    if rate != ESPEAK_RATE:
+        raise RuntimeError(f"libespeak-ng initialisation failed or gave {rate} Hz (expected {ESPEAK_RATE})")
+    chunks: list[np.ndarray] = []
+
+    def on_audio(wav, n, _events):  # copies: the buffer is reused by eSpeak after we return
+        if n > 0:
+            chunks.append(np.ctypeslib.as_array(wav, shape=(n,)).copy())
+        return 0
+
+    callback = _CALLBACK(on_audio)  # keep a reference or the trampoline is freed
+    lib.espeak_SetSynthCallback(callback)
+    _ESPEAK.update(lib=lib, chunks=chunks, callback=callback)
+    return _ESPEAK
+
+
+def espeak_synthesize(text: str, voice: str, rate: int, pitch: int) -> np.ndarray:
+    """Raw eSpeak NG output: int16 at 22 050 Hz. Deterministic only for a fixed call sequence per process."""
+    with _ESPEAK_LOCK:
+        es = _espeak()
+        lib = es["lib"]
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ConfigError(f"eSpeak NG has no voice {voice!r}; base voices: {list(VOICES)}")
+        lib.espeak_SetParameter(_PARAM_RATE, int(rate), 0)
+        lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
+        lib.espeak_ng_SetRandSeed(zlib.crc32(f"{voice}|{text}".encode()))
+        es["chunks"].clear()
+        data = text.encode()
+        err = lib.espeak_Synth(data, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_AUTO, None, None)
+        lib.espeak_Synchronize()
+        if err != 0:
+            raise RuntimeError(f"espeak_Synth failed with code {err} for {text!r}")
+        out = np.concatenate(es["chunks"]) if es["chunks"] else np.zeros(0, np.int16)
+        es["chunks"].clear()
+        return out
+
+
+def _noise(rng: np.random.Generator, n: int, color: str) -> np.ndarray:
+    white = rng.standard_normal(n)
+    if color == "white":
+        return white
+    spectrum = np.fft.rfft(white)
+    spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1))  # 1/f power
+    return np.fft.irfft(spectrum, n)
+
+
+def render_utterance(item: Mapping[str, Any]) -> np.ndarray:
+    """Synthesise, resample to 16 kHz, pad with silence, add noise at the item's SNR; int16 mono."""
+    from scipy.signal import resample_poly
+
+    raw = espeak_synthesize(item["text"], item["voice"], item["rate"], item["pitch"])
+    if raw.size == 0:
+        raise RuntimeError(f"eSpeak NG produced no audio for {item['utt_id']} ({item['text']!r})")
+    x = resample_poly(raw.astype(np.float64), 320, 441)  # 22 050 -> 16 000 Hz
+    x *= 0.5 / max(np.abs(x).max(), 1e-9)  # peak at -6 dBFS leaves head room for the noise
+    rng = np.random.default_rng(item["noise_seed"])
+    lead, tail = (rng.uniform(0.10, 0.30, size=2) * SAMPLE_RATE).astype(int)
+    x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
+    if item.get("snr_db") is not None:
+        n = _noise(rng, x.size, item.get("noise", "white"))
+        # SNR against the speech power of the whole padded clip (what a test can measure back)
+        gain = np.sqrt(np.mean(x**2) / (np.mean(n**2) * 10 ** (item["snr_db"] / 10)))
+        x = x + gain * n
+    return np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+
+
+def _worker_main() -> None:
+    """Child process: read a job (JSON on stdin), write FLAC files, print their sample counts as JSON."""
+    import soundfile as sf
+
+    job = json.load(sys.stdin)
+    staging = Path(job["staging"])
+    counts = []
+    for item in job["items"]:
+        audio = render_utterance(item)
+        path = staging / item["path"]
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
+        counts.append(int(audio.size))
+    json.dump(counts, sys.stdout)
+
+
+def _run_chunk(items: list[dict[str, Any]], staging: Path) -> list[int]:
+    env = dict(os.environ)
+    lib_dir = str(Path(__file__).resolve().parents[2])
+    env["PYTHONPATH"] = lib_dir + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.setdefault("OMP_NUM_THREADS", "1")
+    proc = subprocess.run([sys.executable, "-m", "lowrank_asr.data.synthesis"], env=env,
+                          input=json.dumps({"staging": str(staging), "items": items}),
+                          capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"speech synthesis worker failed (exit {proc.returncode}) on "
+                           f"{items[0]['utt_id']}..{items[-1]['utt_id']}:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# deterministic tarball
+
+
+def _tarinfo(name: str, size: int | None) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mtime = TAR_MTIME
+    info.uid = info.gid = 0
+    info.uname = info.gname = "librispeech"
+    if size is None:
+        info.type, info.mode = tarfile.DIRTYPE, 0o755
+    else:
+        info.size, info.mode = size, 0o644
+    return info
+
+
+def write_deterministic_tar(out: Path, files: Mapping[str, Path | bytes], compresslevel: int = 6) -> None:
+    """Write ``out`` (.tar.gz) with the given members (name -> file or bytes) plus their parent directories;
+    sorted, fixed metadata, gzip without name and with mtime 0: same content, same bytes."""
+    dirs = {str(Path(*Path(name).parts[:i])) + "/" for name in files for i in range(1, len(Path(name).parts))}
+    names = sorted([*dirs, *files], key=lambda n: Path(n).parts)
+    with open(out, "wb") as raw, \
+            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for name in names:
+            if name in dirs:
+                tar.addfile(_tarinfo(name, None))
+                continue
+            src = files[name]
+            data = src if isinstance(src, bytes) else Path(src).read_bytes()
+            tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
+
+
+def synthesize_split_tarball(out_path: str | os.PathLike, split: str, spec: SplitSpec, seed: int, *,
+                             workers: int | None = None) -> dict[str, Any]:
+    """Write a LibriSpeech-format ``<split>.tar.gz`` of synthetic speech; byte-identical for the same
+    (split, spec, seed). Returns stats: split, utterances, speakers, seconds, path."""
+    from tqdm import tqdm
+
+    if not split or "/" in split or split.startswith("."):
+        raise ConfigError(f"bad split name {split!r}: use a folder name like 'train-clean-100'")
+    spec.validate()
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    speakers, items = plan_split(split, spec, seed)
+    chunks = [items[i:i + CHUNK_SIZE] for i in range(0, len(items), CHUNK_SIZE)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
+    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
+        staging = Path(tmp) / "staging"
+        counts: list[int] = []
+        with ThreadPoolExecutor(workers) as pool, \
+                tqdm(total=len(items), desc=f"synthesise {split}", unit="utt", disable=None,
+                     mininterval=5) as bar:
+            futures = [pool.submit(_run_chunk, chunk, staging) for chunk in chunks]
+            for fut, chunk in zip(futures, chunks, strict=True):
+                counts.extend(fut.result())
+                bar.update(len(chunk))
+        files: dict[str, Path | bytes] = {it["path"]: staging / it["path"] for it in items}
+        by_chapter: dict[str, list[str]] = {}
+        for it in items:
+            by_chapter.setdefault(str(Path(it["path"]).parent), []).append(f"{it['utt_id']} {it['text'].upper()}")
+        for folder, lines in by_chapter.items():
+            spk, chapter = Path(folder).parts[-2:]
+            files[f"{folder}/{spk}-{chapter}.trans.txt"] = ("\n".join(sorted(lines)) + "\n").encode()
+        seconds_by_spk: dict[int, float] = {}
+        for it, n in zip(items, counts, strict=True):
+            spk_id = int(it["utt_id"].split("-")[0])
+            seconds_by_spk[spk_id] = seconds_by_spk.get(spk_id, 0.0) + n / SAMPLE_RATE
+        rows = [SpeakerRow(s.id, s.sex, split, seconds_by_spk.get(s.id, 0.0) / 60, f"eSpeak NG {s.voice}")
+                for s in speakers]
+        files["LibriSpeech/SPEAKERS.TXT"] = format_speakers(rows).encode()
+        part = Path(tmp) / out.name
+        write_deterministic_tar(part, files)
+        os.replace(part, out)
+    return {"split": split, "path": str(out), "utterances": len(items), "speakers": len(speakers),
+            "seconds": round(sum(counts) / SAMPLE_RATE, 3)}
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(BrokenPipeError):
+        _worker_main()

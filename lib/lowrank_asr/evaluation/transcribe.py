@@ -1,0 +1,141 @@
+"""Decode a dataset with a trained model (greedy and beam search) and score it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import tensorflow as tf
+from tqdm import tqdm
+
+from lowrank_asr.metrics import error_rates
+
+DECODE_COLUMNS = ("PATH", "DURATION", "GROUNDTRUTH", "GREEDY", "BEAMSEARCH")
+
+
+@dataclass(frozen=True)
+class Decoded:
+    utt_id: str
+    path: str
+    duration: float
+    reference: str
+    greedy: str
+    beam: str
+
+
+@dataclass(frozen=True)
+class Timing:
+    audio_seconds: float
+    greedy_seconds: float
+    beam_seconds: float
+
+    @property
+    def rtf(self) -> float:
+        """Real-time factor of greedy recognition (features + encoder + search) ÷ audio duration."""
+        return self.greedy_seconds / max(self.audio_seconds, 1e-9)
+
+    @property
+    def beam_rtf(self) -> float:
+        return (self.greedy_seconds + self.beam_seconds) / max(self.audio_seconds, 1e-9)
+
+
+def make_encoder_fn(model):
+    """Features + encoder as one traced function (the search loops call the model step by step)."""
+
+    @tf.function(reduce_retracing=True)
+    def encode(audio, audio_len):
+        x, x_len = model.featurize(audio, audio_len)
+        return model.encode(x, x_len, training=False)
+
+    return encode
+
+
+def search(model, enc, enc_len, *, beam_width: int | None, max_symbols_per_step: int) -> list[list[int]]:
+    """Token ids per utterance: greedy when beam_width is None, else beam search."""
+    from lowrank_asr import decoding
+
+    if getattr(model, "decoder_type", "rnnt") == "ctc":
+        logits = model.ctc_logits(enc)
+        if beam_width is None:
+            return decoding.ctc_greedy(logits, enc_len)
+        return decoding.ctc_beam_search(logits, enc_len, beam_width=beam_width)
+    if beam_width is None:
+        return decoding.rnnt_greedy(model, enc, enc_len, max_symbols_per_step=max_symbols_per_step)
+    return decoding.rnnt_beam_search(model, enc, enc_len, beam_width=beam_width,
+                                     max_symbols_per_step=max_symbols_per_step)
+
+
+def _strings(tensor) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in tensor.numpy().tolist()]
+
+
+def transcribe(model, batches: Iterable[dict], vocab, *, beam_width: int | None = 4,
+               max_symbols_per_step: int = 5, progress: bool = True,
+               total: int | None = None) -> tuple[list[Decoded], Timing]:
+    """Greedy (and, with beam_width, beam-search) transcripts of every utterance in the batches."""
+    encode = make_encoder_fn(model)
+    rows: list[Decoded] = []
+    audio_s = greedy_s = beam_s = 0.0
+    for batch in tqdm(batches, desc="decode", unit="batch", total=total, disable=not progress, mininterval=5):
+        start = time.perf_counter()
+        enc, enc_len = encode(batch["audio"], batch["audio_len"])
+        greedy = search(model, enc, enc_len, beam_width=None, max_symbols_per_step=max_symbols_per_step)
+        middle = time.perf_counter()
+        beam = (search(model, enc, enc_len, beam_width=beam_width, max_symbols_per_step=max_symbols_per_step)
+                if beam_width else greedy)
+        end = time.perf_counter()
+        greedy_s += middle - start
+        beam_s += end - middle if beam_width else 0.0
+        durations = batch["duration"].numpy().tolist()
+        audio_s += float(sum(durations))
+        for uid, path, dur, ref, g, b in zip(_strings(batch["utt_id"]), _strings(batch["path"]), durations,
+                                             _strings(batch["transcript"]), greedy, beam, strict=True):
+            rows.append(Decoded(uid, path, float(dur), ref, vocab.decode(g), vocab.decode(b)))
+    return rows, Timing(audio_s, greedy_s, beam_s)
+
+
+def greedy_wer(model, batches: Iterable[dict], vocab, *, max_symbols_per_step: int = 5) -> float:
+    rows, _ = transcribe(model, batches, vocab, beam_width=None, max_symbols_per_step=max_symbols_per_step,
+                         progress=False)
+    return error_rates([r.reference for r in rows], [r.greedy for r in rows]).wer
+
+
+def write_decodes(rows: Sequence[Decoded], path: str | Path) -> None:
+    """TensorFlowASR's decode TSV: PATH DURATION GROUNDTRUTH GREEDY BEAMSEARCH, one row per utterance."""
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(DECODE_COLUMNS)
+        for r in sorted(rows, key=lambda r: r.path):
+            writer.writerow([r.path, f"{r.duration:.4f}", r.reference, r.greedy, r.beam])
+    os.replace(tmp, path)
+
+
+def read_decodes(path: str | Path) -> list[dict]:
+    with Path(path).open(newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        if tuple(reader.fieldnames or ()) != DECODE_COLUMNS:
+            raise ValueError(f"{path}: expected columns {DECODE_COLUMNS}, found {reader.fieldnames}")
+        return [{k: (v or "") for k, v in row.items()} for row in reader]
+
+
+def score_decodes(rows: Sequence[dict]) -> dict:
+    """WER/CER of the greedy and beam columns of a decode TSV (as read by `read_decodes`)."""
+    refs = [r["GROUNDTRUTH"] for r in rows]
+    greedy = error_rates(refs, [r["GREEDY"] for r in rows])
+    beam = error_rates(refs, [r["BEAMSEARCH"] for r in rows])
+    return {"utterances": len(rows), "words": greedy.words, "chars": greedy.chars,
+            "greedy_wer": greedy.wer, "greedy_cer": greedy.cer, "beam_wer": beam.wer, "beam_cer": beam.cer}
+
+
+def write_json(obj: dict, path: str | Path) -> None:
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)

@@ -1,0 +1,179 @@
+"""Evaluate a loss on the plane ``w + a * d1 + b * d2`` around a model's trained weights.
+
+The model is never rebuilt: each grid point assigns the perturbed weights in place (``var.assign``) and calls
+the caller's ``loss_fn`` (a zero-argument closure over pre-featurised data), so one grid point costs one
+evaluation pass plus one weight assignment. The trained weights are restored afterwards, also on error.
+
+Grid points are index pairs ``(iy, ix)`` (row, column of the ``loss [M, N]`` array; row = y), enumerated
+row-major (y outer, x inner) by :func:`grid_points`. Shards take every ``n_shards``-th point, so each shard
+covers the whole plane (balanced cost when the loss evaluation time depends on the region).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+from tqdm.auto import tqdm
+
+from lowrank_asr.errors import PipelineError
+
+
+@dataclass
+class LossGrid:
+    """Loss (and optional metric) values at some or all points of an ``xs`` × ``ys`` grid.
+
+    ``points [K, 2]`` int ``(iy, ix)``; ``loss [K]``; ``metric [K]`` or None. A full grid has every point once.
+    """
+
+    xs: np.ndarray
+    ys: np.ndarray
+    points: np.ndarray
+    loss: np.ndarray
+    metric: np.ndarray | None = None
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.ys), len(self.xs))
+
+    @property
+    def complete(self) -> bool:
+        return len(self.points) == len(self.ys) * len(self.xs) and _unique_count(self.points, self.shape) == len(
+            self.points
+        )
+
+    def _array(self, values: np.ndarray) -> np.ndarray:
+        out = np.full(self.shape, np.nan, dtype=np.float64)
+        if len(self.points):
+            out[self.points[:, 0], self.points[:, 1]] = values
+        return out
+
+    def loss_array(self) -> np.ndarray:
+        """``[M, N]`` loss (row = y); NaN where a point was not evaluated."""
+        return self._array(self.loss)
+
+    def metric_array(self) -> np.ndarray | None:
+        """``[M, N]`` metric (e.g. WER) or None."""
+        return None if self.metric is None else self._array(self.metric)
+
+
+def _unique_count(points: np.ndarray, shape: tuple[int, int]) -> int:
+    return len(np.unique(points[:, 0] * shape[1] + points[:, 1])) if len(points) else 0
+
+
+def grid_points(n_x: int, n_y: int) -> np.ndarray:
+    """All ``(iy, ix)`` index pairs of an ``n_x`` × ``n_y`` grid, row-major (y outer, x inner): ``[n_y*n_x, 2]``."""
+    if n_x < 1 or n_y < 1:
+        raise PipelineError(f"grid_points: grid size must be positive, got n_x={n_x}, n_y={n_y}")
+    iy, ix = np.meshgrid(np.arange(n_y), np.arange(n_x), indexing="ij")
+    return np.stack([iy.ravel(), ix.ravel()], axis=1).astype(np.int64)
+
+
+def shard_points(points: np.ndarray, shard: int, n_shards: int) -> np.ndarray:
+    """The points of shard ``shard`` (0-based) out of ``n_shards``: every ``n_shards``-th point."""
+    if n_shards < 1 or not 0 <= shard < n_shards:
+        raise PipelineError(f"shard_points: need 0 <= shard < n_shards, got shard={shard}, n_shards={n_shards}")
+    return np.asarray(points)[shard::n_shards]
+
+
+def _check_directions(variables, weights, d1, d2) -> None:
+    for name, arrays in (("weights", weights), ("d1", d1), ("d2", d2)):
+        if len(arrays) != len(variables):
+            raise PipelineError(
+                f"evaluate_grid: {len(arrays)} {name} arrays for {len(variables)} trainable variables; "
+                "directions must come from random_directions(model_weights(model), seed) of the same model"
+            )
+        for v, a in zip(variables, arrays, strict=True):
+            if tuple(v.shape) != tuple(np.shape(a)):
+                raise PipelineError(
+                    f"evaluate_grid: {name} array of shape {np.shape(a)} does not match variable "
+                    f"{getattr(v, 'path', v.name)} of shape {tuple(v.shape)}"
+                )
+
+
+def evaluate_grid(
+    model,
+    loss_fn: Callable[[], object],
+    d1: Sequence[np.ndarray],
+    d2: Sequence[np.ndarray],
+    xs: Sequence[float],
+    ys: Sequence[float],
+    points: np.ndarray | None = None,
+    *,
+    metric_fn: Callable[[], float] | None = None,
+    progress: bool = True,
+) -> LossGrid:
+    """Loss (and ``metric_fn``) at ``w + xs[ix] * d1 + ys[iy] * d2`` for each ``(iy, ix)`` in ``points``.
+
+    ``loss_fn()`` returns a scalar (tensor or float) for the model's *current* weights; ``metric_fn()`` too
+    (e.g. WER over the same subset). ``points`` defaults to the whole grid. Non-finite losses are recorded
+    as they are (plots mask them). Weights are restored to their exact original values afterwards.
+    Returns a :class:`LossGrid`; ``.loss_array()`` gives the ``[M, N]`` array of a full grid.
+    """
+    xs = np.asarray(xs, dtype=np.float64)
+    ys = np.asarray(ys, dtype=np.float64)
+    if points is None:
+        points = grid_points(len(xs), len(ys))
+    points = np.asarray(points, dtype=np.int64).reshape(-1, 2)
+    if len(points) and (
+        points.min() < 0 or points[:, 0].max() >= len(ys) or points[:, 1].max() >= len(xs)
+    ):
+        raise PipelineError(f"evaluate_grid: point indices outside the {len(ys)} x {len(xs)} grid")
+
+    variables = list(model.trainable_variables)
+    originals = [np.array(v.numpy(), copy=True) for v in variables]
+    _check_directions(variables, originals, d1, d2)
+    # Keep centre and directions as device tensors: one fused a*d1 + b*d2 per variable and point.
+    w_t = [tf.constant(w) for w in originals]
+    d1_t = [tf.constant(np.asarray(d, dtype=w.dtype)) for d, w in zip(d1, originals, strict=True)]
+    d2_t = [tf.constant(np.asarray(d, dtype=w.dtype)) for d, w in zip(d2, originals, strict=True)]
+
+    def set_point(a: float, b: float) -> None:
+        for v, w, u, z in zip(variables, w_t, d1_t, d2_t, strict=True):
+            v.assign(w + tf.cast(a, w.dtype) * u + tf.cast(b, w.dtype) * z)
+
+    loss = np.empty(len(points), dtype=np.float64)
+    metric = np.empty(len(points), dtype=np.float64) if metric_fn is not None else None
+    try:
+        bar = tqdm(points, desc="loss grid", unit="pt", disable=None if progress else True, mininterval=5)
+        for k, (iy, ix) in enumerate(bar):
+            set_point(xs[ix], ys[iy])
+            loss[k] = float(np.asarray(loss_fn()))
+            if metric is not None:
+                metric[k] = float(np.asarray(metric_fn()))
+    finally:
+        for v, w in zip(variables, originals, strict=True):
+            v.assign(w)
+    return LossGrid(xs=xs, ys=ys, points=points, loss=loss, metric=metric)
+
+
+def merge_shards(shards: Sequence[LossGrid]) -> LossGrid:
+    """One full :class:`LossGrid` from shard results; error when coordinates differ or points are missing/duplicated."""
+    if not shards:
+        raise PipelineError("merge_shards: no shard results given")
+    first = shards[0]
+    for i, s in enumerate(shards[1:], start=1):
+        if not (np.array_equal(s.xs, first.xs) and np.array_equal(s.ys, first.ys)):
+            raise PipelineError(f"merge_shards: shard {i} has different grid coordinates than shard 0")
+        if (s.metric is None) != (first.metric is None):
+            raise PipelineError(f"merge_shards: shard {i} {'lacks' if s.metric is None else 'has'} metric values "
+                                "unlike shard 0; evaluate all shards with the same metric_fn")
+    points = np.concatenate([np.asarray(s.points, dtype=np.int64).reshape(-1, 2) for s in shards])
+    loss = np.concatenate([np.asarray(s.loss, dtype=np.float64) for s in shards])
+    metric = None if first.metric is None else np.concatenate([np.asarray(s.metric) for s in shards])
+    shape = first.shape
+    flat = points[:, 0] * shape[1] + points[:, 1]
+    counts = np.bincount(flat, minlength=shape[0] * shape[1])
+    if (counts > 1).any():
+        dup = points[np.isin(flat, np.flatnonzero(counts > 1))][:5].tolist()
+        raise PipelineError(f"merge_shards: grid points evaluated more than once, e.g. (iy, ix) {dup}; "
+                            "check the shard numbers given to each job")
+    if (counts == 0).any():
+        missing = np.argwhere(counts.reshape(shape) == 0)[:5].tolist()
+        raise PipelineError(f"merge_shards: {int((counts == 0).sum())} grid points missing, e.g. (iy, ix) "
+                            f"{missing}; a shard result is absent or incomplete")
+    order = np.argsort(flat, kind="stable")
+    return LossGrid(xs=first.xs, ys=first.ys, points=points[order], loss=loss[order],
+                    metric=None if metric is None else metric[order])

@@ -1,0 +1,204 @@
+"""HDF5 files for loss landscapes: full grids and shard results (written atomically).
+
+Full landscape (``results/landscape/{variant}/epoch_{NNN}.h5``):
+  datasets ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y), optional ``wer [M, N]``,
+  optional ``subset_ids`` (the evaluation utterances, variable-length strings);
+  attributes ``variant``, ``epoch``, ``seed``, ``eval_loss`` (required) plus whatever the caller adds
+  (``config_hash``, ``eval_wer``, ``subset_size``, ...); ``package_version`` and ``format`` are added here.
+Shard file (one job's share of the grid): the same datasets and attributes, but instead of the arrays
+  ``points [K, 2]`` int ``(iy, ix)`` and ``loss [K]`` (optional ``wer [K]``) — the values at those points —
+  plus attributes ``shard``, ``n_shards`` and ``format = "lowrank-asr/landscape-shard"``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+import lowrank_asr
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.landscape.grid import LossGrid, merge_shards
+
+FORMAT_FULL = "lowrank-asr/landscape"
+FORMAT_SHARD = "lowrank-asr/landscape-shard"
+REQUIRED_ATTRS = ("variant", "epoch", "seed", "eval_loss")
+_SHARD_ONLY_ATTRS = ("shard", "n_shards", "format")
+
+
+@contextmanager
+def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
+    """An ``h5py.File`` open for writing at a temporary name next to ``path``; renamed onto it on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        with h5py.File(tmp, "w") as f:
+            yield f
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _attr_value(value):
+    """Python value for an HDF5 attribute (bytes -> str, numpy scalars -> Python scalars)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "OS":
+            return [v.decode("utf-8") if isinstance(v, bytes) else v for v in value.tolist()]
+        return value
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def read_attrs(obj) -> dict:
+    """All attributes of an HDF5 object as plain Python values."""
+    return {k: _attr_value(v) for k, v in obj.attrs.items()}
+
+
+def write_attrs(obj, attrs: Mapping) -> None:
+    """Set HDF5 attributes; None values are skipped, lists of str become string arrays."""
+    for key, value in attrs.items():
+        if value is None:
+            continue  # HDF5 has no null; an absent attribute reads as "not given"
+        if isinstance(value, Path):
+            value = str(value)
+        if isinstance(value, list | tuple) and value and all(isinstance(v, str) for v in value):
+            value = np.array(value, dtype=h5py.string_dtype())
+        obj.attrs[key] = value
+
+
+def _check_required(attrs: Mapping, path) -> None:
+    missing = [k for k in REQUIRED_ATTRS if k not in attrs or attrs[k] is None]
+    if missing:
+        raise PipelineError(f"landscape file {path}: attributes {missing} are required (pass them in attrs)")
+
+
+def _write_common(f: h5py.File, xs, ys, attrs: Mapping, subset_ids: Sequence[str] | None, fmt: str) -> None:
+    f.create_dataset("xcoordinates", data=np.asarray(xs, dtype=np.float64))
+    f.create_dataset("ycoordinates", data=np.asarray(ys, dtype=np.float64))
+    if subset_ids is not None:
+        f.create_dataset("subset_ids", data=np.array(list(subset_ids), dtype=h5py.string_dtype()))
+    write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "format": fmt})
+
+
+def write_landscape(
+    path: str | os.PathLike,
+    xs: Sequence[float],
+    ys: Sequence[float],
+    loss: np.ndarray,
+    wer: np.ndarray | None = None,
+    attrs: Mapping | None = None,
+    *,
+    subset_ids: Sequence[str] | None = None,
+) -> Path:
+    """Write a full landscape (``loss [M, N]``, row = y) with its attributes; returns the path."""
+    attrs = dict(attrs or {})
+    _check_required(attrs, path)
+    loss = np.asarray(loss, dtype=np.float64)
+    shape = (len(ys), len(xs))
+    if loss.shape != shape:
+        raise PipelineError(f"write_landscape {path}: loss has shape {loss.shape}, expected [len(ys), len(xs)] = {shape}")
+    if wer is not None and np.shape(wer) != shape:
+        raise PipelineError(f"write_landscape {path}: wer has shape {np.shape(wer)}, expected {shape}")
+    with atomic_h5(path) as f:
+        _write_common(f, xs, ys, attrs, subset_ids, FORMAT_FULL)
+        f.create_dataset("loss", data=loss)
+        if wer is not None:
+            f.create_dataset("wer", data=np.asarray(wer, dtype=np.float64))
+    return Path(path)
+
+
+def write_landscape_shard(
+    path: str | os.PathLike,
+    grid: LossGrid,
+    attrs: Mapping | None = None,
+    *,
+    shard: int,
+    n_shards: int,
+    subset_ids: Sequence[str] | None = None,
+) -> Path:
+    """Write one shard's :class:`LossGrid` (points and their values; ``grid.metric`` is stored as ``wer``)."""
+    attrs = dict(attrs or {})
+    _check_required(attrs, path)
+    with atomic_h5(path) as f:
+        _write_common(f, grid.xs, grid.ys, {**attrs, "shard": int(shard), "n_shards": int(n_shards)},
+                      subset_ids, FORMAT_SHARD)
+        f.create_dataset("points", data=np.asarray(grid.points, dtype=np.int64).reshape(-1, 2))
+        f.create_dataset("loss", data=np.asarray(grid.loss, dtype=np.float64))
+        if grid.metric is not None:
+            f.create_dataset("wer", data=np.asarray(grid.metric, dtype=np.float64))
+    return Path(path)
+
+
+def _open(path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except (OSError, FileNotFoundError) as e:
+        raise PipelineError(f"cannot open landscape file {path}: {e}; rerun the rule that writes it") from e
+
+
+def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
+    """A shard file as ``(LossGrid, attrs)`` (``subset_ids`` included in attrs when stored)."""
+    with _open(path) as f:
+        if "points" not in f:
+            raise PipelineError(f"{path} is not a landscape shard file (no 'points' dataset)")
+        grid = LossGrid(
+            xs=f["xcoordinates"][()], ys=f["ycoordinates"][()], points=f["points"][()],
+            loss=f["loss"][()], metric=f["wer"][()] if "wer" in f else None,
+        )
+        attrs = read_attrs(f)
+        if "subset_ids" in f:
+            attrs["subset_ids"] = [s.decode() if isinstance(s, bytes) else s for s in f["subset_ids"][()]]
+    return grid, attrs
+
+
+def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
+    """Merge shard files into one full landscape file at ``out``.
+
+    Errors when shards disagree on coordinates or on ``variant``/``epoch``/``seed``, or when grid points are
+    missing or duplicated. Attributes of the first shard (minus the shard bookkeeping) go to the output.
+    """
+    if not paths:
+        raise PipelineError(f"merge_landscape_shards: no shard files given for {out}")
+    grids, attrs_list = zip(*(read_landscape_shard(p) for p in paths), strict=True)
+    first = attrs_list[0]
+    for p, a in zip(paths[1:], attrs_list[1:], strict=True):
+        for key in ("variant", "epoch", "seed"):
+            if a.get(key) != first.get(key):
+                raise PipelineError(f"merge_landscape_shards: {p} has {key}={a.get(key)!r} but {paths[0]} has "
+                                    f"{first.get(key)!r}; all shards must come from the same landscape job")
+    n_shards = {a.get("n_shards") for a in attrs_list}
+    if len(n_shards) != 1 or n_shards.pop() != len(paths):
+        raise PipelineError(f"merge_landscape_shards: got {len(paths)} files but their n_shards attributes say "
+                            f"{sorted({a.get('n_shards') for a in attrs_list})}; pass every shard exactly once")
+    merged = merge_shards(list(grids))
+    attrs = {k: v for k, v in first.items() if k not in _SHARD_ONLY_ATTRS and k != "subset_ids"}
+    return write_landscape(out, merged.xs, merged.ys, merged.loss_array(), merged.metric_array(), attrs,
+                           subset_ids=first.get("subset_ids"))
+
+
+def read_landscape(path: str | os.PathLike) -> dict:
+    """A full landscape file as a dict: ``xcoordinates``, ``ycoordinates``, ``loss``, ``wer`` (or None),
+    ``subset_ids`` (or None) and ``attrs`` (a dict; ``variant``, ``epoch``, ``seed``, ``eval_loss``, ...)."""
+    with _open(path) as f:
+        if "points" in f:
+            raise PipelineError(f"{path} is a shard file; merge the shards with merge_landscape_shards first")
+        for key in ("xcoordinates", "ycoordinates", "loss"):
+            if key not in f:
+                raise PipelineError(f"landscape file {path} lacks dataset {key!r}; rerun the loss_grid rule")
+        return {
+            "xcoordinates": f["xcoordinates"][()],
+            "ycoordinates": f["ycoordinates"][()],
+            "loss": f["loss"][()],
+            "wer": f["wer"][()] if "wer" in f else None,
+            "subset_ids": [s.decode() if isinstance(s, bytes) else s for s in f["subset_ids"][()]]
+            if "subset_ids" in f else None,
+            "attrs": read_attrs(f),
+        }

@@ -1,0 +1,79 @@
+"""``python -m lowrank_asr.models summary --config CONFIG --variant NAME [--json]``.
+
+CONFIG is a pipeline YAML with ``model:`` (defaults for all variants), ``variants: {name: {overrides}}``
+and ``vocabulary: {type, size}``; the vocabulary size is ``vocabulary.size`` for sentencepiece and 29
+(blank, space, apostrophe, a–z) for char.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+CHAR_VOCAB_SIZE = 29
+
+
+def variant_model_config(config: dict, variant: str) -> dict:
+    """The variant's model config: ``variants[variant]`` merged over ``model`` (merged over DEFAULT_MODEL)."""
+    from lowrank_asr.errors import ConfigError
+    from lowrank_asr.models.config import merge_model_config
+
+    variants = config.get("variants") or {}
+    if variant not in variants:
+        raise ConfigError(f"unknown variant {variant!r}; the config defines: {', '.join(sorted(variants)) or 'none'}")
+    base = merge_model_config(config.get("model") or {})
+    return merge_model_config(variants[variant] or {}, base=base)
+
+
+def vocab_size_from_config(config: dict) -> int:
+    vocab = config.get("vocabulary") or {}
+    if vocab.get("type", "char") == "sentencepiece":
+        return int(vocab["size"])
+    return CHAR_VOCAB_SIZE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lowrank_asr.models")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("summary", help="per-block parameters and multiply-adds of a variant")
+    p.add_argument("--config", required=True)
+    p.add_argument("--variant", required=True)
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    args = parser.parse_args(argv)
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import yaml
+
+    from lowrank_asr.errors import PipelineError
+
+    try:
+        with open(args.config) as fh:
+            config = yaml.safe_load(fh) or {}
+        cfg = variant_model_config(config, args.variant)
+        vocab_size = vocab_size_from_config(config)
+    except (OSError, PipelineError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from lowrank_asr.models.asr_model import build_model
+    from lowrank_asr.models.summary import format_table
+
+    model = build_model(cfg, vocab_size)
+    rows = model.summary_table()
+    total = int(model.count_params())
+    trainable = int(sum(int(w.numpy().size) for w in model.trainable_weights))
+    macs = sum(r["macs"] for r in rows if r.get("macs_unit") != "per token")
+    if args.json:
+        print(json.dumps({"variant": args.variant, "vocab_size": vocab_size, "total_params": total,
+                          "trainable_params": trainable, "macs_per_second": macs, "blocks": rows,
+                          "model": cfg}))
+    else:
+        print(f"variant {args.variant}: vocab {vocab_size}, {total:,} parameters ({trainable:,} trainable)")
+        print(format_table(rows, total))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""ContextNet encoder (Han et al. 2020, arXiv 2005.03191) with masking and the learnable wave front end.
+
+Block (paper fig. 1/eq. 1–3): ``layers`` × [conv variant (k = 5) → batch norm → swish], the stride on the
+last conv layer; squeeze-and-excitation θ(x̄) = sigmoid(W₂ swish(W₁ x̄ + b₁) + b₂) with x̄ the mean over
+the utterance's *valid* frames; if the block has a residual (``layers`` > 1: C1–C21 in the paper):
+y = swish(SE(f(x)) + BN(P x)), P a pointwise conv with the block's stride. Blocks without residual (C0, C22)
+output SE(f(x)).
+
+Padding never leaks into valid outputs: after every conv layer and block the padded frames are set to 0
+(convs see zeros = the utterance's own zero padding), batch norm gets the mask (its batch statistics
+ignore padded frames), SE averages valid frames only, and strided convs keep a fixed sampling grid
+(see convolutions.py). Lengths after a stride-s block: ceil(n / s).
+
+Unstated choices (the paper does not give them):
+- SE reduction ratio 8 (bottleneck C/8), swish inside SE, biases in the SE dense layers only;
+- convs without bias (BN follows), BN momentum 0.99, epsilon 1e-3 (Keras defaults);
+- ``alpha`` scales every block's channels, rounded to the nearest integer.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from lowrank_asr.features.logmel import LOG_EPS, normalize_per_utterance, num_frames
+from lowrank_asr.models.config import BlockSpec
+from lowrank_asr.models.convolutions import make_conv, out_length
+
+SE_REDUCTION = 8
+
+
+def time_mask(lengths: tf.Tensor, maxlen: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
+    """[B, T, 1] mask, 1 on valid frames."""
+    return tf.sequence_mask(lengths, maxlen, dtype=dtype)[:, :, None]
+
+
+class ConvLayer(keras.layers.Layer):
+    """Conv variant → batch norm (masked statistics) → swish → zero the padded frames."""
+
+    def __init__(self, conv: str, filters: int, kernel_size: int, stride: int, rank: int, **kwargs):
+        super().__init__(**kwargs)
+        self.stride = stride
+        self.conv = make_conv(conv, filters, kernel_size, stride, rank, name="conv")
+        self.bn = keras.layers.BatchNormalization(name="bn")
+
+    def call(self, x, lengths, training=False):
+        y = self.conv(x)
+        out_len = out_length(lengths, self.stride)
+        mask = time_mask(out_len, tf.shape(y)[1], y.dtype)
+        y = self.bn(y, training=training, mask=mask[:, :, 0] > 0)
+        return tf.nn.silu(y) * mask, out_len
+
+
+class SqueezeExcite(keras.layers.Layer):
+    """Channel gating from the mean over valid frames."""
+
+    def __init__(self, channels: int, reduction: int = SE_REDUCTION, **kwargs):
+        super().__init__(**kwargs)
+        self.fc1 = keras.layers.Dense(max(1, channels // reduction), name="fc1")
+        self.fc2 = keras.layers.Dense(channels, name="fc2")
+
+    def call(self, x, lengths):
+        mask = time_mask(lengths, tf.shape(x)[1], x.dtype)
+        count = tf.maximum(tf.cast(lengths, x.dtype), 1.0)[:, None]
+        mean = tf.reduce_sum(x * mask, axis=1) / count  # [B, C]
+        gate = tf.sigmoid(self.fc2(tf.nn.silu(self.fc1(mean))))
+        return x * gate[:, None, :]
+
+
+class ContextNetBlock(keras.layers.Layer):
+    """One ContextNet block C_i."""
+
+    def __init__(self, spec: BlockSpec, conv: str, kernel_size: int, rank: int, se: bool,
+                 dropout: float = 0.0, **kwargs):
+        super().__init__(name=spec.name, **kwargs)
+        self.spec = spec
+        self.layers_ = [
+            ConvLayer(conv, spec.channels, kernel_size, spec.stride if i == spec.layers - 1 else 1, rank,
+                      name=f"conv{i}")
+            for i in range(spec.layers)
+        ]
+        self.se = SqueezeExcite(spec.channels, name="se") if se else None
+        if spec.residual:
+            self.res_conv = Pointwise(spec.channels, spec.stride, name="res_conv")
+            self.res_bn = keras.layers.BatchNormalization(name="res_bn")
+        self.dropout = keras.layers.Dropout(dropout) if dropout > 0 else None
+
+    def call(self, x, lengths, training=False):
+        y, y_len = x, lengths
+        for layer in self.layers_:
+            y, y_len = layer(y, y_len, training=training)
+        mask = time_mask(y_len, tf.shape(y)[1], y.dtype)
+        if self.se is not None:
+            y = self.se(y, y_len)
+        if self.spec.residual:
+            r = self.res_conv(x)
+            r = self.res_bn(r, training=training, mask=mask[:, :, 0] > 0)
+            y = tf.nn.silu(y + r)
+        if self.dropout is not None:
+            y = self.dropout(y, training=training)
+        return y * mask, y_len
+
+
+class Pointwise(keras.layers.Layer):
+    """Strided 1×1 conv (the residual projection): y[t] = x[s·t] · P."""
+
+    def __init__(self, filters: int, stride: int, **kwargs):
+        super().__init__(**kwargs)
+        self.filters, self.stride = filters, stride
+
+    def build(self, input_shape):
+        self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), self.filters),
+                                      initializer="glorot_uniform")
+
+    def call(self, x):
+        return tf.einsum("btc,co->bto", x[:, :: self.stride], self.kernel)
+
+
+class WaveFrontend(keras.layers.Layer):
+    """Learnable front end on the raw waveform: Conv1D(filters, kernel, stride, 'valid', no bias).
+
+    Output frames: ``1 + (n - kernel) // stride`` for n samples (0 if n < kernel) — the same count as the
+    log-mel front end with 25 ms / 10 ms at 16 kHz. Compression: log(y² + 1e-6) (a log-energy per filter and
+    frame, like log-mel), then per-utterance mean/variance normalisation over valid frames, padding 0.
+    """
+
+    def __init__(self, filters: int = 80, kernel: int = 400, stride: int = 160, **kwargs):
+        super().__init__(**kwargs)
+        self.kernel_size, self.stride = kernel, stride
+        self.conv = keras.layers.Conv1D(filters, kernel, strides=stride, padding="valid", use_bias=False,
+                                        name="conv")
+
+    def call(self, audio, audio_len):
+        short = tf.maximum(self.kernel_size - tf.shape(audio)[1], 0)
+        audio = tf.pad(audio, [[0, 0], [0, short]])
+        y = self.conv(audio[:, :, None])
+        x_len = num_frames(audio_len, self.kernel_size, self.stride)
+        return normalize_per_utterance(tf.math.log(tf.square(y) + LOG_EPS), x_len), x_len
+
+
+class ContextNetEncoder(keras.layers.Layer):
+    """The stack of blocks; input [B, T, F] features and lengths, output [B, T', D] and lengths."""
+
+    def __init__(self, specs: list[BlockSpec], conv: str = "separable", kernel_size: int = 5, rank: int = 1,
+                 se: bool = True, dropout: float = 0.0, **kwargs):
+        super().__init__(**kwargs)
+        self.specs = specs
+        self.blocks = [ContextNetBlock(s, conv, kernel_size, rank, se, dropout) for s in specs]
+
+    def call(self, x, lengths, training=False):
+        x = x * time_mask(lengths, tf.shape(x)[1], x.dtype)
+        for block in self.blocks:
+            x, lengths = block(x, lengths, training=training)
+        return x, lengths

@@ -1,0 +1,240 @@
+"""Training of one model variant: deterministic, resumable per epoch, with a guard against non-finite losses.
+
+Per epoch the run writes the weights, the optimizer state and a history row into its state directory, marks the
+epoch complete, then publishes the epoch's weights and the history at their output paths. A killed run started
+again continues after the last complete epoch and ends with the same weights as an uninterrupted one, because
+every source of randomness is a function of (seed, epoch): the data order and the model's own RNG streams.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from lowrank_asr.errors import TrainingError
+from lowrank_asr.training.schedule import make_schedule
+from lowrank_asr.training.state import TrainingState, publish, write_history_csv
+
+log = logging.getLogger(__name__)
+
+NUMERIC_KEYS = ("audio", "audio_len", "labels", "label_len")
+
+
+@dataclass
+class TrainSettings:
+    epochs: int
+    batch_size: int
+    seed: int
+    learning_rate: dict = field(default_factory=lambda: {"schedule": "transformer", "warmup_steps": 1000})
+    clip_norm: float | None = 5.0
+    mixed_precision: bool = False
+    max_steps_per_epoch: int | None = None
+    max_duration: float | None = None
+    max_symbols_per_step: int = 5
+
+    @classmethod
+    def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
+                    max_symbols_per_step: int = 5) -> TrainSettings:
+        return cls(epochs=training["epochs"], batch_size=training["batch_size"], seed=seed,
+                   learning_rate=training.get("learning_rate", {}), clip_norm=training.get("clip_norm"),
+                   mixed_precision=training.get("mixed_precision", False),
+                   max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
+                   max_symbols_per_step=max_symbols_per_step)
+
+
+def configure_determinism(seed: int) -> None:
+    """Seed Python, NumPy and TensorFlow and ask TensorFlow for deterministic kernels."""
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
+
+
+def choose_strategy() -> tf.distribute.Strategy:
+    """MirroredStrategy over all GPUs when more than one is visible, else the default (one device)."""
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        log.info("training on %d GPUs with MirroredStrategy", len(gpus))
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def _numeric(batch: dict) -> dict:
+    return {k: batch[k] for k in NUMERIC_KEYS}
+
+
+class Trainer:
+    """Owns the model, optimizer and traced steps of one run."""
+
+    def __init__(self, model, settings: TrainSettings, strategy: tf.distribute.Strategy, d_model: int):
+        self.model = model
+        self.settings = settings
+        self.strategy = strategy
+        with strategy.scope():
+            optimizer = keras.optimizers.Adam(
+                make_schedule(settings.learning_rate, d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9,
+                global_clipnorm=settings.clip_norm,
+            )
+            if settings.mixed_precision:
+                optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+            optimizer.build(model.trainable_variables)
+        self.optimizer = optimizer
+        self._train_step = self._make_train_step()
+        self._loss_step = self._make_loss_step()
+
+    def _per_utterance_loss(self, batch: dict, training: bool):
+        x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
+        return self.model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training)
+
+    def _make_train_step(self) -> Callable:
+        model, optimizer, strategy = self.model, self.optimizer, self.strategy
+        global_batch = self.settings.batch_size
+
+        def replica_step(batch):
+            with tf.GradientTape() as tape:
+                per_utt = tf.cast(self._per_utterance_loss(batch, training=True), tf.float32)
+                loss = tf.reduce_sum(per_utt) / global_batch
+                scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+            grads = tape.gradient(scaled, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return tf.reduce_sum(per_utt), tf.cast(tf.shape(per_utt)[0], tf.float32)
+
+        @tf.function
+        def step(batch):
+            total, count = strategy.run(replica_step, args=(batch,))
+            total = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
+            count = strategy.reduce(tf.distribute.ReduceOp.SUM, count, axis=None)
+            return total, count
+
+        return step
+
+    def _make_loss_step(self) -> Callable:
+        @tf.function
+        def loss_step(batch):
+            return self._per_utterance_loss(batch, training=False)
+
+        return loss_step
+
+    def train_epoch(self, dataset: tf.data.Dataset, epoch: int, progress: bool) -> tuple[float, int]:
+        dist = self.strategy.experimental_distribute_dataset(dataset.map(_numeric))
+        total, count, steps = 0.0, 0.0, 0
+        limit = self.settings.max_steps_per_epoch
+        bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5, total=limit)
+        for steps, batch in enumerate(dist, start=1):
+            batch_total, batch_count = self._train_step(batch)
+            batch_total, batch_count = float(batch_total), float(batch_count)
+            if not math.isfinite(batch_total):
+                raise TrainingError(
+                    f"non-finite training loss ({batch_total}) at epoch {epoch}, step {steps}; epochs before "
+                    f"{epoch} are kept. Lower training.learning_rate.peak or set training.clip_norm"
+                )
+            total += batch_total
+            count += batch_count
+            bar.update(1)
+            bar.set_postfix(loss=f"{total / count:.3f}", lr=f"{self.learning_rate():.2e}")
+            if limit and steps >= limit:
+                break
+        bar.close()
+        if steps == 0:
+            raise TrainingError(f"epoch {epoch} saw no training batch: is the training split empty?")
+        return total / count, steps
+
+    def mean_loss(self, dataset: tf.data.Dataset) -> float:
+        values = [self._loss_step(_numeric(batch)).numpy() for batch in dataset]
+        return float(np.mean(np.concatenate(values))) if values else float("nan")
+
+    def learning_rate(self) -> float:
+        opt = getattr(self.optimizer, "inner_optimizer", self.optimizer)
+        lr = opt.learning_rate
+        return float(lr(opt.iterations) if callable(lr) else lr)
+
+
+def run_training(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    train_files: Sequence[str],
+    dev_files: Sequence[str],
+    settings: TrainSettings,
+    state_dir: str | Path,
+    epoch_outputs: Sequence[str | Path],
+    history_output: str | Path,
+    tensorboard_dir: str | Path | None = None,
+    progress: bool = True,
+    stop_after_epoch: int | None = None,
+) -> list[dict]:
+    """Train one variant for `settings.epochs` epochs, resuming from `state_dir` when it holds earlier epochs.
+
+    `stop_after_epoch` ends the run early (as a kill would) — used by tests of resumption.
+    """
+    from lowrank_asr.data.dataset import make_dataset
+    from lowrank_asr.evaluation.transcribe import greedy_wer
+    from lowrank_asr.models import build_model
+    from lowrank_asr.models.weights import load_weights, save_weights
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    if len(epoch_outputs) != settings.epochs:
+        raise ValueError(f"{len(epoch_outputs)} epoch outputs for {settings.epochs} epochs")
+    configure_determinism(settings.seed)
+    if settings.mixed_precision:
+        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    strategy = choose_strategy()
+    vocab = load_vocabulary(vocab_path)
+    with strategy.scope():
+        model = build_model(model_cfg, vocab.size)
+    trainer = Trainer(model, settings, strategy, d_model=model.encoder_dim)
+    state = TrainingState(state_dir)
+    if not state.match_inputs([*train_files, *dev_files, vocab_path]):
+        log.info("training inputs changed since %s was written: starting afresh", state.dir)
+
+    start = state.last_complete_epoch()
+    history = state.read_history(start)
+    if start:
+        log.info("resuming after epoch %d from %s", start, state.dir)
+        load_weights(model, state.weights_path(start))
+        state.load_optimizer(trainer.optimizer)
+        for epoch in range(1, start + 1):
+            publish(state.weights_path(epoch), epoch_outputs[epoch - 1])
+        write_history_csv(history, history_output)
+
+    writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
+    dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
+                            seed=settings.seed)
+    for epoch in range(start + 1, settings.epochs + 1):
+        # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly
+        keras.utils.set_random_seed(settings.seed + 1000 * epoch)
+        if hasattr(model, "reset_rng"):
+            model.reset_rng(settings.seed + 1000 * epoch)
+        began = time.perf_counter()
+        train_data = make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
+                                  seed=settings.seed + epoch, max_duration=settings.max_duration)
+        train_loss, steps = trainer.train_epoch(train_data, epoch, progress)
+        dev_loss = trainer.mean_loss(dev_data)
+        dev_wer = greedy_wer(model, dev_data, vocab, max_symbols_per_step=settings.max_symbols_per_step)
+        row = {"epoch": epoch, "train_loss": f"{train_loss:.5f}", "dev_loss": f"{dev_loss:.5f}",
+               "dev_wer": f"{dev_wer:.5f}", "learning_rate": f"{trainer.learning_rate():.6g}", "steps": steps,
+               "seconds": f"{time.perf_counter() - began:.1f}"}
+        log.info("epoch %d: train loss %.4f, dev loss %.4f, dev greedy WER %.4f", epoch, train_loss, dev_loss,
+                 dev_wer)
+        save_weights(model, state.weights_path(epoch))
+        state.save_optimizer(trainer.optimizer)
+        history.append(row)
+        state.write_history(history)
+        state.mark_complete(epoch)
+        publish(state.weights_path(epoch), epoch_outputs[epoch - 1])
+        publish(state.history_path(), history_output)
+        if writer:
+            with writer.as_default(step=epoch):
+                for key in ("train_loss", "dev_loss", "dev_wer", "learning_rate"):
+                    tf.summary.scalar(key, float(row[key]))
+            writer.flush()
+        if stop_after_epoch and epoch >= stop_after_epoch:
+            break
+    return history

@@ -1,0 +1,107 @@
+"""Hash the code a rule runs: its script plus every `lowrank_asr` module it imports, transitively.
+
+Snakemake's `code` trigger sees only a script's mtime and nothing of the library it imports. Each rule gets a
+`params` value from `code_hash(script)`, so a library change reruns exactly the rules whose scripts (directly or
+through other modules) import the changed module. The hash covers the *AST* without docstrings, so comments,
+formatting and documentation change nothing.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from functools import cache
+from pathlib import Path
+
+PACKAGE = "lowrank_asr"
+PACKAGE_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _strip_docstrings(tree: ast.AST) -> ast.AST:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                    and isinstance(body[0].value.value, str):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def _module_file(module: str) -> Path | None:
+    """The file of a dotted `lowrank_asr` module name (package → its __init__.py), or None if not ours."""
+    parts = module.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    base = PACKAGE_ROOT.joinpath(*parts[1:])
+    if (base / "__init__.py").is_file():
+        return base / "__init__.py"
+    if base.with_suffix(".py").is_file():
+        return base.with_suffix(".py")
+    return None
+
+
+def _with_parents(module: str) -> list[str]:
+    """Importing a.b.c runs a/__init__, a/b/__init__ and a/b/c: all three count."""
+    parts = module.split(".")
+    return [".".join(parts[: i + 1]) for i in range(len(parts))]
+
+
+def _imported_modules(tree: ast.AST, current: str | None) -> set[str]:
+    """Names of `lowrank_asr` modules imported anywhere in the tree (also inside functions)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level and current:
+                # relative import; `current` of a package ends in ".__init__", so level 1 is the package itself
+                package = current.split(".")[: -node.level]
+                base = ".".join(package + ([node.module] if node.module else []))
+            else:
+                base = node.module or ""
+            found.add(base)
+            # `from pkg import name` may name a submodule
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return {m for m in found if m.split(".")[0] == PACKAGE and _module_file(m) is not None}
+
+
+@cache
+def _module_closure(module: str) -> frozenset[str]:
+    """The module and every `lowrank_asr` module it pulls in when imported."""
+    seen: set[str] = set()
+    todo = _with_parents(module)
+    while todo:
+        name = todo.pop()
+        if name in seen or _module_file(name) is None:
+            continue
+        seen.add(name)
+        path = _module_file(name)
+        is_package = path.name == "__init__.py"
+        tree = ast.parse(path.read_text(), filename=str(path))
+        current = name + ".__init__" if is_package else name
+        for imported in _imported_modules(tree, current):
+            todo.extend(_with_parents(imported))
+    return frozenset(seen)
+
+
+def _normalised_source(path: Path) -> str:
+    return ast.dump(_strip_docstrings(ast.parse(path.read_text(), filename=str(path))), include_attributes=False)
+
+
+def modules_of_script(script: str | Path) -> list[str]:
+    """Sorted `lowrank_asr` modules the script runs when executed."""
+    tree = ast.parse(Path(script).read_text(), filename=str(script))
+    modules: set[str] = set()
+    for name in _imported_modules(tree, None):
+        modules |= _module_closure(name)
+    return sorted(modules)
+
+
+def code_hash(script: str | Path, length: int = 16) -> str:
+    """Hash of the script's and its imported library modules' ASTs (docstrings and comments excluded)."""
+    digest = hashlib.sha256()
+    digest.update(_normalised_source(Path(script)).encode())
+    for module in modules_of_script(script):
+        digest.update(module.encode())
+        digest.update(_normalised_source(_module_file(module)).encode())
+    return digest.hexdigest()[:length]

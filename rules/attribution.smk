@@ -1,0 +1,66 @@
+# Integrated gradients (Sundararajan et al. 2017) per variant and epoch: attributions, plots and videos.
+ATTRIBUTION = config["attribution"]
+ATTRIBUTION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "attribution")]
+
+
+rule integrated_gradients:
+    input:
+        weights="results/models/{variant}/epoch_{epoch}.weights.h5",
+        data=tfrecord_files(ATTRIBUTION["split"]),
+        vocab=vocab_files(),
+    output:
+        "results/attribution/{variant}/epoch_{epoch}.h5",
+    params:
+        attribution={k: v for k, v in ATTRIBUTION.items() if k != "epochs"},
+        model=model_settings,
+        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        code=script_code("integrated_gradients.py"),
+    threads: workflow.cores
+    resources:
+        gpu=0,
+    log:
+        "logs/integrated_gradients/{variant}/epoch_{epoch}.log",
+    benchmark:
+        "benchmarks/integrated_gradients/{variant}/epoch_{epoch}.tsv"
+    conda:
+        ENV_TF
+    script:
+        "../workflow_scripts/integrated_gradients.py"
+
+
+rule plot_attribution:
+    input:
+        expand("results/attribution/{{variant}}/epoch_{epoch}.h5", epoch=ATTRIBUTION_EPOCHS),
+    output:
+        _last_epoch_report(
+            [f"results/plots/attribution/{{variant}}/epoch_{e}.png" for e in ATTRIBUTION_EPOCHS],
+            "../report/attribution.rst", "3. Integrated gradients",
+        ),
+    params:
+        code=script_code("plot_attribution.py"),
+    log:
+        "logs/plot_attribution/{variant}.log",
+    benchmark:
+        "benchmarks/plot_attribution/{variant}.tsv"
+    conda:
+        ENV_PLOT
+    script:
+        "../workflow_scripts/plot_attribution.py"
+
+
+rule attribution_video:
+    input:
+        expand("results/plots/attribution/{{variant}}/epoch_{epoch}.png", epoch=ATTRIBUTION_EPOCHS),
+    output:
+        report("results/videos/{variant}_attribution.mp4", caption="../report/video.rst", category="4. Videos"),
+    params:
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
+    log:
+        "logs/attribution_video/{variant}.log",
+    benchmark:
+        "benchmarks/attribution_video/{variant}.tsv"
+    conda:
+        ENV_PLOT
+    script:
+        "../workflow_scripts/video.py"

@@ -1,0 +1,129 @@
+# Corpus → transcripts → TFRecords → vocabulary.
+SOURCE = config["corpus"]["source"]
+TARBALL_SPLITS = [s for s in SPLITS if s not in LOCAL]
+SYNTH_SPLITS = TARBALL_SPLITS if SOURCE == "synthetic" else []
+DOWNLOAD_SPLITS = TARBALL_SPLITS if SOURCE == "librispeech" else []
+
+
+def _one_of(names):
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def tarball(wildcards):
+    local = LOCAL.get(wildcards.split)
+    return local if local else f"resources/downloads/{wildcards.split}.tar.gz"
+
+
+rule synthesize_corpus:
+    output:
+        "resources/downloads/{split}.tar.gz",
+    wildcard_constraints:
+        split=_one_of(SYNTH_SPLITS),
+    params:
+        spec=lambda w: config["corpus"]["synthetic"][w.split],
+        seed=config["seed"],
+        code=script_code("synthesize_corpus.py"),
+    log:
+        "logs/synthesize_corpus/{split}.log",
+    benchmark:
+        "benchmarks/synthesize_corpus/{split}.tsv"
+    conda:
+        ENV_DATA
+    script:
+        "../workflow_scripts/synthesize_corpus.py"
+
+
+rule download_librispeech:
+    output:
+        "resources/downloads/{split}.tar.gz",
+    wildcard_constraints:
+        split=_one_of(DOWNLOAD_SPLITS),
+    params:
+        url=config["corpus"].get("url", "https://www.openslr.org/resources/12"),
+        code=script_code("download_librispeech.py"),
+    log:
+        "logs/download_librispeech/{split}.log",
+    benchmark:
+        "benchmarks/download_librispeech/{split}.tsv"
+    retries: 2
+    conda:
+        ENV_DATA
+    script:
+        "../workflow_scripts/download_librispeech.py"
+
+
+rule extract:
+    input:
+        tarball,
+    output:
+        directory("resources/corpus/LibriSpeech/{split}"),
+    params:
+        code=script_code("extract.py"),
+    log:
+        "logs/extract/{split}.log",
+    benchmark:
+        "benchmarks/extract/{split}.tsv"
+    conda:
+        ENV_DATA
+    script:
+        "../workflow_scripts/extract.py"
+
+
+rule transcripts:
+    input:
+        lambda w: split_source(w.split),
+    output:
+        tsv="resources/transcripts/{split}.tsv",
+        skipped="resources/transcripts/{split}.skipped.json",
+    params:
+        on_bad_audio=config["data"].get("on_bad_audio", "fail"),
+        code=script_code("transcripts.py"),
+    log:
+        "logs/transcripts/{split}.log",
+    benchmark:
+        "benchmarks/transcripts/{split}.tsv"
+    conda:
+        ENV_DATA
+    script:
+        "../workflow_scripts/transcripts.py"
+
+
+rule tfrecords:
+    input:
+        "resources/transcripts/{split}.tsv",
+    output:
+        [f"resources/tfrecords/{{split}}/shard-{i:03d}-of-{SHARDS:03d}.tfrecord" for i in range(SHARDS)],
+    params:
+        code=script_code("tfrecords.py"),
+    log:
+        "logs/tfrecords/{split}.log",
+    benchmark:
+        "benchmarks/tfrecords/{split}.tsv"
+    conda:
+        ENV_DATA
+    script:
+        "../workflow_scripts/tfrecords.py"
+
+
+rule vocabulary:
+    input:
+        expand("resources/transcripts/{split}.tsv", split=config["data"]["train_splits"]),
+    output:
+        vocab_files(),
+    params:
+        vocabulary=config["vocabulary"],
+        code=script_code("vocabulary.py"),
+    log:
+        "logs/vocabulary/vocab.log",
+    benchmark:
+        "benchmarks/vocabulary/vocab.tsv"
+    conda:
+        ENV_DATA
+    script:
+        "../workflow_scripts/vocabulary.py"
+
+
+rule data:
+    input:
+        split_tfrecords(SPLITS),
+        vocab_files(),

@@ -1,0 +1,48 @@
+# Recognition of every evaluation split by every variant, and the table that compares them.
+EVAL_SPLITS = config["evaluation"].get("splits") or config["data"]["test_splits"]
+
+
+rule evaluate:
+    input:
+        weights=model_weights("{variant}", EPOCHS),
+        history="results/models/{variant}/history.csv",
+        data=lambda w: tfrecord_files(w.split),
+        vocab=vocab_files(),
+    output:
+        decodes="results/decodes/{variant}/{split}.tsv",
+        scores="results/wer/{variant}/{split}.json",
+    params:
+        model=model_settings,
+        evaluation=config["evaluation"],
+        epoch=EPOCHS,
+        code=script_code("evaluate.py"),
+    threads: workflow.cores
+    resources:
+        gpu=0,
+    log:
+        "logs/evaluate/{variant}/{split}.log",
+    benchmark:
+        "benchmarks/evaluate/{variant}/{split}.tsv"
+    conda:
+        ENV_TF
+    script:
+        "../workflow_scripts/evaluate.py"
+
+
+rule wer_table:
+    input:
+        expand("results/wer/{variant}/{split}.json", variant=VARIANTS, split=EVAL_SPLITS),
+    output:
+        csv=report("results/wer_table.csv", caption="../report/wer_table.rst", category="1. Recognition"),
+        md="results/wer_table.md",
+    params:
+        knobs={v: variant_model_config(config, v) for v in VARIANTS},
+        code=script_code("wer_table.py"),
+    log:
+        "logs/wer_table/wer_table.log",
+    benchmark:
+        "benchmarks/wer_table/wer_table.tsv"
+    conda:
+        ENV_PLOT
+    script:
+        "../workflow_scripts/wer_table.py"

@@ -1,0 +1,114 @@
+# Loss landscapes (Li et al. 2018) per variant and epoch: grids, plots and videos.
+LANDSCAPE = config["landscape"]
+LANDSCAPE_SHARDS = LANDSCAPE.get("shards", 1)
+LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
+# the grid's content does not depend on which epochs are analysed: keep `epochs` out of its params
+LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards")}
+
+
+def landscape_grid_output():
+    if LANDSCAPE_SHARDS == 1:
+        return "results/landscape/{variant}/epoch_{epoch}.h5"
+    return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
+
+
+rule loss_grid:
+    input:
+        weights="results/models/{variant}/epoch_{epoch}.weights.h5",
+        data=tfrecord_files(LANDSCAPE["split"]),
+        vocab=vocab_files(),
+    output:
+        landscape_grid_output(),
+    params:
+        landscape=LANDSCAPE_GRID,
+        shards=LANDSCAPE_SHARDS,
+        model=model_settings,
+        code=script_code("loss_grid.py"),
+    threads: workflow.cores
+    resources:
+        gpu=0,
+    log:
+        "logs/loss_grid/{variant}/epoch_{epoch}" + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}") + ".log",
+    benchmark:
+        "benchmarks/loss_grid/{variant}/epoch_{epoch}" + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}") + ".tsv"
+    conda:
+        ENV_TF
+    script:
+        "../workflow_scripts/loss_grid.py"
+
+
+if LANDSCAPE_SHARDS > 1:
+
+    rule merge_loss_grid:
+        input:
+            expand("results/landscape/{{variant}}/shards/epoch_{{epoch}}.shard{shard}.h5",
+                   shard=range(LANDSCAPE_SHARDS)),
+        output:
+            "results/landscape/{variant}/epoch_{epoch}.h5",
+        params:
+            code=script_code("merge_loss_grid.py"),
+        log:
+            "logs/merge_loss_grid/{variant}/epoch_{epoch}.log",
+        benchmark:
+            "benchmarks/merge_loss_grid/{variant}/epoch_{epoch}.tsv"
+        conda:
+            ENV_TF
+        script:
+            "../workflow_scripts/merge_loss_grid.py"
+
+
+rule plot_landscape:
+    input:
+        expand("results/landscape/{{variant}}/epoch_{epoch}.h5", epoch=LANDSCAPE_EPOCHS),
+    output:
+        _last_epoch_report(
+            [f"results/plots/landscape/{{variant}}/epoch_{e}.png" for e in LANDSCAPE_EPOCHS],
+            "../report/landscape.rst", "2. Loss landscapes",
+        ),
+    params:
+        code=script_code("plot_landscape.py"),
+    log:
+        "logs/plot_landscape/{variant}.log",
+    benchmark:
+        "benchmarks/plot_landscape/{variant}.tsv"
+    conda:
+        ENV_PLOT
+    script:
+        "../workflow_scripts/plot_landscape.py"
+
+
+rule landscape_video:
+    input:
+        expand("results/plots/landscape/{{variant}}/epoch_{epoch}.png", epoch=LANDSCAPE_EPOCHS),
+    output:
+        report("results/videos/{variant}_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
+    params:
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
+    log:
+        "logs/landscape_video/{variant}.log",
+    benchmark:
+        "benchmarks/landscape_video/{variant}.tsv"
+    conda:
+        ENV_PLOT
+    script:
+        "../workflow_scripts/video.py"
+
+
+rule compare_landscape_video:
+    input:
+        [f"results/plots/landscape/{v}/epoch_{e}.png" for v in VARIANTS for e in LANDSCAPE_EPOCHS],
+    output:
+        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
+    params:
+        variants=VARIANTS,
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
+    log:
+        "logs/compare_landscape_video/compare.log",
+    benchmark:
+        "benchmarks/compare_landscape_video/compare.tsv"
+    conda:
+        ENV_PLOT
+    script:
+        "../workflow_scripts/video.py"

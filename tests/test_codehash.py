@@ -1,0 +1,86 @@
+"""The code hash follows imports transitively and ignores comments, docstrings and formatting."""
+
+import importlib
+import textwrap
+
+import pytest
+
+from lowrank_asr.workflow import codehash
+
+
+@pytest.fixture
+def fake_package(tmp_path, monkeypatch):
+    """A throw-away `lowrank_asr` package tree that the hasher reads instead of the real one."""
+    root = tmp_path / "lowrank_asr"
+    files = {
+        "__init__.py": '"""pkg"""\n',
+        "a/__init__.py": "",
+        "a/core.py": "from lowrank_asr.b import util\n\ndef f():\n    return util.g() + 1\n",
+        "b/__init__.py": "",
+        "b/util.py": "def g():\n    return 1\n",
+        "b/other.py": "from . import util\nX = 2\n",
+        "c.py": "Y = 3\n",
+    }
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    monkeypatch.setattr(codehash, "PACKAGE_ROOT", root)
+    codehash._module_closure.cache_clear()
+    yield root
+    codehash._module_closure.cache_clear()
+    importlib.reload(codehash)
+
+
+def script(tmp_path, text):
+    path = tmp_path / "script.py"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def rehash(path):
+    codehash._module_closure.cache_clear()
+    return codehash.code_hash(path)
+
+
+def test_transitive_modules_and_parents(fake_package, tmp_path):
+    s = script(tmp_path, "from lowrank_asr.a.core import f\n")
+    assert codehash.modules_of_script(s) == [
+        "lowrank_asr", "lowrank_asr.a", "lowrank_asr.a.core", "lowrank_asr.b", "lowrank_asr.b.util"]
+
+
+def test_relative_imports_are_followed(fake_package, tmp_path):
+    s = script(tmp_path, "import lowrank_asr.b.other\n")
+    assert "lowrank_asr.b.util" in codehash.modules_of_script(s)
+
+
+def test_change_in_imported_module_changes_hash(fake_package, tmp_path):
+    s = script(tmp_path, "from lowrank_asr.a.core import f\n")
+    before = rehash(s)
+    (fake_package / "b" / "util.py").write_text("def g():\n    return 2\n")
+    assert rehash(s) != before
+
+
+def test_unrelated_module_and_comments_do_not_change_hash(fake_package, tmp_path):
+    s = script(tmp_path, "from lowrank_asr.a.core import f\n")
+    before = rehash(s)
+    (fake_package / "c.py").write_text("Y = 4\n")  # not imported by the script
+    (fake_package / "b" / "util.py").write_text(
+        '"""Now with a docstring."""\n# and a comment\n\ndef g( ):\n    """doc"""\n    return   1\n')
+    assert rehash(s) == before
+
+
+def test_script_edit_changes_hash(fake_package, tmp_path):
+    s = script(tmp_path, "from lowrank_asr.a.core import f\nprint(f())\n")
+    before = rehash(s)
+    s.write_text("from lowrank_asr.a.core import f\nprint(f() + 1)\n")
+    assert rehash(s) != before
+
+
+def test_real_workflow_scripts_hash():
+    from pathlib import Path
+
+    scripts = sorted((Path(__file__).resolve().parents[1] / "workflow_scripts").glob("*.py"))
+    assert scripts, "no workflow scripts found"
+    for path in scripts:
+        assert len(codehash.code_hash(path)) == 16

@@ -1,0 +1,24 @@
+"""Rule evaluate: greedy and beam-search decodes of one split by one variant, with WER, CER and RTF."""
+
+from lowrank_asr.workflow.runtime import start_from_snakemake
+
+log = start_from_snakemake(snakemake)
+
+from lowrank_asr.data.dataset import make_dataset
+from lowrank_asr.evaluation import score_decodes, transcribe, write_decodes
+from lowrank_asr.evaluation.transcribe import write_json
+from lowrank_asr.models.trained import load_trained
+
+settings = snakemake.params.evaluation
+model, vocab = load_trained(snakemake.params.model, snakemake.input.vocab[0], snakemake.input.weights)
+data = make_dataset(list(snakemake.input.data), vocab, batch_size=settings.get("batch_size", 32), training=False,
+                    seed=0)
+rows, timing = transcribe(model, data, vocab, beam_width=settings.get("beam_width", 4),
+                          max_symbols_per_step=settings.get("max_symbols_per_step", 5))
+write_decodes(rows, snakemake.output.decodes)
+scores = score_decodes([{"GROUNDTRUTH": r.reference, "GREEDY": r.greedy, "BEAMSEARCH": r.beam} for r in rows])
+scores.update(variant=snakemake.wildcards.variant, split=snakemake.wildcards.split, epochs=snakemake.params.epoch,
+              params=int(model.count_params()), audio_seconds=timing.audio_seconds, rtf=timing.rtf,
+              beam_rtf=timing.beam_rtf, beam_width=settings.get("beam_width", 4))
+write_json(scores, snakemake.output.scores)
+log.info("%s on %s: %s", snakemake.wildcards.variant, snakemake.wildcards.split, scores)

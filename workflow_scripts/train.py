@@ -1,0 +1,21 @@
+"""Rule train: one model variant, one weights file per epoch, resumable after a kill."""
+
+from lowrank_asr.workflow.runtime import start_from_snakemake
+
+log = start_from_snakemake(snakemake)
+
+from lowrank_asr.training import TrainSettings, run_training
+
+p = snakemake.params
+run_training(
+    model_cfg=p.model,
+    vocab_path=snakemake.input.vocab[0],
+    train_files=list(snakemake.input.train),
+    dev_files=list(snakemake.input.dev),
+    settings=TrainSettings.from_config(p.training, seed=p.seed, max_duration=p.max_duration,
+                                       max_symbols_per_step=p.max_symbols),
+    state_dir=p.state_dir,
+    epoch_outputs=list(snakemake.output.weights),
+    history_output=snakemake.output.history,
+    tensorboard_dir=p.tensorboard,
+)

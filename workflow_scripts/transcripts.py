@@ -1,0 +1,13 @@
+"""Rule transcripts: PATH, DURATION, TRANSCRIPT per utterance of a split (TensorFlowASR's TSV)."""
+
+from pathlib import Path
+
+from lowrank_asr.workflow.runtime import start_from_snakemake
+
+log = start_from_snakemake(snakemake)
+
+from lowrank_asr.data.transcripts import write_transcripts
+
+stats = write_transcripts(Path(snakemake.input[0]), Path(snakemake.output.tsv),
+                          on_bad_audio=snakemake.params.on_bad_audio, skipped_json=Path(snakemake.output.skipped))
+log.info("transcripts of %s: %s", snakemake.wildcards.split, stats)
