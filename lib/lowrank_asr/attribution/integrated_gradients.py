@@ -17,12 +17,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import tensorflow as tf
 from tqdm.auto import tqdm
 
 from lowrank_asr.errors import PipelineError
+
+if TYPE_CHECKING:  # TensorFlow is imported where it is used: plotting and file I/O import this module
+    import tensorflow as tf
 
 
 @dataclass
@@ -64,6 +67,8 @@ def integrated_gradients(
     attributions: it checks the numerical integration, not the masking (where the mask removes non-zero
     attributions, Σ of the stored attributions differs from F(x) − F(x') by exactly that mass).
     """
+    import tensorflow as tf
+
     x = np.asarray(x, dtype=np.float32)
     baseline = np.asarray(baseline, dtype=np.float32)
     if baseline.shape != x.shape:
@@ -95,8 +100,9 @@ def integrated_gradients(
         if g is None:
             raise PipelineError("integrated_gradients: f's output does not depend on its input (no gradient); "
                                 "f must compute from the batch it is given")
-        w = weights_p[c * bs:(c + 1) * bs]
-        grad_sum += np.tensordot(w, g.numpy().astype(np.float64), axes=(0, 0))
+        # Weighted sum over the chunk on the TF side (float32, <= bs terms); chunks accumulate in float64.
+        w = tf.constant(weights_p[c * bs:(c + 1) * bs], dtype=g.dtype)
+        grad_sum += tf.tensordot(w, g, axes=1).numpy()
         f_vals[c * bs:(c + 1) * bs] = y.numpy()
     raw = (x.astype(np.float64) - baseline.astype(np.float64)) * grad_sum
     f_input, f_baseline = float(f_vals[n - 1]), float(f_vals[0])

@@ -92,7 +92,21 @@ def _py_tokenizer(vocab: Vocabulary):
 
 
 def _count_long(files: Sequence[str], max_duration: float) -> tuple[int, int]:
-    """(number of examples, number longer than ``max_duration``): parses only the duration feature."""
+    """(number of examples, number longer than ``max_duration``): parses only the duration feature.
+
+    Cached per (files, their sizes and mtimes, max_duration): training builds a dataset every epoch and
+    should not re-read every shard each time just to log a count.
+    """
+    key = (tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files), float(max_duration))
+    if key not in _COUNT_CACHE:
+        _COUNT_CACHE[key] = _count_long_uncached(files, max_duration)
+    return _COUNT_CACHE[key]
+
+
+_COUNT_CACHE: dict[tuple, tuple[int, int]] = {}
+
+
+def _count_long_uncached(files: Sequence[str], max_duration: float) -> tuple[int, int]:
     spec = {"duration": FEATURE_SPEC["duration"]}
     durations = tf.data.TFRecordDataset(list(files)).map(lambda s: tf.io.parse_single_example(s, spec)["duration"])
     total, long = durations.reduce(

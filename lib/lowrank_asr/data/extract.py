@@ -41,8 +41,10 @@ def _check_member(member: tarfile.TarInfo, split: str, tarball: Path) -> None:
         link = member.linkname
         base = posixpath.dirname(posixpath.normpath(name)) if member.issym() else ""
         target = posixpath.normpath(posixpath.join(base, link))
-        if link.startswith("/") or target == ".." or target.startswith("../"):
-            raise CorpusError(f"{where} links to {link!r} outside the extraction folder; refusing to extract")
+        # the split folder is moved into place on its own, so links must stay inside it
+        if link.startswith("/") or not target.startswith(f"LibriSpeech/{split}/"):
+            raise CorpusError(f"{where} links to {link!r} outside the extraction folder "
+                              f"(LibriSpeech/{split}/); refusing to extract")
 
 
 def _check_layout(split_dir: Path, split: str, source: Path) -> None:

@@ -36,7 +36,7 @@ from lowrank_asr.errors import ConfigError
 
 SAMPLE_RATE = 16_000
 ESPEAK_RATE = 22_050
-CHUNK_SIZE = 64  # utterances per child process; part of the corpus definition, do not change lightly
+CHUNK_SIZE = 200  # utterances per child process; part of the corpus definition, do not change lightly
 TAR_MTIME = 1_420_070_400  # 2015-01-01, the LibriSpeech release year; fixed for byte-identical tarballs
 
 # Base voices shipped in espeakng-loader's data (lang/gmw/en*). "en" is British English; "en-gb" is an alias.

@@ -30,7 +30,7 @@ FEATURE_SPEC: dict[str, tf.io.FixedLenFeature] = {
 
 
 def shard_paths(out_dir: str | os.PathLike, num_shards: int) -> list[Path]:
-    """The canonical shard names ``shard-000-of-004.tfrecord`` (as rules/common.smk names them) ... for ``num_shards`` shards."""
+    """The shard names ``shard-000-of-004.tfrecord``, ... for ``num_shards`` shards (as the rules name them)."""
     if num_shards < 1:
         raise ConfigError(f"number of TFRecord shards must be >= 1, got {num_shards}")
     return [Path(out_dir) / f"shard-{i:03d}-of-{num_shards:03d}{SHARD_SUFFIX}" for i in range(num_shards)]

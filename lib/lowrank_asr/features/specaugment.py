@@ -66,6 +66,9 @@ class SpecAugment(keras.layers.Layer):
                        "time_ratio": time_ratio}
         self.seed_generator = keras.random.SeedGenerator(seed)
 
+    def build(self, *args, **kwargs):  # no weights; avoids Keras tracing call() to build
+        self.built = True
+
     def call(self, x: tf.Tensor, x_len: tf.Tensor, training: bool = False) -> tf.Tensor:
         if not (training and self.enabled):
             return x

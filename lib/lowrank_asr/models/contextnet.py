@@ -26,7 +26,18 @@ from lowrank_asr.features.logmel import LOG_EPS, normalize_per_utterance, num_fr
 from lowrank_asr.models.config import BlockSpec
 from lowrank_asr.models.convolutions import make_conv, out_length
 
-SE_REDUCTION = 8
+SE_REDUCTION = 2
+
+
+class Composite(keras.layers.Layer):
+    """A layer made of sublayers that build on their first (eager) call.
+
+    Defining ``build`` stops Keras 3 from tracing ``call`` symbolically to build the sublayers, which costs
+    seconds per nesting level for the paper-sized encoder.
+    """
+
+    def build(self, *args, **kwargs):
+        self.built = True
 
 
 def time_mask(lengths: tf.Tensor, maxlen: tf.Tensor, dtype=tf.float32) -> tf.Tensor:
@@ -34,7 +45,7 @@ def time_mask(lengths: tf.Tensor, maxlen: tf.Tensor, dtype=tf.float32) -> tf.Ten
     return tf.sequence_mask(lengths, maxlen, dtype=dtype)[:, :, None]
 
 
-class ConvLayer(keras.layers.Layer):
+class ConvLayer(Composite):
     """Conv variant → batch norm (masked statistics) → swish → zero the padded frames."""
 
     def __init__(self, conv: str, filters: int, kernel_size: int, stride: int, rank: int, **kwargs):
@@ -51,7 +62,7 @@ class ConvLayer(keras.layers.Layer):
         return tf.nn.silu(y) * mask, out_len
 
 
-class SqueezeExcite(keras.layers.Layer):
+class SqueezeExcite(Composite):
     """Channel gating from the mean over valid frames."""
 
     def __init__(self, channels: int, reduction: int = SE_REDUCTION, **kwargs):
@@ -67,7 +78,7 @@ class SqueezeExcite(keras.layers.Layer):
         return x * gate[:, None, :]
 
 
-class ContextNetBlock(keras.layers.Layer):
+class ContextNetBlock(Composite):
     """One ContextNet block C_i."""
 
     def __init__(self, spec: BlockSpec, conv: str, kernel_size: int, rank: int, se: bool,
@@ -116,7 +127,7 @@ class Pointwise(keras.layers.Layer):
         return tf.einsum("btc,co->bto", x[:, :: self.stride], self.kernel)
 
 
-class WaveFrontend(keras.layers.Layer):
+class WaveFrontend(Composite):
     """Learnable front end on the raw waveform: Conv1D(filters, kernel, stride, 'valid', no bias).
 
     Output frames: ``1 + (n - kernel) // stride`` for n samples (0 if n < kernel) — the same count as the
@@ -138,7 +149,7 @@ class WaveFrontend(keras.layers.Layer):
         return normalize_per_utterance(tf.math.log(tf.square(y) + LOG_EPS), x_len), x_len
 
 
-class ContextNetEncoder(keras.layers.Layer):
+class ContextNetEncoder(Composite):
     """The stack of blocks; input [B, T, F] features and lengths, output [B, T', D] and lengths."""
 
     def __init__(self, specs: list[BlockSpec], conv: str = "separable", kernel_size: int = 5, rank: int = 1,

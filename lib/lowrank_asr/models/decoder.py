@@ -12,8 +12,10 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from lowrank_asr.models.contextnet import Composite
 
-class PredictionNetwork(keras.layers.Layer):
+
+class PredictionNetwork(Composite):
     """Embedding + stacked LSTM + layer norm, full-sequence and step-wise."""
 
     def __init__(self, vocab_size: int, embed_dim: int, units: int, num_layers: int = 1, **kwargs):
@@ -46,7 +48,7 @@ class PredictionNetwork(keras.layers.Layer):
         return self.norm(y), new_state
 
 
-class JointNetwork(keras.layers.Layer):
+class JointNetwork(Composite):
     """logits = dense_V(tanh(dense_J(enc) + dense_J(pred)))."""
 
     def __init__(self, vocab_size: int, units: int, **kwargs):

@@ -98,7 +98,7 @@ def plot_attribution(
             ax_text.text(0, 1, head, fontweight="bold", va="top", ha="left", transform=ax_text.transAxes)
             ax_text.text(0, 0.45, _wrap("reference", item.get("transcript")), va="top", ha="left",
                          transform=ax_text.transAxes)
-            ax_text.text(0, 0.0, _wrap("greedy    ", item.get("hypothesis")), va="top", ha="left",
+            ax_text.text(0, 0.0, _wrap("greedy", item.get("hypothesis")), va="top", ha="left",
                          transform=ax_text.transAxes, color="#555555")
 
             ax_in = fig.add_subplot(gs[1, 0])
@@ -118,6 +118,7 @@ def plot_attribution(
                 fig.colorbar(ia, cax=fig.add_subplot(gs[2, 1]), label="IG", extend="both")
                 ax_at.set_ylabel("mel bin")
                 _mass_panel(ax_fr, np.arange(len(mass)) * frame_s, mass, frame_s, "time (s)")
+                ax_in.set_xlim(0, t * frame_s)
             elif feats.ndim == 1:
                 times = np.arange(len(feats)) / sample_rate
                 ax_in.plot(times, feats, color=st.WAVE_COLOR, linewidth=0.5)
@@ -129,6 +130,7 @@ def plot_attribution(
                 for cax in (gs[1, 1], gs[2, 1]):
                     fig.add_subplot(cax).axis("off")
                 _mass_panel(ax_fr, np.arange(len(mass)) * hop / sample_rate, mass, hop / sample_rate, "time (s)")
+                ax_in.set_xlim(0, len(feats) / sample_rate)
             else:
                 raise PipelineError(f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has input of "
                                     f"shape {feats.shape}; expected [T, F] features or a [S] waveform")

@@ -66,6 +66,14 @@ def choose_strategy() -> tf.distribute.Strategy:
     return tf.distribute.get_strategy()
 
 
+def reset_seed_generators(model, seed: int) -> None:
+    """Restart every Keras SeedGenerator of the model (SpecAugment, dropout) from a state fixed by `seed`."""
+    generators = [value for layer in model._flatten_layers() for value in vars(layer).values()
+                  if isinstance(value, keras.random.SeedGenerator)]
+    for index, generator in enumerate(generators):
+        generator.state.assign(np.array([seed * 7919 + index, 0], dtype=generator.state.dtype))
+
+
 def _numeric(batch: dict) -> dict:
     return {k: batch[k] for k in NUMERIC_KEYS}
 
@@ -189,7 +197,7 @@ def run_training(
     vocab = load_vocabulary(vocab_path)
     with strategy.scope():
         model = build_model(model_cfg, vocab.size)
-    trainer = Trainer(model, settings, strategy, d_model=model.encoder_dim)
+    trainer = Trainer(model, settings, strategy, d_model=model.specs[-1].channels)
     state = TrainingState(state_dir)
     if not state.match_inputs([*train_files, *dev_files, vocab_path]):
         log.info("training inputs changed since %s was written: starting afresh", state.dir)
@@ -210,8 +218,7 @@ def run_training(
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly
         keras.utils.set_random_seed(settings.seed + 1000 * epoch)
-        if hasattr(model, "reset_rng"):
-            model.reset_rng(settings.seed + 1000 * epoch)
+        reset_seed_generators(model, settings.seed + 1000 * epoch)
         began = time.perf_counter()
         train_data = make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
                                   seed=settings.seed + epoch, max_duration=settings.max_duration)

@@ -1,0 +1,57 @@
+"""Integrated gradients of a trained ASR variant: the reference transcript's log-likelihood per input bin."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from lowrank_asr.attribution.integrated_gradients import integrated_gradients, silence_baseline, zero_baseline
+from lowrank_asr.attribution.io import AttributionItem
+
+
+def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
+                       data_files: Sequence[str], utterances: int, steps: int, baseline: str = "zero",
+                       batch_size: int = 16, max_symbols_per_step: int = 5) -> list[AttributionItem]:
+    """Attributions of F(x) = log P(reference | x) (the negative RNN-T/CTC loss) for the first utterances.
+
+    x is what `model.featurize` returns: log-mel bins [T, F], or waveform samples [S] for the wave front end.
+    """
+    import tensorflow as tf
+
+    from lowrank_asr.data.subset import fixed_subset, utt_ids
+    from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
+    from lowrank_asr.models.trained import load_trained
+
+    model, vocab = load_trained(model_cfg, vocab_path, weights_path)
+    batch = fixed_subset(data_files, vocab, utterances)
+    ids = utt_ids(batch)
+    references = [t.decode() for t in batch["transcript"].numpy().tolist()]
+    encode = make_encoder_fn(model)
+    enc, enc_len = encode(batch["audio"], batch["audio_len"])
+    hypotheses = [vocab.decode(h) for h in search(model, enc, enc_len, beam_width=None,
+                                                  max_symbols_per_step=max_symbols_per_step)]
+    items = []
+    for i in range(len(ids)):
+        n = int(batch["audio_len"][i])
+        audio = batch["audio"][i : i + 1, :n]
+        x, x_len = model.featurize(audio, [n])
+        x = x[0, : int(x_len[0])].numpy()
+        labels = batch["labels"][i : i + 1, : int(batch["label_len"][i])]
+        label_len = batch["label_len"][i : i + 1]
+
+        @tf.function(reduce_retracing=True)
+        def log_likelihood(xs, x_len=x_len, labels=labels, label_len=label_len):
+            k = tf.shape(xs)[0]
+            return -model.utterance_loss(xs, tf.repeat(x_len, k), tf.repeat(labels, k, axis=0),
+                                         tf.repeat(label_len, k), training=False)
+
+        if baseline == "silence":
+            silence, _ = model.featurize(tf.zeros_like(audio), [n])
+            base = silence_baseline(x, silence[0, : x.shape[0]].numpy())
+        else:
+            base = zero_baseline(x)
+        result = integrated_gradients(log_likelihood, x, base, steps=steps, batch_size=batch_size)
+        items.append(AttributionItem.from_result(ids[i], x, base, result, references[i], hypotheses[i]))
+    return items

@@ -1,0 +1,61 @@
+"""The loss landscape of a trained ASR variant: fixed subset, fixed directions, the grid around an epoch."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from lowrank_asr.landscape.directions import model_directions
+from lowrank_asr.landscape.grid import LossGrid, evaluate_grid, grid_points, shard_points
+
+
+@dataclass
+class EpochLandscape:
+    grid: LossGrid
+    eval_loss: float
+    subset_ids: list[str]
+
+
+def grid_axis(n: int, span: Sequence[float]) -> np.ndarray:
+    return np.linspace(float(span[0]), float(span[1]), int(n))
+
+
+def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
+                    data_files: Sequence[str], grid: int, span: Sequence[float], subset: int, seed: int,
+                    shard: int = 0, n_shards: int = 1, wer: bool = False, max_symbols_per_step: int = 5,
+                    progress: bool = True) -> EpochLandscape:
+    """Mean loss over the subset at w + a·d₁ + b·d₂ for this shard's grid points.
+
+    The directions come from `seed` alone (filter-normalised to this epoch's weights), so every epoch of a
+    variant is seen along the same random draw; features are computed once, weights are moved in place.
+    """
+    import tensorflow as tf
+
+    from lowrank_asr.data.subset import fixed_subset, utt_ids
+    from lowrank_asr.models.trained import load_trained
+
+    model, vocab = load_trained(model_cfg, vocab_path, weights_path)
+    batch = fixed_subset(data_files, vocab, subset)
+    x, x_len = model.featurize(batch["audio"], batch["audio_len"])
+    labels, label_len = batch["labels"], batch["label_len"]
+
+    @tf.function
+    def loss_fn():
+        return tf.reduce_mean(model.utterance_loss(x, x_len, labels, label_len, training=False))
+
+    metric_fn = None
+    if wer:
+        from lowrank_asr.evaluation.transcribe import greedy_wer
+
+        def metric_fn():
+            return greedy_wer(model, [batch], vocab, max_symbols_per_step=max_symbols_per_step)
+
+    eval_loss = float(loss_fn())
+    d1, d2 = model_directions(model, seed)
+    axis = grid_axis(grid, span)
+    points = shard_points(grid_points(len(axis), len(axis)), shard, n_shards)
+    result = evaluate_grid(model, loss_fn, d1, d2, axis, axis, points, metric_fn=metric_fn, progress=progress)
+    return EpochLandscape(result, eval_loss, utt_ids(batch))

@@ -1,0 +1,80 @@
+"""Training curves of all variants: train/dev loss and dev WER against epoch."""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+from matplotlib import ticker
+
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.plotting import style as st
+
+REQUIRED_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_wer")
+
+
+def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """``history.csv`` (``epoch,train_loss,dev_loss,dev_wer,seconds[,lr,...]``) as column arrays (floats; empty
+    cells -> NaN)."""
+    try:
+        with open(path, newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except OSError as e:
+        raise PipelineError(f"cannot read training history {path}: {e}; rerun the train rule") from e
+    columns = rows[0].keys() if rows else []
+    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    if missing:
+        raise PipelineError(f"training history {path} lacks columns {missing} (has {list(columns)}); "
+                            f"expected {','.join(REQUIRED_COLUMNS)},seconds")
+
+    def num(v: str | None) -> float:
+        try:
+            return float(v) if v not in (None, "") else math.nan
+        except ValueError:
+            return math.nan
+
+    return {c: np.array([num(r.get(c)) for r in rows]) for c in columns}
+
+
+def plot_training_curves(history_csvs: Mapping[str, str | os.PathLike], out_png: str | os.PathLike, *,
+                         title: str = "Training curves") -> Path:
+    """Left: train (solid) and dev (dashed) loss per variant (log scale when all positive); right: dev WER in %.
+    One colour per variant, the same in both panels."""
+    if not history_csvs:
+        raise PipelineError(f"plot_training_curves {out_png}: no history files given")
+    histories = {name: read_history(p) for name, p in history_csvs.items()}
+    with st.style():
+        fig = st.new_figure(st.TRAINING_FIGSIZE)
+        fig.suptitle(title)
+        ax_loss, ax_wer = fig.subplots(1, 2)
+        palette = [f"C{i}" for i in range(10)]
+        all_loss = []
+        for i, (name, h) in enumerate(histories.items()):
+            c = palette[i % len(palette)]
+            ax_loss.plot(h["epoch"], h["train_loss"], color=c, linestyle="-", marker=".", label=f"{name} train")
+            ax_loss.plot(h["epoch"], h["dev_loss"], color=c, linestyle="--", marker=".", label=f"{name} dev")
+            ax_wer.plot(h["epoch"], 100 * h["dev_wer"], color=c, marker="o", markersize=3, label=name)
+            all_loss += [h["train_loss"], h["dev_loss"]]
+        finite = np.concatenate(all_loss)
+        finite = finite[np.isfinite(finite)]
+        if finite.size and finite.min() > 0 and finite.max() / finite.min() > 20:
+            ax_loss.set_yscale("log")  # losses fall by orders of magnitude early on
+            ax_loss.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+            ax_loss.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax_loss.yaxis.set_minor_formatter(ticker.NullFormatter())
+        ax_loss.set_xlabel("epoch")
+        ax_loss.set_ylabel("loss (mean NLL per utterance)")
+        ax_loss.set_title("loss: train — solid, dev - - dashed")
+        ax_loss.legend(ncol=1 if len(histories) < 4 else 2, fontsize=8)
+        ax_wer.set_xlabel("epoch")
+        ax_wer.set_ylabel("dev WER (%)")
+        ax_wer.set_title("dev word error rate (greedy)")
+        ax_wer.legend(fontsize=8)
+        for ax in (ax_loss, ax_wer):
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
+            ax.grid(True, alpha=0.3)
+        return st.save_figure(fig, out_png)

@@ -1,0 +1,109 @@
+"""Figures: valid PNGs of the expected size, shared scales, masked non-finite landscape points."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.plotting import (
+    landscape_limits,
+    plot_attribution,
+    plot_landscape,
+    plot_training_curves,
+    symmetric_limit,
+)
+from lowrank_asr.plotting import style as st
+
+
+def _landscape(scale=1.0, n=7):
+    xs = np.linspace(-1, 1, n)
+    ys = np.linspace(-1, 1, n - 2)
+    X, Y = np.meshgrid(xs, ys)
+    loss = scale * (1.5 + 20 * X**2 + 8 * Y**2 + 3 * X * Y)
+    return {"xcoordinates": xs, "ycoordinates": ys, "loss": loss, "wer": 0.1 + 0.3 * (X**2 + Y**2),
+            "attrs": {"variant": "lowrank", "epoch": 3, "seed": 0, "eval_loss": float(loss[2, 3])}}
+
+
+def _png_size(path):
+    with Image.open(path) as im:
+        im.verify()
+    with Image.open(path) as im:
+        return im.format, im.size
+
+
+def test_landscape_png_and_shared_limits(tmp_path):
+    epochs = [_landscape(1.0), _landscape(3.0)]
+    lo, hi = landscape_limits([e["loss"] for e in epochs])
+    assert lo == pytest.approx(1.5) and hi == pytest.approx(epochs[1]["loss"].max())
+    infos = [plot_landscape(e, tmp_path / f"plots/epoch_{i:03d}.png", zlim=(lo, hi)) for i, e in enumerate(epochs)]
+    for info in infos:
+        assert info["zlim"] == (lo, hi) and info["log_scale"]
+        assert info["norm"].vmin == lo and info["norm"].vmax == hi
+        assert info["levels"][0] == pytest.approx(lo) and info["levels"][-1] == pytest.approx(hi)
+        fmt, size = _png_size(info["path"])
+        assert fmt == "PNG"
+        assert size == (round(st.LANDSCAPE_FIGSIZE[0] * st.DPI), round(st.LANDSCAPE_FIGSIZE[1] * st.DPI))
+    # without zlim each epoch gets its own range
+    own = plot_landscape(epochs[0], tmp_path / "own.png")
+    assert own["zlim"] == pytest.approx((1.5, epochs[0]["loss"].max()))
+
+
+def test_landscape_masks_nan_and_inf(tmp_path):
+    data = _landscape()
+    data["loss"][0, 0] = np.nan
+    data["loss"][-1, -1] = np.inf
+    data["loss"][2, 0] = -np.inf
+    assert np.isfinite(landscape_limits([data["loss"]])).all()
+    info = plot_landscape(data, tmp_path / "nan.png", title="diverged corner")
+    assert info["n_masked"] == 3 and _png_size(info["path"])[0] == "PNG"
+    # all non-finite: still a figure, no crash
+    data["loss"][:] = np.nan
+    assert landscape_limits([data["loss"]]) == (0.0, 1.0)
+    assert plot_landscape(data, tmp_path / "allnan.png")["n_masked"] == data["loss"].size
+    # non-positive losses fall back to linear levels
+    data = _landscape()
+    data["loss"] -= 10
+    assert not plot_landscape(data, tmp_path / "neg.png")["log_scale"]
+    with pytest.raises(PipelineError, match="grid"):
+        plot_landscape({**data, "loss": data["loss"].T}, tmp_path / "bad.png")
+
+
+def test_attribution_png_logmel_and_wave(tmp_path):
+    rng = np.random.default_rng(0)
+    feats = rng.standard_normal((120, 40))
+    attr = rng.standard_normal((120, 40)) * 0.01
+    attr[60, 20] = 5.0  # an outlier saturates instead of setting the scale
+    wave = np.sin(np.arange(8000) / 7.0) * 0.3
+    items = [
+        {"utt_id": "1-2-0003", "features": feats, "baseline": np.zeros_like(feats), "attributions": attr,
+         "f_input": -10.0, "f_baseline": -30.0, "completeness_error": 0.01, "steps": 64,
+         "transcript": "hello world", "hypothesis": "hello word", "frame_attribution": None},
+        {"utt_id": "wave", "features": wave, "baseline": np.zeros_like(wave), "attributions": wave * 1e-3,
+         "f_input": -5.0, "f_baseline": -9.0, "completeness_error": 0.02, "steps": 32, "transcript": "hi"},
+    ]
+    info = plot_attribution(items, tmp_path / "attr.png", title="lowrank · epoch 3")
+    fmt, (w, h) = _png_size(info["path"])
+    assert fmt == "PNG" and w == round(st.ATTRIBUTION_WIDTH * st.DPI) and h > w
+    assert len(info["limits"]) == 2
+    assert info["limits"][0] == pytest.approx(symmetric_limit(attr)) and info["limits"][0] < 1.0
+    norm = info["norms"][0]
+    assert norm.vcenter == 0 and norm.halfrange == pytest.approx(info["limits"][0])
+    with pytest.raises(PipelineError, match="no utterances"):
+        plot_attribution([], tmp_path / "none.png")
+
+
+def test_training_curves(tmp_path):
+    paths = {}
+    for j, name in enumerate(["a", "b"]):
+        p = tmp_path / f"{name}.csv"
+        rows = ["epoch,train_loss,dev_loss,dev_wer,seconds,lr"]
+        rows += [f"{e},{100 / e + j},{120 / e + j},{0.5 / e},10,0.001" for e in range(1, 4 + j)]
+        p.write_text("\n".join(rows) + "\n")
+        paths[name] = p
+    out = plot_training_curves(paths, tmp_path / "curves" / "training.png")
+    fmt, size = _png_size(out)
+    assert fmt == "PNG" and size == (round(st.TRAINING_FIGSIZE[0] * st.DPI), round(st.TRAINING_FIGSIZE[1] * st.DPI))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("epoch,loss\n1,2\n")
+    with pytest.raises(PipelineError, match="dev_wer"):
+        plot_training_curves({"bad": bad}, tmp_path / "x.png")

@@ -1,0 +1,10 @@
+"""Rule merge_loss_grid: join the shards of one epoch's grid into the landscape file."""
+
+from lowrank_asr.workflow.runtime import start_from_snakemake
+
+log = start_from_snakemake(snakemake)
+
+from lowrank_asr.landscape import merge_landscape_shards
+
+merge_landscape_shards(list(snakemake.input), snakemake.output[0])
+log.info("merged %d shards into %s", len(snakemake.input), snakemake.output[0])
