@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import tensorflow as tf
+
 from lowrank_asr.data.dataset import default_bucket_boundaries, list_shards, load_audio, make_dataset
 from lowrank_asr.data.tfrecords import shard_paths, write_tfrecords
 from lowrank_asr.data.transcripts import read_transcripts, write_transcripts

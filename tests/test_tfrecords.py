@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import tensorflow as tf
+
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, parse_example, shard_paths, write_tfrecords
 from lowrank_asr.data.transcripts import HEADER, read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError

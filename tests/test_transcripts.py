@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+
 from lowrank_asr.data.transcripts import HEADER, Row, read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
 

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from lowrank_asr.errors import ConfigError, PipelineError
 from lowrank_asr.text import normalize
 from lowrank_asr.text.vocabulary import (

@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from lowrank_asr.attribution.integrated_gradients import integrated_gradients, silence_baseline, zero_baseline
 from lowrank_asr.attribution.io import AttributionItem
 

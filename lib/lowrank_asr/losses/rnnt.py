@@ -88,9 +88,10 @@ def _rnnt_loss_impl(logits, labels, logit_length, label_length, blank: int):
     batch = tf.shape(blank_lp)[0]
     num_diag = t_size + u1_size - 1  # diagonals n = t + u = 0 .. T-1+U
 
-    # Only diagonals 0 .. N-2 feed a transition (into diagonals 1 .. N-1).
-    blank_skew = _skew(blank_lp, num_diag - 1, _NEG)
-    label_skew = _skew(label_lp, num_diag - 1, _NEG)
+    # Diagonals 0 .. N-2 feed the transitions into 1 .. N-1; one extra (unused) diagonal keeps the scan
+    # non-empty when T = 1 and U = 0, where tf.scan cannot stack an empty result.
+    blank_skew = _skew(blank_lp, num_diag, _NEG)
+    label_skew = _skew(label_lp, num_diag, _NEG)
 
     neg_row = tf.fill([batch, 1], tf.cast(_NEG, logits.dtype))
     alpha0 = tf.concat([tf.zeros([batch, 1], logits.dtype),
@@ -104,8 +105,8 @@ def _rnnt_loss_impl(logits, labels, logit_length, label_length, blank: int):
         # Clamp so that unreachable nodes stay at _NEG instead of drifting towards -inf over many diagonals.
         return tf.maximum(_logaddexp(stay, up), tf.cast(_NEG, logits.dtype))
 
-    alphas = tf.scan(step, (blank_skew, label_skew), initializer=alpha0)  # [N-1, B, U1] for n = 1 .. N-1
-    alphas = tf.concat([alpha0[None], alphas], axis=0)  # [N, B, U1]
+    alphas = tf.scan(step, (blank_skew, label_skew), initializer=alpha0)  # [N, B, U1] for n = 1 .. N
+    alphas = tf.concat([alpha0[None], alphas], axis=0)  # [N + 1, B, U1]
 
     last_t = logit_length - 1
     b_idx = tf.range(batch)

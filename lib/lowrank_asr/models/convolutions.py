@@ -35,8 +35,9 @@ def pad_time(x: tf.Tensor, kernel_size: int) -> tf.Tensor:
 def depthwise_conv1d(x: tf.Tensor, kernel: tf.Tensor, stride: int) -> tf.Tensor:
     """Per-channel temporal conv of x [B, T, C] with kernel [k, C]; output [B, ceil(T/stride), C]."""
     k = kernel.shape[0]
+    # The dummy width axis has size 1, so striding it too is a no-op; TF's CPU kernel needs equal strides.
     y = tf.nn.depthwise_conv2d(pad_time(x, k)[:, :, None, :], kernel[:, None, :, None],
-                               strides=[1, stride, 1, 1], padding="VALID")
+                               strides=[1, stride, stride, 1], padding="VALID")
     return y[:, :, 0, :]
 
 
