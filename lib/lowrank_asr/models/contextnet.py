@@ -12,7 +12,8 @@ ignore padded frames), SE averages valid frames only, and strided convs keep a f
 (see convolutions.py). Lengths after a stride-s block: ceil(n / s).
 
 Unstated choices (the paper does not give them):
-- SE reduction ratio 8 (bottleneck C/8), swish inside SE, biases in the SE dense layers only;
+- SE reduction ratio 2 (bottleneck C/2; with it S/M/L come to 11.8 M / 31.2 M / 108.0 M against the paper's
+  10.8 M / 31.4 M / 112.7 M), swish inside SE, biases in the SE dense layers only;
 - convs without bias (BN follows), BN momentum 0.99, epsilon 1e-3 (Keras defaults);
 - ``alpha`` scales every block's channels, rounded to the nearest integer.
 """

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -94,14 +95,14 @@ class Trainer:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(model.trainable_variables)
         self.optimizer = optimizer
-        self._train_step = self._make_train_step()
-        self._loss_step = self._make_loss_step()
+        self._train_step: Callable | None = None
+        self._loss_step: Callable | None = None
 
     def _per_utterance_loss(self, batch: dict, training: bool):
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
         return self.model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training)
 
-    def _make_train_step(self) -> Callable:
+    def _make_train_step(self, element_spec) -> Callable:
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
         global_batch = self.settings.batch_size
 
@@ -114,7 +115,9 @@ class Trainer:
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return tf.reduce_sum(per_utt), tf.cast(tf.shape(per_utt)[0], tf.float32)
 
-        @tf.function
+        # One trace for every batch shape: the signature has unknown batch, time and label sizes (without
+        # it each bucket's new shape would retrace the whole model, seconds per batch).
+        @tf.function(input_signature=[element_spec])
         def step(batch):
             total, count = strategy.run(replica_step, args=(batch,))
             total = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
@@ -123,8 +126,8 @@ class Trainer:
 
         return step
 
-    def _make_loss_step(self) -> Callable:
-        @tf.function
+    def _make_loss_step(self, element_spec) -> Callable:
+        @tf.function(input_signature=[element_spec])
         def loss_step(batch):
             return self._per_utterance_loss(batch, training=False)
 
@@ -132,6 +135,8 @@ class Trainer:
 
     def train_epoch(self, dataset: tf.data.Dataset, epoch: int, progress: bool) -> tuple[float, int]:
         dist = self.strategy.experimental_distribute_dataset(dataset.map(_numeric))
+        if self._train_step is None:
+            self._train_step = self._make_train_step(dist.element_spec)
         total, count, steps = 0.0, 0.0, 0
         limit = self.settings.max_steps_per_epoch
         bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5, total=limit)
@@ -155,7 +160,10 @@ class Trainer:
         return total / count, steps
 
     def mean_loss(self, dataset: tf.data.Dataset) -> float:
-        values = [self._loss_step(_numeric(batch)).numpy() for batch in dataset]
+        dataset = dataset.map(_numeric)
+        if self._loss_step is None:
+            self._loss_step = self._make_loss_step(dataset.element_spec)
+        values = [self._loss_step(batch).numpy() for batch in dataset]
         return float(np.mean(np.concatenate(values))) if values else float("nan")
 
     def learning_rate(self) -> float:
@@ -216,8 +224,13 @@ def run_training(
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
                             seed=settings.seed)
     for epoch in range(start + 1, settings.epochs + 1):
-        # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly
-        keras.utils.set_random_seed(settings.seed + 1000 * epoch)
+        # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
+        # order (explicit op seeds below, under the global TF seed set once by configure_determinism) and the
+        # model's SeedGenerators. Python's and NumPy's RNGs are re-seeded too, but not TensorFlow's global
+        # seed: tf.random.set_seed clears TF's kernel caches, which re-instantiates every traced function
+        # (train step, loss step, greedy search) at each epoch, seconds each.
+        random.seed(settings.seed + 1000 * epoch)
+        np.random.seed(settings.seed + 1000 * epoch)
         reset_seed_generators(model, settings.seed + 1000 * epoch)
         began = time.perf_counter()
         train_data = make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,

@@ -1,0 +1,162 @@
+"""End to end: the smoke config through the whole DAG, then what a code or config change makes Snakemake rerun.
+
+The workflow runs from a copy of the checkout in a temporary folder, so the tests can edit library modules of the
+copy (the Snakefile puts the copy's own lib/ first on the path of the DAG build and of every job).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PARTS = ("Snakefile", "rules", "workflow_scripts", "lib", "config", "report", "profiles", "envs")
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+SMOKE = ["--configfile", "config/smoke.yaml"]
+DATA_RULES = {"synthesize_corpus", "extract", "transcripts", "tfrecords", "vocabulary"}
+LANDSCAPE_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video"}
+
+pytestmark = pytest.mark.slow
+
+
+def snakemake(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([*SNAKEMAKE, *SMOKE, *args], cwd=repo, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+    return result
+
+
+def planned_jobs(repo: Path, *args: str) -> list[tuple[str, dict[str, str]]]:
+    """(rule, wildcards) of every job a dry run of `all` would run, `all` itself left out."""
+    out = snakemake(repo, "-n", "all", *args)
+    text = out.stdout + out.stderr
+    jobs: list[tuple[str, dict[str, str]]] = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", text):
+        head = re.match(r"(?:local)?rule (\w+):", block)
+        if not head or head.group(1) == "all":
+            continue
+        found = re.search(r"^\s*wildcards: (.*)$", block, flags=re.M)
+        wildcards = dict(item.split("=", 1) for item in found.group(1).split(", ")) if found else {}
+        jobs.append((head.group(1), wildcards))
+    return jobs
+
+
+def planned_rules(repo: Path, *args: str) -> set[str]:
+    return {rule for rule, _ in planned_jobs(repo, *args)}
+
+
+@contextmanager
+def edited(path: Path, addition: str) -> Iterator[None]:
+    """Append `addition` to a source file for the duration of the block."""
+    original = path.read_text()
+    path.write_text(original + addition)
+    try:
+        yield
+    finally:
+        path.write_text(original)
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = tmp_path_factory.mktemp("e2e") / "repo"
+    repo.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".snakemake")
+    for part in PARTS:
+        source = ROOT / part
+        if source.is_dir():
+            shutil.copytree(source, repo / part, ignore=ignore)
+        else:
+            shutil.copy2(source, repo / part)
+    snakemake(repo, "--cores", "2", "all")
+    snakemake(repo, "--report", "report.html")
+    return repo
+
+
+def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
+    from lowrank_asr.config import load_yaml
+    from lowrank_asr.video import count_frames
+
+    cfg = load_yaml(ROOT / "config" / "smoke.yaml")
+    variants, epochs = list(cfg["variants"]), cfg["training"]["epochs"]
+    results = smoke_repo / "results"
+    with open(results / "wer_table.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["variant"], r["split"]) for r in rows} == {
+        (v, s) for v in variants for s in cfg["evaluation"]["splits"]
+    }
+    assert all(0.0 <= float(r["greedy_wer"]) <= 1.0 and float(r["rtf"]) > 0 for r in rows)
+    assert (results / "wer_table.md").read_text().count("\n") >= len(rows) + 2
+    for variant in variants:
+        history = list(csv.DictReader((results / "models" / variant / "history.csv").read_text().splitlines()))
+        assert [int(r["epoch"]) for r in history] == list(range(1, epochs + 1))
+        for kind in ("landscape", "attribution"):
+            for epoch in range(1, epochs + 1):
+                assert (results / "plots" / kind / variant / f"epoch_{epoch:03d}.png").stat().st_size > 10_000
+            assert count_frames(results / "videos" / f"{variant}_{kind}.mp4") == epochs
+    assert count_frames(results / "videos" / "compare_landscape.mp4") == epochs
+    assert (results / "plots" / "training_curves.png").exists()
+    report = (smoke_repo / "report.html").read_text(errors="replace")
+    assert "wer_table" in report and "training_curves" in report
+    # every rule left a log and a benchmark
+    logged = {p.name for p in (smoke_repo / "logs").iterdir()}
+    benched = {p.name for p in (smoke_repo / "benchmarks").iterdir()}
+    expected = DATA_RULES | {"train", "evaluate", "wer_table", "integrated_gradients", "plot_attribution",
+                             "attribution_video", "training_curves"} | LANDSCAPE_RULES
+    assert expected <= logged and expected <= benched
+
+
+def test_finished_workspace_has_nothing_to_do(smoke_repo: Path) -> None:
+    out = snakemake(smoke_repo, "-n", "all")
+    assert "Nothing to be done" in out.stdout + out.stderr
+    assert planned_jobs(smoke_repo) == []
+
+
+def test_editing_landscape_code_reruns_only_landscape_jobs(smoke_repo: Path) -> None:
+    with edited(smoke_repo / "lib/lowrank_asr/landscape/grid.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+        rules = planned_rules(smoke_repo)
+    assert "loss_grid" in rules and "plot_landscape" in rules
+    assert rules <= LANDSCAPE_RULES
+
+
+def test_editing_model_code_reruns_training_and_everything_after(smoke_repo: Path) -> None:
+    with edited(smoke_repo / "lib/lowrank_asr/models/contextnet.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+        jobs = planned_jobs(smoke_repo)
+    rules = {rule for rule, _ in jobs}
+    assert {w["variant"] for rule, w in jobs if rule == "train"} == {"contextnet", "lowrank"}
+    assert {"evaluate", "wer_table", "loss_grid", "integrated_gradients", "plot_landscape", "plot_attribution",
+            "landscape_video", "attribution_video", "training_curves"} <= rules
+    assert not rules & DATA_RULES
+
+
+def test_editing_plotting_code_reruns_only_plots_and_videos(smoke_repo: Path) -> None:
+    with edited(smoke_repo / "lib/lowrank_asr/plotting/landscape.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+        rules = planned_rules(smoke_repo)
+    assert "plot_landscape" in rules
+    assert rules <= {"plot_landscape", "landscape_video", "compare_landscape_video"}
+
+
+def test_changing_one_variant_reruns_only_that_variant(smoke_repo: Path) -> None:
+    jobs = planned_jobs(smoke_repo, "--config", "variants={contextnet: {}, lowrank: {conv: lowrank, kernel_size: 3}}")
+    rules = {rule for rule, _ in jobs}
+    assert "train" in rules
+    per_variant = [w for _, w in jobs if "variant" in w]
+    assert per_variant and all(w["variant"] == "lowrank" for w in per_variant)
+    # what joins the variants (table, comparison video, curves) is rebuilt too, nothing of the data stages
+    assert not rules & DATA_RULES
+
+
+def test_comment_and_docstring_changes_rerun_nothing(smoke_repo: Path) -> None:
+    model = smoke_repo / "lib/lowrank_asr/models/contextnet.py"
+    unrelated = smoke_repo / "lib/lowrank_asr/data/download.py"
+    with edited(model, "\n# a comment about the encoder\n"), edited(unrelated, "\n# unrelated note\n"):
+        source = model.read_text()
+        model.write_text(source.replace('"""ContextNet encoder', '"""The ContextNet encoder', 1))
+        assert planned_jobs(smoke_repo) == []
