@@ -15,6 +15,9 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 ENV_DATA = "../envs/data.yaml"
 ENV_TF = f"../envs/{config.get('software', {}).get('tf_env', 'tf')}.yaml"
 ENV_PLOT = "../envs/plot.yaml"
+# TensorFlow jobs ask for this many threads; Snakemake caps it at --cores locally and the profiles set their
+# own per rule (`set-threads`). Not `workflow.cores`: it is undefined for --report, --dag and -n without --cores.
+TF_THREADS = 8
 
 
 wildcard_constraints:

@@ -7,6 +7,7 @@ prediction network starts from a blank token.
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -106,6 +107,21 @@ def rnnt_greedy(model, enc, enc_len, max_symbols_per_step: int = 5, use_tf_funct
     return [[int(v) for v in row if v != BLANK] for row in tokens]
 
 
+_STEP_FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _traced_steps(model):
+    """(pred_step, joint_step) of the model as traced functions, cached per model.
+
+    Beam search calls them a few times per frame with a varying number of rows; eager Keras calls would cost
+    milliseconds each, the traced ones (shapes relaxed after the first retrace) a fraction of that.
+    """
+    if model not in _STEP_FNS:
+        _STEP_FNS[model] = (tf.function(model.pred_step, reduce_retracing=True),
+                            tf.function(model.joint_step, reduce_retracing=True))
+    return _STEP_FNS[model]
+
+
 @dataclass
 class _Hyp:
     tokens: tuple[int, ...]
@@ -138,6 +154,7 @@ def rnnt_beam_search(model, enc, enc_len, beam_width: int = 4, max_symbols_per_s
         return []
     lengths = enc_len.numpy().tolist()
     pred, state = model.pred_step(tf.fill([batch], BLANK), model.pred_initial_state(batch))
+    pred_step, joint_step = _traced_steps(model)
     beams: list[list[_Hyp]] = [[_Hyp((), 0.0, b)] for b in range(batch)]
 
     for t in range(max(lengths, default=0)):
@@ -154,7 +171,7 @@ def rnnt_beam_search(model, enc, enc_len, beam_width: int = 4, max_symbols_per_s
                 break
             row_idx = tf.constant([h.row for _, h in rows], tf.int32)
             enc_t = tf.gather(enc[:, t], tf.constant([b for b, _ in rows], tf.int32))
-            logp = _log_softmax_np(model.joint_step(enc_t, tf.gather(pred, row_idx)))
+            logp = _log_softmax_np(joint_step(enc_t, tf.gather(pred, row_idx)))
             # candidates per utterance: (score, kind, parent hyp, token); kind 0 = ended by blank, 1 = active
             cands: list[list[tuple[float, int, _Hyp, int]]] = [[] for _ in range(batch)]
             for i, (b, h) in enumerate(rows):
@@ -185,7 +202,7 @@ def rnnt_beam_search(model, enc, enc_len, beam_width: int = 4, max_symbols_per_s
                         active[b].append(_Hyp(h.tokens + (v,), score, -1))
             if extend:
                 parents = tf.constant([h.row for _, h, _ in extend], tf.int32)
-                new_pred, new_state = model.pred_step(
+                new_pred, new_state = pred_step(
                     tf.constant([v for _, _, v in extend], tf.int32),
                     tf.nest.map_structure(lambda s, p=parents: tf.gather(s, p), state))
                 offset = int(tf.shape(pred)[0])

@@ -199,8 +199,8 @@ def run_training(
     if len(epoch_outputs) != settings.epochs:
         raise ValueError(f"{len(epoch_outputs)} epoch outputs for {settings.epochs} epochs")
     configure_determinism(settings.seed)
-    if settings.mixed_precision:
-        keras.mixed_precision.set_dtype_policy("mixed_float16")
+    # set both ways: the policy is process-global and would leak into a later run in the same process
+    keras.mixed_precision.set_dtype_policy("mixed_float16" if settings.mixed_precision else "float32")
     strategy = choose_strategy()
     vocab = load_vocabulary(vocab_path)
     with strategy.scope():

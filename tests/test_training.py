@@ -1,0 +1,365 @@
+"""Training loop: deterministic, resumable after SIGKILL, guarded against non-finite losses.
+
+Every run trains the tiny model of config/smoke.yaml (with SpecAugment and dropout on, so the model's own
+random streams matter) on 8 utterances of eSpeak NG speech (``speech_corpus`` in conftest.py), 2 batches per
+epoch. The reference run is a separate process (as Snakemake would start it); the runs compared with it run
+in this process or in other processes, so equality holds across processes, not only within one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lowrank_asr.errors import TrainingError
+from lowrank_asr.training import TrainSettings, run_training
+from lowrank_asr.training import loop as training_loop
+from lowrank_asr.training.loop import configure_determinism
+from lowrank_asr.training.state import HISTORY_COLUMNS, TrainingState
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 7
+EPOCHS = 3
+MODEL = {
+    "blocks": [{"layers": 1, "channels": 32, "stride": 1}, {"layers": 2, "channels": 32, "stride": 2},
+               {"layers": 1, "channels": 48, "stride": 2}],
+    "embed_dim": 16, "pred_units": 32, "joint_units": 32, "dropout": 0.1,
+    "specaugment": {"enabled": True, "freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_ratio": 0.1},
+}
+TRAINING = {"epochs": EPOCHS, "batch_size": 4, "clip_norm": 5.0,
+            "learning_rate": {"schedule": "transformer", "peak": 0.002, "warmup_steps": 4}}
+
+# A training job as workflow_scripts/train.py runs it, in its own process. Test hooks: every epoch that
+# Trainer.train_epoch starts is appended to the journal, and with "hang_epoch" the training data of that
+# epoch blocks before its second batch (after touching the "hanging" flag), so the job can be killed in the
+# middle of that epoch, with one optimizer step of it taken in memory and nothing of it on disk.
+DRIVER = textwrap.dedent("""
+    import json, logging, sys, time
+    from pathlib import Path
+
+    job = json.loads(Path(sys.argv[1]).read_text())
+    sys.path.insert(0, job["lib"])
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+
+    import tensorflow as tf
+    from lowrank_asr.training import TrainSettings, run_training
+    from lowrank_asr.training import loop
+
+    def gate(index):
+        if index >= 1:
+            Path(job["hanging"]).touch()
+            time.sleep(600)
+        return index
+
+    def hang_before_second_batch(dataset):
+        def gated(index, batch):
+            index = tf.numpy_function(gate, [index], tf.int64, stateful=True)
+            with tf.control_dependencies([index]):
+                return {key: tf.identity(value) for key, value in batch.items()}
+        return dataset.enumerate().map(gated)
+
+    original_train_epoch = loop.Trainer.train_epoch
+
+    def train_epoch(self, dataset, epoch, progress):
+        with open(job["journal"], "a") as f:
+            f.write(f"{epoch}\\n")
+        if epoch == job.get("hang_epoch"):
+            dataset = hang_before_second_batch(dataset)
+        return original_train_epoch(self, dataset, epoch, progress)
+
+    loop.Trainer.train_epoch = train_epoch
+    run_training(model_cfg=job["model"], vocab_path=job["vocab"], train_files=job["train"], dev_files=job["dev"],
+                 settings=TrainSettings.from_config(job["training"], seed=job["seed"], max_symbols_per_step=3),
+                 state_dir=job["state_dir"], epoch_outputs=job["epoch_outputs"],
+                 history_output=job["history_output"], progress=False)
+""")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one training job keeps its resume state and publishes its outputs (like the train rule)."""
+
+    root: Path
+
+    @property
+    def state_dir(self) -> Path:
+        return self.root / "state" / "train-abc123"
+
+    @property
+    def out_dir(self) -> Path:
+        return self.root / "results" / "models" / "tiny"
+
+    @property
+    def epoch_outputs(self) -> list[Path]:
+        return [self.out_dir / f"epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)]
+
+    @property
+    def history_output(self) -> Path:
+        return self.out_dir / "history.csv"
+
+    @property
+    def journal(self) -> Path:
+        return self.root / "journal.txt"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "train.log"
+
+    def trained_epochs(self) -> list[int]:
+        return [int(line) for line in self.journal.read_text().split()] if self.journal.exists() else []
+
+
+def settings(**training) -> TrainSettings:
+    return TrainSettings.from_config({**TRAINING, **training}, seed=SEED, max_symbols_per_step=3)
+
+
+def start_job(corpus, layout: Layout, *, hang_epoch: int | None = None) -> subprocess.Popen:
+    layout.root.mkdir(parents=True, exist_ok=True)
+    driver = layout.root / "driver.py"
+    driver.write_text(DRIVER)
+    job = {"lib": str(ROOT / "lib"), "model": MODEL, "training": TRAINING, "seed": SEED,
+           "vocab": str(corpus.vocab_path), "train": corpus.shards, "dev": corpus.shards[:1],
+           "state_dir": str(layout.state_dir), "epoch_outputs": [str(p) for p in layout.epoch_outputs],
+           "history_output": str(layout.history_output), "journal": str(layout.journal),
+           "hang_epoch": hang_epoch, "hanging": str(layout.root / "hanging")}
+    (layout.root / "job.json").write_text(json.dumps(job))
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
+    with layout.log.open("a") as log:
+        return subprocess.Popen([sys.executable, str(driver), str(layout.root / "job.json")], cwd=layout.root,
+                                stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def finish_job(proc: subprocess.Popen, layout: Layout, timeout: float = 480) -> None:
+    try:
+        rc = proc.wait(timeout=timeout)
+    finally:
+        stop(proc)
+    assert rc == 0, f"training job failed (exit {rc}):\n{layout.log.read_text()[-4000:]}"
+
+
+def train_in_process(corpus, layout: Layout, **training) -> list[dict]:
+    return run_training(model_cfg=MODEL, vocab_path=corpus.vocab_path, train_files=corpus.shards,
+                        dev_files=corpus.shards[:1], settings=settings(**training), state_dir=layout.state_dir,
+                        epoch_outputs=layout.epoch_outputs, history_output=layout.history_output,
+                        progress=False)
+
+
+def arrays(path: Path) -> dict[str, np.ndarray]:
+    """Every dataset of an HDF5 file by its path inside the file."""
+    out: dict[str, np.ndarray] = {}
+    with h5py.File(path, "r") as f:
+        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+    return out
+
+
+def assert_same_weights(a: Path, b: Path) -> None:
+    wa, wb = arrays(a), arrays(b)
+    assert wa.keys() == wb.keys()
+    assert len(wa) > 30  # every variable of the model, not an empty file
+    for key in wa:
+        np.testing.assert_array_equal(wa[key], wb[key], err_msg=f"{key} differs between {a} and {b}")
+
+
+def read_csv(path: Path) -> list[dict]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def reference(speech_corpus, tmp_path_factory) -> Layout:
+    """An uninterrupted run of all epochs in its own process."""
+    layout = Layout(tmp_path_factory.mktemp("reference"))
+    finish_job(start_job(speech_corpus, layout), layout)
+    return layout
+
+
+# ------------------------------------------------------------------------------------------------ settings
+def test_settings_from_config() -> None:
+    s = TrainSettings.from_config({"epochs": 4, "batch_size": 16, "learning_rate": {"schedule": "constant",
+                                   "peak": 1e-3}, "clip_norm": 2.5, "max_steps_per_epoch": 10},
+                                  seed=3, max_duration=12.5, max_symbols_per_step=2)
+    assert (s.epochs, s.batch_size, s.seed, s.clip_norm, s.max_steps_per_epoch) == (4, 16, 3, 2.5, 10)
+    assert s.learning_rate == {"schedule": "constant", "peak": 1e-3}
+    assert (s.max_duration, s.max_symbols_per_step, s.mixed_precision) == (12.5, 2, False)
+    bare = TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0)
+    assert bare.clip_norm is None and bare.max_steps_per_epoch is None and bare.learning_rate == {}
+
+
+def test_epoch_outputs_must_match_epochs(speech_corpus, tmp_path) -> None:
+    with pytest.raises(ValueError, match="2 epoch outputs for 3 epochs"):
+        run_training(model_cfg=MODEL, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
+                     dev_files=speech_corpus.shards, settings=settings(), state_dir=tmp_path / "state",
+                     epoch_outputs=[tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"],
+                     history_output=tmp_path / "history.csv", progress=False)
+
+
+def test_configure_determinism_seeds_everything() -> None:
+    def draw() -> tuple:
+        return (tf.random.uniform([4]).numpy().tolist(), np.random.rand(3).tolist(),
+                keras.random.normal([2], seed=keras.random.SeedGenerator()).numpy().tolist())
+
+    configure_determinism(123)
+    first = draw()
+    configure_determinism(123)
+    assert draw() == first
+    configure_determinism(124)
+    assert draw() != first
+    from tensorflow.python.framework import config as tf_config
+
+    assert tf_config.is_op_determinism_enabled()
+
+
+# ------------------------------------------------------------------------------------------------- state
+def test_resume_marker_needs_weights_and_optimizer_state(tmp_path) -> None:
+    state = TrainingState(tmp_path / "state")
+    assert state.last_complete_epoch() == 0
+    state.mark_complete(2)
+    assert state.last_complete_epoch() == 0  # marker without the files it promises
+    state.weights_path(2).write_bytes(b"w")
+    assert state.last_complete_epoch() == 0
+    state.optimizer_path().write_bytes(b"o")
+    assert state.last_complete_epoch() == 2
+    assert not list(state.dir.glob("*.tmp"))
+
+
+def test_changed_inputs_forget_saved_epochs(tmp_path) -> None:
+    data = tmp_path / "train.tfrecord"
+    data.write_bytes(b"one")
+    state = TrainingState(tmp_path / "state")
+    assert state.match_inputs([str(data)])
+    state.weights_path(1).write_bytes(b"w")
+    state.optimizer_path().write_bytes(b"o")
+    state.mark_complete(1)
+    assert state.match_inputs([str(data)])
+    assert state.last_complete_epoch() == 1
+    data.write_bytes(b"other size")
+    assert not state.match_inputs([str(data)])
+    assert state.last_complete_epoch() == 0 and not state.weights_path(1).exists()
+
+
+def test_history_rows_after_resume_point_are_dropped(tmp_path) -> None:
+    state = TrainingState(tmp_path)
+    rows = [{key: str(e) for key in HISTORY_COLUMNS} | {"epoch": e} for e in (1, 2, 3)]
+    state.write_history(rows)
+    assert [int(r["epoch"]) for r in state.read_history(2)] == [1, 2]
+    assert list(read_csv(state.history_path())[0]) == list(HISTORY_COLUMNS)
+
+
+# ------------------------------------------------------------------------------------------ determinism
+@pytest.mark.slow
+def test_two_runs_give_identical_weights(speech_corpus, reference, tmp_path) -> None:
+    layout = Layout(tmp_path)
+    history = train_in_process(speech_corpus, layout)
+
+    assert [int(r["epoch"]) for r in history] == [1, 2, 3]
+    assert all(int(r["steps"]) == 2 for r in history)  # 8 utterances, batches of 4
+    for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
+        assert_same_weights(ours, theirs)
+    ours_rows, ref_rows = read_csv(layout.history_output), read_csv(reference.history_output)
+    for key in ("train_loss", "dev_loss", "dev_wer", "learning_rate", "steps"):
+        assert [r[key] for r in ours_rows] == [r[key] for r in ref_rows], key
+    # it did train: the loss fell and the weights moved
+    losses = [float(r["train_loss"]) for r in ours_rows]
+    assert losses[-1] < losses[0]
+    first, last = arrays(layout.epoch_outputs[0]), arrays(layout.epoch_outputs[-1])
+    assert any(not np.array_equal(first[k], last[k]) for k in first)
+
+
+# ---------------------------------------------------------------------------------------------- resuming
+@pytest.mark.slow
+def test_killed_run_resumes_after_last_complete_epoch(speech_corpus, reference, tmp_path) -> None:
+    layout = Layout(tmp_path)
+    state = TrainingState(layout.state_dir)
+    proc = start_job(speech_corpus, layout, hang_epoch=2)
+    try:
+        deadline = time.monotonic() + 300
+        while not (layout.root / "hanging").exists():
+            assert proc.poll() is None, f"job ended before epoch 2:\n{layout.log.read_text()[-4000:]}"
+            assert time.monotonic() < deadline, "job never reached epoch 2"
+            time.sleep(0.05)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        stop(proc)
+
+    # killed in epoch 2: epoch 1 is complete in the state directory and published; nothing of epoch 2 is
+    assert layout.trained_epochs() == [1, 2]
+    assert state.last_complete_epoch() == 1
+    assert not state.weights_path(2).exists() and not layout.epoch_outputs[1].exists()
+    assert layout.epoch_outputs[0].exists()
+    epoch1_row = read_csv(layout.history_output)
+    assert [r["epoch"] for r in epoch1_row] == ["1"]
+    epoch1_file = os.stat(state.weights_path(1))
+    # Snakemake deletes the outputs of a failed job before it runs it again; the state lives elsewhere
+    for path in layout.out_dir.iterdir():
+        path.unlink()
+
+    layout.journal.unlink()
+    finish_job(start_job(speech_corpus, layout), layout)
+
+    assert layout.trained_epochs() == [2, 3]  # epoch 1 was not trained again
+    assert "resuming after epoch 1" in layout.log.read_text()
+    after = os.stat(state.weights_path(1))
+    assert (after.st_ino, after.st_mtime_ns) == (epoch1_file.st_ino, epoch1_file.st_mtime_ns)
+    history = read_csv(layout.history_output)
+    assert [r["epoch"] for r in history] == ["1", "2", "3"]
+    assert history[0] == epoch1_row[0]  # carried over (with its wall time), not recomputed
+    assert state.last_complete_epoch() == EPOCHS
+    # the interrupted-and-resumed job ends exactly where the uninterrupted one does, epoch by epoch
+    for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
+        assert_same_weights(ours, theirs)
+    ref_history = read_csv(reference.history_output)
+    assert [r["train_loss"] for r in history] == [r["train_loss"] for r in ref_history]
+
+
+# ------------------------------------------------------------------------------------------- NaN guard
+class JumpSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """A small learning rate for the first `steps` optimizer steps, then an absurd one."""
+
+    def __init__(self, steps: int, high: float):
+        self.steps, self.high = steps, high
+
+    def __call__(self, step):
+        return tf.where(tf.cast(step, tf.int64) < self.steps, 1e-3, self.high)
+
+    def get_config(self) -> dict:
+        return {"steps": self.steps, "high": self.high}
+
+
+@pytest.mark.slow
+def test_non_finite_loss_stops_training_and_keeps_earlier_epochs(speech_corpus, tmp_path, monkeypatch) -> None:
+    # Epoch 1 (optimizer steps 0 and 1) trains normally; epoch 2's first step applies a learning rate of 1e30,
+    # so the loss of its second step is not finite.
+    monkeypatch.setattr(training_loop, "make_schedule", lambda spec, d_model: JumpSchedule(2, 1e30))
+    layout = Layout(tmp_path)
+    with pytest.raises(TrainingError, match=r"non-finite training loss \((nan|inf)\) at epoch 2, step 2\b"):
+        train_in_process(speech_corpus, layout)
+
+    state = TrainingState(layout.state_dir)
+    assert state.last_complete_epoch() == 1
+    assert layout.epoch_outputs[0].exists()
+    assert not layout.epoch_outputs[1].exists() and not state.weights_path(2).exists()
+    assert_same_weights(layout.epoch_outputs[0], state.weights_path(1))
+    assert all(np.isfinite(a).all() for a in arrays(layout.epoch_outputs[0]).values())
+    history = read_csv(layout.history_output)
+    assert [r["epoch"] for r in history] == ["1"] and np.isfinite(float(history[0]["train_loss"]))
