@@ -31,7 +31,7 @@ test: setup
 	$(BIN)/python -m pytest tests
 
 dag rulegraph: setup
-	$(BIN)/snakemake --$@ all | dot -Tsvg > $@.svg
+	$(BIN)/snakemake --$@ dot all | dot -Tsvg > $@.svg
 
 report: setup
 	$(BIN)/snakemake --report report.html

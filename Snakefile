@@ -15,6 +15,10 @@ sys.path.insert(0, LIB)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (LIB, os.environ.get("PYTHONPATH")) if p)
 
 from lowrank_asr.config import deep_merge, load_yaml, validate_config  # noqa: E402
+from lowrank_asr.workflow.overrides import retype_overrides  # noqa: E402
+
+# A profile's nested `config:` values arrive as strings ('8', 'True'); give them their YAML types.
+retype_overrides(config, workflow.config_settings.config)
 
 # `--configfile` replaces the default config instead of being merged into it (a smoke config must not
 # inherit the default's variants or splits); `--config key=value` still overrides single keys.

@@ -15,7 +15,7 @@ rule integrated_gradients:
         model=model_settings,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         code=script_code("integrated_gradients.py"),
-    threads: TF_THREADS
+    threads: ANALYSIS_THREADS
     resources:
         gpu=0,
     log:

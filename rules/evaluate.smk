@@ -16,7 +16,7 @@ rule evaluate:
         evaluation=config["evaluation"],
         epoch=EPOCHS,
         code=script_code("evaluate.py"),
-    threads: TF_THREADS
+    threads: ANALYSIS_THREADS
     resources:
         gpu=0,
     log:

@@ -24,7 +24,7 @@ rule loss_grid:
         shards=LANDSCAPE_SHARDS,
         model=model_settings,
         code=script_code("loss_grid.py"),
-    threads: TF_THREADS
+    threads: ANALYSIS_THREADS
     resources:
         gpu=0,
     log:

@@ -1,0 +1,341 @@
+"""Dry-runs of every config and profile, DAG pictures, and what a narrow target schedules.
+
+Every run is `python -m snakemake -n ... --directory TMP` from the repository root (the repository is where the
+Snakefile and the workflow profile `profiles/default` are looked up), so Snakemake's state lands in TMP and
+nothing is written into the checkout.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from lowrank_asr.config import all_splits, analysis_epochs, deep_merge, validate_config
+from lowrank_asr.workflow.overrides import retype_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+PROFILES = ROOT / "profiles"
+GPU_PROFILES = ["quadro", "v100", "a100"]
+TF_RULES = ["train", "evaluate", "loss_grid", "integrated_gradients"]
+ANALYSIS_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video",
+                  "integrated_gradients", "plot_attribution", "attribution_video"}
+# what the checkout would hold if a run wrote into it instead of --directory
+RUN_STATE = [".snakemake", "results", "resources", "logs", "benchmarks"]
+
+
+def load_yaml(path: Path) -> dict:
+    return yaml.safe_load(path.read_text())
+
+
+def profile(name: str) -> dict:
+    return load_yaml(PROFILES / name / "config.v8+.yaml")
+
+
+@pytest.fixture(autouse=True)
+def checkout_untouched():
+    before = {name: (ROOT / name).exists() for name in RUN_STATE}
+    yield
+    assert {name: (ROOT / name).exists() for name in RUN_STATE} == before, "a run wrote into the checkout"
+
+
+def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--directory", str(workdir)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+class DryRun:
+    """The job table and the per-job blocks (`rule X:` … `resources: …`) of `snakemake -n` output."""
+
+    def __init__(self, proc: subprocess.CompletedProcess):
+        self.proc = proc
+        self.text = proc.stdout + proc.stderr
+        assert proc.returncode == 0, f"dry-run failed:\n{self.text[-4000:]}"
+        self.counts = self._job_stats()
+        self.jobs = self._jobs()
+
+    def _job_stats(self) -> dict[str, int]:
+        lines = self.text[self.text.index("Job stats:"):].splitlines()[3:]
+        counts = {}
+        for line in lines:
+            name, count = line.split()
+            if name == "total":
+                assert int(count) == sum(counts.values())
+                return counts
+            counts[name] = int(count)
+        raise AssertionError("no total line in the job stats")
+
+    def _jobs(self) -> list[dict]:
+        jobs, current = [], None
+        for line in self.text.splitlines():
+            head = re.fullmatch(r"(local)?rule (\w+):", line)
+            if head:
+                current = {"rule": head.group(2), "local": bool(head.group(1)), "threads": 1, "resources": {}}
+                jobs.append(current)
+            elif current is not None and line.startswith("    ") and ": " in line:
+                key, value = line.strip().split(": ", 1)
+                if key == "threads":
+                    current["threads"] = int(value)
+                elif key == "resources":
+                    current["resources"] = dict(item.split("=", 1) for item in value.split(", "))
+                elif key == "wildcards":
+                    current["wildcards"] = value
+            elif not line.strip():
+                current = None
+        return jobs
+
+    def of(self, rule: str) -> list[dict]:
+        found = [job for job in self.jobs if job["rule"] == rule]
+        assert len(found) == self.counts.get(rule, 0), rule
+        return found
+
+
+def dry_run(tmp_path: Path, *args: str) -> DryRun:
+    """Targets go first: `--configfile` takes every word that follows it."""
+    return DryRun(snakemake(tmp_path, "-n", *args))
+
+
+def expected_counts(config: dict) -> dict[str, int]:
+    """The job table of `all` for a config, from the config alone."""
+    splits = all_splits(config)
+    variants = len(config["variants"])
+    landscape = len(analysis_epochs(config, "landscape"))
+    attribution = len(analysis_epochs(config, "attribution"))
+    shards = config["landscape"].get("shards", 1)
+    eval_splits = config["evaluation"].get("splits") or config["data"]["test_splits"]
+    source = "synthesize_corpus" if config["corpus"]["source"] == "synthetic" else "download_librispeech"
+    counts = {
+        source: len(splits), "extract": len(splits), "transcripts": len(splits), "tfrecords": len(splits),
+        "vocabulary": 1, "train": variants, "evaluate": variants * len(eval_splits), "wer_table": 1,
+        "training_curves": 1, "loss_grid": variants * landscape * shards, "plot_landscape": variants,
+        "landscape_video": variants, "integrated_gradients": variants * attribution,
+        "plot_attribution": variants, "attribution_video": variants, "all": 1,
+    }
+    if shards > 1:
+        counts["merge_loss_grid"] = variants * landscape
+    if variants > 1:
+        counts["compare_landscape_video"] = 1
+    return counts
+
+
+def default_config(name: str) -> dict:
+    config = load_yaml(ROOT / "config" / name)
+    return config if "variants" in config else deep_merge(load_yaml(ROOT / "config" / "config.yaml"), config)
+
+
+# --- configs ----------------------------------------------------------------------------------------------------
+
+def test_default_config_dry_run(tmp_path):
+    run = dry_run(tmp_path)  # default target: all
+    assert "Using workflow specific profile profiles/default" in run.text
+    assert run.counts == expected_counts(default_config("config.yaml"))
+    assert {job["wildcards"] for job in run.of("synthesize_corpus")} == {
+        f"split={s}" for s in all_splits(default_config("config.yaml"))}
+
+
+def test_smoke_config_dry_run(tmp_path):
+    run = dry_run(tmp_path, "all", "--configfile", "config/smoke.yaml")
+    smoke = load_yaml(ROOT / "config" / "smoke.yaml")
+    assert run.counts == expected_counts(smoke)
+    assert run.counts["merge_loss_grid"] == 4  # smoke exercises the sharded landscape: 2 variants x 2 epochs
+
+
+def test_wer_table_target_schedules_no_analysis(tmp_path):
+    run = dry_run(tmp_path, "results/wer_table.csv")
+    config = default_config("config.yaml")
+    splits = len(all_splits(config))
+    assert run.counts == {"synthesize_corpus": splits, "extract": splits, "transcripts": splits,
+                          "tfrecords": splits, "vocabulary": 1, "train": 2, "evaluate": 4, "wer_table": 1}
+    assert not ANALYSIS_RULES & set(run.counts)
+    assert not any("video" in rule or "landscape" in rule or "attribution" in rule for rule in run.counts)
+
+
+def test_librispeech_config_starts_from_download(tmp_path):
+    run = dry_run(tmp_path, "all", "--configfile", "config/librispeech.yaml")
+    config = load_yaml(ROOT / "config" / "librispeech.yaml")
+    assert run.counts == expected_counts(config)
+    assert "synthesize_corpus" not in run.counts
+    downloads = run.of("download_librispeech")
+    assert {job["wildcards"] for job in downloads} == {f"split={s}" for s in all_splits(config)}
+    assert len(downloads) == 7  # train-clean-100/360, train-other-500, dev-clean/other, test-clean/other
+    # the first jobs of the DAG: only downloads have no input
+    inputs = re.findall(r"(?:local)?rule (\w+):\n(    input: )?", run.text)
+    assert {rule for rule, has_input in inputs if not has_input} == {"download_librispeech"}
+
+
+# --- profiles ---------------------------------------------------------------------------------------------------
+
+def test_default_profile_overrides_nothing_a_profile_sets():
+    """profiles/default is loaded with every --profile and wins per key: it must not carry machine settings."""
+    default = profile("default")
+    assert not {"cores", "resources", "default-resources", "set-resources", "set-threads", "config",
+                "executor", "jobs"} & set(default)
+    for name in ["local", *GPU_PROFILES, "slurm"]:
+        other = profile(name)
+        for key, value in default.items():
+            assert other.get(key, value) == value, f"profiles/default {key} differs from profiles/{name}"
+
+
+@pytest.mark.parametrize("name", ["local", *GPU_PROFILES])
+def test_machine_profiles_give_cores(name):
+    """Local execution needs --cores and profiles/default gives none: every one-machine profile does."""
+    assert isinstance(profile(name)["cores"], int)
+
+
+def test_local_profile_dry_run(tmp_path):
+    run = dry_run(tmp_path, "--profile", "profiles/local", "all")
+    assert "Using profiles profiles/local and workflow specific profile profiles/default" in run.text
+    assert run.counts == expected_counts(default_config("config.yaml"))
+    cores = profile("local")["cores"]
+    for job in run.of("train"):
+        assert job["threads"] == cores
+        assert job["resources"]["mem_mb"] == "2000"
+        assert job["resources"]["gpu"] == "0"
+
+
+@pytest.mark.parametrize("name", GPU_PROFILES)
+def test_gpu_profile_dry_run(tmp_path, name):
+    run = dry_run(tmp_path, "--profile", f"profiles/{name}", "all")
+    assert f"Using profiles profiles/{name} and workflow specific profile profiles/default" in run.text
+    assert run.counts == expected_counts(default_config("config.yaml"))
+    settings = profile(name)
+    for rule in TF_RULES:
+        for job in run.of(rule):
+            assert job["threads"] == min(settings["set-threads"][rule], settings["cores"]), (rule, job)
+            assert job["resources"]["gpu"] == "1", (rule, job)
+            assert job["resources"]["mem_mb"] == str(settings["set-resources"][rule]["mem_mb"]), (rule, job)
+    for rule in ["synthesize_corpus", "tfrecords", "plot_landscape", "wer_table"]:
+        for job in run.of(rule):
+            assert job["resources"]["gpu"] == "0", (rule, job)
+            assert job["resources"]["mem_mb"] == dict(
+                item.split("=") for item in settings["default-resources"])["mem_mb"], (rule, job)
+
+
+def test_slurm_profile_dry_run(tmp_path):
+    run = dry_run(tmp_path, "--profile", "profiles/slurm", "all")
+    assert "Using profiles profiles/slurm and workflow specific profile profiles/default" in run.text
+    assert run.counts == expected_counts(default_config("config.yaml"))
+    settings = profile("slurm")
+    for rule in TF_RULES:
+        wanted = settings["set-resources"][rule]
+        for job in run.of(rule):
+            res = job["resources"]
+            assert res["slurm_partition"] == wanted["slurm_partition"]
+            assert res["gres"] == wanted["gres"]
+            assert res["cpus_per_task"] == str(wanted["cpus_per_task"])
+            assert job["threads"] == settings["set-threads"][rule]
+    cpu_jobs = [job for job in run.jobs if job["rule"] not in TF_RULES]
+    assert cpu_jobs
+    for job in cpu_jobs:
+        assert job["resources"]["slurm_partition"] == settings["default-resources"]["slurm_partition"], job
+        assert "gres" not in job["resources"]
+
+
+def test_librispeech_with_v100_profile(tmp_path):
+    run = dry_run(tmp_path, "results/wer_table.csv", "results/plots/training_curves.png",
+                  "--configfile", "config/librispeech.yaml", "--profile", "profiles/v100")
+    config = load_yaml(ROOT / "config" / "librispeech.yaml")
+    assert run.counts["download_librispeech"] == 7
+    assert run.counts["train"] == len(config["variants"])
+    assert run.counts["evaluate"] == len(config["variants"]) * len(config["evaluation"]["splits"])
+    for job in run.of("train"):
+        assert job["threads"] == 8 and job["resources"]["gpu"] == "1"
+
+
+# --- the config a profile hands the Snakefile ---------------------------------------------------------------
+
+# Parses the command line as the `snakemake` CLI does (profiles included) and loads the workflow through the API
+# (in a child process: the API changes directory); prints the config the rules see and the train rule's env.
+EFFECTIVE_CONFIG = r"""
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.cli import parse_args, parse_config
+from snakemake.settings.types import ConfigSettings, ResourceSettings, OutputSettings
+workdir = Path(sys.argv[1])
+parser, args = parse_args(sys.argv[2:])
+settings = ConfigSettings(config=parse_config(args.config), configfiles=args.configfile or [])
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path("Snakefile").resolve(),
+                      workdir=workdir, config_settings=settings)
+    rules = {rule.name: rule for rule in wf._workflow.rules}
+    print("CONFIG=" + json.dumps({"config": wf._workflow.config, "train_env": rules["train"].conda_env}))
+"""
+
+
+def effective_config(tmp_path: Path, *args: str) -> dict:
+    proc = subprocess.run([sys.executable, "-c", EFFECTIVE_CONFIG, str(tmp_path), *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(line for line in proc.stdout.splitlines() if line.startswith("CONFIG="))
+    return json.loads(line.removeprefix("CONFIG="))
+
+
+@pytest.mark.parametrize("name", GPU_PROFILES)
+def test_gpu_profile_config_reaches_rules_typed(tmp_path, name):
+    got = effective_config(tmp_path, "--profile", f"profiles/{name}", "-n")
+    wanted = deep_merge(load_yaml(ROOT / "config" / "config.yaml"), profile(name)["config"])
+    assert got["config"] == wanted
+    assert isinstance(got["config"]["training"]["batch_size"], int)
+    assert got["config"]["training"]["mixed_precision"] is True
+    assert got["train_env"] == "../envs/tf-gpu.yaml"
+
+
+def test_profile_config_overrides_configfile(tmp_path):
+    got = effective_config(tmp_path, "--configfile", "config/librispeech.yaml", "--profile", "profiles/quadro", "-n")
+    wanted = deep_merge(load_yaml(ROOT / "config" / "librispeech.yaml"), profile("quadro")["config"])
+    assert got["config"] == wanted
+    assert got["config"]["training"]["batch_size"] == 4  # quadro's, not librispeech.yaml's 8
+    assert got["config"]["variants"] == load_yaml(ROOT / "config" / "librispeech.yaml")["variants"]
+
+
+def test_retype_overrides_as_snakemake_passes_them():
+    from snakemake.cli import parse_config
+    from snakemake.profiles import ProfileConfigFileParser
+
+    with (PROFILES / "v100" / "config.v8+.yaml").open() as f:
+        entries = ProfileConfigFileParser().parse(f)["config"]
+    overrides = parse_config(entries)
+    assert overrides["training"]["batch_size"] == "8"  # what Snakemake hands over: strings
+    config = deep_merge(load_yaml(ROOT / "config" / "config.yaml"), overrides)
+    retype_overrides(config, overrides)
+    assert config["training"] == {**load_yaml(ROOT / "config" / "config.yaml")["training"],
+                                  "batch_size": 8, "mixed_precision": True}
+    assert config["software"] == {"tf_env": "tf-gpu"}
+    validate_config(config, ROOT / "config" / "schema.yaml")
+
+
+def test_retype_overrides_touches_only_overridden_strings():
+    config = {"seed": "7", "data": {"shards": "4", "name": "12", "splits": ["1", "2"]}, "x": {"y": "off"}}
+    overrides = {"seed": "7", "data": {"shards": "4", "splits": ["1", "2"], "missing": "3"}, "x": {"y": "off"}}
+    retype_overrides(config, overrides)
+    # top-level values are typed by Snakemake itself; nested ones become what YAML makes of them
+    assert config == {"seed": "7", "data": {"shards": 4, "name": "12", "splits": [1, 2]}, "x": {"y": False}}
+    config = {"data": {"shards": 2}}
+    retype_overrides(config, {"data": {"shards": "4"}})  # the config no longer holds the override: untouched
+    assert config == {"data": {"shards": 2}}
+
+
+# --- pictures of the DAG ----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kind", ["--dag", "--rulegraph"])
+def test_dag_renders_to_svg(tmp_path, kind):
+    dot = snakemake(tmp_path, kind, "dot", "all")  # Snakemake 9: --dag/--rulegraph take a format
+    assert dot.returncode == 0, dot.stderr[-3000:]
+    assert dot.stdout.lstrip().startswith("digraph"), dot.stdout[:200]
+    svg = subprocess.run(["dot", "-Tsvg"], input=dot.stdout, capture_output=True, text=True, timeout=120)
+    assert svg.returncode == 0, svg.stderr
+    assert "<svg" in svg.stdout and svg.stdout.rstrip().endswith("</svg>")
+    for rule in ["synthesize_corpus", "train", "evaluate", "wer_table", "loss_grid", "integrated_gradients",
+                 "landscape_video", "attribution_video", "all"]:
+        assert f">{rule}" in svg.stdout, rule
+    nodes = svg.stdout.count('class="node"')
+    if kind == "--rulegraph":
+        assert nodes == len(expected_counts(default_config("config.yaml")))
+    else:
+        assert nodes == sum(expected_counts(default_config("config.yaml")).values())
