@@ -5,8 +5,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 log = start_from_snakemake(snakemake)
 
 from lowrank_asr.data.dataset import make_dataset
-from lowrank_asr.evaluation import score_decodes, transcribe, write_decodes
-from lowrank_asr.evaluation.transcribe import write_json
+from lowrank_asr.evaluation.transcribe import score_decodes, transcribe, write_decodes, write_json
 from lowrank_asr.models.trained import load_trained
 
 settings = snakemake.params.evaluation

@@ -4,8 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.attribution import write_attributions
 from lowrank_asr.attribution.asr import epoch_attributions
+from lowrank_asr.attribution.io import write_attributions
 from lowrank_asr.config import stable_hash
 
 p, w = snakemake.params, snakemake.wildcards

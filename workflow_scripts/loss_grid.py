@@ -5,8 +5,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 log = start_from_snakemake(snakemake)
 
 from lowrank_asr.config import stable_hash
-from lowrank_asr.landscape import write_landscape, write_landscape_shard
 from lowrank_asr.landscape.asr import epoch_landscape
+from lowrank_asr.landscape.io import write_landscape, write_landscape_shard
 
 p, w = snakemake.params, snakemake.wildcards
 ls = p.landscape

@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.landscape import merge_landscape_shards
+from lowrank_asr.landscape.io import merge_landscape_shards
 
 merge_landscape_shards(list(snakemake.input), snakemake.output[0])
 log.info("merged %d shards into %s", len(snakemake.input), snakemake.output[0])

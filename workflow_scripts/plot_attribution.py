@@ -4,8 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.attribution import read_attributions
-from lowrank_asr.plotting import plot_attribution
+from lowrank_asr.attribution.io import read_attributions
+from lowrank_asr.plotting.attribution import plot_attribution
 
 for path, png in zip(snakemake.input, snakemake.output, strict=True):
     data = read_attributions(path)

@@ -4,8 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.landscape import read_landscape
-from lowrank_asr.plotting import landscape_limits, plot_landscape
+from lowrank_asr.landscape.io import read_landscape
+from lowrank_asr.plotting.landscape import landscape_limits, plot_landscape
 
 grids = [read_landscape(path) for path in snakemake.input]
 zlim = landscape_limits([g["loss"] for g in grids])

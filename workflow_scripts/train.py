@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.training import TrainSettings, run_training
+from lowrank_asr.training.loop import TrainSettings, run_training
 
 p = snakemake.params
 run_training(

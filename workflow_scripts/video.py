@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.video import side_by_side, write_video
+from lowrank_asr.video.writer import side_by_side, write_video
 
 frames = list(snakemake.input)
 variants = snakemake.params.get("variants")

@@ -20,7 +20,7 @@ import numpy as np
 import lowrank_asr
 from lowrank_asr.attribution.integrated_gradients import IGResult, frame_attribution
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.landscape.io import atomic_h5, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
 
 FORMAT = "lowrank-asr/attribution"
 _GROUP_ATTRS = ("f_input", "f_baseline", "completeness_error", "steps", "transcript", "hypothesis")

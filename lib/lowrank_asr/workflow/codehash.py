@@ -40,12 +40,6 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _with_parents(module: str) -> list[str]:
-    """Importing a.b.c runs a/__init__, a/b/__init__ and a/b/c: all three count."""
-    parts = module.split(".")
-    return [".".join(parts[: i + 1]) for i in range(len(parts))]
-
-
 def _imported_modules(tree: ast.AST, current: str | None) -> set[str]:
     """Names of `lowrank_asr` modules imported anywhere in the tree (also inside functions)."""
     found: set[str] = set()
@@ -59,17 +53,31 @@ def _imported_modules(tree: ast.AST, current: str | None) -> set[str]:
                 base = ".".join(package + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            found.add(base)
-            # `from pkg import name` may name a submodule
-            found.update(f"{base}.{alias.name}" for alias in node.names)
+            # `from pkg import name` names a submodule (pkg then only runs as its parent) or an object of pkg
+            for alias in node.names:
+                sub = f"{base}.{alias.name}"
+                found.add(sub if _module_file(sub) is not None else base)
     return {m for m in found if m.split(".")[0] == PACKAGE and _module_file(m) is not None}
+
+
+def _parents(module: str) -> list[str]:
+    """Importing a.b.c first runs a/__init__ and a/b/__init__."""
+    parts = module.split(".")
+    return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
 @cache
 def _module_closure(module: str) -> frozenset[str]:
-    """The module and every `lowrank_asr` module it pulls in when imported."""
+    """The module and every `lowrank_asr` module whose code it runs when imported.
+
+    A module imported by name (``import m`` / ``from m import x``) counts with everything it imports, in turn.
+    The packages above it count with their own code only: importing ``lowrank_asr.plotting.training`` runs
+    ``plotting/__init__``, whose re-exports of other submodules execute their module level (definitions) but no
+    code of theirs that the importing module calls. So a rule that plots training curves does not depend on the
+    landscape plotting module, though both sit in ``plotting``.
+    """
     seen: set[str] = set()
-    todo = _with_parents(module)
+    todo = [module]
     while todo:
         name = todo.pop()
         if name in seen or _module_file(name) is None:
@@ -79,9 +87,9 @@ def _module_closure(module: str) -> frozenset[str]:
         is_package = path.name == "__init__.py"
         tree = ast.parse(path.read_text(), filename=str(path))
         current = name + ".__init__" if is_package else name
-        for imported in _imported_modules(tree, current):
-            todo.extend(_with_parents(imported))
-    return frozenset(seen)
+        todo.extend(_imported_modules(tree, current))
+    # packages above every module reached: their own source, not what they re-export
+    return frozenset(seen | {p for name in seen for p in _parents(name) if _module_file(p) is not None})
 
 
 def _normalised_source(path: Path) -> str:
