@@ -84,3 +84,32 @@ def test_real_workflow_scripts_hash():
     assert scripts, "no workflow scripts found"
     for path in scripts:
         assert len(codehash.code_hash(path)) == 16
+
+
+def test_parent_package_reexports_are_not_dependencies(fake_package, tmp_path):
+    # d/__init__ re-exports both submodules, as lowrank_asr.plotting does; a script using one of them must not
+    # depend on the other, but does depend on d/__init__'s own source and on what `from d import name` reaches
+    (fake_package / "d").mkdir()
+    (fake_package / "d/__init__.py").write_text("from lowrank_asr.d.one import h\nfrom lowrank_asr.d.two import k\n")
+    (fake_package / "d/one.py").write_text("def h():\n    return 1\n")
+    (fake_package / "d/two.py").write_text("from lowrank_asr.c import Y\n\ndef k():\n    return Y\n")
+    direct = script(tmp_path, "from lowrank_asr.d.one import h\n")
+    assert codehash.modules_of_script(direct) == ["lowrank_asr", "lowrank_asr.d", "lowrank_asr.d.one"]
+    before = rehash(direct)
+    (fake_package / "d/two.py").write_text("from lowrank_asr.c import Y\n\ndef k():\n    return Y + 1\n")
+    assert rehash(direct) == before
+    via_package = tmp_path / "via.py"
+    via_package.write_text("from lowrank_asr.d import k\n")
+    assert {"lowrank_asr.d.two", "lowrank_asr.c"} <= set(codehash.modules_of_script(via_package))
+
+
+def test_real_scripts_depend_on_what_they_use():
+    from pathlib import Path
+
+    scripts = Path(__file__).resolve().parents[1] / "workflow_scripts"
+    curves = codehash.modules_of_script(scripts / "training_curves.py")
+    assert "lowrank_asr.plotting.training" in curves
+    assert not {"lowrank_asr.plotting.landscape", "lowrank_asr.landscape.grid", "lowrank_asr.models.contextnet"} \
+        & set(curves)
+    attribution = codehash.modules_of_script(scripts / "integrated_gradients.py")
+    assert "lowrank_asr.models.contextnet" in attribution and "lowrank_asr.landscape.grid" not in attribution
