@@ -26,9 +26,9 @@ def fake_package(tmp_path, monkeypatch):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     monkeypatch.setattr(codehash, "PACKAGE_ROOT", root)
-    codehash._module_closure.cache_clear()
+    codehash.clear_caches()
     yield root
-    codehash._module_closure.cache_clear()
+    codehash.clear_caches()
     importlib.reload(codehash)
 
 
@@ -39,7 +39,7 @@ def script(tmp_path, text):
 
 
 def rehash(path):
-    codehash._module_closure.cache_clear()
+    codehash.clear_caches()
     return codehash.code_hash(path)
 
 

@@ -60,6 +60,13 @@ def _imported_modules(tree: ast.AST, current: str | None) -> set[str]:
     return {m for m in found if m.split(".")[0] == PACKAGE and _module_file(m) is not None}
 
 
+@cache
+def _direct_imports(name: str) -> frozenset[str]:
+    """The `lowrank_asr` modules that module `name` imports itself."""
+    path = _module_file(name)
+    return frozenset(_imported_modules(_parsed(path), name + ".__init__" if path.name == "__init__.py" else name))
+
+
 def _parents(module: str) -> list[str]:
     """Importing a.b.c first runs a/__init__ and a/b/__init__."""
     parts = module.split(".")
@@ -83,17 +90,28 @@ def _module_closure(module: str) -> frozenset[str]:
         if name in seen or _module_file(name) is None:
             continue
         seen.add(name)
-        path = _module_file(name)
-        is_package = path.name == "__init__.py"
-        tree = ast.parse(path.read_text(), filename=str(path))
-        current = name + ".__init__" if is_package else name
-        todo.extend(_imported_modules(tree, current))
+        todo.extend(_direct_imports(name))
     # packages above every module reached: their own source, not what they re-export
     return frozenset(seen | {p for name in seen for p in _parents(name) if _module_file(p) is not None})
 
 
+def clear_caches() -> None:
+    """Forget parsed modules (for callers that edit the library within one process, e.g. tests)."""
+    _module_closure.cache_clear()
+    _direct_imports.cache_clear()
+    _normalised_source.cache_clear()
+    _parsed.cache_clear()
+
+
+@cache
+def _parsed(path: Path) -> ast.AST:
+    """The module's AST without docstrings (imports are unaffected), parsed once per process."""
+    return _strip_docstrings(ast.parse(path.read_text(), filename=str(path)))
+
+
+@cache
 def _normalised_source(path: Path) -> str:
-    return ast.dump(_strip_docstrings(ast.parse(path.read_text(), filename=str(path))), include_attributes=False)
+    return ast.dump(_parsed(path), include_attributes=False)
 
 
 def modules_of_script(script: str | Path) -> list[str]:
