@@ -15,9 +15,11 @@ SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 ENV_DATA = "../envs/data.yaml"
 ENV_TF = f"../envs/{config.get('software', {}).get('tf_env', 'tf')}.yaml"
 ENV_PLOT = "../envs/plot.yaml"
-# Training asks for this many threads; Snakemake caps it at --cores locally and the profiles set their own per
-# rule (`set-threads`). Not `workflow.cores`: it is undefined for --report, --dag and -n without --cores.
-TF_THREADS = 8
+# Training runs on one core: the small default model keeps a second thread mostly idle (CPU time per step equals
+# wall time, benchmarks/report.md), so on 2 cores the variants train side by side instead of one after the other.
+# GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`: it is undefined for
+# --report, --dag and -n without --cores.
+TRAIN_THREADS = 1
 # Evaluation, loss grids and attributions are short jobs dominated by start-up and tracing, which run on one
 # core: two single-threaded jobs side by side finish sooner than two 2-thread jobs in a row.
 ANALYSIS_THREADS = 1

@@ -27,7 +27,7 @@ rule train:
         state_dir=train_state_dir,
         tensorboard="logs/tensorboard/{variant}",
         code=script_code("train.py"),
-    threads: TF_THREADS
+    threads: TRAIN_THREADS
     resources:
         gpu=0,
     log:
