@@ -116,9 +116,8 @@ def _normalised_source(path: Path) -> str:
 
 def modules_of_script(script: str | Path) -> list[str]:
     """Sorted `lowrank_asr` modules the script runs when executed."""
-    tree = ast.parse(Path(script).read_text(), filename=str(script))
     modules: set[str] = set()
-    for name in _imported_modules(tree, None):
+    for name in _imported_modules(_parsed(Path(script)), None):
         modules |= _module_closure(name)
     return sorted(modules)
 
