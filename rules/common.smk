@@ -2,7 +2,7 @@
 import re
 
 from lowrank_asr.config import all_splits, analysis_epochs, stable_hash, variant_model_config
-from lowrank_asr.workflow.codehash import code_hash
+from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
 
 SPLITS = all_splits(config)
@@ -30,6 +30,10 @@ wildcard_constraints:
     variant="|".join(map(re.escape, VARIANTS)),
     split="|".join(map(re.escape, SPLITS)),
     epoch=r"\d{3}",
+
+
+# Parsed modules are remembered across runs (keyed by size and mtime): a dry run then parses no library code.
+use_disk_cache(Path(".snakemake") / "lowrank_asr" / "codehash.json")
 
 
 def script_code(name):

@@ -113,3 +113,46 @@ def test_real_scripts_depend_on_what_they_use():
         & set(curves)
     attribution = codehash.modules_of_script(scripts / "integrated_gradients.py")
     assert "lowrank_asr.models.contextnet" in attribution and "lowrank_asr.landscape.grid" not in attribution
+
+
+@pytest.fixture
+def disk_cache(tmp_path):
+    path = tmp_path / "cache" / "codehash.json"
+    yield path
+    codehash.use_disk_cache(None)
+
+
+def test_disk_cache_spares_parsing_and_follows_edits(fake_package, tmp_path, disk_cache, monkeypatch):
+    import ast
+    import os
+
+    s = script(tmp_path, "from lowrank_asr.a.core import f\n")
+    codehash.use_disk_cache(disk_cache)
+    first = rehash(s)
+    assert disk_cache.is_file()
+
+    # a new process (fresh memory) with the cache parses nothing and gets the same hash
+    codehash.use_disk_cache(disk_cache)
+    real_parse = ast.parse
+    monkeypatch.setattr(ast, "parse", lambda *a, **k: pytest.fail("parsed although the disk cache is current"))
+    assert rehash(s) == first
+
+    # an edited module (new size and mtime) is parsed again and changes the hash
+    monkeypatch.setattr(ast, "parse", real_parse)
+    util = fake_package / "b" / "util.py"
+    util.write_text("def g():\n    return 22\n")
+    os.utime(util, ns=(1, 1))
+    codehash.use_disk_cache(disk_cache)
+    edited = rehash(s)
+    assert edited != first
+    codehash.use_disk_cache(None)
+    assert rehash(s) == edited  # the same hash as without any cache
+
+
+def test_unreadable_disk_cache_is_ignored(fake_package, tmp_path, disk_cache):
+    s = script(tmp_path, "from lowrank_asr.a.core import f\n")
+    expected = rehash(s)
+    disk_cache.parent.mkdir(parents=True)
+    disk_cache.write_text("{ not json")
+    codehash.use_disk_cache(disk_cache)
+    assert rehash(s) == expected

@@ -4,12 +4,19 @@ Snakemake's `code` trigger sees only a script's mtime and nothing of the library
 `params` value from `code_hash(script)`, so a library change reruns exactly the rules whose scripts (directly or
 through other modules) import the changed module. The hash covers the *AST* without docstrings, so comments,
 formatting and documentation change nothing.
+
+Parsing every module is most of the cost of a dry run's DAG build, so what each file yields (its AST digest and
+the imports it names) can be kept in a JSON file (`use_disk_cache`) keyed by path, size and mtime: a no-op
+`snakemake -n` then parses nothing.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -40,12 +47,16 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _imported_modules(tree: ast.AST, current: str | None) -> set[str]:
-    """Names of `lowrank_asr` modules imported anywhere in the tree (also inside functions)."""
-    found: set[str] = set()
+def _import_candidates(tree: ast.AST, current: str | None) -> list[list[str]]:
+    """The modules a tree imports (also inside functions), as alternatives ``[name]`` or ``[submodule, base]``.
+
+    ``from pkg import name`` names a submodule (pkg then only runs as its parent) or an object of pkg: which one
+    depends on the files present, so it is decided at resolution, not here (the result is cached on disk).
+    """
+    found: list[list[str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            found.extend([alias.name] for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level and current:
                 # relative import; `current` of a package ends in ".__init__", so level 1 is the package itself
@@ -53,18 +64,24 @@ def _imported_modules(tree: ast.AST, current: str | None) -> set[str]:
                 base = ".".join(package + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            # `from pkg import name` names a submodule (pkg then only runs as its parent) or an object of pkg
-            for alias in node.names:
-                sub = f"{base}.{alias.name}"
-                found.add(sub if _module_file(sub) is not None else base)
-    return {m for m in found if m.split(".")[0] == PACKAGE and _module_file(m) is not None}
+            found.extend([f"{base}.{alias.name}", base] for alias in node.names)
+    return [c for c in found if c[-1].split(".")[0] == PACKAGE]
+
+
+def _resolve(candidates: list[list[str]]) -> set[str]:
+    """The `lowrank_asr` modules (existing files) that import candidates name."""
+    found = set()
+    for options in candidates:
+        name = next((m for m in options if _module_file(m) is not None), None)
+        if name is not None:
+            found.add(name)
+    return found
 
 
 @cache
 def _direct_imports(name: str) -> frozenset[str]:
     """The `lowrank_asr` modules that module `name` imports itself."""
-    path = _module_file(name)
-    return frozenset(_imported_modules(_parsed(path), name + ".__init__" if path.name == "__init__.py" else name))
+    return frozenset(_resolve(_facts(_module_file(name))[1]))
 
 
 def _parents(module: str) -> list[str]:
@@ -99,25 +116,74 @@ def clear_caches() -> None:
     """Forget parsed modules (for callers that edit the library within one process, e.g. tests)."""
     _module_closure.cache_clear()
     _direct_imports.cache_clear()
-    _normalised_source.cache_clear()
-    _parsed.cache_clear()
+    _MEMORY.clear()
 
 
-@cache
-def _parsed(path: Path) -> ast.AST:
-    """The module's AST without docstrings (imports are unaffected), parsed once per process."""
-    return _strip_docstrings(ast.parse(path.read_text(), filename=str(path)))
+# (digest of the AST without docstrings, import candidates) per file; the disk cache survives the process
+_MEMORY: dict[str, tuple[str, list[list[str]]]] = {}
+_DISK: dict = {"file": None, "entries": {}, "dirty": False}
 
 
-@cache
-def _normalised_source(path: Path) -> str:
-    return ast.dump(_parsed(path), include_attributes=False)
+def use_disk_cache(path: str | os.PathLike | None) -> None:
+    """Keep per-file results in the JSON file `path` (None: memory only). An unreadable file starts empty."""
+    _DISK.update(file=Path(path) if path else None, entries={}, dirty=False)
+    if path and Path(path).is_file():
+        try:
+            entries = json.loads(Path(path).read_text())
+            _DISK["entries"] = entries if isinstance(entries, dict) else {}
+        except (OSError, ValueError):
+            pass
+
+
+def _save_disk_cache() -> None:
+    target = _DISK["file"]
+    if target is None or not _DISK["dirty"]:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # atomic: concurrent DAG builds (e.g. cluster jobs re-reading the Snakefile) never see half a file
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".tmp")
+    with os.fdopen(fd, "w") as out:
+        json.dump(_DISK["entries"], out)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    _DISK["dirty"] = False
+
+
+def _module_name(path: Path) -> str | None:
+    """Dotted name of a file of the package (a package's ends in ".__init__"); None for a script."""
+    try:
+        relative = path.relative_to(PACKAGE_ROOT.resolve())
+    except ValueError:
+        return None
+    return ".".join([PACKAGE, *relative.with_suffix("").parts])
+
+
+def _facts(path: Path) -> tuple[str, list[list[str]]]:
+    """(AST digest, import candidates) of one file, from memory, the disk cache or a fresh parse."""
+    path = Path(path).resolve()
+    stat = path.stat()
+    key = str(path)
+    stamp = [stat.st_size, stat.st_mtime_ns]
+    if key in _MEMORY:
+        return _MEMORY[key]
+    entry = _DISK["entries"].get(key)
+    if entry and entry.get("stamp") == stamp:
+        facts = (entry["digest"], entry["imports"])
+    else:
+        tree = _strip_docstrings(ast.parse(path.read_text(), filename=str(path)))
+        digest = hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+        facts = (digest, _import_candidates(tree, _module_name(path)))
+        if _DISK["file"] is not None:
+            _DISK["entries"][key] = {"stamp": stamp, "digest": digest, "imports": facts[1]}
+            _DISK["dirty"] = True
+    _MEMORY[key] = facts
+    return facts
 
 
 def modules_of_script(script: str | Path) -> list[str]:
     """Sorted `lowrank_asr` modules the script runs when executed."""
     modules: set[str] = set()
-    for name in _imported_modules(_parsed(Path(script)), None):
+    for name in _resolve(_facts(Path(script))[1]):
         modules |= _module_closure(name)
     return sorted(modules)
 
@@ -125,8 +191,9 @@ def modules_of_script(script: str | Path) -> list[str]:
 def code_hash(script: str | Path, length: int = 16) -> str:
     """Hash of the script's and its imported library modules' ASTs (docstrings and comments excluded)."""
     digest = hashlib.sha256()
-    digest.update(_normalised_source(Path(script)).encode())
+    digest.update(_facts(Path(script))[0].encode())
     for module in modules_of_script(script):
         digest.update(module.encode())
-        digest.update(_normalised_source(_module_file(module)).encode())
+        digest.update(_facts(_module_file(module))[0].encode())
+    _save_disk_cache()
     return digest.hexdigest()[:length]
