@@ -9,7 +9,7 @@ import soundfile as sf
 import tensorflow as tf
 
 from lowrank_asr.data.dataset import default_bucket_boundaries, list_shards, load_audio, make_dataset
-from lowrank_asr.data.tfrecords import shard_paths, write_tfrecords
+from lowrank_asr.data.tfrecords import make_example, shard_paths, write_tfrecords
 from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text.vocabulary import build_char_vocabulary, train_sentencepiece
@@ -184,12 +184,36 @@ def test_unknown_character_fails_clearly(corpus):
         list(ds)
 
 
+def test_decoders_agree_exactly(corpus):
+    files, _, vocab = corpus
+    by_decoder = [collect(make_dataset(files, vocab, batch_size=4, training=False, seed=0, decoder=d))
+                  for d in ("soundfile", "tfio")]
+    assert len(by_decoder[0]) == len(by_decoder[1]) == N_UTTS
+    for a, b in zip(*by_decoder, strict=True):
+        assert a["path"] == b["path"]
+        np.testing.assert_array_equal(a["audio"], b["audio"])
+
+
+def test_corrupt_audio_in_a_record_names_the_file(corpus, tmp_path):
+    _, rows, vocab = corpus
+    good = Path(rows[0].path).read_bytes()
+    record = tmp_path / "bad.tfrecord"
+    broken = good[: len(good) // 3] + b"garbage" * 50
+    with tf.io.TFRecordWriter(str(record)) as w:
+        w.write(make_example(broken, rows[0].transcript, 1.0, "x-1-0001", "/corpus/x-1-0001.flac"))
+    ds = make_dataset([str(record)], vocab, batch_size=1, training=False, seed=0)
+    with pytest.raises(tf.errors.OpError, match="x-1-0001.flac: cannot decode"):
+        list(ds)
+
+
 def test_bad_arguments(corpus, tmp_path):
     files, _, vocab = corpus
     with pytest.raises(CorpusError, match="no TFRecord files"):
         make_dataset([], vocab, batch_size=4, training=False, seed=0)
     with pytest.raises(CorpusError, match="do not exist"):
         make_dataset([str(tmp_path / "nope.tfrecord")], vocab, batch_size=4, training=False, seed=0)
+    with pytest.raises(ConfigError, match="unknown FLAC decoder"):
+        make_dataset(files, vocab, batch_size=4, training=False, seed=0, decoder="ffmpeg")
     with pytest.raises(ConfigError, match="batch_size"):
         make_dataset(files, vocab, batch_size=0, training=False, seed=0)
     with pytest.raises(ConfigError, match="strictly increasing"):

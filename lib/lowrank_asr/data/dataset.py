@@ -7,6 +7,7 @@ dataset built with the same files, seed and TensorFlow global seed sees the same
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from collections.abc import Sequence
@@ -15,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import tensorflow as tf
-import tensorflow_io as tfio
 
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, SHARD_SUFFIX, parse_example
 from lowrank_asr.errors import ConfigError, CorpusError
@@ -24,6 +24,10 @@ from lowrank_asr.text.vocabulary import CharVocabulary, Vocabulary
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+# FLAC decoders: libsndfile through soundfile decodes about 10x faster than tensorflow-io's kernel (measured:
+# ~1900x against 120-230x real time on one core), which kept a CPU training step waiting for data. tfio's is a
+# graph op, for pipelines that must not call Python (e.g. tf.data service); both yield the same samples.
+DECODERS = ("soundfile", "tfio")
 # Examples (still FLAC-compressed) held by the training shuffle buffer: ~ 4096 x 200 kB for LibriSpeech.
 SHUFFLE_BUFFER = 4096
 # Shards read concurrently when training, so the buffer mixes utterances from several shards.
@@ -38,6 +42,34 @@ def load_audio(path: str | os.PathLike) -> np.ndarray:
     if data.ndim != 1:
         raise CorpusError(f"{path}: expected mono audio, got {data.shape[1]} channels")
     return data.astype(np.float32) / 32768.0
+
+
+def _decode_flac_soundfile(data: bytes, path: bytes) -> np.ndarray:
+    try:
+        pcm, _ = sf.read(io.BytesIO(data), dtype="int16", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as err:
+        raise CorpusError(f"{path.decode()}: cannot decode its FLAC ({err}); rebuild the TFRecords") from err
+    if pcm.shape[1] != 1:
+        raise CorpusError(f"{path.decode()}: expected mono audio, got {pcm.shape[1]} channels")
+    return pcm[:, 0]
+
+
+def decode_flac(data: tf.Tensor, path: tf.Tensor, decoder: str = "soundfile") -> tf.Tensor:
+    """Mono 16-bit FLAC bytes as float32 samples ``int16 / 32768``; ``path`` names the file in errors."""
+    if decoder == "soundfile":
+        pcm = tf.numpy_function(_decode_flac_soundfile, [data, path], tf.int16, stateful=False)
+        pcm.set_shape([None])
+    elif decoder == "tfio":
+        import tensorflow_io as tfio
+
+        channels = tfio.audio.decode_flac(data, dtype=tf.int16)  # [S, channels]
+        check = tf.debugging.assert_equal(
+            tf.shape(channels)[1], 1, message=tf.strings.join(["expected mono audio: ", path]))
+        with tf.control_dependencies([check]):
+            pcm = channels[:, 0]
+    else:
+        raise ConfigError(f"unknown FLAC decoder {decoder!r}; use one of {DECODERS}")
+    return tf.cast(pcm, tf.float32) / 32768.0
 
 
 def list_shards(split_dir: str | os.PathLike) -> list[str]:
@@ -127,13 +159,14 @@ def make_dataset(
     bucket_boundaries: Sequence[float] | None = None,
     drop_remainder: bool = False,
     num_parallel_calls: int = tf.data.AUTOTUNE,
+    decoder: str = "soundfile",
 ) -> tf.data.Dataset:
     """Batches of dicts: ``audio`` float32 [B,S] (zero padded), ``audio_len`` int32 [B], ``labels`` int32 [B,U]
     (zero padded), ``label_len`` int32 [B], ``utt_id``/``transcript``/``path`` string [B], ``duration`` float32 [B].
 
     ``training``: shuffled shards and examples (seeded), batches bucketed by audio length (``bucket_boundaries``
     in seconds, default ``default_bucket_boundaries``). Otherwise file order, no shuffle, plain padded batches.
-    ``max_duration`` (s) drops longer utterances (the count is logged).
+    ``max_duration`` (s) drops longer utterances (the count is logged). ``decoder``: one of `DECODERS`.
     """
     files = [str(f) for f in files]
     if not files:
@@ -143,6 +176,8 @@ def make_dataset(
         raise CorpusError(f"TFRecord file(s) {missing[:5]} do not exist; run the tfrecords stage")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
+    if decoder not in DECODERS:
+        raise ConfigError(f"unknown FLAC decoder {decoder!r}; use one of {DECODERS}")
     if max_duration is not None:
         if max_duration <= 0:
             raise ConfigError(f"max_duration must be positive seconds, got {max_duration}")
@@ -175,12 +210,7 @@ def make_dataset(
     tokenize = _char_tokenizer(vocab) if isinstance(vocab, CharVocabulary) else _py_tokenizer(vocab)
 
     def decode(ex: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        pcm = tfio.audio.decode_flac(ex["audio"], dtype=tf.int16)  # [S, channels]
-        check = tf.debugging.assert_equal(
-            tf.shape(pcm)[1], 1, message=tf.strings.join(["expected mono audio: ", ex["path"]])
-        )
-        with tf.control_dependencies([check]):
-            audio = tf.cast(pcm[:, 0], tf.float32) / 32768.0
+        audio = decode_flac(ex["audio"], ex["path"], decoder)
         labels = tokenize(ex["transcript"])
         return {
             "audio": audio,
@@ -215,4 +245,8 @@ def make_dataset(
 
     options = tf.data.Options()
     options.deterministic = True
+    # With the CPU oversubscribed (two trainings on two cores), the autotuner held back the end of every epoch
+    # until ~40 s after its start: 10 s of idling per 30 s epoch, measured. Without it, AUTOTUNE parallelism
+    # means one call per core and the pipeline still keeps up (benchmarks/report.md, input-pipeline stall).
+    options.autotune.enabled = False
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
