@@ -54,12 +54,18 @@ def _decode_flac_soundfile(data: bytes, path: bytes) -> np.ndarray:
     return pcm[:, 0]
 
 
+def _check_decoder(decoder: str) -> None:
+    if decoder not in DECODERS:
+        raise ConfigError(f"unknown FLAC decoder {decoder!r}; use one of {DECODERS}")
+
+
 def decode_flac(data: tf.Tensor, path: tf.Tensor, decoder: str = "soundfile") -> tf.Tensor:
     """Mono 16-bit FLAC bytes as float32 samples ``int16 / 32768``; ``path`` names the file in errors."""
+    _check_decoder(decoder)
     if decoder == "soundfile":
         pcm = tf.numpy_function(_decode_flac_soundfile, [data, path], tf.int16, stateful=False)
         pcm.set_shape([None])
-    elif decoder == "tfio":
+    else:  # tfio
         import tensorflow_io as tfio
 
         channels = tfio.audio.decode_flac(data, dtype=tf.int16)  # [S, channels]
@@ -67,8 +73,6 @@ def decode_flac(data: tf.Tensor, path: tf.Tensor, decoder: str = "soundfile") ->
             tf.shape(channels)[1], 1, message=tf.strings.join(["expected mono audio: ", path]))
         with tf.control_dependencies([check]):
             pcm = channels[:, 0]
-    else:
-        raise ConfigError(f"unknown FLAC decoder {decoder!r}; use one of {DECODERS}")
     return tf.cast(pcm, tf.float32) / 32768.0
 
 
@@ -176,8 +180,7 @@ def make_dataset(
         raise CorpusError(f"TFRecord file(s) {missing[:5]} do not exist; run the tfrecords stage")
     if batch_size < 1:
         raise ConfigError(f"batch_size must be >= 1, got {batch_size}")
-    if decoder not in DECODERS:
-        raise ConfigError(f"unknown FLAC decoder {decoder!r}; use one of {DECODERS}")
+    _check_decoder(decoder)
     if max_duration is not None:
         if max_duration <= 0:
             raise ConfigError(f"max_duration must be positive seconds, got {max_duration}")

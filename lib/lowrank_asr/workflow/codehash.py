@@ -161,11 +161,11 @@ def _module_name(path: Path) -> str | None:
 def _facts(path: Path) -> tuple[str, list[list[str]]]:
     """(AST digest, import candidates) of one file, from memory, the disk cache or a fresh parse."""
     path = Path(path).resolve()
-    stat = path.stat()
     key = str(path)
-    stamp = [stat.st_size, stat.st_mtime_ns]
     if key in _MEMORY:
         return _MEMORY[key]
+    stat = path.stat()
+    stamp = [stat.st_size, stat.st_mtime_ns]
     entry = _DISK["entries"].get(key)
     if entry and entry.get("stamp") == stamp:
         facts = (entry["digest"], entry["imports"])
