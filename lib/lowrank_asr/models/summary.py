@@ -54,7 +54,7 @@ def summary_table(model) -> list[dict]:
                      "stride": spec.stride, "frame_rate": out_rate, "macs": macs})
         rate, c_in = out_rate, spec.channels
     vocab = model.vocab_size
-    if cfg["decoder"] == "rnnt":
+    if model.decoder_type == "rnnt":
         e, p, j = cfg["embed_dim"], cfg["pred_units"], cfg["joint_units"]
         lstm_macs = sum(4 * p * ((e if i == 0 else p) + p) for i in range(cfg["pred_layers"]))
         rows.append({"name": "prediction", "params": _params(model.prediction), "channels": p, "stride": 1,
