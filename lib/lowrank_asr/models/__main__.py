@@ -33,15 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import yaml
-
-    from lowrank_asr.config import variant_model_config
+    from lowrank_asr.config import load_yaml, variant_model_config
     from lowrank_asr.errors import PipelineError
     from lowrank_asr.models.config import merge_model_config
 
     try:
-        with open(args.config) as fh:
-            config = yaml.safe_load(fh) or {}
+        config = load_yaml(args.config)
         cfg = merge_model_config(variant_model_config(config, args.variant))
         vocab_size = vocab_size_from_config(config)
     except (OSError, PipelineError) as exc:
