@@ -1,6 +1,8 @@
 """ContextNet model: config merging, paper sizes, masking, decoder API, weights I/O and the summary CLI."""
 
 import json
+import re
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -8,8 +10,9 @@ import pytest
 import tensorflow as tf
 import yaml
 
+from lowrank_asr.config import load_yaml
 from lowrank_asr.errors import ConfigError, PipelineError
-from lowrank_asr.models import PAPER_DECODER, build_model, load_weights, merge_model_config, save_weights
+from lowrank_asr.models import build_model, load_weights, merge_model_config, save_weights
 from lowrank_asr.models.__main__ import main as cli_main
 from lowrank_asr.models.config import expand_blocks
 
@@ -18,6 +21,10 @@ TINY = [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
         {"layers": 2, "channels": 24, "stride": 2, "repeat": 1},
         {"layers": 1, "channels": 32, "stride": 1, "repeat": 1}]
 TINY_RNNT = {"blocks": TINY, "embed_dim": 8, "pred_units": 16, "joint_units": 16}
+ROOT = Path(__file__).resolve().parents[1]
+LIBRISPEECH = ROOT / "config" / "librispeech.yaml"
+# Han et al. 2020, table 4: ContextNet-S/M/L with 1024 word-pieces.
+PAPER_PARAMS = {"contextnet_s": 10.8e6, "contextnet_m": 31.4e6, "contextnet_l": 112.7e6}
 
 
 def _tiny(seed=0, **over):
@@ -47,6 +54,13 @@ def test_merge_rejects_unknown_keys_and_merges_nested():
                                   "time_ratio": 0.05}
 
 
+def test_default_model_has_the_documented_size():
+    """models/config.py's comment on DEFAULT_MODEL: 7 blocks, 4x time reduction, 0.84 M parameters."""
+    model = build_model({}, 29)
+    assert len(model.specs) == 7 and model.time_reduction == 4
+    assert f"{model.count_params() / 1e6:.2f}" == "0.84"
+
+
 def test_paper_block_plan():
     specs = expand_blocks("paper", 1.0)
     assert [s.name for s in specs] == [f"C{i}" for i in range(23)]
@@ -57,13 +71,25 @@ def test_paper_block_plan():
     assert [s.channels for s in expand_blocks("paper", 0.5)][-1] == 320
 
 
-def test_paper_parameter_counts_within_ten_percent():
-    paper = {0.5: 10.8e6, 1.0: 31.4e6, 2.0: 112.7e6}
-    for alpha, expected in paper.items():
-        model = build_model({"blocks": "paper", "alpha": alpha, **PAPER_DECODER}, 1024)
-        n = model.count_params()
-        assert abs(n / expected - 1) < 0.10, (alpha, n)
-        assert model.time_reduction == 8
+def _readme_parameter_table() -> dict[str, str]:
+    """variant -> the "ours" column (e.g. "11.76") of README.md's parameter table for config/librispeech.yaml."""
+    text = (ROOT / "README.md").read_text()
+    table = text[text.index("| variant (config/librispeech.yaml)"):]
+    table = table[: table.index("\n\n")]
+    return dict(re.findall(r"^\| `(\w+)` \|[^|]*\|[^|]*\| ([\d.]+) M \|", table, flags=re.M))
+
+
+@pytest.mark.parametrize("variant", list(load_yaml(LIBRISPEECH)["variants"]))
+def test_librispeech_variants_match_readme_and_paper(variant, capsys):
+    """The summary CLI on config/librispeech.yaml's variants gives README's counts, the paper's within 10 %."""
+    assert cli_main(["summary", "--config", str(LIBRISPEECH), "--variant", variant, "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    n = out["total_params"]
+    assert out["vocab_size"] == 1024
+    assert _readme_parameter_table()[variant] == f"{n / 1e6:.2f}"
+    if variant in PAPER_PARAMS:
+        assert abs(n / PAPER_PARAMS[variant] - 1) < 0.10, n
+        assert out["model"]["blocks"] == "paper"
 
 
 @pytest.mark.parametrize("conv", ["separable", "lowrank", "rank"])
@@ -104,7 +130,8 @@ def test_rnnt_api_shapes_and_step_consistency():
     enc, enc_len = model.encode(x, x_len)
     assert enc.shape == (2, 12, 32) and list(enc_len.numpy()) == [12, 9]
     labels = tf.constant([[3, 4, 5], [6, 7, 0]])
-    pred = model.predict(labels, tf.constant([3, 2]))
+    assert type(model).predict is keras.Model.predict  # Keras' batch inference keeps its meaning
+    pred = model.pred_sequence(labels, tf.constant([3, 2]))
     assert pred.shape == (2, 4, 16)
     logits = model.joint(enc, pred)
     assert logits.shape == (2, 12, 4, 29)
@@ -172,6 +199,36 @@ def test_build_is_deterministic_and_weights_round_trip(tmp_path):
         load_weights(_tiny(conv="lowrank", decoder="ctc"), path)
 
 
+@pytest.mark.parametrize("conv", ["separable", "lowrank"])
+def test_summary_macs_equal_counts_by_hand(conv):
+    """Multiply-adds per second of audio, counted here from the layer shapes: 100 frames/s after the 10 ms hop,
+    halved by each stride. TINY: C0 one layer 80 -> 16; C1 two layers 16 -> 16, the second strided, with a
+    residual; ...; C3 32 channels at 25 frames/s."""
+    model = _tiny(conv=conv)
+    rows = {r["name"]: r for r in model.summary_table()}
+    k, feats = 5, 80
+    assert rows["logmel"]["macs"] == 100 * (512 // 2 + 1) * feats  # mel projection of the 512-point spectrum
+    if conv == "separable":  # depthwise k taps per channel, then pointwise, both at the output frame rate
+        c0 = 100 * (k * feats + feats * 16)
+        c1 = 100 * (k * 16 + 16 * 16) + 50 * (k * 16 + 16 * 16)
+    else:  # pointwise at the input frame rate, then depthwise k taps per output channel at the output rate
+        c0 = 100 * (feats * 16 + k * 16)
+        c1 = 100 * (16 * 16 + k * 16) + (100 * 16 * 16 + 50 * k * 16)
+    se = 2 * 16  # squeeze-and-excite: channel mean and gating, per channel and output frame
+    assert rows["C0"]["macs"] == c0 + 100 * se
+    assert rows["C1"]["macs"] == c1 + 50 * se + 50 * 16 * 16  # + the strided 1x1 residual projection
+    # one LSTM step: four gates, each (embedding + recurrent state) x units; then the joint's pred projection
+    e, p, j, v, d = 8, 16, 16, 29, 32
+    lstm = model.prediction.lstms[0].cell
+    assert 4 * p * (e + p) == int(np.prod(lstm.kernel.shape)) + int(np.prod(lstm.recurrent_kernel.shape))
+    assert rows["prediction"]["macs"] == 4 * p * (e + p) + p * j
+    # the joint once per encoder frame (25/s): encoder projection, J adds of the two projections, output layer
+    assert rows["joint"]["frame_rate"] == 25
+    assert rows["joint"]["macs"] == 25 * (d * j + j + j * v)
+    ctc = {r["name"]: r for r in _tiny(conv=conv, decoder="ctc").summary_table()}
+    assert ctc["ctc_head"]["macs"] == 25 * d * v
+
+
 def _write_config(tmp_path, vocab):
     cfg = {"vocabulary": vocab, "model": {**TINY_RNNT},
            "variants": {"base": {}, "low": {"conv": "lowrank", "decoder": "ctc"}}}
@@ -197,3 +254,8 @@ def test_summary_cli(tmp_path, capsys):
     assert cli_main(["summary", "--config", str(path), "--variant", "nope"]) == 2
     err = capsys.readouterr().err
     assert "nope" in err and "base, low" in err
+    bad = yaml.safe_load(path.read_text())
+    bad["variants"]["low"]["convv"] = "lowrank"
+    path.write_text(yaml.safe_dump(bad))
+    assert cli_main(["summary", "--config", str(path), "--variant", "low"]) == 2
+    assert "'convv'" in capsys.readouterr().err

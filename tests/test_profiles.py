@@ -142,7 +142,8 @@ def test_smoke_config_dry_run(tmp_path):
     run = dry_run(tmp_path, "all", "--configfile", "config/smoke.yaml")
     smoke = load_yaml(ROOT / "config" / "smoke.yaml")
     assert run.counts == expected_counts(smoke)
-    assert run.counts["merge_loss_grid"] == 4  # smoke exercises the sharded landscape: 2 variants x 2 epochs
+    # smoke exercises the sharded landscape: one merge per variant and epoch
+    assert run.counts["merge_loss_grid"] == len(smoke["variants"]) * len(analysis_epochs(smoke, "landscape")) > 1
 
 
 def test_wer_table_target_schedules_no_analysis(tmp_path):

@@ -118,9 +118,9 @@ def deep_merge(base: Mapping, overrides: Mapping) -> dict:
 
 def variant_model_config(config: Mapping, variant: str) -> dict:
     """The model settings of one variant: the config's `model` defaults with the variant's overrides."""
-    variants = config["variants"]
+    variants = config.get("variants") or {}
     if variant not in variants:
-        raise ConfigError(f"unknown variant {variant!r}; the config defines: {', '.join(variants)}")
+        raise ConfigError(f"unknown variant {variant!r}; the config defines: {', '.join(variants) or 'none'}")
     return deep_merge(config.get("model") or {}, variants[variant] or {})
 
 

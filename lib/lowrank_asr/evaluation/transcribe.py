@@ -69,7 +69,7 @@ def search(model, enc, enc_len, *, beam_width: int | None, max_symbols_per_step:
     """Token ids per utterance: greedy when beam_width is None, else beam search."""
     from lowrank_asr import decoding
 
-    if getattr(model, "decoder_type", "rnnt") == "ctc":
+    if model.decoder_type == "ctc":
         logits = model.ctc_logits(enc)
         if beam_width is None:
             return decoding.ctc_greedy(logits, enc_len)

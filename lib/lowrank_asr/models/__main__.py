@@ -1,8 +1,9 @@
 """``python -m lowrank_asr.models summary --config CONFIG --variant NAME [--json]``.
 
 CONFIG is a pipeline YAML with ``model:`` (defaults for all variants), ``variants: {name: {overrides}}``
-and ``vocabulary: {type, size}``; the vocabulary size is ``vocabulary.size`` for sentencepiece and 29
-(blank, space, apostrophe, a–z) for char.
+(resolved by ``lowrank_asr.config.variant_model_config``, as the workflow does) and
+``vocabulary: {type, size}``; the vocabulary size is ``vocabulary.size`` for sentencepiece and 29 (blank,
+space, apostrophe, a–z) for char.
 """
 
 from __future__ import annotations
@@ -13,18 +14,6 @@ import os
 import sys
 
 CHAR_VOCAB_SIZE = 29
-
-
-def variant_model_config(config: dict, variant: str) -> dict:
-    """The variant's model config: ``variants[variant]`` merged over ``model`` (merged over DEFAULT_MODEL)."""
-    from lowrank_asr.errors import ConfigError
-    from lowrank_asr.models.config import merge_model_config
-
-    variants = config.get("variants") or {}
-    if variant not in variants:
-        raise ConfigError(f"unknown variant {variant!r}; the config defines: {', '.join(sorted(variants)) or 'none'}")
-    base = merge_model_config(config.get("model") or {})
-    return merge_model_config(variants[variant] or {}, base=base)
 
 
 def vocab_size_from_config(config: dict) -> int:
@@ -44,14 +33,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import yaml
-
+    from lowrank_asr.config import load_yaml, variant_model_config
     from lowrank_asr.errors import PipelineError
+    from lowrank_asr.models.config import merge_model_config
 
     try:
-        with open(args.config) as fh:
-            config = yaml.safe_load(fh) or {}
-        cfg = variant_model_config(config, args.variant)
+        config = load_yaml(args.config)
+        cfg = merge_model_config(variant_model_config(config, args.variant))
         vocab_size = vocab_size_from_config(config)
     except (OSError, PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -41,6 +41,11 @@ class ASRModel(keras.Model):
         else:
             self.ctc_head = keras.layers.Dense(self.vocab_size, name="ctc_head")
 
+    @property
+    def decoder_type(self) -> str:
+        """``rnnt`` or ``ctc``: which search and which loss the model's outputs need."""
+        return self.cfg["decoder"]
+
     # ----------------------------------------------------------------------------------------- front end
     @property
     def feature_dim(self) -> int:
@@ -69,8 +74,8 @@ class ASRModel(keras.Model):
         return self.encoder(x, x_len, training=training)
 
     # ------------------------------------------------------------------------------------------- decoders
-    def predict(self, labels, label_len=None):  # replaces keras.Model.predict: the contract names it so
-        """Blank-prefixed prediction network outputs [B, U+1, P] (RNN-T)."""
+    def pred_sequence(self, labels, label_len=None):
+        """Blank-prefixed prediction network outputs [B, U+1, P] (RNN-T); ``pred_step`` is one step of it."""
         return self.prediction(labels, label_len)
 
     def joint(self, enc, pred):
@@ -95,8 +100,8 @@ class ASRModel(keras.Model):
         enc, enc_len = self.encode(x, x_len, training=training)
         labels = tf.cast(labels, tf.int32)
         label_len = tf.cast(label_len, tf.int32)
-        if self.cfg["decoder"] == "rnnt":
-            logits = self.joint(enc, self.predict(labels, label_len))
+        if self.decoder_type == "rnnt":
+            logits = self.joint(enc, self.pred_sequence(labels, label_len))
             return losses.rnnt_loss(logits, labels, enc_len, label_len, blank=0)
         return losses.ctc_loss(self.ctc_logits(enc), labels, enc_len, label_len, blank=0)
 
@@ -104,11 +109,11 @@ class ASRModel(keras.Model):
         """inputs: dict with audio, audio_len (and labels for RNN-T) → logits of the model's decoder."""
         x, x_len = self.featurize(inputs["audio"], inputs["audio_len"])
         enc, enc_len = self.encode(x, x_len, training=training)
-        if self.cfg["decoder"] == "rnnt":
+        if self.decoder_type == "rnnt":
             labels = inputs.get("labels")
             if labels is None:
                 labels = tf.zeros([tf.shape(enc)[0], 0], tf.int32)
-            return self.joint(enc, self.predict(labels)), enc_len
+            return self.joint(enc, self.pred_sequence(labels)), enc_len
         return self.ctc_logits(enc), enc_len
 
     # ------------------------------------------------------------------------------------------ building
@@ -119,8 +124,8 @@ class ASRModel(keras.Model):
         audio_len = tf.constant([sr // 2], tf.int32)
         x, x_len = self.featurize(audio, audio_len)
         enc, _ = self.encode(x, x_len, training=False)
-        if self.cfg["decoder"] == "rnnt":
-            pred = self.predict(tf.ones([1, 2], tf.int32), tf.constant([2]))
+        if self.decoder_type == "rnnt":
+            pred = self.pred_sequence(tf.ones([1, 2], tf.int32), tf.constant([2]))
             self.joint(enc, pred)
             state = self.pred_initial_state(1)
             p, _ = self.pred_step(tf.zeros([1], tf.int32), state)

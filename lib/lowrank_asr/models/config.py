@@ -1,7 +1,8 @@
 """Model configuration: defaults, the paper's block plan, merging and validation.
 
-``DEFAULT_MODEL`` is the small CPU model of the embedded default (0.84 M parameters with RNN-T and the
-29-token character vocabulary, 0.70 M with CTC); ``blocks: paper`` selects ContextNet's 23 blocks C0…C22 (Han et al. 2020, table 1).
+``DEFAULT_MODEL`` is the model every variant starts from; the embedded default (config/config.yaml) and the
+LibriSpeech setup (config/librispeech.yaml) override parts of it (``python -m lowrank_asr.models summary``
+prints any variant's size). ``blocks: paper`` selects ContextNet's 23 blocks C0…C22 (Han et al. 2020, table 1).
 A ``blocks`` list holds ``{layers, channels, stride, repeat}`` entries, channels *before* the width
 multiplier α. A block has a residual branch iff it has more than one conv layer; this reproduces the paper,
 where the one-layer blocks C0 and C22 have none and C1…C21 have one.
@@ -9,18 +10,18 @@ where the one-layer blocks C0 and C22 have none and C1…C21 have one.
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass
 from typing import Any
 
+from lowrank_asr.config import deep_merge
 from lowrank_asr.errors import ConfigError
 
 DEFAULT_MODEL: dict[str, Any] = {
     "frontend": "logmel",
     "alpha": 1.0,
-    # Embedded default: 7 blocks, 4x time reduction; 0.69 M encoder parameters, 0.84 M with the RNN-T decoder
-    # below and the 29-token char vocabulary (forward+backward of 16 x 3 s: ~0.2 s on 2 CPU cores).
+    # 7 blocks, 4x time reduction: 0.84 M parameters with the RNN-T decoder below and the 29-token char
+    # vocabulary (config/config.yaml and config/smoke.yaml set smaller models of their own).
     "blocks": [
         {"layers": 1, "channels": 128, "stride": 1, "repeat": 1},
         {"layers": 2, "channels": 128, "stride": 2, "repeat": 1},
@@ -51,9 +52,6 @@ DEFAULT_MODEL: dict[str, Any] = {
     "wave_frontend": {"filters": 80, "kernel": 400, "stride": 160},
     "dropout": 0.0,
 }
-
-# The paper's sizes (ContextNet-S/M/L = alpha 0.5/1/2) use these decoder settings with ``blocks: paper``.
-PAPER_DECODER: dict[str, Any] = {"embed_dim": 320, "pred_units": 640, "pred_layers": 1, "joint_units": 640}
 
 # Han et al. 2020, table 1: C0 one layer; C1-C21 five layers with residual; stride 2 in C3, C7, C14 (8x);
 # 256 channels in C0-C10, 512 in C11-C21, 640 in C22 (before alpha).
@@ -89,8 +87,8 @@ class BlockSpec:
     residual: bool
 
 
-def _merge(base: dict, over: dict, where: str) -> dict:
-    out = copy.deepcopy(base)
+def _check_keys(base: dict, over: dict, where: str) -> None:
+    """Raise ConfigError for a key of ``over`` that ``base`` lacks (recursively, through nested mappings)."""
     for key, value in over.items():
         if key not in base:
             allowed = ", ".join(sorted(base))
@@ -98,18 +96,17 @@ def _merge(base: dict, over: dict, where: str) -> dict:
         if isinstance(base[key], dict) and value is not None:
             if not isinstance(value, dict):
                 raise ConfigError(f"model key {where}{key!r} must be a mapping, got {value!r}")
-            out[key] = _merge(base[key], value, f"{where}{key}.")
-        else:
-            out[key] = copy.deepcopy(value)
-    return out
+            _check_keys(base[key], value, f"{where}{key}.")
 
 
-def merge_model_config(model_cfg: dict | None, base: dict | None = None) -> dict:
-    """``model_cfg`` merged (recursively) over ``base`` (default ``DEFAULT_MODEL``), validated.
+def merge_model_config(model_cfg: dict | None) -> dict:
+    """``model_cfg`` merged over ``DEFAULT_MODEL`` (``deep_merge``: mappings merge, lists replace), validated.
 
     Unknown keys raise ``ConfigError`` naming the key and the allowed keys.
     """
-    merged = _merge(DEFAULT_MODEL if base is None else base, dict(model_cfg or {}), "")
+    model_cfg = dict(model_cfg or {})
+    _check_keys(DEFAULT_MODEL, model_cfg, "")
+    merged = deep_merge(DEFAULT_MODEL, model_cfg)
     for key, allowed in ENUMS.items():
         if merged[key] not in allowed:
             raise ConfigError(f"model key {key!r} is {merged[key]!r}; use one of {', '.join(allowed)}")

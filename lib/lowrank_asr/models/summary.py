@@ -6,7 +6,10 @@ residual projection C_in·C_out per output frame, SE 2·C per frame (mean and ga
 layers run once per utterance and are left out), batch norm 0 (folded into the conv at inference).
 Front end: logmel counts the mel projection (n_fft/2+1)·F per frame (not the FFT); wave counts its conv.
 RNN-T rows assume greedy decoding with one joint evaluation per encoder frame: the joint row is
-(D·J + J·V + J) per encoder frame, the prediction row is per emitted token (4·P·(E+P) + ... per LSTM).
+(D·J + J·V + J) per encoder frame, the prediction row is per emitted token (4·P·(E+P) per LSTM layer + P·J).
+These count each projection once per frame (encoder) or token (prediction), as a decoder that caches them would;
+rnnt_search's joint_step recomputes both at every joint evaluation, and the extra joint evaluation after each
+emitted token (J·V + J) is in no row. tests/test_models.py checks these counts against ones made by hand.
 """
 
 from __future__ import annotations
@@ -54,7 +57,7 @@ def summary_table(model) -> list[dict]:
                      "stride": spec.stride, "frame_rate": out_rate, "macs": macs})
         rate, c_in = out_rate, spec.channels
     vocab = model.vocab_size
-    if cfg["decoder"] == "rnnt":
+    if model.decoder_type == "rnnt":
         e, p, j = cfg["embed_dim"], cfg["pred_units"], cfg["joint_units"]
         lstm_macs = sum(4 * p * ((e if i == 0 else p) + p) for i in range(cfg["pred_layers"]))
         rows.append({"name": "prediction", "params": _params(model.prediction), "channels": p, "stride": 1,
