@@ -329,3 +329,87 @@ def test_recalibrate_batch_norm_averages_masked_batch_statistics(models):
     assert norms[0].momentum == momentum
     with pytest.raises(PipelineError, match="no batches"):
         recalibrate_batch_norm(model, [])
+
+
+# ------------------------------------------------------------------------------ subset, analyses, HDF5 files
+def test_seeded_subset_is_fixed_and_make_dataset_keeps_only_it(speech_corpus):
+    from lowrank_asr.data.dataset import make_dataset
+    from lowrank_asr.data.subset import all_utt_ids, seeded_subset_ids
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    everything = all_utt_ids(speech_corpus.shards)
+    assert len(everything) == 8
+    ids = seeded_subset_ids(speech_corpus.shards, 5, seed=3)
+    assert ids == seeded_subset_ids(speech_corpus.shards, 5, seed=3) and len(set(ids)) == 5
+    assert ids == [i for i in everything if i in ids]  # file order
+    assert seeded_subset_ids(speech_corpus.shards, 50, seed=3) == everything
+    vocab = load_vocabulary(speech_corpus.vocab_path)
+    data = make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0, utt_ids=ids)
+    assert [u.decode() for b in data for u in b["utt_id"].numpy().tolist()] == ids
+
+
+@pytest.fixture(scope="module")
+def trained(speech_corpus, tmp_path_factory):
+    """Two 'epochs' (different seeds) of the lowrank smoke model and a separable one, as weights files."""
+    from lowrank_asr.models import save_weights
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    vocab = load_vocabulary(speech_corpus.vocab_path)
+    root = tmp_path_factory.mktemp("weights")
+    out = {}
+    for name, over, seed in [("low1", {"conv": "lowrank"}, 1), ("low2", {"conv": "lowrank"}, 2),
+                             ("sep", {}, 3)]:
+        keras.utils.set_random_seed(seed)
+        save_weights(build_model({**SMOKE, **over}, vocab.size), root / f"{name}.weights.h5")
+        out[name] = ({**SMOKE, **over}, root / f"{name}.weights.h5")
+    return out
+
+
+def test_epoch_representations_stream_and_write(speech_corpus, trained, tmp_path):
+    from lowrank_asr.representations.analysis import epoch_representations
+    from lowrank_asr.representations.io import read_representations, write_representations
+
+    cfg, w1 = trained["low1"]
+    kw = dict(model_cfg=cfg, vocab_path=speech_corpus.vocab_path, data_files=speech_corpus.shards, subset=6, seed=0)
+    small = epoch_representations(weights_path=w1, final_weights_path=trained["low2"][1], batch_size=2, **kw)
+    big = epoch_representations(weights_path=w1, final_weights_path=trained["low2"][1], batch_size=8, **kw)
+    assert small.subset_ids == big.subset_ids and len(small.subset_ids) == 6
+    np.testing.assert_allclose(small.cka_final, big.cka_final, atol=1e-9)  # batching does not matter
+    for a, b in zip(small.activations, big.activations, strict=True):
+        assert a.frames == b.frames
+        np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-6, atol=1e-9)
+    assert small.cka_final.shape == (3, 3) and np.all((small.cka_final > 0) & (small.cka_final <= 1 + 1e-9))
+    same = epoch_representations(weights_path=w1, final_weights_path=w1, batch_size=4, **kw)
+    np.testing.assert_allclose(np.diag(same.cka_final), 1.0, atol=1e-9)
+    assert {spec.filter_rank.max() for k, spec in small.kernels if "/conv" in k.name} == {1}
+
+    path = write_representations(tmp_path / "lowrank" / "epoch_001.h5", small,
+                                 {"variant": "lowrank", "epoch": 1, "seed": 0, "final_epoch": 2, "split": "x"})
+    back = read_representations(path)
+    assert back["attrs"]["variant"] == "lowrank" and back["attrs"]["format"] == "lowrank-asr/representations"
+    assert back["blocks"] == ["C0", "C1", "C2"] and back["subset_ids"] == small.subset_ids
+    np.testing.assert_allclose(back["cka_final"], small.cka_final)
+    assert back["kernels"]["C1"]["conv1"]["filter_rank"].tolist() == [1] * 32
+    assert back["activations"]["C2"]["attrs"]["frames"] == small.activations[2].frames
+    with pytest.raises(PipelineError, match="final_epoch"):
+        write_representations(tmp_path / "x.h5", small, {"variant": "v", "epoch": 1, "seed": 0})
+
+
+def test_variant_similarity_pairs_and_file(speech_corpus, trained, tmp_path):
+    from lowrank_asr.representations.analysis import variant_similarity
+    from lowrank_asr.representations.io import read_variant_similarity, write_variant_similarity
+
+    names = ["low1", "copy", "sep"]
+    cfgs = {n: trained["low1" if n == "copy" else n][0] for n in names}
+    paths = {n: trained["low1" if n == "copy" else n][1] for n in names}
+    cka, ids = variant_similarity(model_cfgs=cfgs, weights_paths=paths, vocab_path=speech_corpus.vocab_path,
+                                  data_files=speech_corpus.shards, subset=4, seed=1, batch_size=3)
+    assert list(cka) == [("low1", "copy"), ("low1", "sep"), ("copy", "sep")] and len(ids) == 4
+    np.testing.assert_allclose(cka[("low1", "copy")], cka[("low1", "copy")].T, atol=1e-9)
+    np.testing.assert_allclose(np.diag(cka[("low1", "copy")]), 1.0, atol=1e-9)
+    np.testing.assert_allclose(cka[("low1", "sep")], cka[("copy", "sep")], atol=1e-9)
+    blocks = {n: ["C0", "C1", "C2"] for n in names}
+    path = write_variant_similarity(tmp_path / "variants_epoch_001.h5", cka, blocks, ids, {"epoch": 1, "seed": 1})
+    back = read_variant_similarity(path)
+    assert set(back["cka"]) == set(cka) and back["attrs"]["variants"] == names
+    np.testing.assert_allclose(back["cka"][("low1", "sep")][0], cka[("low1", "sep")])
