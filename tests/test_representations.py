@@ -1,5 +1,7 @@
 """Representation analysis: kernel and activation spectra, linear CKA, block outputs, low-rank truncation."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -413,3 +415,46 @@ def test_variant_similarity_pairs_and_file(speech_corpus, trained, tmp_path):
     back = read_variant_similarity(path)
     assert set(back["cka"]) == set(cka) and back["attrs"]["variants"] == names
     np.testing.assert_allclose(back["cka"][("low1", "sep")][0], cka[("low1", "sep")])
+
+
+def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
+    from lowrank_asr.data.dataset import make_dataset
+    from lowrank_asr.evaluation.transcribe import transcribe
+    from lowrank_asr.metrics import error_rates
+    from lowrank_asr.representations.compression import compression_sweep
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    vocab = load_vocabulary(speech_corpus.vocab_path)
+    keras.utils.set_random_seed(4)
+    model = build_model({**SMOKE, "decoder": "rnnt", "embed_dim": 8, "pred_units": 16, "joint_units": 16},
+                        vocab.size)
+
+    def data():
+        return make_dataset(speech_corpus.shards, vocab, batch_size=4, training=False, seed=0)
+
+    rows, _ = transcribe(model, data(), vocab, beam_width=None, max_symbols_per_step=2, progress=False)
+    evaluated = error_rates([r.reference for r in rows], [r.greedy for r in rows])
+    weights = [w.numpy().copy() for w in model.weights]
+    n_params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    sweep = compression_sweep(model, vocab, [0.25, 1.0], {"dev": data}, data, calibration_batches=2,
+                              max_symbols_per_step=2)
+    full, low = sweep
+    assert [r["fraction"] for r in sweep] == [1.0, 0.25]
+    assert (full["greedy_wer"], full["greedy_cer"]) == (evaluated.wer, evaluated.cer)
+    assert full["params"] == n_params and full["recalibration_batches"] == 0
+    assert low["params"] < n_params and low["recalibration_batches"] == 2 and low["utterances"] == 8
+    for before, after in zip(weights, model.weights, strict=True):  # weights and BN statistics restored
+        np.testing.assert_array_equal(before, after.numpy())
+
+
+def test_representations_split_is_prepared_and_its_epochs_checked():
+    from lowrank_asr.config import all_splits, analysis_epochs, load_yaml
+
+    config = load_yaml(Path(__file__).resolve().parents[1] / "config" / "smoke.yaml")
+    config["representations"]["split"] = "test-other"
+    config["data"]["dev_splits"] = []
+    config["evaluation"]["splits"] = []
+    config["data"]["test_splits"] = ["test-clean"]
+    assert "test-other" in all_splits(config)
+    config["representations"]["epochs"] = "last"
+    assert analysis_epochs(config, "representations") == [config["training"]["epochs"]]

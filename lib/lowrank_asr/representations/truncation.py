@@ -8,7 +8,7 @@ values (Eckart–Young: the best rank-r approximation in Frobenius and spectral 
 
 Parameter count: a rank-r layer stored as two factors [C, r]·[r, O] has r·(C + O) parameters; when that is not
 fewer than C·O (r ≥ C·O / (C + O)) the approximation is counted as stored densely, C·O. So the count of a
-layer is min(C·O, r·(C + O)) and at full rank it is the original C·O.
+layer is min(C·O, r·(C + O)) and at full rank it is the original C·O (and the weight is left exactly as it is).
 """
 
 from __future__ import annotations
@@ -107,7 +107,8 @@ def truncate_encoder(model, fraction: float, originals: Mapping[str, np.ndarray]
         w = np.asarray(originals[path] if originals is not None else var.numpy())
         c, o = w.shape
         rank = rank_for_fraction((c, o), fraction)
-        var.assign(truncate(w, rank).astype(w.dtype))
+        # at full rank the weight itself, not its float64 SVD round trip, so that outputs stay bit-identical
+        var.assign(w if rank == min(c, o) else truncate(w, rank).astype(w.dtype))
         layers.append(TruncatedLayer(path, (c, o), rank, layer_params(c, o, rank)))
     saved = sum(c * o - layer.params for layer in layers for c, o in [layer.shape])
     return Truncation(float(fraction), layers, _trainable(model.trainable_weights) - saved,
