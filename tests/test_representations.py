@@ -367,49 +367,55 @@ def trained(speech_corpus, tmp_path_factory):
     return out
 
 
-def test_epoch_representations_stream_and_write(speech_corpus, trained, tmp_path):
-    from lowrank_asr.representations.analysis import epoch_representations
+def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_path):
+    from lowrank_asr.representations.analysis import variant_representations
     from lowrank_asr.representations.io import read_representations, write_representations
 
     cfg, w1 = trained["low1"]
-    kw = dict(model_cfg=cfg, vocab_path=speech_corpus.vocab_path, data_files=speech_corpus.shards, subset=6, seed=0)
-    small = epoch_representations(weights_path=w1, final_weights_path=trained["low2"][1], batch_size=2, **kw)
-    big = epoch_representations(weights_path=w1, final_weights_path=trained["low2"][1], batch_size=8, **kw)
-    assert small.subset_ids == big.subset_ids and len(small.subset_ids) == 6
-    np.testing.assert_allclose(small.cka_final, big.cka_final, atol=1e-9)  # batching does not matter
-    for a, b in zip(small.activations, big.activations, strict=True):
+    w2 = trained["low2"][1]
+    kw = dict(model_cfg=cfg, vocab_path=speech_corpus.vocab_path, data_files=speech_corpus.shards, subset=6, seed=0,
+              epoch_weights={2: w2, 1: w1}, final_weights_path=w2)
+    small = dict(variant_representations(batch_size=2, **kw))
+    big = dict(variant_representations(batch_size=8, **kw))
+    assert list(small) == [1, 2]
+    assert small[1].subset_ids == big[1].subset_ids == small[2].subset_ids and len(small[1].subset_ids) == 6
+    np.testing.assert_allclose(small[1].cka_final, big[1].cka_final, atol=1e-9)  # batching does not matter
+    for a, b in zip(small[1].activations, big[1].activations, strict=True):
         assert a.frames == b.frames
         np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-6, atol=1e-9)
-    assert small.cka_final.shape == (3, 3) and np.all((small.cka_final > 0) & (small.cka_final <= 1 + 1e-9))
-    same = epoch_representations(weights_path=w1, final_weights_path=w1, batch_size=4, **kw)
-    np.testing.assert_allclose(np.diag(same.cka_final), 1.0, atol=1e-9)
-    assert {spec.filter_rank.max() for k, spec in small.kernels if "/conv" in k.name} == {1}
+    assert small[1].cka_final.shape == (3, 3) and np.all((small[1].cka_final > 0) & (small[1].cka_final < 1))
+    np.testing.assert_allclose(np.diag(small[2].cka_final), 1.0, atol=1e-9)  # the final epoch against itself
+    assert {spec.filter_rank.max() for k, spec in small[1].kernels if "/conv" in k.name} == {1}
 
-    path = write_representations(tmp_path / "lowrank" / "epoch_001.h5", small,
+    path = write_representations(tmp_path / "lowrank" / "epoch_001.h5", small[1],
                                  {"variant": "lowrank", "epoch": 1, "seed": 0, "final_epoch": 2, "split": "x"})
     back = read_representations(path)
     assert back["attrs"]["variant"] == "lowrank" and back["attrs"]["format"] == "lowrank-asr/representations"
-    assert back["blocks"] == ["C0", "C1", "C2"] and back["subset_ids"] == small.subset_ids
-    np.testing.assert_allclose(back["cka_final"], small.cka_final)
+    assert back["blocks"] == ["C0", "C1", "C2"] and back["subset_ids"] == small[1].subset_ids
+    np.testing.assert_allclose(back["cka_final"], small[1].cka_final)
     assert back["kernels"]["C1"]["conv1"]["filter_rank"].tolist() == [1] * 32
-    assert back["activations"]["C2"]["attrs"]["frames"] == small.activations[2].frames
+    assert back["activations"]["C2"]["attrs"]["frames"] == small[1].activations[2].frames
     with pytest.raises(PipelineError, match="final_epoch"):
-        write_representations(tmp_path / "x.h5", small, {"variant": "v", "epoch": 1, "seed": 0})
+        write_representations(tmp_path / "x.h5", small[1], {"variant": "v", "epoch": 1, "seed": 0})
 
 
-def test_variant_similarity_pairs_and_file(speech_corpus, trained, tmp_path):
-    from lowrank_asr.representations.analysis import variant_similarity
+def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
+    from lowrank_asr.representations.analysis import variant_similarities
     from lowrank_asr.representations.io import read_variant_similarity, write_variant_similarity
 
     names = ["low1", "copy", "sep"]
     cfgs = {n: trained["low1" if n == "copy" else n][0] for n in names}
     paths = {n: trained["low1" if n == "copy" else n][1] for n in names}
-    cka, ids = variant_similarity(model_cfgs=cfgs, weights_paths=paths, vocab_path=speech_corpus.vocab_path,
-                                  data_files=speech_corpus.shards, subset=4, seed=1, batch_size=3)
+    epochs = {1: paths, 2: {**paths, "copy": trained["low2"][1]}}
+    results = list(variant_similarities(model_cfgs=cfgs, vocab_path=speech_corpus.vocab_path, epoch_weights=epochs,
+                                        data_files=speech_corpus.shards, subset=4, seed=1, batch_size=3))
+    assert [r[0] for r in results] == [1, 2]
+    _, cka, ids = results[0]
     assert list(cka) == [("low1", "copy"), ("low1", "sep"), ("copy", "sep")] and len(ids) == 4
     np.testing.assert_allclose(cka[("low1", "copy")], cka[("low1", "copy")].T, atol=1e-9)
     np.testing.assert_allclose(np.diag(cka[("low1", "copy")]), 1.0, atol=1e-9)
     np.testing.assert_allclose(cka[("low1", "sep")], cka[("copy", "sep")], atol=1e-9)
+    assert np.all(np.diag(results[1][1][("low1", "copy")]) < 1 - 1e-3)  # epoch 2 loaded other weights
     blocks = {n: ["C0", "C1", "C2"] for n in names}
     path = write_variant_similarity(tmp_path / "variants_epoch_001.h5", cka, blocks, ids, {"epoch": 1, "seed": 1})
     back = read_variant_similarity(path)

@@ -1,9 +1,9 @@
 """The representation analyses of trained variants on a fixed, seeded subset of a split, streamed in batches.
 
-- ``epoch_representations``: one variant at one epoch: spectra of every conv kernel, covariance spectra of every
+- ``variant_representations``: one variant at each of its epochs: spectra of every conv kernel, covariance spectra of every
   block's output (valid frames at the block's own frame rate), and linear CKA block × block against the same
   variant's final epoch.
-- ``variant_similarity``: every pair of variants at one epoch: linear CKA block × block.
+- ``variant_similarities``: every pair of variants at each epoch: linear CKA block × block.
 
 Every model sees the same batches; nothing is kept per frame (float64 moments only), so memory does not grow
 with the subset. For CKA all blocks are pooled to the coarsest frame rate of the models compared
@@ -12,7 +12,7 @@ with the subset. For CKA all blocks are pooled to the coarsest frame rate of the
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,27 +115,51 @@ def subset_batches(data_files: Sequence[str], vocab, *, subset: int, seed: int, 
     return make_dataset(list(data_files), vocab, batch_size=batch_size, training=False, seed=0, utt_ids=ids)
 
 
-def epoch_representations(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
-                          final_weights_path: str | Path, data_files: Sequence[str], subset: int, seed: int,
-                          batch_size: int = 16) -> EpochRepresentations:
-    """``analyse_epoch`` of a trained variant's epoch against its final epoch (weights files)."""
+def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_weights: Mapping[int, str | Path],
+                            final_weights_path: str | Path, data_files: Sequence[str], subset: int, seed: int,
+                            batch_size: int = 16) -> Iterator[tuple[int, EpochRepresentations]]:
+    """(epoch, ``analyse_epoch`` against the final epoch) for each of a variant's epochs, in epoch order.
+
+    One model is built (and its block function traced) for all epochs, whose weights are loaded into it in
+    turn, plus one for the final epoch: the per-job cost is start-up, not the number of epochs.
+    """
     from lowrank_asr.models.trained import load_trained
+    from lowrank_asr.models.weights import load_weights
 
-    model, vocab = load_trained(model_cfg, vocab_path, weights_path)
-    final = model
-    if Path(final_weights_path).resolve() != Path(weights_path).resolve():
-        final, _ = load_trained(model_cfg, vocab_path, final_weights_path)
+    final, vocab = load_trained(model_cfg, vocab_path, final_weights_path)
     batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size)
-    return analyse_epoch(model, final, batches)
+    model = None
+    for epoch in sorted(epoch_weights):
+        path = epoch_weights[epoch]
+        if Path(path).resolve() == Path(final_weights_path).resolve():
+            yield epoch, analyse_epoch(final, final, batches)
+            continue
+        if model is None:
+            model, _ = load_trained(model_cfg, vocab_path, path)
+        else:
+            load_weights(model, path)
+        yield epoch, analyse_epoch(model, final, batches)
 
 
-def variant_similarity(*, model_cfgs: dict[str, dict], weights_paths: dict[str, str | Path], vocab_path: str | Path,
-                       data_files: Sequence[str], subset: int, seed: int, batch_size: int = 16):
-    """``analyse_variants`` of trained variants ({name: model config}, {name: weights file}) at one epoch."""
+def variant_similarities(*, model_cfgs: Mapping[str, dict], vocab_path: str | Path,
+                         epoch_weights: Mapping[int, Mapping[str, str | Path]], data_files: Sequence[str],
+                         subset: int, seed: int, batch_size: int = 16):
+    """(epoch, {(a, b): CKA}, utterance ids) for each epoch, ``epoch_weights[epoch][variant]`` the weights.
+
+    Each variant's model is built once and gets every epoch's weights in turn.
+    """
     from lowrank_asr.models.trained import load_trained
+    from lowrank_asr.models.weights import load_weights
 
-    models, vocab = {}, None
-    for name, cfg in model_cfgs.items():
-        models[name], vocab = load_trained(cfg, vocab_path, weights_paths[name])
-    batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size)
-    return analyse_variants(models, batches)
+    models: dict[str, object] = {}
+    vocab = batches = None
+    for epoch in sorted(epoch_weights):
+        for name, cfg in model_cfgs.items():
+            if name in models:
+                load_weights(models[name], epoch_weights[epoch][name])
+            else:
+                models[name], vocab = load_trained(cfg, vocab_path, epoch_weights[epoch][name])
+        if batches is None:
+            batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size)
+        cka, ids = analyse_variants(models, batches)
+        yield epoch, cka, ids
