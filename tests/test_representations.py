@@ -453,7 +453,7 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
         np.testing.assert_array_equal(before, after.numpy())
 
 
-def test_representations_split_is_prepared_and_its_epochs_checked():
+def test_representations_and_compression_splits_are_prepared():
     from lowrank_asr.config import all_splits, analysis_epochs, load_yaml
 
     config = load_yaml(Path(__file__).resolve().parents[1] / "config" / "smoke.yaml")
@@ -462,5 +462,7 @@ def test_representations_split_is_prepared_and_its_epochs_checked():
     config["evaluation"]["splits"] = []
     config["data"]["test_splits"] = ["test-clean"]
     assert "test-other" in all_splits(config)
+    config["compression"]["splits"] = ["train-other-500"]
+    assert "train-other-500" in all_splits(config)
     config["representations"]["epochs"] = "last"
     assert analysis_epochs(config, "representations") == [config["training"]["epochs"]]

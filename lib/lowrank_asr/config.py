@@ -74,7 +74,8 @@ def all_splits(config: Mapping) -> list[str]:
     ordered = [*data["train_splits"], *data["dev_splits"], *data["test_splits"],
                *config["evaluation"].get("splits", [])]
     ordered += [config["landscape"].get("split"), config["attribution"].get("split"),
-                (config.get("representations") or {}).get("split")]
+                (config.get("representations") or {}).get("split"),
+                *((config.get("compression") or {}).get("splits") or [])]
     return list(dict.fromkeys(s for s in ordered if s))
 
 

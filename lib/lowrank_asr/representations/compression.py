@@ -58,3 +58,24 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
             bn.moving_variance.assign(var)
     return rows
 
+
+
+CSV_COLUMNS = ("variant", "fraction", "split", "params", "encoder_params", "truncated_params", "greedy_wer",
+               "greedy_cer", "utterances", "recalibration_batches")
+
+
+def write_compression_csv(rows: Sequence[dict], variant: str, path) -> None:
+    """One row per fraction × split (the columns of CSV_COLUMNS), written atomically."""
+    import csv
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "variant": variant})
+    os.replace(tmp, path)
