@@ -292,11 +292,11 @@ def test_truncate_encoder_full_rank_keeps_outputs_and_low_rank_counts(models):
     audio, audio_len = _audio()
     before = block_outputs(model, audio, audio_len)[-1][0]
     originals = snapshot_dense_weights(model)
-    n_params = model.count_params() - sum(np.prod(w.shape) for w in model.non_trainable_weights)
+    n_params = model.count_params()
     assert len(originals) == 1 + 2 + 1 + 1 + 3 * 2  # pointwise per conv layer, one res_conv, SE fc1/fc2 x3
     full = truncate_encoder(model, 1.0, originals)
     assert full.model_params == n_params
-    np.testing.assert_allclose(block_outputs(model, audio, audio_len)[-1][0], before, atol=1e-5)
+    np.testing.assert_array_equal(block_outputs(model, audio, audio_len)[-1][0], before)  # weights kept as they are
 
     low = truncate_encoder(model, 0.25, originals)
     variables = encoder_dense_weights(model)
@@ -310,7 +310,7 @@ def test_truncate_encoder_full_rank_keeps_outputs_and_low_rank_counts(models):
     assert low.model_params == n_params - saved and saved > 0
     assert not np.allclose(block_outputs(model, audio, audio_len)[-1][0], before, atol=1e-3)
     truncate_encoder(model, 1.0, originals)  # restore for the other tests
-    np.testing.assert_allclose(block_outputs(model, audio, audio_len)[-1][0], before, atol=1e-5)
+    np.testing.assert_array_equal(block_outputs(model, audio, audio_len)[-1][0], before)
 
 
 def test_recalibrate_batch_norm_averages_masked_batch_statistics(models):
@@ -441,12 +441,13 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
     rows, _ = transcribe(model, data(), vocab, beam_width=None, max_symbols_per_step=2, progress=False)
     evaluated = error_rates([r.reference for r in rows], [r.greedy for r in rows])
     weights = [w.numpy().copy() for w in model.weights]
-    n_params = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    n_params = model.count_params()
     sweep = compression_sweep(model, vocab, [0.25, 1.0], {"dev": data}, data, calibration_batches=2,
                               max_symbols_per_step=2)
     full, low = sweep
     assert [r["fraction"] for r in sweep] == [1.0, 0.25]
-    assert (full["greedy_wer"], full["greedy_cer"]) == (evaluated.wer, evaluated.cer)
+    assert (full["greedy_wer"], full["greedy_cer"]) == (evaluated.wer, evaluated.cer), evaluated
+    assert evaluated.cer not in (0.0, 1.0)  # random weights emit many characters: a value that tells decodes apart
     assert full["params"] == n_params and full["recalibration_batches"] == 0
     assert low["params"] < n_params and low["recalibration_batches"] == 2 and low["utterances"] == 8
     for before, after in zip(weights, model.weights, strict=True):  # weights and BN statistics restored

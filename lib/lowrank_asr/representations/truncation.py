@@ -79,16 +79,12 @@ class TruncatedLayer:
 class Truncation:
     fraction: float
     layers: list[TruncatedLayer]
-    model_params: int    # trainable parameters of the whole model after truncation
+    model_params: int    # parameters of the whole model after truncation (count_params: as the WER table)
     encoder_params: int  # ... of the encoder
 
     @property
     def dense_params(self) -> int:
         return sum(layer.params for layer in self.layers)
-
-
-def _trainable(weights) -> int:
-    return int(sum(np.prod(w.shape) for w in weights))
 
 
 def truncate_encoder(model, fraction: float, originals: Mapping[str, np.ndarray] | None = None) -> Truncation:
@@ -111,8 +107,8 @@ def truncate_encoder(model, fraction: float, originals: Mapping[str, np.ndarray]
         var.assign(w if rank == min(c, o) else truncate(w, rank).astype(w.dtype))
         layers.append(TruncatedLayer(path, (c, o), rank, layer_params(c, o, rank)))
     saved = sum(c * o - layer.params for layer in layers for c, o in [layer.shape])
-    return Truncation(float(fraction), layers, _trainable(model.trainable_weights) - saved,
-                      _trainable(model.encoder.trainable_weights) - saved)
+    return Truncation(float(fraction), layers, int(model.count_params()) - saved,
+                      int(model.encoder.count_params()) - saved)
 
 
 def snapshot_dense_weights(model) -> dict[str, np.ndarray]:
