@@ -38,6 +38,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/landscape.smk"
 include: "rules/attribution.smk"
+include: "rules/representations.smk"
 include: "rules/report.smk"
 
 

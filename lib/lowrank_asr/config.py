@@ -17,7 +17,7 @@ import yaml
 
 from lowrank_asr.errors import ConfigError
 
-SECTIONS_WITH_EPOCHS = ("landscape", "attribution")
+SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")
 
 
 def load_yaml(path: str | Path) -> dict:
@@ -73,7 +73,9 @@ def all_splits(config: Mapping) -> list[str]:
     data = config["data"]
     ordered = [*data["train_splits"], *data["dev_splits"], *data["test_splits"],
                *config["evaluation"].get("splits", [])]
-    ordered += [config["landscape"].get("split"), config["attribution"].get("split")]
+    ordered += [config["landscape"].get("split"), config["attribution"].get("split"),
+                (config.get("representations") or {}).get("split"),
+                *((config.get("compression") or {}).get("splits") or [])]
     return list(dict.fromkeys(s for s in ordered if s))
 
 
@@ -131,7 +133,7 @@ def stable_hash(obj: Any, length: int = 12) -> str:
 
 
 def analysis_epochs(config: Mapping, section: str) -> list[int]:
-    """The epochs a per-epoch analysis (landscape, attribution) runs on."""
+    """The epochs a per-epoch analysis (landscape, attribution, representations) runs on."""
     epochs = config["training"]["epochs"]
     chosen = config[section].get("epochs", "all")
     if chosen == "all":

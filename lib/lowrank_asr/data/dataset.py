@@ -164,6 +164,7 @@ def make_dataset(
     drop_remainder: bool = False,
     num_parallel_calls: int = tf.data.AUTOTUNE,
     decoder: str = "soundfile",
+    utt_ids: Sequence[str] | None = None,
 ) -> tf.data.Dataset:
     """Batches of dicts: ``audio`` float32 [B,S] (zero padded), ``audio_len`` int32 [B], ``labels`` int32 [B,U]
     (zero padded), ``label_len`` int32 [B], ``utt_id``/``transcript``/``path`` string [B], ``duration`` float32 [B].
@@ -171,6 +172,7 @@ def make_dataset(
     ``training``: shuffled shards and examples (seeded), batches bucketed by audio length (``bucket_boundaries``
     in seconds, default ``default_bucket_boundaries``). Otherwise file order, no shuffle, plain padded batches.
     ``max_duration`` (s) drops longer utterances (the count is logged). ``decoder``: one of `DECODERS`.
+    ``utt_ids``: keep only these utterances (filtered before decoding; their order stays the files' order).
     """
     files = [str(f) for f in files]
     if not files:
@@ -206,6 +208,9 @@ def make_dataset(
     ds = ds.map(parse_example, num_parallel_calls=num_parallel_calls, deterministic=True)
     if max_duration is not None:
         ds = ds.filter(lambda ex: ex["duration"] <= max_duration)
+    if utt_ids is not None:
+        keep = tf.constant(sorted(set(utt_ids)), tf.string)
+        ds = ds.filter(lambda ex: tf.reduce_any(tf.equal(ex["utt_id"], keep)))
     if training:
         # Shuffle before decoding: the buffer then holds compressed FLAC, not float32 samples.
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed + 1, reshuffle_each_iteration=True)

@@ -1,0 +1,81 @@
+"""Post-hoc compression sweep: WER and CER of a trained model against its parameter count under rank-r truncation.
+
+For each rank fraction (truncation.py) the encoder's dense/pointwise weights are replaced by their truncated
+SVDs, the encoder's batch-norm statistics are re-estimated on training batches (batchnorm.py) unless nothing
+was truncated (fraction 1: the model is then exactly the evaluated one), and every split is decoded greedily
+with the evaluation's traced encoder (evaluation.transcribe, one trace per model: only variable values change).
+The model's weights and BN statistics are restored afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from lowrank_asr.representations.batchnorm import encoder_batch_norms, recalibrate_batch_norm
+from lowrank_asr.representations.truncation import (
+    restore_dense_weights,
+    snapshot_dense_weights,
+    truncate_encoder,
+)
+
+
+def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[str, Callable[[], Iterable[dict]]],
+                      calibration: Callable[[], Iterable[dict]], *, calibration_batches: int = 20,
+                      max_symbols_per_step: int = 5) -> list[dict]:
+    """Rows {fraction, split, greedy_wer, greedy_cer, params, encoder_params, truncated_params, recalibrated}.
+
+    ``splits`` maps a split name to a function returning its batches (a fresh iterable per call);
+    ``calibration`` returns training batches for BN re-estimation.
+    """
+    from lowrank_asr.evaluation.transcribe import transcribe
+    from lowrank_asr.metrics import error_rates
+
+    originals = snapshot_dense_weights(model)
+    norms = encoder_batch_norms(model)
+    bn_stats = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in norms]
+    rows: list[dict] = []
+    try:
+        for fraction in sorted({float(f) for f in fractions}, reverse=True):
+            for bn, (mean, var) in zip(norms, bn_stats, strict=True):
+                bn.moving_mean.assign(mean)
+                bn.moving_variance.assign(var)
+            result = truncate_encoder(model, fraction, originals)
+            truncated = any(layer.rank < min(layer.shape) for layer in result.layers)
+            used = recalibrate_batch_norm(model, calibration(), calibration_batches) if truncated else 0
+            for split, batches in splits.items():
+                decoded, _ = transcribe(model, batches(), vocab, beam_width=None,
+                                        max_symbols_per_step=max_symbols_per_step, progress=False)
+                rates = error_rates([r.reference for r in decoded], [r.greedy for r in decoded])
+                rows.append({"fraction": fraction, "split": split, "greedy_wer": rates.wer,
+                             "greedy_cer": rates.cer, "params": result.model_params,
+                             "encoder_params": result.encoder_params, "truncated_params": result.dense_params,
+                             "ranks": [layer.rank for layer in result.layers], "recalibration_batches": used,
+                             "utterances": len(decoded)})
+    finally:
+        restore_dense_weights(model, originals)
+        for bn, (mean, var) in zip(norms, bn_stats, strict=True):
+            bn.moving_mean.assign(mean)
+            bn.moving_variance.assign(var)
+    return rows
+
+
+
+CSV_COLUMNS = ("variant", "fraction", "split", "params", "encoder_params", "truncated_params", "greedy_wer",
+               "greedy_cer", "utterances", "recalibration_batches")
+
+
+def write_compression_csv(rows: Sequence[dict], variant: str, path) -> None:
+    """One row per fraction × split (the columns of CSV_COLUMNS), written atomically."""
+    import csv
+    import os
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({**row, "variant": variant})
+    os.replace(tmp, path)

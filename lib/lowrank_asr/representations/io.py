@@ -1,0 +1,124 @@
+"""HDF5 files of the representation analyses (written atomically, attributes as in the other array files).
+
+Per variant and epoch (``results/representations/{variant}/epoch_{NNN}.h5``, format
+``lowrank-asr/representations``): root attributes ``variant``, ``epoch``, ``seed``, ``final_epoch`` (required),
+``package_version``, ``format`` and whatever the caller adds (``config_hash``, ``split``, ...); datasets
+``blocks`` (names) and ``subset_ids``;
+  ``kernels/{block}/{conv}``: ``singular_values`` [min(k·c, o)] of W as [k·c, o], ``filter_singular_values``
+  [o, min(k, c)], ``filter_effective_rank`` / ``filter_stable_rank`` / ``filter_rank`` [o]; attributes
+  ``effective_rank``, ``stable_rank``, ``kind``, ``shape`` [k, c, o], ``stride``;
+  ``activations/{block}``: ``eigenvalues`` [C], ``components`` [3] (attribute ``fractions``); attributes
+  ``effective_rank``, ``frames``;
+  ``cka_final`` [blocks, blocks]: block i of this epoch against block j of epoch ``final_epoch``.
+Per epoch across variants (``results/representations/variants_epoch_{NNN}.h5``, format
+``lowrank-asr/representations-variants``): attributes ``epoch``, ``seed``, ``variants``; datasets
+``subset_ids`` and ``cka/{a}/{b}`` [blocks_a, blocks_b] with attributes ``x_variant``, ``y_variant``,
+``x_blocks``, ``y_blocks``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+import lowrank_asr
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
+from lowrank_asr.representations.analysis import EpochRepresentations
+from lowrank_asr.representations.spectra import VARIANCE_FRACTIONS
+
+FORMAT_EPOCH = "lowrank-asr/representations"
+FORMAT_VARIANTS = "lowrank-asr/representations-variants"
+REQUIRED_ATTRS = ("variant", "epoch", "seed", "final_epoch")
+
+
+def _strings(values: Sequence[str]) -> np.ndarray:
+    return np.array(list(values), dtype=h5py.string_dtype())
+
+
+def _decode(values) -> list[str]:
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in values]
+
+
+def write_representations(path: str | os.PathLike, result: EpochRepresentations, attrs: Mapping) -> Path:
+    attrs = dict(attrs)
+    missing = [k for k in REQUIRED_ATTRS if attrs.get(k) is None]
+    if missing:
+        raise PipelineError(f"representations file {path}: attributes {missing} are required (pass them in attrs)")
+    with atomic_h5(path) as f:
+        write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "format": FORMAT_EPOCH})
+        f.create_dataset("blocks", data=_strings(result.blocks))
+        f.create_dataset("subset_ids", data=_strings(result.subset_ids))
+        for kern, spec in result.kernels:
+            g = f.create_group(f"kernels/{kern.name}")
+            for key in ("singular_values", "filter_singular_values", "filter_effective_rank",
+                        "filter_stable_rank", "filter_rank"):
+                g.create_dataset(key, data=getattr(spec, key))
+            write_attrs(g, {"effective_rank": spec.effective_rank, "stable_rank": spec.stable_rank,
+                            "kind": kern.kind, "shape": list(kern.kernel.shape), "stride": kern.stride})
+        for name, act in zip(result.blocks, result.activations, strict=True):
+            g = f.create_group(f"activations/{name}")
+            g.create_dataset("eigenvalues", data=act.eigenvalues)
+            g.create_dataset("components", data=act.components).attrs["fractions"] = list(VARIANCE_FRACTIONS)
+            write_attrs(g, {"effective_rank": act.effective_rank, "frames": act.frames})
+        f.create_dataset("cka_final", data=result.cka_final)
+    return Path(path)
+
+
+def _open(path) -> h5py.File:
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:
+        raise PipelineError(f"cannot open representations file {path}: {e}; rerun the rule that writes it") from e
+
+
+def _group(g: h5py.Group) -> dict:
+    out: dict = {"attrs": read_attrs(g)}
+    for key, item in g.items():
+        out[key] = _group(item) if isinstance(item, h5py.Group) else item[()]
+    return out
+
+
+def read_representations(path: str | os.PathLike) -> dict:
+    """The file as nested dicts: ``attrs``, ``blocks``, ``subset_ids``, ``kernels``, ``activations``,
+    ``cka_final`` (groups are dicts with their own ``attrs``)."""
+    with _open(path) as f:
+        if read_attrs(f).get("format") != FORMAT_EPOCH:
+            raise PipelineError(f"{path} is not a representations file (format {read_attrs(f).get('format')!r})")
+        out = _group(f)
+    out["blocks"], out["subset_ids"] = _decode(out["blocks"]), _decode(out["subset_ids"])
+    return out
+
+
+def write_variant_similarity(path: str | os.PathLike, cka: Mapping[tuple[str, str], np.ndarray],
+                             blocks: Mapping[str, Sequence[str]], subset_ids: Sequence[str], attrs: Mapping) -> Path:
+    attrs = dict(attrs)
+    missing = [k for k in ("epoch", "seed") if attrs.get(k) is None]
+    if missing:
+        raise PipelineError(f"variant similarity file {path}: attributes {missing} are required")
+    with atomic_h5(path) as f:
+        write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "variants": list(blocks),
+                        "format": FORMAT_VARIANTS})
+        f.create_dataset("subset_ids", data=_strings(subset_ids))
+        for (a, b), matrix in cka.items():
+            d = f.create_dataset(f"cka/{a}/{b}", data=np.asarray(matrix, np.float64))
+            write_attrs(d, {"x_variant": a, "y_variant": b, "x_blocks": list(blocks[a]), "y_blocks": list(blocks[b])})
+    return Path(path)
+
+
+def read_variant_similarity(path: str | os.PathLike) -> dict:
+    """``attrs``, ``subset_ids`` and ``cka``: {(a, b): (matrix, x_blocks, y_blocks)}."""
+    with _open(path) as f:
+        if read_attrs(f).get("format") != FORMAT_VARIANTS:
+            raise PipelineError(f"{path} is not a variant similarity file")
+        cka = {}
+        datasets: list[h5py.Dataset] = []
+        f["cka"].visititems(lambda _, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None)
+        for d in datasets:
+            a = read_attrs(d)
+            cka[(a["x_variant"], a["y_variant"])] = (d[()], a["x_blocks"], a["y_blocks"])
+        return {"attrs": read_attrs(f), "subset_ids": _decode(f["subset_ids"][()]), "cka": cka}

@@ -1,0 +1,31 @@
+"""Rule compression: greedy WER/CER of a variant's final epoch with its encoder's dense weights truncated to rank r."""
+
+from lowrank_asr.workflow.runtime import start_from_snakemake
+
+log = start_from_snakemake(snakemake)
+
+from lowrank_asr.data.dataset import make_dataset
+from lowrank_asr.models.trained import load_trained
+from lowrank_asr.representations.compression import compression_sweep, write_compression_csv
+
+p = snakemake.params
+comp = p.compression
+model, vocab = load_trained(p.model, snakemake.input.vocab[0], snakemake.input.weights)
+
+
+def split_batches(files):
+    return lambda: make_dataset(files, vocab, batch_size=p.batch_size, training=False, seed=0)
+
+
+def calibration():
+    return make_dataset(list(snakemake.input.train), vocab, batch_size=comp.get("calibration_batch_size", 16),
+                        training=True, seed=p.seed)
+
+
+rows = compression_sweep(model, vocab, comp["fractions"], {s: split_batches(f) for s, f in p.split_files.items()},
+                         calibration, calibration_batches=comp.get("calibration_batches", 20),
+                         max_symbols_per_step=p.max_symbols)
+write_compression_csv(rows, snakemake.wildcards.variant, snakemake.output[0])
+for row in rows:
+    log.info("fraction %.3f %s: %d params, greedy WER %.4f CER %.4f", row["fraction"], row["split"], row["params"],
+             row["greedy_wer"], row["greedy_cer"])
