@@ -64,6 +64,31 @@ def test_split_without_source_is_refused():
         validate_config(config, SCHEMA)
 
 
+@pytest.mark.parametrize("span", [[1.0, -1.0], [0.5, 0.5]])
+def test_landscape_range_must_run_upwards(span):
+    config = load("config.yaml")
+    config["landscape"]["range"] = span
+    with pytest.raises(ConfigError, match=r"landscape.range is \[.*\]: its start must be below its end"):
+        validate_config(config, SCHEMA)
+
+
+def test_feature_sample_rate_must_be_the_corpus_rate():
+    config = load("config.yaml")
+    config["variants"]["lowrank"] = {"conv": "lowrank", "features": {"sample_rate": 8000}}
+    with pytest.raises(ConfigError, match=r"variant 'lowrank' has model.features.sample_rate 8000, but the corpus "
+                                          r"audio is 16000 Hz"):
+        validate_config(config, SCHEMA)
+    config["variants"]["lowrank"]["features"]["sample_rate"] = 16000
+    validate_config(config, SCHEMA)
+
+
+def test_corpus_sample_rate_is_the_model_default():
+    from lowrank_asr.data.librispeech import SAMPLE_RATE
+    from lowrank_asr.models.config import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL["features"]["sample_rate"] == SAMPLE_RATE
+
+
 def test_variant_overrides_merge_deeply_and_lists_replace():
     config = load("config.yaml")
     config["variants"]["aug"] = {"specaugment": {"enabled": True}, "blocks": [{"layers": 1, "channels": 8}]}

@@ -107,3 +107,15 @@ def test_training_curves(tmp_path):
     bad.write_text("epoch,loss\n1,2\n")
     with pytest.raises(PipelineError, match="dev_wer"):
         plot_training_curves({"bad": bad}, tmp_path / "x.png")
+
+
+def test_training_history_cells_that_are_not_numbers_name_file_line_and_column(tmp_path):
+    from lowrank_asr.plotting import read_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,train_loss,dev_loss,dev_wer,seconds\n1,2.5,2.7,,10\n2,2.1,oops,0.4,10\n")
+    with pytest.raises(PipelineError, match=r"history.csv line 3, column 'dev_loss': 'oops' is not a number"):
+        read_history(path)
+    path.write_text("epoch,train_loss,dev_loss,dev_wer,seconds\n1,2.5,2.7,,10\n")
+    history = read_history(path)
+    assert np.isnan(history["dev_wer"][0]) and history["dev_loss"][0] == 2.7  # an empty cell is a missing value

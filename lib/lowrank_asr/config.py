@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution")
@@ -103,6 +104,19 @@ def _check_cross_fields(config: dict) -> None:
         merged = variant_model_config(config, name)
         if merged.get("conv") == "rank" and "rank" not in merged:
             raise ConfigError(f"variant '{name}' uses conv: rank but sets no 'rank'")
+        rate = (merged.get("features") or {}).get("sample_rate", SAMPLE_RATE)
+        if rate != SAMPLE_RATE:
+            raise ConfigError(
+                f"variant '{name}' has model.features.sample_rate {rate}, but the corpus audio is {SAMPLE_RATE} Hz "
+                f"(LibriSpeech's rate, which the synthetic corpus writes and the transcripts stage requires): "
+                f"set model.features.sample_rate to {SAMPLE_RATE} or leave it out"
+            )
+    start, end = config["landscape"].get("range", (-1.0, 1.0))
+    if not start < end:
+        raise ConfigError(
+            f"landscape.range is [{start}, {end}]: its start must be below its end (a reversed range would mirror "
+            "the plot); e.g. [-1.0, 1.0]"
+        )
 
 
 def deep_merge(base: Mapping, overrides: Mapping) -> dict:

@@ -19,7 +19,8 @@ REQUIRED_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_wer")
 
 def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """``history.csv`` (``epoch,train_loss,dev_loss,dev_wer,seconds[,lr,...]``) as column arrays (floats; empty
-    cells -> NaN)."""
+    cells -> NaN, e.g. a dev WER not computed). A cell that is not a number raises PipelineError naming the file,
+    line and column: a NaN there would silently drop a point from the plot."""
     try:
         with open(path, newline="") as fh:
             rows = list(csv.DictReader(fh))
@@ -31,13 +32,16 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise PipelineError(f"training history {path} lacks columns {missing} (has {list(columns)}); "
                             f"expected {','.join(REQUIRED_COLUMNS)},seconds")
 
-    def num(v: str | None) -> float:
-        try:
-            return float(v) if v not in (None, "") else math.nan
-        except ValueError:
+    def num(v: str | None, line: int, column: str) -> float:
+        if v in (None, ""):
             return math.nan
+        try:
+            return float(v)
+        except ValueError:
+            raise PipelineError(f"training history {path} line {line}, column {column!r}: {v!r} is not a number; "
+                                "the file is damaged: rerun the train rule") from None
 
-    return {c: np.array([num(r.get(c)) for r in rows]) for c in columns}
+    return {c: np.array([num(r.get(c), n, c) for n, r in enumerate(rows, 2)]) for c in columns}
 
 
 def plot_training_curves(history_csvs: Mapping[str, str | os.PathLike], out_png: str | os.PathLike, *,
