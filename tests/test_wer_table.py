@@ -60,11 +60,12 @@ def test_error_rates_reject_empty_reference():
 
 
 def _evaluation(tmp_path, variant, rows, split="test-clean"):
-    decodes = tmp_path / f"{variant}.{split}.tsv"
+    stem = variant.replace("/", "_")
+    decodes = tmp_path / f"{stem}.{split}.tsv"
     write_decodes(rows, decodes)
     scores = score_decodes(read_decodes(decodes))
     scores.update(variant=variant, split=split, epochs=3, params=1234, rtf=0.01)
-    out = tmp_path / f"{variant}.{split}.json"
+    out = tmp_path / f"{stem}.{split}.json"
     write_json(scores, out)
     return out, decodes
 
@@ -95,7 +96,7 @@ def test_table_columns_and_values_from_decodes(tmp_path):
     assert by_variant["contextnet"]["frontend"] == "logmel"
     md = (tmp_path / "t.md").read_text()
     low, high = float(by_variant["rank2"]["greedy_wer_low"]), float(by_variant["rank2"]["greedy_wer_high"])
-    assert (f"| rank2 | test-clean | rank | 2 | 3 | 4 | logmel | 1,234 | 3 | 3 | 7 | 2 | "
+    assert (f"| rank2 | test-clean | rank | 2 | 3 | 4 | logmel | 1,234 | 3 | 1 | 3 | 7 | 2 | "
             f"28.6 % [{100 * low:.1f}, {100 * high:.1f}] |") in md
     assert json.loads((tmp_path / "rank2.test-clean.json").read_text())["greedy_wer"] < 1
 
@@ -153,11 +154,29 @@ def test_bootstrap_interval_of_a_binomial_case_matches_the_analytic_one():
     assert iv.low < narrower.low < narrower.high < iv.high
 
 
-def test_resampling_in_chunks_gives_the_same_sums(monkeypatch):
-    column = np.arange(50)
-    whole = bootstrap.resampled_sums([column], resamples=1000, seed=4)[0]
+def test_resampling_in_chunks_gives_the_same_rates(monkeypatch):
+    counts = EditCounts(np.arange(50), np.full(50, 60))
+    whole = bootstrap.resampled_rates([counts], resamples=1000, seed=4)[0]
     monkeypatch.setattr(bootstrap, "_CHUNK_CELLS", 120)  # 2 resamples per chunk
-    assert np.array_equal(bootstrap.resampled_sums([column], resamples=1000, seed=4)[0], whole)
+    assert np.array_equal(bootstrap.resampled_rates([counts], resamples=1000, seed=4)[0], whole)
+
+
+def test_seeds_are_resampled_too():
+    # two training runs of one system, 10 % and 30 % WER on the same 400 ten-word utterances
+    n, rng = 400, np.random.default_rng(8)
+    lengths = np.full(n, 10)
+    runs = [EditCounts(rng.binomial(lengths, p), lengths) for p in (0.1, 0.3)]
+    both = bootstrap.stack_seeds(runs)
+    assert both.per_seed.shape == (2, n)
+    assert both.rate == pytest.approx((runs[0].rate + runs[1].rate) / 2)
+    assert both.seed_rates == pytest.approx([runs[0].rate, runs[1].rate])
+    iv = rate_interval(both, seed=1)
+    # a quarter of the resamples draw the first run twice, a quarter the second: the interval spans both runs
+    assert iv.low < runs[0].rate + 0.02 and iv.high > runs[1].rate - 0.02
+    single = rate_interval(runs[0], seed=1)
+    assert single.high - single.low < (iv.high - iv.low) / 3
+    with pytest.raises(ValueError, match="same utterances"):
+        bootstrap.stack_seeds([runs[0], EditCounts(runs[1].errors[:-1], lengths[:-1])])
 
 
 def test_paired_test_of_identical_decodes_gives_zero_and_p_one():
@@ -217,7 +236,7 @@ def test_comparisons_of_every_pair_on_every_split(tmp_path):
     with (tmp_path / "c.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(pairs)
     md = (tmp_path / "c.md").read_text()
-    assert "| test-clean | greedy | a | c | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] | 1.000 |" in md
+    assert "| test-clean | greedy | a | c | 1/1 | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] | 1.000 |" in md
 
 
 def test_comparisons_name_both_files_when_utterances_differ(tmp_path):
@@ -225,3 +244,28 @@ def test_comparisons_name_both_files_when_utterances_differ(tmp_path):
     b = Evaluation.load(*_evaluation(tmp_path, "b", ROWS[:2]))
     with pytest.raises(PipelineError, match=r"a\.test-clean\.tsv .*/b\.test-clean\.tsv \(2\): 1 utterance\(s\) only in the first"):
         comparison_rows([a, b], ["a", "b"])
+
+
+def test_table_and_comparisons_over_several_seeds(tmp_path):
+    other = [Decoded(r.utt_id, r.path, r.duration, r.reference, r.reference, "") for r in ROWS]  # 0 % greedy
+    runs = {"a/seed_1": "a", "a/seed_2": "a", "b/seed_1": "b", "b/seed_2": "b"}
+    decodes = {"a/seed_1": ROWS, "a/seed_2": other, "b/seed_1": ROWS, "b/seed_2": ROWS}
+    evaluations = []
+    for run, rows in decodes.items():
+        evaluations.append(Evaluation.load(*_evaluation(tmp_path, run, rows)))
+    knobs = {"a": {}, "b": {}}
+    table = {r["variant"]: r for r in table_rows(evaluations, knobs, {}, Bootstrap(), runs)}
+    assert set(table) == {"a", "b"} and table["a"]["seeds"] == 2
+    assert table["a"]["greedy_wer"] == pytest.approx((2 / 7 + 0) / 2)
+    assert table["a"]["greedy_wer_seed_sd"] == pytest.approx(np.std([2 / 7, 0], ddof=1))
+    assert table["b"]["greedy_wer_seed_sd"] == 0.0
+    write_table(list(table.values()), tmp_path / "t.csv", tmp_path / "t.md")
+    assert f"14.3 % [{100 * table['a']['greedy_wer_low']:.1f}, {100 * table['a']['greedy_wer_high']:.1f}] ± 20.2" in (
+        tmp_path / "t.md").read_text()
+    pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
+    greedy = next(p for p in pairs if p["decoding"] == "greedy")
+    assert greedy["seeds"] == "2/2" and greedy["difference"] == pytest.approx(2 / 7 - 1 / 7)
+    # a seed whose decodes hold other utterances is named, with the run it is paired with
+    evaluations[1] = Evaluation.load(*_evaluation(tmp_path, "a/seed_2", ROWS[:2]))
+    with pytest.raises(PipelineError, match=r"a_seed_1.test-clean.tsv .* with .*a_seed_2.test-clean.tsv"):
+        table_rows(evaluations, knobs, {}, Bootstrap(), runs)

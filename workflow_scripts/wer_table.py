@@ -12,9 +12,10 @@ evaluations = [table.Evaluation.load(s, d)
                for s, d in zip(snakemake.input.scores, snakemake.input.decodes, strict=True)]
 skipped = {split: table.skipped_count(path)
            for split, path in zip(snakemake.params.splits, snakemake.input.skipped, strict=True)}
-rows = table.table_rows(evaluations, snakemake.params.knobs, skipped, bootstrap)
+runs = snakemake.params.runs
+rows = table.table_rows(evaluations, snakemake.params.knobs, skipped, bootstrap, runs)
 table.write_table(rows, snakemake.output.csv, snakemake.output.md, confidence=bootstrap.confidence)
-pairs = table.comparison_rows(evaluations, snakemake.params.variants, bootstrap)
+pairs = table.comparison_rows(evaluations, snakemake.params.variants, bootstrap, runs)
 table.write_comparisons(pairs, snakemake.output.comparisons, snakemake.output.comparisons_md,
                         confidence=bootstrap.confidence)
 log.info("wrote %d rows and %d comparisons (%d resamples)", len(rows), len(pairs), bootstrap.resamples)

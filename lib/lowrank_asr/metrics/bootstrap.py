@@ -5,6 +5,10 @@ distribution is estimated by resampling *utterances* with replacement and recomp
 resampled sums (not by averaging per-utterance rates). A paired comparison resamples the same utterances for both
 systems, so that what the two have in common (hard utterances) cancels out of their difference.
 
+With several training seeds, a system's per-utterance edits are a seeds × utterances matrix and its rate the mean
+over seeds; each bootstrap resample then also resamples the seeds (with replacement), so that the interval
+covers the spread between training runs as well as the choice of test utterances.
+
 Intervals are percentile intervals. The two-sided p-value of a difference is twice the fraction of resampled
 differences on the far side of zero (those ≤ 0 when the observed difference is positive, ≥ 0 when it is negative),
 capped at 1: it is below 1 − confidence exactly when the percentile interval excludes zero.
@@ -28,17 +32,41 @@ _CHUNK_CELLS = 4_000_000  # resampled indices held at once (resamples × utteran
 
 @dataclass(frozen=True)
 class EditCounts:
-    """Per utterance: edits (substitutions + deletions + insertions) and reference length, in words or chars."""
+    """Per utterance: edits (substitutions + deletions + insertions) and reference length, in words or chars.
+
+    ``errors`` is ``[utterances]`` for one training run, or ``[seeds, utterances]`` for several (``stack_seeds``).
+    """
 
     errors: np.ndarray
     lengths: np.ndarray
 
     @property
+    def per_seed(self) -> np.ndarray:
+        """``[seeds, utterances]`` (one row for a single run)."""
+        return np.atleast_2d(self.errors)
+
+    @property
+    def seed_rates(self) -> np.ndarray:
+        """The corpus rate of each seed's run."""
+        return self.per_seed.sum(axis=1) / self.lengths.sum()
+
+    @property
     def rate(self) -> float:
-        return float(self.errors.sum() / self.lengths.sum())
+        """The corpus rate; with several seeds, the mean of their rates."""
+        return float(self.seed_rates.mean())
 
     def __len__(self) -> int:
         return len(self.lengths)
+
+
+def stack_seeds(counts: Sequence[EditCounts]) -> EditCounts:
+    """One system's per-utterance edits of several training seeds (same utterances, same references)."""
+    if not counts:
+        raise ValueError("no edit counts to stack")
+    lengths = counts[0].lengths
+    if any(len(c) != len(lengths) or not np.array_equal(c.lengths, lengths) for c in counts):
+        raise ValueError("the seeds' decodes do not hold the same utterances")
+    return EditCounts(np.concatenate([c.per_seed for c in counts]), lengths)
 
 
 def edit_counts(references: Sequence[str], hypotheses: Sequence[str],
@@ -61,27 +89,33 @@ def edit_counts(references: Sequence[str], hypotheses: Sequence[str],
     return EditCounts(errors, lengths)
 
 
-def resampled_sums(columns: Sequence[np.ndarray], *, resamples: int = DEFAULT_RESAMPLES,
-                   seed: int = 0) -> list[np.ndarray]:
-    """For each per-utterance column, its sum over each of ``resamples`` bootstrap resamples of the utterances.
+def resampled_rates(systems: Sequence[EditCounts], *, resamples: int = DEFAULT_RESAMPLES,
+                    seed: int = 0) -> list[np.ndarray]:
+    """Each system's corpus rate on each of ``resamples`` bootstrap resamples of the utterances (and its seeds).
 
-    All columns share the same resampled utterances (that is what makes a comparison paired); seeded, and chunked
-    so that memory stays bounded on large splits.
+    All systems share the same resampled utterances (that is what makes a comparison paired); each system's seeds
+    are resampled on their own (different runs). Seeded, and chunked so that memory stays bounded on large splits.
     """
-    n = len(columns[0])
-    if n == 0 or any(len(c) != n for c in columns):
-        raise ValueError(f"columns must be non-empty and of one length, got {[len(c) for c in columns]}")
+    n = len(systems[0])
+    if n == 0 or any(len(s) != n or not np.array_equal(s.lengths, systems[0].lengths) for s in systems):
+        raise ValueError("the systems were not scored on the same utterances")
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples}")
     rng = np.random.default_rng(seed)
-    sums = [np.empty(resamples) for _ in columns]
+    lengths = systems[0].lengths
+    rates = [np.empty(resamples) for _ in systems]
     chunk = max(1, _CHUNK_CELLS // n)
     for start in range(0, resamples, chunk):
         stop = min(resamples, start + chunk)
         idx = rng.integers(0, n, size=(stop - start, n))
-        for col, out in zip(columns, sums, strict=True):
-            out[start:stop] = np.asarray(col)[idx].sum(axis=1)
-    return sums
+        words = lengths[idx].sum(axis=1)
+        for system, out in zip(systems, rates, strict=True):
+            per_seed = system.per_seed[:, idx].sum(axis=2)  # [seeds, resamples]
+            k = len(per_seed)
+            # a resample of the seeds, as weights (how often each is drawn ÷ k); one seed: weight 1, no draw
+            weights = rng.multinomial(k, np.full(k, 1 / k), size=stop - start).T / k if k > 1 else 1.0
+            out[start:stop] = (weights * per_seed).sum(axis=0) / words
+    return rates
 
 
 def _check_confidence(confidence: float) -> None:
@@ -98,10 +132,9 @@ class Interval:
 
 def rate_interval(counts: EditCounts, *, resamples: int = DEFAULT_RESAMPLES,
                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Interval:
-    """The corpus rate and its bootstrap percentile interval."""
+    """The corpus rate (mean over seeds) and its bootstrap percentile interval."""
     _check_confidence(confidence)
-    errors, lengths = resampled_sums([counts.errors, counts.lengths], resamples=resamples, seed=seed)
-    rates = errors / lengths
+    (rates,) = resampled_rates([counts], resamples=resamples, seed=seed)
     tail = (1 - confidence) / 2
     low, high = np.quantile(rates, [tail, 1 - tail])
     return Interval(counts.rate, float(low), float(high))
@@ -127,10 +160,8 @@ def paired_difference(a: EditCounts, b: EditCounts, *, resamples: int = DEFAULT_
                       confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Difference:
     """Paired bootstrap of ``b.rate − a.rate``: both systems are scored on the same resampled utterances."""
     _check_confidence(confidence)
-    if len(a) != len(b) or not np.array_equal(a.lengths, b.lengths):
-        raise ValueError("the two systems were not scored on the same utterances")
-    err_a, err_b, lengths = resampled_sums([a.errors, b.errors, a.lengths], resamples=resamples, seed=seed)
-    diffs = (err_b - err_a) / lengths
+    rates_a, rates_b = resampled_rates([a, b], resamples=resamples, seed=seed)
+    diffs = rates_b - rates_a
     tail = (1 - confidence) / 2
     low, high = np.quantile(diffs, [tail, 1 - tail])
     observed = b.rate - a.rate
