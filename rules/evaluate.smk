@@ -31,8 +31,8 @@ rule evaluate:
 
 rule wer_table:
     input:
-        scores=expand("results/wer/{variant}/{split}.json", variant=VARIANTS, split=EVAL_SPLITS),
-        decodes=expand("results/decodes/{variant}/{split}.tsv", variant=VARIANTS, split=EVAL_SPLITS),
+        scores=expand("results/wer/{variant}/{split}.json", variant=RUN_NAMES, split=EVAL_SPLITS),
+        decodes=expand("results/decodes/{variant}/{split}.tsv", variant=RUN_NAMES, split=EVAL_SPLITS),
         skipped=expand("resources/transcripts/{split}.skipped.json", split=EVAL_SPLITS),
     output:
         csv=report("results/wer_table.csv", caption="../report/wer_table.rst", category="1. Recognition"),
@@ -43,6 +43,7 @@ rule wer_table:
     params:
         knobs={v: variant_model_config(config, v) for v in VARIANTS},
         variants=VARIANTS,
+        runs={r.name: r.variant for r in RUNS},
         splits=EVAL_SPLITS,
         bootstrap=config["evaluation"].get("bootstrap", {}),
         code=script_code("wer_table.py"),

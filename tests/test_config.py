@@ -122,3 +122,24 @@ def test_analysis_epochs():
     config["landscape"]["epochs"] = [5]
     with pytest.raises(ConfigError, match="beyond training.epochs = 4"):
         analysis_epochs(config, "landscape")
+
+
+def test_training_runs_gain_the_seed_only_when_there_are_several():
+    from lowrank_asr.config import analysis_runs, run_named, training_runs
+
+    config = load("config.yaml")
+    assert [(r.name, r.seed) for r in training_runs(config)] == [("contextnet", config["seed"]),
+                                                                 ("lowrank", config["seed"])]
+    config["training"]["seeds"] = [3, 4]
+    validate_config(config, SCHEMA)
+    assert [r.name for r in training_runs(config)] == ["contextnet/seed_3", "contextnet/seed_4", "lowrank/seed_3",
+                                                       "lowrank/seed_4"]
+    assert run_named(config, "lowrank/seed_4").variant == "lowrank"
+    assert [r.name for r in analysis_runs(config, "landscape")] == ["contextnet/seed_3", "lowrank/seed_3"]
+    config["landscape"]["all_seeds"] = True
+    assert len(analysis_runs(config, "landscape")) == 4
+    with pytest.raises(ConfigError, match="no training run is named 'lowrank/seed_5'"):
+        run_named(config, "lowrank/seed_5")
+    config["training"]["seeds"] = [3, 3]
+    with pytest.raises(ConfigError, match="training.seeds"):
+        validate_config(config, SCHEMA)
