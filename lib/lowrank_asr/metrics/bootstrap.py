@@ -11,7 +11,7 @@ covers the spread between training runs as well as the choice of test utterances
 
 Intervals are percentile intervals. The two-sided p-value of a difference is twice the fraction of resampled
 differences on the far side of zero (those ≤ 0 when the observed difference is positive, ≥ 0 when it is negative),
-capped at 1: it is below 1 − confidence exactly when the percentile interval excludes zero.
+capped at 1: it falls below 1 − confidence when (up to ties at zero) the percentile interval excludes zero.
 """
 
 from __future__ import annotations
