@@ -11,7 +11,7 @@ rule integrated_gradients:
     output:
         "results/attribution/{variant}/epoch_{epoch}.h5",
     params:
-        attribution={k: v for k, v in ATTRIBUTION.items() if k != "epochs"},
+        attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds")},
         model=model_settings,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         code=script_code("integrated_gradients.py"),

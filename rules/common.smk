@@ -1,12 +1,17 @@
 # Paths, wildcard constraints, config slices and code hashes shared by every rule group.
 import re
 
-from lowrank_asr.config import all_splits, analysis_epochs, stable_hash, variant_model_config
+from lowrank_asr.config import (all_splits, analysis_epochs, analysis_runs, run_named, stable_hash,
+                                training_runs, variant_model_config)
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
 
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])
+# Each variant trains once per `training.seeds` entry. The `{variant}` wildcard names a run: the variant alone with
+# one seed (today's paths), `{variant}/seed_{seed}` with several.
+RUNS = training_runs(config)
+RUN_NAMES = [r.name for r in RUNS]
 EPOCHS = config["training"]["epochs"]
 SHARDS = config["data"]["shards"]
 LOCAL = config["corpus"].get("local") or {}
@@ -27,7 +32,7 @@ ANALYSIS_THREADS = 1
 
 
 wildcard_constraints:
-    variant="|".join(map(re.escape, VARIANTS)),
+    variant="|".join(map(re.escape, RUN_NAMES)),
     split="|".join(map(re.escape, SPLITS)),
     epoch=r"\d{3}",
 
@@ -65,7 +70,7 @@ def model_weights(variant, epoch):
 
 
 def model_settings(wildcards):
-    return variant_model_config(config, wildcards.variant)
+    return variant_model_config(config, run_named(config, wildcards.variant).variant)
 
 
 def split_source(split):
@@ -77,10 +82,10 @@ def split_source(split):
 
 def landscape_targets():
     targets = []
-    for variant in VARIANTS:
-        targets += [f"results/plots/landscape/{variant}/epoch_{epoch_tag(e)}.png"
+    for run in analysis_runs(config, "landscape"):
+        targets += [f"results/plots/landscape/{run.name}/epoch_{epoch_tag(e)}.png"
                     for e in analysis_epochs(config, "landscape")]
-        targets.append(f"results/videos/{variant}_landscape.mp4")
+        targets.append(f"results/videos/{run.name}_landscape.mp4")
     if len(VARIANTS) > 1:
         targets.append("results/videos/compare_landscape.mp4")
     return targets
@@ -88,10 +93,10 @@ def landscape_targets():
 
 def attribution_targets():
     targets = []
-    for variant in VARIANTS:
-        targets += [f"results/plots/attribution/{variant}/epoch_{epoch_tag(e)}.png"
+    for run in analysis_runs(config, "attribution"):
+        targets += [f"results/plots/attribution/{run.name}/epoch_{epoch_tag(e)}.png"
                     for e in analysis_epochs(config, "attribution")]
-        targets.append(f"results/videos/{variant}_attribution.mp4")
+        targets.append(f"results/videos/{run.name}_attribution.mp4")
     return targets
 
 

@@ -58,6 +58,7 @@ rule extract:
     output:
         directory("resources/corpus/LibriSpeech/{split}"),
     params:
+        local=lambda w: w.split in LOCAL,
         code=script_code("extract.py"),
     log:
         "logs/extract/{split}.log",

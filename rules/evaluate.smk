@@ -31,12 +31,21 @@ rule evaluate:
 
 rule wer_table:
     input:
-        expand("results/wer/{variant}/{split}.json", variant=VARIANTS, split=EVAL_SPLITS),
+        scores=expand("results/wer/{variant}/{split}.json", variant=RUN_NAMES, split=EVAL_SPLITS),
+        decodes=expand("results/decodes/{variant}/{split}.tsv", variant=RUN_NAMES, split=EVAL_SPLITS),
+        skipped=expand("resources/transcripts/{split}.skipped.json", split=EVAL_SPLITS),
     output:
         csv=report("results/wer_table.csv", caption="../report/wer_table.rst", category="1. Recognition"),
         md="results/wer_table.md",
+        comparisons=report("results/comparisons.csv", caption="../report/comparisons.rst",
+                           category="1. Recognition"),
+        comparisons_md="results/comparisons.md",
     params:
         knobs={v: variant_model_config(config, v) for v in VARIANTS},
+        variants=VARIANTS,
+        runs={r.name: r.variant for r in RUNS},
+        splits=EVAL_SPLITS,
+        bootstrap=config["evaluation"].get("bootstrap", {}),
         code=script_code("wer_table.py"),
     log:
         "logs/wer_table/wer_table.log",

@@ -3,7 +3,9 @@ LANDSCAPE = config["landscape"]
 LANDSCAPE_SHARDS = LANDSCAPE.get("shards", 1)
 LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
 # the grid's content does not depend on which epochs are analysed: keep `epochs` out of its params
-LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards")}
+LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards", "all_seeds")}
+# the side-by-side video compares the variants' first-seed runs
+COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 
 
 def landscape_grid_output():
@@ -97,7 +99,7 @@ rule landscape_video:
 
 rule compare_landscape_video:
     input:
-        [f"results/plots/landscape/{v}/epoch_{e}.png" for v in VARIANTS for e in LANDSCAPE_EPOCHS],
+        [f"results/plots/landscape/{r}/epoch_{e}.png" for r in COMPARED_RUNS for e in LANDSCAPE_EPOCHS],
     output:
         report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
     params:

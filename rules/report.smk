@@ -3,12 +3,12 @@
 
 rule training_curves:
     input:
-        expand("results/models/{variant}/history.csv", variant=VARIANTS),
+        expand("results/models/{variant}/history.csv", variant=RUN_NAMES),
     output:
         report("results/plots/training_curves.png", caption="../report/training_curves.rst",
                category="1. Recognition"),
     params:
-        variants=VARIANTS,
+        runs={r.name: r.variant for r in RUNS},
         code=script_code("training_curves.py"),
     log:
         "logs/training_curves/curves.log",

@@ -3,9 +3,17 @@ TRAIN_SPLITS = config["data"]["train_splits"]
 DEV_SPLITS = config["data"]["dev_splits"]
 
 
+# `seeds` only says how many runs there are: adding a seed must not retrain the others.
+TRAINING = {k: v for k, v in config["training"].items() if k != "seeds"}
+
+
+def run_seed(wildcards):
+    return run_named(config, wildcards.variant).seed
+
+
 def train_state_dir(wildcards):
     """Resume state keyed by everything that shapes the run, so a changed setting starts afresh."""
-    key = stable_hash([variant_model_config(config, wildcards.variant), config["training"], config["seed"],
+    key = stable_hash([model_settings(wildcards), TRAINING, run_seed(wildcards),
                        config["data"].get("max_duration"), script_code("train.py")])
     return f"results/.train_state/{wildcards.variant}/{key}"
 
@@ -20,8 +28,8 @@ rule train:
         history="results/models/{variant}/history.csv",
     params:
         model=model_settings,
-        training=config["training"],
-        seed=config["seed"],
+        training=TRAINING,
+        seed=run_seed,
         max_duration=config["data"].get("max_duration"),
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         state_dir=train_state_dir,

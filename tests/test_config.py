@@ -64,6 +64,31 @@ def test_split_without_source_is_refused():
         validate_config(config, SCHEMA)
 
 
+@pytest.mark.parametrize("span", [[1.0, -1.0], [0.5, 0.5]])
+def test_landscape_range_must_run_upwards(span):
+    config = load("config.yaml")
+    config["landscape"]["range"] = span
+    with pytest.raises(ConfigError, match=r"landscape.range is \[.*\]: its start must be below its end"):
+        validate_config(config, SCHEMA)
+
+
+def test_feature_sample_rate_must_be_the_corpus_rate():
+    config = load("config.yaml")
+    config["variants"]["lowrank"] = {"conv": "lowrank", "features": {"sample_rate": 8000}}
+    with pytest.raises(ConfigError, match=r"variant 'lowrank' has model.features.sample_rate 8000, but the corpus "
+                                          r"audio is 16000 Hz"):
+        validate_config(config, SCHEMA)
+    config["variants"]["lowrank"]["features"]["sample_rate"] = 16000
+    validate_config(config, SCHEMA)
+
+
+def test_corpus_sample_rate_is_the_model_default():
+    from lowrank_asr.data.librispeech import SAMPLE_RATE
+    from lowrank_asr.models.config import DEFAULT_MODEL
+
+    assert DEFAULT_MODEL["features"]["sample_rate"] == SAMPLE_RATE
+
+
 def test_variant_overrides_merge_deeply_and_lists_replace():
     config = load("config.yaml")
     config["variants"]["aug"] = {"specaugment": {"enabled": True}, "blocks": [{"layers": 1, "channels": 8}]}
@@ -97,3 +122,24 @@ def test_analysis_epochs():
     config["landscape"]["epochs"] = [5]
     with pytest.raises(ConfigError, match="beyond training.epochs = 4"):
         analysis_epochs(config, "landscape")
+
+
+def test_training_runs_gain_the_seed_only_when_there_are_several():
+    from lowrank_asr.config import analysis_runs, run_named, training_runs
+
+    config = load("config.yaml")
+    assert [(r.name, r.seed) for r in training_runs(config)] == [("contextnet", config["seed"]),
+                                                                 ("lowrank", config["seed"])]
+    config["training"]["seeds"] = [3, 4]
+    validate_config(config, SCHEMA)
+    assert [r.name for r in training_runs(config)] == ["contextnet/seed_3", "contextnet/seed_4", "lowrank/seed_3",
+                                                       "lowrank/seed_4"]
+    assert run_named(config, "lowrank/seed_4").variant == "lowrank"
+    assert [r.name for r in analysis_runs(config, "landscape")] == ["contextnet/seed_3", "lowrank/seed_3"]
+    config["landscape"]["all_seeds"] = True
+    assert len(analysis_runs(config, "landscape")) == 4
+    with pytest.raises(ConfigError, match="no training run is named 'lowrank/seed_5'"):
+        run_named(config, "lowrank/seed_5")
+    config["training"]["seeds"] = [3, 3]
+    with pytest.raises(ConfigError, match="training.seeds"):
+        validate_config(config, SCHEMA)

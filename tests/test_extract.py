@@ -92,15 +92,26 @@ def test_truncated_tarball(tmp_path):
     dest = tmp_path / "corpus"
     with pytest.raises(CorpusError, match="truncated or corrupt") as err:
         extract_split(tb, "dev-clean", dest)
-    assert str(tb) in str(err.value) and "download it again" in str(err.value)
+    assert str(tb) in str(err.value) and "delete it and rerun" in str(err.value)
     _assert_failed_cleanly(dest)
 
 
 def test_not_a_gzip_file(tmp_path):
     tb = tmp_path / "dev-clean.tar.gz"
     tb.write_bytes(b"<html>mirror error page</html>")
-    with pytest.raises(CorpusError, match="delete it and download it again"):
+    with pytest.raises(CorpusError, match="delete it and rerun: the pipeline downloads"):
         extract_split(tb, "dev-clean", tmp_path / "corpus")
+    _assert_failed_cleanly(tmp_path / "corpus")
+
+
+def test_corrupt_local_tarball_is_not_to_be_deleted(tmp_path):
+    tb = _tar(tmp_path / "dev-clean.tar.gz", _good_members(flac=NOISE))
+    tb.write_bytes(tb.read_bytes()[: len(tb.read_bytes()) // 2])
+    with pytest.raises(CorpusError, match=r"truncated or corrupt .*your own file \(corpus.local.dev-clean\), which "
+                                          r"the pipeline never deletes") as err:
+        extract_split(tb, "dev-clean", tmp_path / "corpus", user_file=True)
+    assert "delete it" not in str(err.value) and f"gzip -t {tb}" in str(err.value)
+    assert tb.is_file()
     _assert_failed_cleanly(tmp_path / "corpus")
 
 

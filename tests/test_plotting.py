@@ -107,3 +107,35 @@ def test_training_curves(tmp_path):
     bad.write_text("epoch,loss\n1,2\n")
     with pytest.raises(PipelineError, match="dev_wer"):
         plot_training_curves({"bad": bad}, tmp_path / "x.png")
+
+
+def test_training_history_cells_that_are_not_numbers_name_file_line_and_column(tmp_path):
+    from lowrank_asr.plotting import read_history
+
+    path = tmp_path / "history.csv"
+    path.write_text("epoch,train_loss,dev_loss,dev_wer,seconds\n1,2.5,2.7,,10\n2,2.1,oops,0.4,10\n")
+    with pytest.raises(PipelineError, match=r"history.csv line 3, column 'dev_loss': 'oops' is not a number"):
+        read_history(path)
+    path.write_text("epoch,train_loss,dev_loss,dev_wer,seconds\n1,2.5,2.7,,10\n")
+    history = read_history(path)
+    assert np.isnan(history["dev_wer"][0]) and history["dev_loss"][0] == 2.7  # an empty cell is a missing value
+
+
+def test_training_curves_of_several_seeds_show_their_spread(tmp_path):
+    from lowrank_asr.plotting.training import read_history, seed_spread
+
+    paths = []
+    for seed in range(3):
+        p = tmp_path / f"seed{seed}.csv"
+        rows = ["epoch,train_loss,dev_loss,dev_wer,seconds"]
+        rows += [f"{e},{10 / e + seed},{12 / e + seed},{0.5 / e + 0.1 * seed},10" for e in range(1, 4 + seed)]
+        p.write_text("\n".join(rows) + "\n")
+        paths.append(p)
+    epochs, mean, low, high = seed_spread([read_history(p) for p in paths], "dev_wer")
+    assert epochs.tolist() == [1, 2, 3]  # the epochs every seed reached
+    np.testing.assert_allclose(mean, 0.5 / epochs + 0.1)
+    np.testing.assert_allclose(high - low, 0.2)
+    out = plot_training_curves({"a": paths, "b": paths[0]}, tmp_path / "curves.png")
+    assert _png_size(out)[0] == "PNG"
+    with pytest.raises(PipelineError, match=r"no history files for \['c'\]"):
+        plot_training_curves({"c": []}, tmp_path / "x.png")

@@ -340,3 +340,23 @@ def test_dag_renders_to_svg(tmp_path, kind):
         assert nodes == len(expected_counts(default_config("config.yaml")))
     else:
         assert nodes == sum(expected_counts(default_config("config.yaml")).values())
+
+
+def test_two_seeds_train_and_evaluate_each_variant_twice(tmp_path):
+    config = load_yaml(ROOT / "config" / "smoke.yaml")
+    config["training"]["seeds"] = [11, 12]
+    config["attribution"]["all_seeds"] = True  # the landscape stays on the first seed (the default)
+    path = tmp_path / "two_seeds.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = dry_run(tmp_path / "work", "all", "--configfile", str(path))
+    single = expected_counts(load_yaml(ROOT / "config" / "smoke.yaml"))
+    runs = {f"{v}/seed_{s}" for v in config["variants"] for s in (11, 12)}
+    assert {job["wildcards"] for job in run.of("train")} == {f"variant={r}" for r in runs}
+    assert run.counts["evaluate"] == 2 * single["evaluate"]
+    assert run.counts["integrated_gradients"] == 2 * single["integrated_gradients"]
+    assert run.counts["loss_grid"] == single["loss_grid"]
+    assert {job["wildcards"].split(",")[0] for job in run.of("plot_landscape")} == {
+        f"variant={v}/seed_11" for v in config["variants"]}
+    assert run.counts["wer_table"] == run.counts["training_curves"] == 1
+    assert "results/wer/lowrank/seed_12/test-other.json" in run.text
+    assert "results/models/contextnet/seed_11/history.csv" in run.text

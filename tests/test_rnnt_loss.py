@@ -14,7 +14,7 @@ def _log_softmax(x):
     return x - m - np.log(np.exp(x - m).sum(-1, keepdims=True))
 
 
-def brute_force_rnnt(logits, labels):
+def brute_force_rnnt(logits, labels, blank=0):
     """-log sum over every monotone alignment: T blanks and U labels, the last move a blank (from (T-1, U))."""
     lp = _log_softmax(logits.astype(np.float64))
     t_len, u1, _ = lp.shape
@@ -29,7 +29,7 @@ def brute_force_rnnt(logits, labels):
                 s += lp[t, u, labels[u]]
                 u += 1
             else:
-                s += lp[t, u, 0]
+                s += lp[t, u, blank]
                 t += 1
         assert (t, u) == (t_len, u_len)
         total.append(s)
@@ -108,6 +108,42 @@ def test_matches_brute_force_and_dp(lengths_t, lengths_u, v):
         assert want == pytest.approx(-beta[0, 0], abs=1e-9)  # forward and backward definitions agree
         assert got64[b] == pytest.approx(want, abs=1e-8)
         assert got32[b] == pytest.approx(want, abs=1e-4)
+
+
+@pytest.mark.parametrize("blank", [1, 3])
+def test_nonzero_blank_index(blank):
+    """Blank in the middle or last of the classes: the loss is the alignment sum with that class as blank, label
+    padding beyond each length (here class 0, a real label) changes nothing, and moving the blank from class 0 to
+    ``blank`` (relabelling the others) moves the gradient with it."""
+    v = 4
+    rng = np.random.default_rng(20 + blank)
+    logits, _, lt, lu = random_batch(rng, [3, 2, 4], [2, 1, 3], v)
+    others = [k for k in range(v) if k != blank]
+    labels = np.zeros((3, 3), np.int32)
+    for i, n in enumerate(lu):
+        labels[i, :n] = rng.choice(others, size=n)
+    got = rnnt_loss(logits, labels, lt, lu, blank=blank).numpy()
+    for b in range(3):
+        want = brute_force_rnnt(logits[b, : lt[b], : lu[b] + 1], labels[b, : lu[b]], blank=blank)
+        assert got[b] == pytest.approx(want, abs=1e-8)
+        assert want != pytest.approx(brute_force_rnnt(logits[b, : lt[b], : lu[b] + 1], labels[b, : lu[b]]), abs=1e-3)
+    padded = labels.copy()
+    for i, n in enumerate(lu):
+        padded[i, n:] = others[-1]
+    np.testing.assert_allclose(rnnt_loss(logits, padded, lt, lu, blank=blank).numpy(), got, atol=1e-12)
+    # class k of the moved problem is class perm[k] of the original: the blank (0) lands on index ``blank``
+    perm = np.array([*range(1, blank + 1), 0, *range(blank + 1, v)])
+    inverse = np.argsort(perm)  # original class c is class inverse[c] of the moved problem
+    labels0 = np.where(np.arange(3)[None, :] < lu[:, None], rng.integers(1, v, size=(3, 3)), 0).astype(np.int32)
+    moved_labels = inverse[labels0].astype(np.int32)
+    x, moved_x = tf.constant(logits), tf.constant(logits[..., perm])
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, moved_x])
+        loss = tf.reduce_sum(rnnt_loss(x, labels0, lt, lu))
+        moved = tf.reduce_sum(rnnt_loss(moved_x, moved_labels, lt, lu, blank=blank))
+    assert moved.numpy() == pytest.approx(loss.numpy(), abs=1e-9)
+    np.testing.assert_allclose(tape.gradient(moved, moved_x).numpy(), tape.gradient(loss, x).numpy()[..., perm],
+                               atol=1e-9)
 
 
 def test_gradient_matches_graves_and_finite_differences():

@@ -134,6 +134,20 @@ def wrong_rate(split):
     return p
 
 
+def header_only(split):
+    """A FLAC cut right after its metadata blocks: a valid header, no audio frames."""
+    p = split / "19" / "198" / "19-198-0001.flac"
+    data = p.read_bytes()
+    offset = 4
+    while True:
+        last, length = data[offset] & 0x80, int.from_bytes(data[offset + 1:offset + 4], "big")
+        offset += 4 + length
+        if last:
+            break
+    p.write_bytes(data[:offset])
+    return p
+
+
 BAD = {
     "corrupt": (corrupt, "corrupt or unreadable FLAC"),
     "truncated": (truncate, "corrupt"),
@@ -142,6 +156,7 @@ BAD = {
     "malformed_text": (malformed, "malformed transcript line 3"),
     "malformed_id": (malformed_id, "malformed transcript line 3"),
     "sample_rate": (wrong_rate, "sample rate is 8000 Hz"),
+    "header_only": (header_only, "no audio samples"),
 }
 
 
@@ -171,7 +186,7 @@ def test_bad_input_skipped_and_listed(split, kind, caplog):
     assert set(skipped[0]) == {"path", "utt_id", "reason"}
     rows = read_transcripts("out/dev.tsv")
     assert rel not in [r.path for r in rows]
-    expected = 5 - (kind in ("corrupt", "truncated", "no_audio", "sample_rate"))
+    expected = 5 - (kind in ("corrupt", "truncated", "no_audio", "sample_rate", "header_only"))
     assert len(rows) == stats["utterances"] == expected
     assert any(rel in rec.getMessage() and reason in rec.getMessage() for rec in caplog.records)
 

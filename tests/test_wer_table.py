@@ -4,11 +4,32 @@ import csv
 import json
 
 import jiwer
+import numpy as np
 import pytest
 
+from lowrank_asr.errors import PipelineError
 from lowrank_asr.evaluation.transcribe import Decoded, read_decodes, score_decodes, write_decodes, write_json
-from lowrank_asr.metrics import error_rates
-from lowrank_asr.metrics.table import COLUMNS, KNOBS, table_rows, write_table
+from lowrank_asr.metrics import bootstrap, error_rates
+from lowrank_asr.metrics.bootstrap import (
+    EditCounts,
+    aligned_decodes,
+    edit_counts,
+    paired_difference,
+    rate_interval,
+)
+from lowrank_asr.metrics.table import (
+    COLUMNS,
+    KNOB_DEFAULTS,
+    KNOBS,
+    Bootstrap,
+    Evaluation,
+    comparison_rows,
+    knob_value,
+    skipped_count,
+    table_rows,
+    write_comparisons,
+    write_table,
+)
 
 ROWS = [
     Decoded("1-1-0001", "a/1-1-0001.flac", 1.5, "the cat sat", "the cat sat", "the cat sat"),
@@ -38,29 +59,213 @@ def test_error_rates_reject_empty_reference():
         error_rates([""], ["x"])
 
 
+def _evaluation(tmp_path, variant, rows, split="test-clean"):
+    stem = variant.replace("/", "_")
+    decodes = tmp_path / f"{stem}.{split}.tsv"
+    write_decodes(rows, decodes)
+    scores = score_decodes(read_decodes(decodes))
+    scores.update(variant=variant, split=split, epochs=3, params=1234, rtf=0.01)
+    out = tmp_path / f"{stem}.{split}.json"
+    write_json(scores, out)
+    return out, decodes
+
+
 def test_table_columns_and_values_from_decodes(tmp_path):
     knobs = {"contextnet": {"conv": "separable", "alpha": 0.5},
-             "rank2": {"conv": "rank", "rank": 2, "alpha": 0.5, "frontend": "logmel"}}
-    score_files = []
-    for variant in knobs:
-        decodes = tmp_path / f"{variant}.tsv"
-        write_decodes(ROWS, decodes)
-        scores = score_decodes(read_decodes(decodes))
-        scores.update(variant=variant, split="test-clean", epochs=3, params=1234, rtf=0.01)
-        out = tmp_path / f"{variant}.json"
-        write_json(scores, out)
-        score_files.append(out)
-    rows = table_rows(score_files, knobs)
+             "rank2": {"conv": "rank", "rank": 2, "alpha": 0.5, "frontend": "logmel", "kernel_size": 3,
+                       "blocks": [{"layers": 1, "channels": 8}, {"layers": 2, "channels": 8, "repeat": 3}]}}
+    evaluations = [Evaluation.load(*_evaluation(tmp_path, v, ROWS)) for v in knobs]
+    rows = table_rows(evaluations, knobs, {"test-clean": 2})
     write_table(rows, tmp_path / "t.csv", tmp_path / "t.md")
     with (tmp_path / "t.csv").open() as f:
         table = list(csv.DictReader(f))
     assert list(table[0]) == [*COLUMNS, *KNOBS]
     by_variant = {r["variant"]: r for r in table}
-    recomputed = score_decodes(read_decodes(tmp_path / "contextnet.tsv"))
+    recomputed = score_decodes(read_decodes(tmp_path / "contextnet.test-clean.tsv"))
     assert float(by_variant["contextnet"]["greedy_wer"]) == pytest.approx(recomputed["greedy_wer"], abs=1e-4)
     assert float(by_variant["rank2"]["beam_cer"]) == pytest.approx(recomputed["beam_cer"], abs=1e-4)
+    for rate in ("greedy_wer", "greedy_cer", "beam_wer", "beam_cer"):
+        row = by_variant["rank2"]
+        assert float(row[f"{rate}_low"]) <= float(row[rate]) <= float(row[f"{rate}_high"])
+    # what was scored: 3 utterances, 7 reference words, and the 2 utterances the transcripts stage skipped
+    assert (by_variant["rank2"]["utterances"], by_variant["rank2"]["words"], by_variant["rank2"]["skipped"]) == (
+        "3", "7", "2")
     assert by_variant["rank2"]["rank"] == "2" and by_variant["contextnet"]["rank"] == ""
+    assert (by_variant["rank2"]["kernel_size"], by_variant["rank2"]["blocks"]) == ("3", "4")
+    assert (by_variant["contextnet"]["kernel_size"], by_variant["contextnet"]["blocks"]) == ("5", "7")
     assert by_variant["contextnet"]["frontend"] == "logmel"
     md = (tmp_path / "t.md").read_text()
-    assert "| rank2 | test-clean | rank | 2 | logmel | 1,234 | 3 | 28.6 %" in md
-    assert json.loads((tmp_path / "rank2.json").read_text())["greedy_wer"] < 1
+    low, high = float(by_variant["rank2"]["greedy_wer_low"]), float(by_variant["rank2"]["greedy_wer_high"])
+    assert (f"| rank2 | test-clean | rank | 2 | 3 | 4 | logmel | 1,234 | 3 | 1 | 3 | 7 | 2 | "
+            f"28.6 % [{100 * low:.1f}, {100 * high:.1f}] |") in md
+    assert json.loads((tmp_path / "rank2.test-clean.json").read_text())["greedy_wer"] < 1
+
+
+def test_knob_defaults_are_the_model_defaults():
+    from lowrank_asr.models.config import DEFAULT_MODEL
+
+    for knob, value in KNOB_DEFAULTS.items():
+        expected = knob_value(DEFAULT_MODEL, knob)
+        assert value == expected, f"KNOB_DEFAULTS[{knob!r}] is {value!r} but DEFAULT_MODEL gives {expected!r}"
+    assert knob_value({"blocks": "paper"}, "blocks") == "paper"
+
+
+def test_skipped_count_reads_the_skip_list(tmp_path):
+    path = tmp_path / "test-clean.skipped.json"
+    path.write_text(json.dumps([{"path": "a.flac", "utt_id": "1-1-0001", "reason": "no audio samples"}]))
+    assert skipped_count(path) == 1
+    path.write_text("{}")
+    with pytest.raises(PipelineError, match="test-clean.skipped.json must hold a JSON list"):
+        skipped_count(path)
+
+
+def _random_sentences(rng, n, vocab=("a", "b", "cat", "sat", "on", "the", "mat", "x")):
+    def sentence(lo):
+        return " ".join(rng.choice(vocab, size=rng.integers(lo, 8)))
+    return [sentence(1) for _ in range(n)], [sentence(0) for _ in range(n)]
+
+
+def test_summed_edit_rates_equal_jiwer_corpus_rates():
+    rng = np.random.default_rng(3)
+    refs, hyps = _random_sentences(rng, 200)
+    assert any(not h for h in hyps)  # empty hypotheses (all deletions) are among them
+    words, chars = edit_counts(refs, hyps, "word"), edit_counts(refs, hyps, "char")
+    assert words.rate == pytest.approx(jiwer.wer(refs, hyps), abs=1e-12)
+    assert chars.rate == pytest.approx(jiwer.cer(refs, hyps), abs=1e-12)
+    assert words.lengths.sum() == sum(len(r.split()) for r in refs)
+    # per utterance too: each utterance's edits are its own WER times its length
+    for i in range(0, 200, 37):
+        assert words.errors[i] == pytest.approx(jiwer.wer(refs[i], hyps[i]) * words.lengths[i])
+
+
+def test_bootstrap_interval_of_a_binomial_case_matches_the_analytic_one():
+    # 400 one-word utterances, each wrong with probability 0.2: WER is a binomial proportion
+    n, rng = 400, np.random.default_rng(11)
+    errors = (rng.random(n) < 0.2).astype(np.int64)
+    counts = EditCounts(errors, np.ones(n, dtype=np.int64))
+    p = errors.mean()
+    half = 1.959964 * np.sqrt(p * (1 - p) / n)  # Wald interval, accurate at this n and p
+    iv = rate_interval(counts, resamples=5000, seed=1)
+    assert iv.estimate == pytest.approx(p)
+    assert iv.low == pytest.approx(p - half, abs=0.006) and iv.high == pytest.approx(p + half, abs=0.006)
+    assert iv.low < p < iv.high
+    assert rate_interval(counts, resamples=5000, seed=1) == iv  # seeded
+    narrower = rate_interval(counts, resamples=5000, confidence=0.5, seed=1)
+    assert iv.low < narrower.low < narrower.high < iv.high
+
+
+def test_resampling_in_chunks_gives_the_same_rates(monkeypatch):
+    counts = EditCounts(np.arange(50), np.full(50, 60))
+    whole = bootstrap.resampled_rates([counts], resamples=1000, seed=4)[0]
+    monkeypatch.setattr(bootstrap, "_CHUNK_CELLS", 120)  # 2 resamples per chunk
+    assert np.array_equal(bootstrap.resampled_rates([counts], resamples=1000, seed=4)[0], whole)
+
+
+def test_seeds_are_resampled_too():
+    # two training runs of one system, 10 % and 30 % WER on the same 400 ten-word utterances
+    n, rng = 400, np.random.default_rng(8)
+    lengths = np.full(n, 10)
+    runs = [EditCounts(rng.binomial(lengths, p), lengths) for p in (0.1, 0.3)]
+    both = bootstrap.stack_seeds(runs)
+    assert both.per_seed.shape == (2, n)
+    assert both.rate == pytest.approx((runs[0].rate + runs[1].rate) / 2)
+    assert both.seed_rates == pytest.approx([runs[0].rate, runs[1].rate])
+    iv = rate_interval(both, seed=1)
+    # a quarter of the resamples draw the first run twice, a quarter the second: the interval spans both runs
+    assert iv.low < runs[0].rate + 0.02 and iv.high > runs[1].rate - 0.02
+    single = rate_interval(runs[0], seed=1)
+    assert single.high - single.low < (iv.high - iv.low) / 3
+    with pytest.raises(ValueError, match="same utterances"):
+        bootstrap.stack_seeds([runs[0], EditCounts(runs[1].errors[:-1], lengths[:-1])])
+
+
+def test_paired_test_of_identical_decodes_gives_zero_and_p_one():
+    rng = np.random.default_rng(5)
+    refs, hyps = _random_sentences(rng, 60)
+    a = edit_counts(refs, hyps)
+    d = paired_difference(a, edit_counts(refs, list(hyps)))
+    assert (d.difference, d.low, d.high, d.p_value) == (0.0, 0.0, 0.0, 1.0)
+    assert not d.excludes_zero
+
+
+def test_paired_test_finds_a_real_difference_and_its_sign():
+    rng = np.random.default_rng(6)
+    n = 300
+    lengths = rng.integers(3, 12, size=n)
+    a = EditCounts(rng.binomial(lengths, 0.10), lengths)
+    b = EditCounts(rng.binomial(lengths, 0.20), lengths)
+    d = paired_difference(a, b, seed=2)
+    assert d.difference == pytest.approx(b.rate - a.rate) and d.difference > 0
+    assert d.low > 0 and d.excludes_zero and d.p_value < 0.01
+    reverse = paired_difference(b, a, seed=2)
+    assert reverse.high < 0 and reverse.difference == pytest.approx(-d.difference)
+    # a tiny difference on a few utterances is not significant
+    c = EditCounts(a.errors.copy(), lengths)
+    c.errors[0] += 1
+    small = paired_difference(a, c, seed=2)
+    assert small.difference > 0 and small.low <= 0 and small.p_value > 0.05
+
+
+def test_aligned_decodes_align_by_path_and_reject_other_utterances(tmp_path):
+    rows = read_decodes(_evaluation(tmp_path, "a", ROWS)[1])
+    shuffled = [rows[2], rows[0], rows[1]]
+    left, right = aligned_decodes(rows, shuffled, "a.tsv", "b.tsv")
+    assert [r["PATH"] for r in left] == [r["PATH"] for r in right]
+    with pytest.raises(PipelineError, match=r"cannot pair results/decodes/a/test-clean.tsv .*"
+                                            r"results/decodes/b/test-clean.tsv"):
+        aligned_decodes(rows, rows[:2], "results/decodes/a/test-clean.tsv", "results/decodes/b/test-clean.tsv")
+    other = [dict(rows[0], GROUNDTRUTH="something else"), *rows[1:]]
+    with pytest.raises(PipelineError, match="a.tsv and b.tsv hold different references"):
+        aligned_decodes(rows, other, "a.tsv", "b.tsv")
+
+
+def test_comparisons_of_every_pair_on_every_split(tmp_path):
+    worse = [Decoded(r.utt_id, r.path, r.duration, r.reference, "", "") for r in ROWS]
+    evaluations = [Evaluation.load(*_evaluation(tmp_path, v, rows, split))
+                   for v, rows in (("a", ROWS), ("b", worse), ("c", ROWS))
+                   for split in ("test-clean", "test-other")]
+    pairs = comparison_rows(evaluations, ["a", "b", "c"], Bootstrap(seed=3))
+    assert len(pairs) == 2 * 3 * 2  # splits × pairs × (greedy, beam)
+    ab = next(p for p in pairs if (p["split"], p["decoding"], p["variant_a"], p["variant_b"])
+              == ("test-clean", "greedy", "a", "b"))
+    assert ab["wer_a"] == pytest.approx(2 / 7) and ab["wer_b"] == 1.0
+    assert ab["difference"] == pytest.approx(5 / 7)
+    ac = next(p for p in pairs if (p["decoding"], p["variant_a"], p["variant_b"]) == ("beam", "a", "c"))
+    assert (ac["difference"], ac["p_value"], ac["excludes_zero"]) == (0.0, 1.0, False)
+    write_comparisons(pairs, tmp_path / "c.csv", tmp_path / "c.md")
+    with (tmp_path / "c.csv").open() as f:
+        assert len(list(csv.DictReader(f))) == len(pairs)
+    md = (tmp_path / "c.md").read_text()
+    assert "| test-clean | greedy | a | c | 1/1 | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] | 1.000 |" in md
+
+
+def test_comparisons_name_both_files_when_utterances_differ(tmp_path):
+    a = Evaluation.load(*_evaluation(tmp_path, "a", ROWS))
+    b = Evaluation.load(*_evaluation(tmp_path, "b", ROWS[:2]))
+    with pytest.raises(PipelineError, match=r"a\.test-clean\.tsv .*/b\.test-clean\.tsv \(2\): 1 utterance\(s\) only in the first"):
+        comparison_rows([a, b], ["a", "b"])
+
+
+def test_table_and_comparisons_over_several_seeds(tmp_path):
+    other = [Decoded(r.utt_id, r.path, r.duration, r.reference, r.reference, "") for r in ROWS]  # 0 % greedy
+    runs = {"a/seed_1": "a", "a/seed_2": "a", "b/seed_1": "b", "b/seed_2": "b"}
+    decodes = {"a/seed_1": ROWS, "a/seed_2": other, "b/seed_1": ROWS, "b/seed_2": ROWS}
+    evaluations = []
+    for run, rows in decodes.items():
+        evaluations.append(Evaluation.load(*_evaluation(tmp_path, run, rows)))
+    knobs = {"a": {}, "b": {}}
+    table = {r["variant"]: r for r in table_rows(evaluations, knobs, {}, Bootstrap(), runs)}
+    assert set(table) == {"a", "b"} and table["a"]["seeds"] == 2
+    assert table["a"]["greedy_wer"] == pytest.approx((2 / 7 + 0) / 2)
+    assert table["a"]["greedy_wer_seed_sd"] == pytest.approx(np.std([2 / 7, 0], ddof=1))
+    assert table["b"]["greedy_wer_seed_sd"] == 0.0
+    write_table(list(table.values()), tmp_path / "t.csv", tmp_path / "t.md")
+    assert f"14.3 % [{100 * table['a']['greedy_wer_low']:.1f}, {100 * table['a']['greedy_wer_high']:.1f}] ± 20.2" in (
+        tmp_path / "t.md").read_text()
+    pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
+    greedy = next(p for p in pairs if p["decoding"] == "greedy")
+    assert greedy["seeds"] == "2/2" and greedy["difference"] == pytest.approx(2 / 7 - 1 / 7)
+    # a seed whose decodes hold other utterances is named, with the run it is paired with
+    evaluations[1] = Evaluation.load(*_evaluation(tmp_path, "a/seed_2", ROWS[:2]))
+    with pytest.raises(PipelineError, match=r"a_seed_1.test-clean.tsv .* with .*a_seed_2.test-clean.tsv"):
+        table_rows(evaluations, knobs, {}, Bootstrap(), runs)

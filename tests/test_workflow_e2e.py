@@ -64,9 +64,7 @@ def edited(path: Path, addition: str) -> Iterator[None]:
         path.write_text(original)
 
 
-@pytest.fixture(scope="module")
-def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("e2e") / "repo"
+def copy_checkout(repo: Path) -> Path:
     repo.mkdir()
     ignore = shutil.ignore_patterns("__pycache__", "*.egg-info", ".snakemake")
     for part in PARTS:
@@ -75,6 +73,12 @@ def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
             shutil.copytree(source, repo / part, ignore=ignore)
         else:
             shutil.copy2(source, repo / part)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    repo = copy_checkout(tmp_path_factory.mktemp("e2e") / "repo")
     snakemake(repo, "--cores", "2", "all")
     snakemake(repo, "--report", "report.html")
     return repo
@@ -163,3 +167,35 @@ def test_comment_and_docstring_changes_rerun_nothing(smoke_repo: Path) -> None:
         source = model.read_text()
         model.write_text(source.replace('"""ContextNet encoder', '"""The ContextNet encoder', 1))
         assert planned_jobs(smoke_repo) == []
+
+
+def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path: Path) -> None:
+    import yaml
+
+    repo = copy_checkout(tmp_path / "repo")
+    config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
+    config["training"]["seeds"] = [11, 12]
+    (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
+    snakemake(repo, "--cores", "2", "results/wer_table.csv", "results/plots/training_curves.png")
+    results = repo / "results"
+    variants, splits = list(config["variants"]), config["evaluation"]["splits"]
+    for variant in variants:
+        for seed in (11, 12):
+            run = results / "models" / variant / f"seed_{seed}"
+            assert (run / "history.csv").is_file() and (run / "epoch_002.weights.h5").is_file()
+            for split in splits:
+                assert (results / "decodes" / variant / f"seed_{seed}" / f"{split}.tsv").is_file()
+                assert (results / "wer" / variant / f"seed_{seed}" / f"{split}.json").is_file()
+        # the two seeds trained different models
+        losses = [[r["train_loss"] for r in csv.DictReader(
+            (results / "models" / variant / f"seed_{s}" / "history.csv").read_text().splitlines())] for s in (11, 12)]
+        assert losses[0] != losses[1]
+    with open(results / "wer_table.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert {(r["variant"], r["split"]) for r in rows} == {(v, s) for v in variants for s in splits}
+    assert all(r["seeds"] == "2" and r["greedy_wer_seed_sd"] != "" for r in rows)
+    assert all(float(r["greedy_wer_low"]) <= float(r["greedy_wer"]) <= float(r["greedy_wer_high"]) for r in rows)
+    with open(results / "comparisons.csv", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    assert len(pairs) == 2 * len(splits) and all(p["seeds"] == "2/2" for p in pairs)
+    assert (results / "plots" / "training_curves.png").stat().st_size > 10_000

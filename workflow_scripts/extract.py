@@ -9,5 +9,5 @@ log = start_from_snakemake(snakemake)
 from lowrank_asr.data.extract import extract_split
 
 out = Path(snakemake.output[0])  # resources/corpus/LibriSpeech/{split}
-extract_split(snakemake.input[0], snakemake.wildcards.split, out.parent.parent)
+extract_split(snakemake.input[0], snakemake.wildcards.split, out.parent.parent, user_file=snakemake.params.local)
 log.info("extracted %s into %s", snakemake.input[0], out)

@@ -1,11 +1,21 @@
-"""Rule wer_table: results/wer_table.csv and .md from every variant's per-split scores."""
+"""Rule wer_table: results/wer_table.csv/.md (rates with bootstrap intervals, what was scored) and
+results/comparisons.csv/.md (paired differences of every two variants) from the decodes and scores."""
 
 from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.metrics.table import table_rows, write_table
+from lowrank_asr.metrics import table
 
-rows = table_rows(list(snakemake.input), snakemake.params.knobs)
-write_table(rows, snakemake.output.csv, snakemake.output.md)
-log.info("wrote %d rows", len(rows))
+bootstrap = table.Bootstrap.from_config(snakemake.params.bootstrap)
+evaluations = [table.Evaluation.load(s, d)
+               for s, d in zip(snakemake.input.scores, snakemake.input.decodes, strict=True)]
+skipped = {split: table.skipped_count(path)
+           for split, path in zip(snakemake.params.splits, snakemake.input.skipped, strict=True)}
+runs = snakemake.params.runs
+rows = table.table_rows(evaluations, snakemake.params.knobs, skipped, bootstrap, runs)
+table.write_table(rows, snakemake.output.csv, snakemake.output.md, confidence=bootstrap.confidence)
+pairs = table.comparison_rows(evaluations, snakemake.params.variants, bootstrap, runs)
+table.write_comparisons(pairs, snakemake.output.comparisons, snakemake.output.comparisons_md,
+                        confidence=bootstrap.confidence)
+log.info("wrote %d rows and %d comparisons (%d resamples)", len(rows), len(pairs), bootstrap.resamples)

@@ -10,11 +10,13 @@ import copy
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")
@@ -105,6 +107,19 @@ def _check_cross_fields(config: dict) -> None:
         merged = variant_model_config(config, name)
         if merged.get("conv") == "rank" and "rank" not in merged:
             raise ConfigError(f"variant '{name}' uses conv: rank but sets no 'rank'")
+        rate = (merged.get("features") or {}).get("sample_rate", SAMPLE_RATE)
+        if rate != SAMPLE_RATE:
+            raise ConfigError(
+                f"variant '{name}' has model.features.sample_rate {rate}, but the corpus audio is {SAMPLE_RATE} Hz "
+                f"(LibriSpeech's rate, which the synthetic corpus writes and the transcripts stage requires): "
+                f"set model.features.sample_rate to {SAMPLE_RATE} or leave it out"
+            )
+    start, end = config["landscape"].get("range", (-1.0, 1.0))
+    if not start < end:
+        raise ConfigError(
+            f"landscape.range is [{start}, {end}]: its start must be below its end (a reversed range would mirror "
+            "the plot); e.g. [-1.0, 1.0]"
+        )
 
 
 def deep_merge(base: Mapping, overrides: Mapping) -> dict:
@@ -144,3 +159,44 @@ def analysis_epochs(config: Mapping, section: str) -> list[int]:
     if bad:
         raise ConfigError(f"{section}.epochs lists {bad}, beyond training.epochs = {epochs}")
     return sorted(set(chosen))
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run: a variant trained with one seed.
+
+    ``name`` is what the outputs' paths hold (the workflow's ``{variant}`` wildcard): the variant's name alone when
+    the config has one seed, so that single-seed outputs keep their paths, else ``{variant}/seed_{seed}``.
+    """
+
+    name: str
+    variant: str
+    seed: int
+
+
+def training_seeds(config: Mapping) -> list[int]:
+    """``training.seeds``, or the top-level ``seed`` when it is not set."""
+    return list(config["training"].get("seeds") or [config["seed"]])
+
+
+def training_runs(config: Mapping) -> list[Run]:
+    """Every variant × seed, variants in config order."""
+    seeds = training_seeds(config)
+    return [Run(v if len(seeds) == 1 else f"{v}/seed_{s}", v, s) for v in config["variants"] for s in seeds]
+
+
+def run_named(config: Mapping, name: str) -> Run:
+    for run in training_runs(config):
+        if run.name == name:
+            return run
+    raise ConfigError(f"no training run is named {name!r}; the config's runs: "
+                      f"{', '.join(r.name for r in training_runs(config))}")
+
+
+def analysis_runs(config: Mapping, section: str) -> list[Run]:
+    """The runs a per-epoch analysis covers: every seed's with ``{section}.all_seeds: true``, else the first's."""
+    runs = training_runs(config)
+    if config[section].get("all_seeds", False):
+        return runs
+    first = training_seeds(config)[0]
+    return [r for r in runs if r.seed == first]

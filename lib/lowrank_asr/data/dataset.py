@@ -17,13 +17,13 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
+from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, SHARD_SUFFIX, parse_example
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text.vocabulary import CharVocabulary, Vocabulary
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 # FLAC decoders: libsndfile through soundfile decodes about 10x faster than tensorflow-io's kernel (measured:
 # ~1900x against 120-230x real time on one core), which kept a CPU training step waiting for data. tfio's is a
 # graph op, for pipelines that must not call Python (e.g. tf.data service); both yield the same samples.

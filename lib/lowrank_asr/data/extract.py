@@ -104,7 +104,16 @@ def _replace_dir(src: Path, target: Path) -> None:
         shutil.rmtree(trash, ignore_errors=True)
 
 
-def _extract_tarball(tarball: Path, split: str, dest: Path) -> Path:
+def _corrupt_tarball_remedy(tarball: Path, split: str, user_file: bool) -> str:
+    """What to do about a truncated or corrupt tarball: a downloaded one can go; the user's own file must stay."""
+    if user_file:
+        return (f"it is your own file (corpus.local.{split}), which the pipeline never deletes: check it "
+                f"(`gzip -t {tarball}`), replace it with a complete copy, or point corpus.local.{split} at the "
+                "extracted LibriSpeech folder instead")
+    return "delete it and rerun: the pipeline downloads (or synthesises) it again"
+
+
+def _extract_tarball(tarball: Path, split: str, dest: Path, user_file: bool = False) -> Path:
     lib_root = dest / "LibriSpeech"
     lib_root.mkdir(parents=True, exist_ok=True)
     target = lib_root / split
@@ -121,7 +130,7 @@ def _extract_tarball(tarball: Path, split: str, dest: Path) -> Path:
                         tar.extract(member, tmp)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
             raise CorpusError(f"{tarball} is truncated or corrupt ({type(e).__name__}: {e}); "
-                              f"delete it and download it again") from e
+                              f"{_corrupt_tarball_remedy(tarball, split, user_file)}") from e
         _check_layout(tmp / "LibriSpeech" / split, split, tarball)
         _install_metadata(tmp / "LibriSpeech", lib_root)
         _replace_dir(tmp / "LibriSpeech" / split, target)
@@ -159,10 +168,12 @@ def _link_folder(folder: Path, split: str, dest: Path) -> Path:
     return target
 
 
-def extract_split(tarball_or_dir: str | os.PathLike, split: str, dest_root: str | os.PathLike) -> Path:
+def extract_split(tarball_or_dir: str | os.PathLike, split: str, dest_root: str | os.PathLike, *,
+                  user_file: bool = False) -> Path:
     """Make ``<dest_root>/LibriSpeech/<split>`` from a ``<split>.tar.gz`` (checked member by member,
     extracted beside the target and renamed into place) or from an extracted LibriSpeech folder (linked
     with a symlink after a layout check). Top-level SPEAKERS.TXT rows are merged. Returns the split folder.
+    ``user_file``: the tarball is the user's own (``corpus.local``), so a corrupt one is not to be deleted.
     """
     source = Path(tarball_or_dir)
     if not split or "/" in split or split in (".", ".."):
@@ -172,4 +183,4 @@ def extract_split(tarball_or_dir: str | os.PathLike, split: str, dest_root: str 
         return _link_folder(source, split, dest)
     if not source.is_file():
         raise CorpusError(f"{source} does not exist: download or synthesise the {split} tarball first")
-    return _extract_tarball(source, split, dest)
+    return _extract_tarball(source, split, dest, user_file)

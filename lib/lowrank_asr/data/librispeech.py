@@ -16,6 +16,10 @@ STANDARD_SPLITS: tuple[str, ...] = (
 
 UTT_ID = re.compile(r"^(\d+)-(\d+)-(\d+)$")
 
+# LibriSpeech's audio rate: the synthetic corpus writes it, the transcripts stage accepts only it, and
+# model.features.sample_rate must equal it (config.py checks).
+SAMPLE_RATE = 16_000
+
 SPEAKERS_HEADER = """\
 ; The file contains a pipe(|) separated metadata about all LibriVox readers, whose work was used
 ; in the corpus.

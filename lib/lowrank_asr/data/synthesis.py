@@ -30,11 +30,10 @@ from typing import Any
 
 import numpy as np
 
-from lowrank_asr.data.librispeech import SpeakerRow, format_speakers
+from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
 from lowrank_asr.data.wordlist import WORDS
 from lowrank_asr.errors import ConfigError
 
-SAMPLE_RATE = 16_000
 ESPEAK_RATE = 22_050
 CHUNK_SIZE = 200  # utterances per child process; part of the corpus definition, do not change lightly
 TAR_MTIME = 1_420_070_400  # 2015-01-01, the LibriSpeech release year; fixed for byte-identical tarballs

@@ -21,13 +21,13 @@ from typing import Literal
 import soundfile as sf
 from tqdm import tqdm
 
+from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text import normalize
 
 log = logging.getLogger(__name__)
 
 HEADER = ("PATH", "DURATION", "TRANSCRIPT")
-SAMPLE_RATE = 16000
 _REMEDY = "fix or remove the file(s), or set `data.on_bad_audio: skip` to leave these utterances out"
 _MAX_LISTED = 20
 
@@ -82,6 +82,28 @@ def _parse_trans_file(trans: Path) -> Iterator[tuple[int, str | None, str | None
             yield n, utt_id, normalize(text), None
 
 
+def _header_only_flac(path: Path) -> bool:
+    """Whether a FLAC file ends where its metadata blocks end, i.e. holds no audio frames at all.
+
+    libsndfile reports such a file as ``Internal psf_fseek() failed.``, which does not say what is wrong.
+    """
+    try:
+        with path.open("rb") as f:
+            if f.read(4) != b"fLaC":
+                return False
+            offset, size = 4, path.stat().st_size
+            while True:
+                header = f.read(4)  # last-block flag and type, then a 24-bit length
+                if len(header) < 4:
+                    return False  # cut inside the metadata: corrupt, not header-only
+                offset += 4 + int.from_bytes(header[1:], "big")
+                if header[0] & 0x80:
+                    return offset >= size
+                f.seek(offset)
+    except OSError:
+        return False
+
+
 def _check_audio(path: Path, sample_rate: int | None) -> tuple[float | None, str | None]:
     """Decode the whole file; return ``(duration, None)`` or ``(None, problem)``."""
     try:
@@ -93,11 +115,13 @@ def _check_audio(path: Path, sample_rate: int | None) -> tuple[float | None, str
         # Decoding everything is the point: libsndfile only notices corrupt frames when it reaches them.
         data, _ = sf.read(str(path), dtype="int16", always_2d=True)
     except Exception as e:  # libsndfile errors are RuntimeError; unreadable files give OSError
+        if _header_only_flac(path):
+            return None, "no audio samples: the FLAC file holds a header but no audio frames"
         return None, f"corrupt or unreadable FLAC ({e})"
     if len(data) != info.frames:
         return None, f"corrupt FLAC: header says {info.frames} samples but {len(data)} decode"
     if len(data) == 0:
-        return None, "audio file holds no samples"
+        return None, "no audio samples: the file decodes to 0 samples"
     return len(data) / info.samplerate, None
 
 

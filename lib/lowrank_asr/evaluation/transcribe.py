@@ -15,8 +15,10 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lowrank_asr.metrics import error_rates
+from lowrank_asr.metrics.decodes import DECODE_COLUMNS, read_decodes
 
-DECODE_COLUMNS = ("PATH", "DURATION", "GROUNDTRUTH", "GREEDY", "BEAMSEARCH")
+__all__ = ["DECODE_COLUMNS", "Decoded", "Timing", "read_decodes", "score_decodes", "transcribe", "write_decodes",
+           "write_json"]
 
 
 @dataclass(frozen=True)
@@ -130,14 +132,6 @@ def write_decodes(rows: Sequence[Decoded], path: str | Path) -> None:
         for r in sorted(rows, key=lambda r: r.path):
             writer.writerow([r.path, f"{r.duration:.4f}", r.reference, r.greedy, r.beam])
     os.replace(tmp, path)
-
-
-def read_decodes(path: str | Path) -> list[dict]:
-    with Path(path).open(newline="") as f:
-        reader = csv.DictReader(f, delimiter="\t")
-        if tuple(reader.fieldnames or ()) != DECODE_COLUMNS:
-            raise ValueError(f"{path}: expected columns {DECODE_COLUMNS}, found {reader.fieldnames}")
-        return [{k: (v or "") for k, v in row.items()} for row in reader]
 
 
 def score_decodes(rows: Sequence[dict]) -> dict:

@@ -1,4 +1,5 @@
-"""The results table: one row per variant × split, from the per-split score files and the variants' knobs."""
+"""The results table: one row per variant × split, from the per-split scores, decodes and the variants' knobs;
+and the paired comparisons of every two variants on every split."""
 
 from __future__ import annotations
 
@@ -6,56 +7,248 @@ import csv
 import json
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
 from pathlib import Path
 
-COLUMNS = ("variant", "split", "params", "epochs", "greedy_wer", "greedy_cer", "beam_wer", "beam_cer", "rtf")
-KNOBS = ("frontend", "conv", "rank", "alpha", "decoder")
+import numpy as np
+
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.metrics.bootstrap import (
+    DEFAULT_CONFIDENCE,
+    DEFAULT_RESAMPLES,
+    EditCounts,
+    aligned_decodes,
+    edit_counts,
+    paired_difference,
+    rate_interval,
+    stack_seeds,
+)
+from lowrank_asr.metrics.decodes import read_decodes
+
+RATES = ("greedy_wer", "greedy_cer", "beam_wer", "beam_cer")
+COLUMNS = ("variant", "split", "params", "epochs", "seeds", "utterances", "words", "skipped",
+           *(f"{r}{s}" for r in RATES for s in ("", "_low", "_high", "_seed_sd")), "rtf")
+KNOBS = ("frontend", "conv", "rank", "alpha", "kernel_size", "blocks", "decoder")
+COMPARISON_COLUMNS = ("split", "decoding", "variant_a", "variant_b", "seeds", "utterances", "wer_a", "wer_b", "difference",
+                      "difference_low", "difference_high", "p_value", "excludes_zero")
+# The model defaults the table shows for unset knobs; the TensorFlow-free copy of models.config.DEFAULT_MODEL's
+# (tests/test_wer_table.py checks that they agree). ``blocks`` counts blocks, repeats included.
+KNOB_DEFAULTS = {"frontend": "logmel", "conv": "separable", "alpha": 1.0, "kernel_size": 5, "blocks": 7,
+                 "decoder": "rnnt"}
+
+
+@dataclass(frozen=True)
+class Bootstrap:
+    """Settings of the bootstrap behind every interval and comparison (config ``evaluation.bootstrap``)."""
+
+    resamples: int = DEFAULT_RESAMPLES
+    confidence: float = DEFAULT_CONFIDENCE
+    seed: int = 0
+
+    @classmethod
+    def from_config(cls, settings: Mapping | None) -> Bootstrap:
+        return cls(**(settings or {}))
 
 
 def knob_value(model_cfg: Mapping, knob: str):
     """A variant's setting as shown in the table (rank only means something for conv: rank)."""
     if knob == "rank":
         return model_cfg.get("rank", 1) if model_cfg.get("conv") == "rank" else ""
-    defaults = {"frontend": "logmel", "conv": "separable", "alpha": 1.0, "decoder": "rnnt"}
-    return model_cfg.get(knob, defaults.get(knob, ""))
+    if knob == "blocks" and "blocks" in model_cfg:
+        blocks = model_cfg["blocks"]
+        return blocks if isinstance(blocks, str) else sum(b.get("repeat", 1) for b in blocks)
+    return model_cfg.get(knob, KNOB_DEFAULTS.get(knob, ""))
 
 
-def table_rows(score_files: Sequence[str | Path], knobs: Mapping[str, Mapping]) -> list[dict]:
+def skipped_count(skipped_json: str | Path) -> int:
+    """How many utterances the transcripts stage left out of a split (its ``{split}.skipped.json`` list)."""
+    entries = json.loads(Path(skipped_json).read_text())
+    if not isinstance(entries, list):
+        raise PipelineError(f"{skipped_json} must hold a JSON list of skipped utterances; rerun the transcripts rule")
+    return len(entries)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One run's decodes of one split: its score file (for params, epochs, RTF) and decode TSV."""
+
+    scores: dict
+    decodes_path: Path
+    rows: list[dict]
+
+    @classmethod
+    def load(cls, scores_json: str | Path, decodes_tsv: str | Path) -> Evaluation:
+        return cls(json.loads(Path(scores_json).read_text()), Path(decodes_tsv), read_decodes(decodes_tsv))
+
+    @property
+    def run(self) -> str:
+        """The training run (the variant's name, or ``{variant}/seed_{seed}`` with several seeds)."""
+        return self.scores["variant"]
+
+    @property
+    def split(self) -> str:
+        return self.scores["split"]
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """One variant's evaluations of one split, one per training seed, their rows in one utterance order."""
+
+    evaluations: list[Evaluation]
+    rows: list[list[dict]]
+
+    @classmethod
+    def of(cls, evaluations: Sequence[Evaluation]) -> Seeds:
+        first = evaluations[0]
+        aligned = [aligned_decodes(first.rows, ev.rows, str(first.decodes_path), str(ev.decodes_path))[1]
+                   for ev in evaluations]
+        return cls(list(evaluations), aligned)
+
+    def counts(self, column: str, unit: str) -> EditCounts:
+        return stack_seeds([_counts(rows, column, unit, ev.decodes_path)
+                            for rows, ev in zip(self.rows, self.evaluations, strict=True)])
+
+
+def _counts(rows: Sequence[dict], column: str, unit: str, where: Path) -> EditCounts:
+    try:
+        return edit_counts([r["GROUNDTRUTH"] for r in rows], [r[column] for r in rows], unit)
+    except ValueError as e:
+        raise PipelineError(f"{where}: {e}; rerun the evaluate rule") from None
+
+
+def _by_variant(evaluations: Sequence[Evaluation], runs: Mapping[str, str] | None) -> dict[tuple[str, str], Seeds]:
+    """(variant, split) → its seeds' evaluations; ``runs`` maps a run's name to its variant (default: itself)."""
+    groups: dict[tuple[str, str], list[Evaluation]] = {}
+    for ev in evaluations:
+        groups.setdefault(((runs or {}).get(ev.run, ev.run), ev.split), []).append(ev)
+    return {key: Seeds.of(group) for key, group in groups.items()}
+
+
+def _column(rate: str) -> tuple[str, str]:
+    decoding, unit = rate.split("_")
+    return ("GREEDY" if decoding == "greedy" else "BEAMSEARCH"), ("word" if unit == "wer" else "char")
+
+
+def table_rows(evaluations: Sequence[Evaluation], knobs: Mapping[str, Mapping],
+               skipped: Mapping[str, int] | None = None, bootstrap: Bootstrap = Bootstrap(),
+               runs: Mapping[str, str] | None = None) -> list[dict]:
+    """One row per variant × split: rates from the decodes (Σ edits ÷ Σ reference words, as jiwer; the mean over
+    training seeds) with bootstrap intervals over utterances (and seeds), the spread across seeds (standard
+    deviation; empty with one seed), and what was scored: utterances, reference words, utterances the
+    transcripts stage skipped."""
     rows = []
-    for path in score_files:
-        scores = json.loads(Path(path).read_text())
-        row = {col: scores[col] for col in COLUMNS}
-        row.update({k: knob_value(knobs[scores["variant"]], k) for k in KNOBS})
+    for (variant, split), seeds in _by_variant(evaluations, runs).items():
+        scores = [ev.scores for ev in seeds.evaluations]
+        row = {"variant": variant, "split": split, "params": scores[0]["params"], "epochs": scores[0]["epochs"],
+               "seeds": len(scores), "rtf": float(np.mean([s["rtf"] for s in scores])),
+               "utterances": len(seeds.rows[0]), "skipped": (skipped or {}).get(split, 0)}
+        for rate in RATES:
+            counts = seeds.counts(*_column(rate))
+            if rate == "greedy_wer":
+                row["words"] = int(counts.lengths.sum())
+            iv = rate_interval(counts, resamples=bootstrap.resamples, confidence=bootstrap.confidence,
+                               seed=bootstrap.seed)
+            spread = float(np.std(counts.seed_rates, ddof=1)) if len(scores) > 1 else ""
+            row.update({rate: iv.estimate, f"{rate}_low": iv.low, f"{rate}_high": iv.high,
+                        f"{rate}_seed_sd": spread})
+        row.update({k: knob_value(knobs[variant], k) for k in KNOBS})
         rows.append(row)
     return sorted(rows, key=lambda r: (r["split"], r["variant"]))
+
+
+def comparison_rows(evaluations: Sequence[Evaluation], variants: Sequence[str],
+                    bootstrap: Bootstrap = Bootstrap(), runs: Mapping[str, str] | None = None) -> list[dict]:
+    """Every two variants (in config order) on every split, greedy and beam: ``wer_b − wer_a`` (means over
+    seeds) with its paired bootstrap interval and p-value over the same utterances (and resampled seeds)."""
+    groups = _by_variant(evaluations, runs)
+    rows = []
+    for split in sorted({split for _, split in groups}):
+        present = [v for v in variants if (v, split) in groups]
+        for va, vb in combinations(present, 2):
+            a, b = groups[va, split], groups[vb, split]
+            ea, eb = a.evaluations[0], b.evaluations[0]
+            aligned_decodes(ea.rows, eb.rows, str(ea.decodes_path), str(eb.decodes_path))  # same utterances?
+            for decoding, column in (("greedy", "GREEDY"), ("beam", "BEAMSEARCH")):
+                d = paired_difference(a.counts(column, "word"), b.counts(column, "word"),
+                                      resamples=bootstrap.resamples, confidence=bootstrap.confidence,
+                                      seed=bootstrap.seed)
+                rows.append({"split": split, "decoding": decoding, "variant_a": va, "variant_b": vb,
+                             "seeds": f"{len(a.evaluations)}/{len(b.evaluations)}",
+                             "utterances": len(a.rows[0]), "wer_a": d.rate_a, "wer_b": d.rate_b,
+                             "difference": d.difference, "difference_low": d.low, "difference_high": d.high,
+                             "p_value": d.p_value, "excludes_zero": d.excludes_zero})
+    return rows
 
 
 def _fmt(value) -> str:
     return f"{value:.4f}" if isinstance(value, float) else str(value)
 
 
-def write_table(rows: Sequence[Mapping], csv_path: str | Path, md_path: str | Path) -> None:
-    """CSV with WER/CER as fractions, and a Markdown view with percentages for people."""
-    header = [*COLUMNS, *KNOBS]
-    csv_path, md_path = Path(csv_path), Path(md_path)
-    tmp = csv_path.with_name(csv_path.name + ".tmp")
+def _write_csv(rows: Sequence[Mapping], header: Sequence[str], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
     with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=header, lineterminator="\n")
+        writer = csv.DictWriter(f, fieldnames=list(header), lineterminator="\n")
         writer.writeheader()
         writer.writerows({k: _fmt(r[k]) for k in header} for r in rows)
-    os.replace(tmp, csv_path)
+    os.replace(tmp, path)
 
-    def pct(v):
-        return f"{100 * v:.1f} %"
 
-    lines = ["| variant | split | conv | rank | front end | params | epochs | greedy WER | greedy CER | beam WER "
-             "| beam CER | RTF |", "|" + "---|" * 12]
-    for r in rows:
-        lines.append(
-            f"| {r['variant']} | {r['split']} | {r['conv']} | {r['rank'] or '–'} | {r['frontend']} | "
-            f"{r['params']:,} | {r['epochs']} | {pct(r['greedy_wer'])} | {pct(r['greedy_cer'])} | "
-            f"{pct(r['beam_wer'])} | {pct(r['beam_cer'])} | {r['rtf']:.4f} |"
-        )
-    tmp = md_path.with_name(md_path.name + ".tmp")
+def _write_text(lines: Sequence[str], path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
     tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, md_path)
+    os.replace(tmp, path)
+
+
+def _pct(v: float) -> str:
+    return f"{100 * v:.1f} %"
+
+
+def _with_interval(row: Mapping, rate: str) -> str:
+    """``9.7 % [7.9, 11.6]``: the rate and its bootstrap interval, in percent; ``± 0.8`` adds the standard
+    deviation across training seeds when there are several."""
+    text = f"{_pct(row[rate])} [{100 * row[f'{rate}_low']:.1f}, {100 * row[f'{rate}_high']:.1f}]"
+    spread = row.get(f"{rate}_seed_sd", "")
+    return text if spread == "" else f"{text} ± {100 * spread:.1f}"
+
+
+def write_table(rows: Sequence[Mapping], csv_path: str | Path, md_path: str | Path, *,
+                confidence: float = DEFAULT_CONFIDENCE) -> None:
+    """CSV with WER/CER and interval bounds as fractions, and a Markdown view with percentages for people."""
+    _write_csv(rows, [*COLUMNS, *KNOBS], Path(csv_path))
+    head = ("variant", "split", "conv", "rank", "kernel", "blocks", "front end", "params", "epochs", "seeds",
+            "utterances", "words", "skipped", "greedy WER", "greedy CER", "beam WER", "beam CER", "RTF")
+    lines = [f"Error rates with {100 * confidence:g} % bootstrap intervals over utterances (and training seeds); "
+             "with several seeds, the mean over seeds ± their standard deviation.", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = (r["variant"], r["split"], r["conv"], r["rank"] or "–", r["kernel_size"], r["blocks"], r["frontend"],
+                 f"{r['params']:,}", r["epochs"], r["seeds"], f"{r['utterances']:,}", f"{r['words']:,}",
+                 f"{r['skipped']:,}",
+                 *(_with_interval(r, rate) for rate in RATES), f"{r['rtf']:.4f}")
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    _write_text(lines, Path(md_path))
+
+
+def _p(value: float) -> str:
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def write_comparisons(rows: Sequence[Mapping], csv_path: str | Path, md_path: str | Path, *,
+                      confidence: float = DEFAULT_CONFIDENCE) -> None:
+    """``comparisons.csv`` (fractions) and a Markdown view marking differences whose interval excludes zero."""
+    _write_csv(rows, COMPARISON_COLUMNS, Path(csv_path))
+    level = f"{100 * confidence:g} %"
+    lines = [f"WER of B minus WER of A on the same utterances, with its paired {level} bootstrap interval and "
+             f"two-sided p-value; **bold**: the interval excludes zero.", "",
+             "| split | decoding | A | B | seeds | utterances | WER A | WER B | B − A | p |", "|" + "---|" * 10]
+    for r in rows:
+        diff = (f"{100 * r['difference']:+.1f} pp [{100 * r['difference_low']:+.1f}, "
+                f"{100 * r['difference_high']:+.1f}]")
+        if r["excludes_zero"]:
+            diff = f"**{diff}**"
+        lines.append(f"| {r['split']} | {r['decoding']} | {r['variant_a']} | {r['variant_b']} | {r['seeds']} | "
+                     f"{r['utterances']:,} | {_pct(r['wer_a'])} | {_pct(r['wer_b'])} | {diff} | {_p(r['p_value'])} |")
+    if not rows:
+        lines.append("| (fewer than two variants: nothing to compare) ||||||||||")
+    _write_text(lines, Path(md_path))
