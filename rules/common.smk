@@ -2,6 +2,7 @@
 import re
 
 from lowrank_asr.config import all_splits, analysis_epochs, stable_hash, variant_model_config
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
 
@@ -10,6 +11,7 @@ VARIANTS = list(config["variants"])
 EPOCHS = config["training"]["epochs"]
 SHARDS = config["data"]["shards"]
 LOCAL = config["corpus"].get("local") or {}
+BAD_AUDIO_POLICY = config["data"].get("on_bad_audio", "fail")
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # conda envs (with --software-deployment-method conda); paths relative to the rules/ folder
 ENV_DATA = "../envs/data.yaml"
@@ -18,8 +20,8 @@ ENV_PLOT = "../envs/plot.yaml"
 # Training runs on one core: the small default model keeps a second thread mostly idle (CPU time per step equals
 # wall time, benchmarks/report.md), so on 2 cores the variants train side by side instead of one after the other
 # (measured on the default config: 85 s per epoch each side by side, against 45 s each one after the other).
-# GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`: it is undefined for
-# --report, --dag and -n without --cores.
+# GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`, which is undefined
+# for --report, --dag and -n without --cores.
 TRAIN_THREADS = 1
 # Evaluation, loss grids and attributions are short jobs dominated by start-up and tracing, which run on one
 # core: two single-threaded jobs side by side finish sooner than two 2-thread jobs in a row.
@@ -66,6 +68,29 @@ def model_weights(variant, epoch):
 
 def model_settings(wildcards):
     return variant_model_config(config, wildcards.variant)
+
+
+def one_of(names):
+    """A wildcard constraint matching exactly `names` (nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def tarball(wildcards):
+    local = LOCAL.get(wildcards.split)
+    return local if local else f"resources/downloads/{wildcards.split}.tar.gz"
+
+
+def train_state_dir(wildcards):
+    """Resume state keyed by everything that shapes the run, so a changed setting starts afresh."""
+    key = stable_hash([variant_model_config(config, wildcards.variant), config["training"], config["seed"],
+                       config["data"].get("max_duration"), script_code("train.py")])
+    return f"results/.train_state/{wildcards.variant}/{key}"
+
+
+def landscape_grid_output(shards):
+    if shards == 1:
+        return "results/landscape/{variant}/epoch_{epoch}.h5"
+    return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
 
 
 def split_source(split):

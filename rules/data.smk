@@ -5,20 +5,11 @@ SYNTH_SPLITS = TARBALL_SPLITS if SOURCE == "synthetic" else []
 DOWNLOAD_SPLITS = TARBALL_SPLITS if SOURCE == "librispeech" else []
 
 
-def _one_of(names):
-    return "|".join(map(re.escape, names)) or "(?!)"
-
-
-def tarball(wildcards):
-    local = LOCAL.get(wildcards.split)
-    return local if local else f"resources/downloads/{wildcards.split}.tar.gz"
-
-
 rule synthesize_corpus:
     output:
         "resources/downloads/{split}.tar.gz",
     wildcard_constraints:
-        split=_one_of(SYNTH_SPLITS),
+        split=one_of(SYNTH_SPLITS),
     params:
         spec=lambda w: config["corpus"]["synthetic"][w.split],
         seed=config["seed"],
@@ -37,7 +28,7 @@ rule download_librispeech:
     output:
         "resources/downloads/{split}.tar.gz",
     wildcard_constraints:
-        split=_one_of(DOWNLOAD_SPLITS),
+        split=one_of(DOWNLOAD_SPLITS),
     params:
         url=config["corpus"].get("url", "https://www.openslr.org/resources/12"),
         code=script_code("download_librispeech.py"),
@@ -76,7 +67,8 @@ rule transcripts:
         tsv="resources/transcripts/{split}.tsv",
         skipped="resources/transcripts/{split}.skipped.json",
     params:
-        on_bad_audio=config["data"].get("on_bad_audio", "fail"),
+        # not the policy itself: toggling it reruns only splits with bad audio (lowrank_asr.workflow.bad_audio)
+        on_bad_audio=lambda w: bad_audio_rerun_key(BAD_AUDIO_POLICY, f"resources/transcripts/{w.split}.skipped.json"),
         code=script_code("transcripts.py"),
     log:
         "logs/transcripts/{split}.log",

@@ -1,11 +1,13 @@
 # Recognition of every evaluation split by every variant, and the table that compares them.
 EVAL_SPLITS = config["evaluation"].get("splits") or config["data"]["test_splits"]
+# What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
+EVAL_DECODING = {k: v for k, v in config["evaluation"].items() if k in ("batch_size", "beam_width",
+                                                                        "max_symbols_per_step")}
 
 
 rule evaluate:
     input:
         weights=model_weights("{variant}", EPOCHS),
-        history="results/models/{variant}/history.csv",
         data=lambda w: tfrecord_files(w.split),
         vocab=vocab_files(),
     output:
@@ -13,7 +15,7 @@ rule evaluate:
         scores="results/wer/{variant}/{split}.json",
     params:
         model=model_settings,
-        evaluation=config["evaluation"],
+        decoding=EVAL_DECODING,
         epoch=EPOCHS,
         code=script_code("evaluate.py"),
     threads: ANALYSIS_THREADS

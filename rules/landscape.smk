@@ -6,19 +6,13 @@ LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
 LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards")}
 
 
-def landscape_grid_output():
-    if LANDSCAPE_SHARDS == 1:
-        return "results/landscape/{variant}/epoch_{epoch}.h5"
-    return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
-
-
 rule loss_grid:
     input:
         weights="results/models/{variant}/epoch_{epoch}.weights.h5",
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        landscape_grid_output(),
+        landscape_grid_output(LANDSCAPE_SHARDS),
     params:
         landscape=LANDSCAPE_GRID,
         shards=LANDSCAPE_SHARDS,

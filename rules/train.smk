@@ -3,13 +3,6 @@ TRAIN_SPLITS = config["data"]["train_splits"]
 DEV_SPLITS = config["data"]["dev_splits"]
 
 
-def train_state_dir(wildcards):
-    """Resume state keyed by everything that shapes the run, so a changed setting starts afresh."""
-    key = stable_hash([variant_model_config(config, wildcards.variant), config["training"], config["seed"],
-                       config["data"].get("max_duration"), script_code("train.py")])
-    return f"results/.train_state/{wildcards.variant}/{key}"
-
-
 rule train:
     input:
         train=split_tfrecords(TRAIN_SPLITS),
@@ -23,7 +16,6 @@ rule train:
         training=config["training"],
         seed=config["seed"],
         max_duration=config["data"].get("max_duration"),
-        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         state_dir=train_state_dir,
         tensorboard="logs/tensorboard/{variant}",
         code=script_code("train.py"),
