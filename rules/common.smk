@@ -82,8 +82,15 @@ def tarball(wildcards):
 
 def train_state_dir(wildcards):
     """Resume state keyed by everything that shapes the run, so a changed setting starts afresh."""
-    key = stable_hash([variant_model_config(config, wildcards.variant), config["training"], config["seed"],
-                       config["data"].get("max_duration"), script_code("train.py")])
+    key = stable_hash(
+        [
+            variant_model_config(config, wildcards.variant),
+            config["training"],
+            config["seed"],
+            config["data"].get("max_duration"),
+            script_code("train.py"),
+        ]
+    )
     return f"results/.train_state/{wildcards.variant}/{key}"
 
 
@@ -103,8 +110,10 @@ def split_source(split):
 def landscape_targets():
     targets = []
     for variant in VARIANTS:
-        targets += [f"results/plots/landscape/{variant}/epoch_{epoch_tag(e)}.png"
-                    for e in analysis_epochs(config, "landscape")]
+        targets += [
+            f"results/plots/landscape/{variant}/epoch_{epoch_tag(e)}.png"
+            for e in analysis_epochs(config, "landscape")
+        ]
         targets.append(f"results/videos/{variant}_landscape.mp4")
     if len(VARIANTS) > 1:
         targets.append("results/videos/compare_landscape.mp4")
@@ -114,12 +123,16 @@ def landscape_targets():
 def attribution_targets():
     targets = []
     for variant in VARIANTS:
-        targets += [f"results/plots/attribution/{variant}/epoch_{epoch_tag(e)}.png"
-                    for e in analysis_epochs(config, "attribution")]
+        targets += [
+            f"results/plots/attribution/{variant}/epoch_{epoch_tag(e)}.png"
+            for e in analysis_epochs(config, "attribution")
+        ]
         targets.append(f"results/videos/{variant}_attribution.mp4")
     return targets
 
 
 def _last_epoch_report(paths, caption, category):
     """Only the last epoch's plot goes into the HTML report; the video carries the others."""
-    return [*paths[:-1], report(paths[-1], caption=caption, category=category, labels={"figure": "last epoch"})]
+    # a line may not start with `report(`: Snakemake's parser takes it for the `report:` directive
+    last = report(paths[-1], caption=caption, category=category, labels={"figure": "last epoch"})
+    return [*paths[:-1], last]

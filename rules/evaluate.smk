@@ -1,8 +1,9 @@
 # Recognition of every evaluation split by every variant, and the table that compares them.
 EVAL_SPLITS = config["evaluation"].get("splits") or config["data"]["test_splits"]
 # What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
-EVAL_DECODING = {k: v for k, v in config["evaluation"].items() if k in ("batch_size", "beam_width",
-                                                                        "max_symbols_per_step")}
+EVAL_DECODING = {
+    k: v for k, v in config["evaluation"].items() if k in ("batch_size", "beam_width", "max_symbols_per_step")
+}
 
 
 rule evaluate:
@@ -13,20 +14,20 @@ rule evaluate:
     output:
         decodes="results/decodes/{variant}/{split}.tsv",
         scores="results/wer/{variant}/{split}.json",
-    params:
-        model=model_settings,
-        decoding=EVAL_DECODING,
-        epoch=EPOCHS,
-        code=script_code("evaluate.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/evaluate/{variant}/{split}.log",
     benchmark:
         "benchmarks/evaluate/{variant}/{split}.tsv"
     conda:
         ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        model=model_settings,
+        decoding=EVAL_DECODING,
+        epoch=EPOCHS,
+        code=script_code("evaluate.py"),
     script:
         "../workflow_scripts/evaluate.py"
 
@@ -37,14 +38,14 @@ rule wer_table:
     output:
         csv=report("results/wer_table.csv", caption="../report/wer_table.rst", category="1. Recognition"),
         md="results/wer_table.md",
-    params:
-        knobs={v: variant_model_config(config, v) for v in VARIANTS},
-        code=script_code("wer_table.py"),
     log:
         "logs/wer_table/wer_table.log",
     benchmark:
         "benchmarks/wer_table/wer_table.tsv"
     conda:
         ENV_PLOT
+    params:
+        knobs={v: variant_model_config(config, v) for v in VARIANTS},
+        code=script_code("wer_table.py"),
     script:
         "../workflow_scripts/wer_table.py"

@@ -11,6 +11,15 @@ rule train:
     output:
         weights=[f"results/models/{{variant}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)],
         history="results/models/{variant}/history.csv",
+    log:
+        "logs/train/{variant}.log",
+    benchmark:
+        "benchmarks/train/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: TRAIN_THREADS
+    resources:
+        gpu=0,
     params:
         model=model_settings,
         training=config["training"],
@@ -19,14 +28,5 @@ rule train:
         state_dir=train_state_dir,
         tensorboard="logs/tensorboard/{variant}",
         code=script_code("train.py"),
-    threads: TRAIN_THREADS
-    resources:
-        gpu=0,
-    log:
-        "logs/train/{variant}.log",
-    benchmark:
-        "benchmarks/train/{variant}.tsv"
-    conda:
-        ENV_TF
     script:
         "../workflow_scripts/train.py"
