@@ -24,7 +24,7 @@ run: setup
 	$(BIN)/snakemake --report report.html
 
 smoke: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --directory .smoke all
+	$(BIN)/snakemake all --cores $(CORES) --configfile config/smoke.yaml --directory .smoke
 
 # graphviz, slurm-wlm and munge: apt-get installs them when missing (Debian, as root), else a message names them.
 system-packages:

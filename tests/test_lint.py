@@ -25,3 +25,14 @@ def test_snakefile_and_rules_are_snakefmt_formatted() -> None:
     check = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", "Snakefile", "rules"], cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     assert check.returncode == 0, f"run `snakefmt Snakefile rules`:\n{(check.stdout + check.stderr)[-4000:]}"
+
+
+def test_documented_commands_give_no_target_after_configfile() -> None:
+    """`--configfile` takes several values: a target right after its file would be read as another config file."""
+    commands = [line for name in ("README.md", "Makefile") for line in (ROOT / name).read_text().splitlines()
+                if line.strip().startswith(("snakemake ", "$(BIN)/snakemake ")) and "--configfile" in line]
+    assert commands
+    for line in commands:
+        words = line.split("#", 1)[0].split()
+        after = words[words.index("--configfile") + 2:]
+        assert not after or after[0].startswith("-") or after[0] in {"|", "&&", ";"}, line
