@@ -30,6 +30,11 @@ smoke: setup
 system-packages:
 	bash tests/system_packages.sh
 
+lint: setup
+	$(BIN)/ruff check lib workflow_scripts tests
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+
 test: setup system-packages
 	$(BIN)/ruff check lib workflow_scripts tests
 	$(BIN)/python -m pytest tests

@@ -8,6 +8,8 @@ switching to `fail` must then rerun the split's transcripts, which stop with the
 A split never seen before (no skip list yet) gets the same key as a clean one: the job reads the policy itself and
 fails under `fail` on the first bad file, so the first run needs no key of its own, and a successful run's key
 stays the same afterwards (`fail` leaves an empty list, `skip` a list under a policy that keys the same).
+One case reruns once more than needed: a split whose bad audio was fixed while switching to `fail` reruns under
+the `fail` key, succeeds, and its key then falls back to the common one (Snakemake reruns it, with its dependants).
 """
 
 from __future__ import annotations
