@@ -5,7 +5,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run smoke test lint dag rulegraph report bench clean-results
+.PHONY: setup system-packages run smoke test lint dag rulegraph report bench clean-results
 
 setup: $(STAMP)
 
@@ -24,9 +24,18 @@ run: setup
 	$(BIN)/snakemake --report report.html
 
 smoke: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile config/smoke.yaml --directory .smoke all
+	$(BIN)/snakemake all --cores $(CORES) --configfile config/smoke.yaml --directory .smoke
 
-test: setup
+# graphviz, slurm-wlm and munge: apt-get installs them when missing (Debian, as root), else a message names them.
+system-packages:
+	bash tests/system_packages.sh
+
+lint: setup
+	$(BIN)/ruff check lib workflow_scripts tests
+	$(BIN)/snakemake --lint
+	$(BIN)/snakefmt --check Snakefile rules
+
+test: setup system-packages
 	$(BIN)/ruff check lib workflow_scripts tests
 	$(BIN)/python -m pytest tests
 

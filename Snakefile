@@ -9,10 +9,17 @@ min_version("9.20")
 
 import os
 
-# Jobs (local, conda or SLURM) import this checkout's library, the code the params hashes describe.
+# Jobs (local, conda or SLURM) import this checkout's library, the code the params hashes describe. `envvars:`
+# makes Snakemake pass PYTHONPATH on to jobs it submits elsewhere; it is always defined, since it is set here.
 LIB = str(Path(workflow.basedir) / "lib")
 sys.path.insert(0, LIB)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (LIB, os.environ.get("PYTHONPATH")) if p)
+_PATHS = [LIB, *os.environ.get("PYTHONPATH", "").split(os.pathsep)]
+os.environ["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(p for p in _PATHS if p))
+
+
+envvars:
+    "PYTHONPATH",
+
 
 from lowrank_asr.config import deep_merge, load_yaml, validate_config  # noqa: E402
 from lowrank_asr.workflow.overrides import retype_overrides  # noqa: E402

@@ -10,20 +10,20 @@ rule integrated_gradients:
         vocab=vocab_files(),
     output:
         "results/attribution/{variant}/epoch_{epoch}.h5",
-    params:
-        attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds")},
-        model=model_settings,
-        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
-        code=script_code("integrated_gradients.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/integrated_gradients/{variant}/epoch_{epoch}.log",
     benchmark:
         "benchmarks/integrated_gradients/{variant}/epoch_{epoch}.tsv"
     conda:
         ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds")},
+        model=model_settings,
+        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        code=script_code("integrated_gradients.py"),
     script:
         "../workflow_scripts/integrated_gradients.py"
 
@@ -34,16 +34,17 @@ rule plot_attribution:
     output:
         _last_epoch_report(
             [f"results/plots/attribution/{{variant}}/epoch_{e}.png" for e in ATTRIBUTION_EPOCHS],
-            "../report/attribution.rst", "3. Integrated gradients",
+            "../report/attribution.rst",
+            "3. Integrated gradients",
         ),
-    params:
-        code=script_code("plot_attribution.py"),
     log:
         "logs/plot_attribution/{variant}.log",
     benchmark:
         "benchmarks/plot_attribution/{variant}.tsv"
     conda:
         ENV_PLOT
+    params:
+        code=script_code("plot_attribution.py"),
     script:
         "../workflow_scripts/plot_attribution.py"
 
@@ -52,15 +53,17 @@ rule attribution_video:
     input:
         expand("results/plots/attribution/{{variant}}/epoch_{epoch}.png", epoch=ATTRIBUTION_EPOCHS),
     output:
-        report("results/videos/{variant}_attribution.mp4", caption="../report/video.rst", category="4. Videos"),
-    params:
-        fps=config["video"]["fps"],
-        code=script_code("video.py"),
+        report(
+            "results/videos/{variant}_attribution.mp4", caption="../report/video.rst", category="4. Videos"
+        ),
     log:
         "logs/attribution_video/{variant}.log",
     benchmark:
         "benchmarks/attribution_video/{variant}.tsv"
     conda:
         ENV_PLOT
+    params:
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
     script:
         "../workflow_scripts/video.py"

@@ -1,8 +1,16 @@
 # Paths, wildcard constraints, config slices and code hashes shared by every rule group.
 import re
 
-from lowrank_asr.config import (all_splits, analysis_epochs, analysis_runs, run_named, stable_hash,
-                                training_runs, variant_model_config)
+from lowrank_asr.config import (
+    all_splits,
+    analysis_epochs,
+    analysis_runs,
+    run_named,
+    stable_hash,
+    training_runs,
+    variant_model_config,
+)
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
 
@@ -15,6 +23,7 @@ RUN_NAMES = [r.name for r in RUNS]
 EPOCHS = config["training"]["epochs"]
 SHARDS = config["data"]["shards"]
 LOCAL = config["corpus"].get("local") or {}
+BAD_AUDIO_POLICY = config["data"].get("on_bad_audio", "fail")
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # conda envs (with --software-deployment-method conda); paths relative to the rules/ folder
 ENV_DATA = "../envs/data.yaml"
@@ -23,8 +32,8 @@ ENV_PLOT = "../envs/plot.yaml"
 # Training runs on one core: the small default model keeps a second thread mostly idle (CPU time per step equals
 # wall time, benchmarks/report.md), so on 2 cores the variants train side by side instead of one after the other
 # (measured on the default config: 85 s per epoch each side by side, against 45 s each one after the other).
-# GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`: it is undefined for
-# --report, --dag and -n without --cores.
+# GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`, which is undefined
+# for --report, --dag and -n without --cores.
 TRAIN_THREADS = 1
 # Evaluation, loss grids and attributions are short jobs dominated by start-up and tracing, which run on one
 # core: two single-threaded jobs side by side finish sooner than two 2-thread jobs in a row.
@@ -73,6 +82,44 @@ def model_settings(wildcards):
     return variant_model_config(config, run_named(config, wildcards.variant).variant)
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly `names` (nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
+def tarball(wildcards):
+    local = LOCAL.get(wildcards.split)
+    return local if local else f"resources/downloads/{wildcards.split}.tar.gz"
+
+
+# `seeds` only says how many runs there are: adding a seed must not retrain the others.
+TRAINING = {k: v for k, v in config["training"].items() if k != "seeds"}
+
+
+def run_seed(wildcards):
+    return run_named(config, wildcards.variant).seed
+
+
+def train_state_dir(wildcards):
+    """Resume state keyed by everything that shapes the run, so a changed setting starts afresh."""
+    key = stable_hash(
+        [
+            model_settings(wildcards),
+            TRAINING,
+            run_seed(wildcards),
+            config["data"].get("max_duration"),
+            script_code("train.py"),
+        ]
+    )
+    return f"results/.train_state/{wildcards.variant}/{key}"
+
+
+def landscape_grid_output(shards):
+    if shards == 1:
+        return "results/landscape/{variant}/epoch_{epoch}.h5"
+    return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
+
+
 def split_source(split):
     """Where a split's audio comes from: a LibriSpeech-format folder on disk, or the extracted corpus."""
     if split in LOCAL and not LOCAL[split].endswith((".tar.gz", ".tgz", ".tar")):
@@ -83,8 +130,10 @@ def split_source(split):
 def landscape_targets():
     targets = []
     for run in analysis_runs(config, "landscape"):
-        targets += [f"results/plots/landscape/{run.name}/epoch_{epoch_tag(e)}.png"
-                    for e in analysis_epochs(config, "landscape")]
+        targets += [
+            f"results/plots/landscape/{run.name}/epoch_{epoch_tag(e)}.png"
+            for e in analysis_epochs(config, "landscape")
+        ]
         targets.append(f"results/videos/{run.name}_landscape.mp4")
     if len(VARIANTS) > 1:
         targets.append("results/videos/compare_landscape.mp4")
@@ -94,12 +143,16 @@ def landscape_targets():
 def attribution_targets():
     targets = []
     for run in analysis_runs(config, "attribution"):
-        targets += [f"results/plots/attribution/{run.name}/epoch_{epoch_tag(e)}.png"
-                    for e in analysis_epochs(config, "attribution")]
+        targets += [
+            f"results/plots/attribution/{run.name}/epoch_{epoch_tag(e)}.png"
+            for e in analysis_epochs(config, "attribution")
+        ]
         targets.append(f"results/videos/{run.name}_attribution.mp4")
     return targets
 
 
 def _last_epoch_report(paths, caption, category):
     """Only the last epoch's plot goes into the HTML report; the video carries the others."""
-    return [*paths[:-1], report(paths[-1], caption=caption, category=category, labels={"figure": "last epoch"})]
+    # a line may not start with `report(`: Snakemake's parser takes it for the `report:` directive
+    last = report(paths[-1], caption=caption, category=category, labels={"figure": "last epoch"})
+    return [*paths[:-1], last]

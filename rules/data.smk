@@ -5,30 +5,21 @@ SYNTH_SPLITS = TARBALL_SPLITS if SOURCE == "synthetic" else []
 DOWNLOAD_SPLITS = TARBALL_SPLITS if SOURCE == "librispeech" else []
 
 
-def _one_of(names):
-    return "|".join(map(re.escape, names)) or "(?!)"
-
-
-def tarball(wildcards):
-    local = LOCAL.get(wildcards.split)
-    return local if local else f"resources/downloads/{wildcards.split}.tar.gz"
-
-
 rule synthesize_corpus:
     output:
         "resources/downloads/{split}.tar.gz",
-    wildcard_constraints:
-        split=_one_of(SYNTH_SPLITS),
-    params:
-        spec=lambda w: config["corpus"]["synthetic"][w.split],
-        seed=config["seed"],
-        code=script_code("synthesize_corpus.py"),
     log:
         "logs/synthesize_corpus/{split}.log",
     benchmark:
         "benchmarks/synthesize_corpus/{split}.tsv"
+    wildcard_constraints:
+        split=one_of(SYNTH_SPLITS),
     conda:
         ENV_DATA
+    params:
+        spec=lambda w: config["corpus"]["synthetic"][w.split],
+        seed=config["seed"],
+        code=script_code("synthesize_corpus.py"),
     script:
         "../workflow_scripts/synthesize_corpus.py"
 
@@ -36,18 +27,18 @@ rule synthesize_corpus:
 rule download_librispeech:
     output:
         "resources/downloads/{split}.tar.gz",
-    wildcard_constraints:
-        split=_one_of(DOWNLOAD_SPLITS),
-    params:
-        url=config["corpus"].get("url", "https://www.openslr.org/resources/12"),
-        code=script_code("download_librispeech.py"),
     log:
         "logs/download_librispeech/{split}.log",
     benchmark:
         "benchmarks/download_librispeech/{split}.tsv"
+    wildcard_constraints:
+        split=one_of(DOWNLOAD_SPLITS),
     retries: 2
     conda:
         ENV_DATA
+    params:
+        url=config["corpus"].get("url", "https://www.openslr.org/resources/12"),
+        code=script_code("download_librispeech.py"),
     script:
         "../workflow_scripts/download_librispeech.py"
 
@@ -57,15 +48,15 @@ rule extract:
         tarball,
     output:
         directory("resources/corpus/LibriSpeech/{split}"),
-    params:
-        local=lambda w: w.split in LOCAL,
-        code=script_code("extract.py"),
     log:
         "logs/extract/{split}.log",
     benchmark:
         "benchmarks/extract/{split}.tsv"
     conda:
         ENV_DATA
+    params:
+        local=lambda w: w.split in LOCAL,
+        code=script_code("extract.py"),
     script:
         "../workflow_scripts/extract.py"
 
@@ -76,15 +67,18 @@ rule transcripts:
     output:
         tsv="resources/transcripts/{split}.tsv",
         skipped="resources/transcripts/{split}.skipped.json",
-    params:
-        on_bad_audio=config["data"].get("on_bad_audio", "fail"),
-        code=script_code("transcripts.py"),
     log:
         "logs/transcripts/{split}.log",
     benchmark:
         "benchmarks/transcripts/{split}.tsv"
     conda:
         ENV_DATA
+    params:
+        # not the policy itself: toggling it reruns only splits with bad audio (lowrank_asr.workflow.bad_audio)
+        on_bad_audio=lambda w: bad_audio_rerun_key(
+            BAD_AUDIO_POLICY, f"resources/transcripts/{w.split}.skipped.json"
+        ),
+        code=script_code("transcripts.py"),
     script:
         "../workflow_scripts/transcripts.py"
 
@@ -94,14 +88,14 @@ rule tfrecords:
         "resources/transcripts/{split}.tsv",
     output:
         [f"resources/tfrecords/{{split}}/shard-{i:03d}-of-{SHARDS:03d}.tfrecord" for i in range(SHARDS)],
-    params:
-        code=script_code("tfrecords.py"),
     log:
         "logs/tfrecords/{split}.log",
     benchmark:
         "benchmarks/tfrecords/{split}.tsv"
     conda:
         ENV_DATA
+    params:
+        code=script_code("tfrecords.py"),
     script:
         "../workflow_scripts/tfrecords.py"
 
@@ -111,15 +105,15 @@ rule vocabulary:
         expand("resources/transcripts/{split}.tsv", split=config["data"]["train_splits"]),
     output:
         vocab_files(),
-    params:
-        vocabulary=config["vocabulary"],
-        code=script_code("vocabulary.py"),
     log:
         "logs/vocabulary/vocab.log",
     benchmark:
         "benchmarks/vocabulary/vocab.tsv"
     conda:
         ENV_DATA
+    params:
+        vocabulary=config["vocabulary"],
+        code=script_code("vocabulary.py"),
     script:
         "../workflow_scripts/vocabulary.py"
 

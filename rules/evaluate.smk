@@ -1,30 +1,33 @@
 # Recognition of every evaluation split by every variant, and the table that compares them.
 EVAL_SPLITS = config["evaluation"].get("splits") or config["data"]["test_splits"]
+# What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
+EVAL_DECODING = {
+    k: v for k, v in config["evaluation"].items() if k in ("batch_size", "beam_width", "max_symbols_per_step")
+}
 
 
 rule evaluate:
     input:
         weights=model_weights("{variant}", EPOCHS),
-        history="results/models/{variant}/history.csv",
         data=lambda w: tfrecord_files(w.split),
         vocab=vocab_files(),
     output:
         decodes="results/decodes/{variant}/{split}.tsv",
         scores="results/wer/{variant}/{split}.json",
-    params:
-        model=model_settings,
-        evaluation=config["evaluation"],
-        epoch=EPOCHS,
-        code=script_code("evaluate.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/evaluate/{variant}/{split}.log",
     benchmark:
         "benchmarks/evaluate/{variant}/{split}.tsv"
     conda:
         ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        model=model_settings,
+        decoding=EVAL_DECODING,
+        epoch=EPOCHS,
+        code=script_code("evaluate.py"),
     script:
         "../workflow_scripts/evaluate.py"
 
@@ -37,9 +40,16 @@ rule wer_table:
     output:
         csv=report("results/wer_table.csv", caption="../report/wer_table.rst", category="1. Recognition"),
         md="results/wer_table.md",
-        comparisons=report("results/comparisons.csv", caption="../report/comparisons.rst",
-                           category="1. Recognition"),
+        comparisons=report(
+            "results/comparisons.csv", caption="../report/comparisons.rst", category="1. Recognition"
+        ),
         comparisons_md="results/comparisons.md",
+    log:
+        "logs/wer_table/wer_table.log",
+    benchmark:
+        "benchmarks/wer_table/wer_table.tsv"
+    conda:
+        ENV_PLOT
     params:
         knobs={v: variant_model_config(config, v) for v in VARIANTS},
         variants=VARIANTS,
@@ -47,11 +57,5 @@ rule wer_table:
         splits=EVAL_SPLITS,
         bootstrap=config["evaluation"].get("bootstrap", {}),
         code=script_code("wer_table.py"),
-    log:
-        "logs/wer_table/wer_table.log",
-    benchmark:
-        "benchmarks/wer_table/wer_table.tsv"
-    conda:
-        ENV_PLOT
     script:
         "../workflow_scripts/wer_table.py"

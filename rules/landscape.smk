@@ -8,33 +8,29 @@ LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "sha
 COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 
 
-def landscape_grid_output():
-    if LANDSCAPE_SHARDS == 1:
-        return "results/landscape/{variant}/epoch_{epoch}.h5"
-    return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
-
-
 rule loss_grid:
     input:
         weights="results/models/{variant}/epoch_{epoch}.weights.h5",
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        landscape_grid_output(),
+        landscape_grid_output(LANDSCAPE_SHARDS),
+    log:
+        "logs/loss_grid/{variant}/epoch_{epoch}" + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}") + ".log",
+    benchmark:
+        "benchmarks/loss_grid/{variant}/epoch_{epoch}"
+        + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}")
+        + ".tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
     params:
         landscape=LANDSCAPE_GRID,
         shards=LANDSCAPE_SHARDS,
         model=model_settings,
         code=script_code("loss_grid.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
-    log:
-        "logs/loss_grid/{variant}/epoch_{epoch}" + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}") + ".log",
-    benchmark:
-        "benchmarks/loss_grid/{variant}/epoch_{epoch}" + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}") + ".tsv"
-    conda:
-        ENV_TF
     script:
         "../workflow_scripts/loss_grid.py"
 
@@ -43,18 +39,20 @@ if LANDSCAPE_SHARDS > 1:
 
     rule merge_loss_grid:
         input:
-            expand("results/landscape/{{variant}}/shards/epoch_{{epoch}}.shard{shard}.h5",
-                   shard=range(LANDSCAPE_SHARDS)),
+            expand(
+                "results/landscape/{{variant}}/shards/epoch_{{epoch}}.shard{shard}.h5",
+                shard=range(LANDSCAPE_SHARDS),
+            ),
         output:
             "results/landscape/{variant}/epoch_{epoch}.h5",
-        params:
-            code=script_code("merge_loss_grid.py"),
         log:
             "logs/merge_loss_grid/{variant}/epoch_{epoch}.log",
         benchmark:
             "benchmarks/merge_loss_grid/{variant}/epoch_{epoch}.tsv"
         conda:
             ENV_TF
+        params:
+            code=script_code("merge_loss_grid.py"),
         script:
             "../workflow_scripts/merge_loss_grid.py"
 
@@ -65,16 +63,17 @@ rule plot_landscape:
     output:
         _last_epoch_report(
             [f"results/plots/landscape/{{variant}}/epoch_{e}.png" for e in LANDSCAPE_EPOCHS],
-            "../report/landscape.rst", "2. Loss landscapes",
+            "../report/landscape.rst",
+            "2. Loss landscapes",
         ),
-    params:
-        code=script_code("plot_landscape.py"),
     log:
         "logs/plot_landscape/{variant}.log",
     benchmark:
         "benchmarks/plot_landscape/{variant}.tsv"
     conda:
         ENV_PLOT
+    params:
+        code=script_code("plot_landscape.py"),
     script:
         "../workflow_scripts/plot_landscape.py"
 
@@ -84,15 +83,15 @@ rule landscape_video:
         expand("results/plots/landscape/{{variant}}/epoch_{epoch}.png", epoch=LANDSCAPE_EPOCHS),
     output:
         report("results/videos/{variant}_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
-    params:
-        fps=config["video"]["fps"],
-        code=script_code("video.py"),
     log:
         "logs/landscape_video/{variant}.log",
     benchmark:
         "benchmarks/landscape_video/{variant}.tsv"
     conda:
         ENV_PLOT
+    params:
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
     script:
         "../workflow_scripts/video.py"
 
@@ -102,15 +101,15 @@ rule compare_landscape_video:
         [f"results/plots/landscape/{r}/epoch_{e}.png" for r in COMPARED_RUNS for e in LANDSCAPE_EPOCHS],
     output:
         report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
-    params:
-        variants=VARIANTS,
-        fps=config["video"]["fps"],
-        code=script_code("video.py"),
     log:
         "logs/compare_landscape_video/compare.log",
     benchmark:
         "benchmarks/compare_landscape_video/compare.tsv"
     conda:
         ENV_PLOT
+    params:
+        variants=VARIANTS,
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
     script:
         "../workflow_scripts/video.py"

@@ -5,16 +5,19 @@ rule training_curves:
     input:
         expand("results/models/{variant}/history.csv", variant=RUN_NAMES),
     output:
-        report("results/plots/training_curves.png", caption="../report/training_curves.rst",
-               category="1. Recognition"),
-    params:
-        runs={r.name: r.variant for r in RUNS},
-        code=script_code("training_curves.py"),
+        report(
+            "results/plots/training_curves.png",
+            caption="../report/training_curves.rst",
+            category="1. Recognition",
+        ),
     log:
         "logs/training_curves/curves.log",
     benchmark:
         "benchmarks/training_curves/curves.tsv"
     conda:
         ENV_PLOT
+    params:
+        runs={r.name: r.variant for r in RUNS},
+        code=script_code("training_curves.py"),
     script:
         "../workflow_scripts/training_curves.py"

@@ -4,10 +4,17 @@
 # and tracing (~10 s), the analysis of an epoch a fraction of a second, so per-epoch jobs would cost ~30x more.
 # Not yet part of `all`: ask for representation_targets() (or a file below) by name.
 # Defaults for configs without the sections (config/config.yaml documents the keys with the same values).
-REPRESENTATIONS = {"epochs": "all", "split": "dev-clean", "subset": 64, "seed": 5, "batch_size": 16,
-                   **(config.get("representations") or {})}
-REPRESENTATION_EPOCHS = [epoch_tag(e) for e in analysis_epochs({**config, "representations": REPRESENTATIONS},
-                                                                "representations")]
+REPRESENTATIONS = {
+    "epochs": "all",
+    "split": "dev-clean",
+    "subset": 64,
+    "seed": 5,
+    "batch_size": 16,
+    **(config.get("representations") or {}),
+}
+REPRESENTATION_EPOCHS = [
+    epoch_tag(e) for e in analysis_epochs({**config, "representations": REPRESENTATIONS}, "representations")
+]
 # the analysis of an epoch does not depend on which other epochs are analysed: keep `epochs` out of the params
 REPRESENTATION_SETTINGS = {k: v for k, v in REPRESENTATIONS.items() if k != "epochs"}
 
@@ -18,8 +25,10 @@ def prepared_tfrecords(splits, key):
     def files(wildcards):
         missing = [s for s in splits if s not in SPLITS]
         if missing:
-            raise ValueError(f"{key} names split(s) {missing}, which the config does not prepare; "
-                             f"use one of {SPLITS} or add it to data.dev_splits / data.test_splits")
+            raise ValueError(
+                f"{key} names split(s) {missing}, which the config does not prepare; "
+                f"use one of {SPLITS} or add it to data.dev_splits / data.test_splits"
+            )
         return split_tfrecords(splits)
 
     return files
@@ -33,21 +42,21 @@ rule representations:
         vocab=vocab_files(),
     output:
         expand("results/representations/{{variant}}/epoch_{epoch}.h5", epoch=REPRESENTATION_EPOCHS),
-    params:
-        representations=REPRESENTATION_SETTINGS,
-        model=model_settings,
-        epochs=[int(e) for e in REPRESENTATION_EPOCHS],
-        final_epoch=EPOCHS,
-        code=script_code("representations.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/representations/{variant}.log",
     benchmark:
         "benchmarks/representations/{variant}.tsv"
     conda:
         ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        representations=REPRESENTATION_SETTINGS,
+        model=model_settings,
+        epochs=[int(e) for e in REPRESENTATION_EPOCHS],
+        final_epoch=EPOCHS,
+        code=script_code("representations.py"),
     script:
         "../workflow_scripts/representations.py"
 
@@ -59,20 +68,20 @@ rule representation_similarity:
         vocab=vocab_files(),
     output:
         [f"results/representations/variants_epoch_{e}.h5" for e in REPRESENTATION_EPOCHS],
-    params:
-        representations=REPRESENTATION_SETTINGS,
-        models={v: variant_model_config(config, v) for v in VARIANTS},
-        epochs=[int(e) for e in REPRESENTATION_EPOCHS],
-        code=script_code("representation_similarity.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/representation_similarity/similarity.log",
     benchmark:
         "benchmarks/representation_similarity/similarity.tsv"
     conda:
         ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        representations=REPRESENTATION_SETTINGS,
+        models={v: variant_model_config(config, v) for v in VARIANTS},
+        epochs=[int(e) for e in REPRESENTATION_EPOCHS],
+        code=script_code("representation_similarity.py"),
     script:
         "../workflow_scripts/representation_similarity.py"
 
@@ -85,8 +94,12 @@ def representation_targets():
 
 
 # Post-hoc low-rank approximation of each variant's final epoch: WER/CER against parameter count.
-COMPRESSION = {"fractions": [1.0, 0.5, 0.25, 0.125], "calibration_batches": 20, "calibration_batch_size": 16,
-               **(config.get("compression") or {})}
+COMPRESSION = {
+    "fractions": [1.0, 0.5, 0.25, 0.125],
+    "calibration_batches": 20,
+    "calibration_batch_size": 16,
+    **(config.get("compression") or {}),
+}
 COMPRESSION_SPLITS = COMPRESSION.get("splits") or EVAL_SPLITS
 
 
@@ -98,6 +111,15 @@ rule compression:
         vocab=vocab_files(),
     output:
         "results/compression/{variant}.csv",
+    log:
+        "logs/compression/{variant}.log",
+    benchmark:
+        "benchmarks/compression/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
     params:
         compression=COMPRESSION,
         split_files={s: tfrecord_files(s) for s in COMPRESSION_SPLITS},
@@ -106,14 +128,5 @@ rule compression:
         batch_size=config["evaluation"].get("batch_size", 32),
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         code=script_code("compression.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
-    log:
-        "logs/compression/{variant}.log",
-    benchmark:
-        "benchmarks/compression/{variant}.tsv"
-    conda:
-        ENV_TF
     script:
         "../workflow_scripts/compression.py"

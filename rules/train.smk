@@ -3,21 +3,6 @@ TRAIN_SPLITS = config["data"]["train_splits"]
 DEV_SPLITS = config["data"]["dev_splits"]
 
 
-# `seeds` only says how many runs there are: adding a seed must not retrain the others.
-TRAINING = {k: v for k, v in config["training"].items() if k != "seeds"}
-
-
-def run_seed(wildcards):
-    return run_named(config, wildcards.variant).seed
-
-
-def train_state_dir(wildcards):
-    """Resume state keyed by everything that shapes the run, so a changed setting starts afresh."""
-    key = stable_hash([model_settings(wildcards), TRAINING, run_seed(wildcards),
-                       config["data"].get("max_duration"), script_code("train.py")])
-    return f"results/.train_state/{wildcards.variant}/{key}"
-
-
 rule train:
     input:
         train=split_tfrecords(TRAIN_SPLITS),
@@ -26,23 +11,22 @@ rule train:
     output:
         weights=[f"results/models/{{variant}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)],
         history="results/models/{variant}/history.csv",
-    params:
-        model=model_settings,
-        training=TRAINING,
-        seed=run_seed,
-        max_duration=config["data"].get("max_duration"),
-        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
-        state_dir=train_state_dir,
-        tensorboard="logs/tensorboard/{variant}",
-        code=script_code("train.py"),
-    threads: TRAIN_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/train/{variant}.log",
     benchmark:
         "benchmarks/train/{variant}.tsv"
     conda:
         ENV_TF
+    threads: TRAIN_THREADS
+    resources:
+        gpu=0,
+    params:
+        model=model_settings,
+        training=TRAINING,
+        seed=run_seed,
+        max_duration=config["data"].get("max_duration"),
+        state_dir=train_state_dir,
+        tensorboard="logs/tensorboard/{variant}",
+        code=script_code("train.py"),
     script:
         "../workflow_scripts/train.py"

@@ -7,6 +7,7 @@ copy (the Snakefile puts the copy's own lib/ first on the path of the DAG build 
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -199,3 +200,52 @@ def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path:
         pairs = list(csv.DictReader(handle))
     assert len(pairs) == 2 * len(splits) and all(p["seeds"] == "2/2" for p in pairs)
     assert (results / "plots" / "training_curves.png").stat().st_size > 10_000
+
+
+def smoke_config() -> dict:
+    from lowrank_asr.config import load_yaml
+
+    return load_yaml(ROOT / "config" / "smoke.yaml")
+
+
+def test_adding_an_evaluation_split_runs_only_that_split(smoke_repo: Path) -> None:
+    cfg = smoke_config()
+    splits = [*cfg["evaluation"]["splits"], "dev-clean"]
+    jobs = planned_jobs(smoke_repo, "--config", f"evaluation={{splits: [{', '.join(splits)}]}}")
+    assert {(rule, w.get("split")) for rule, w in jobs} == {("evaluate", "dev-clean"), ("wer_table", None)}
+    assert {w["variant"] for rule, w in jobs if rule == "evaluate"} == set(cfg["variants"])
+
+
+@pytest.mark.parametrize("knob", ["beam_width", "max_symbols_per_step"])
+def test_changing_a_decoding_knob_retrains_nothing(smoke_repo: Path, knob: str) -> None:
+    value = smoke_config()["evaluation"][knob] + 1
+    rules = planned_rules(smoke_repo, "--config", f"evaluation={{{knob}: {value}}}")
+    assert {"evaluate", "wer_table"} <= rules
+    # the attributions show greedy hypotheses, decoded with max_symbols_per_step
+    uses_knob = {"beam_width": set(), "max_symbols_per_step": {"integrated_gradients", "plot_attribution",
+                                                               "attribution_video"}}[knob]
+    assert rules <= {"evaluate", "wer_table"} | uses_knob
+
+
+def test_toggling_the_bad_audio_policy_reruns_only_splits_with_bad_audio(smoke_repo: Path) -> None:
+    # smoke.yaml fails on bad audio and its corpus has none: under `skip` every split's transcripts stay the same
+    assert planned_jobs(smoke_repo, "--config", "data={on_bad_audio: skip}") == []
+    skipped = smoke_repo / "resources" / "transcripts" / "test-other.skipped.json"
+    original = skipped.read_text()
+    # as left by a `skip` run that found a corrupt file in test-other
+    skipped.write_text(json.dumps([{"path": "x.flac", "utt_id": "x", "reason": "audio file holds no samples"}]))
+    try:
+        assert planned_jobs(smoke_repo, "--config", "data={on_bad_audio: skip}") == []
+        jobs = planned_jobs(smoke_repo)  # back to `fail`: test-other's transcripts must run again (and fail)
+    finally:
+        skipped.write_text(original)
+    assert ("transcripts", {"split": "test-other"}) in jobs
+    assert {w.get("split") for _, w in jobs} == {"test-other", None}
+    assert {rule for rule, _ in jobs} == {"transcripts", "tfrecords", "evaluate", "wer_table"}
+
+
+def test_changing_the_training_history_reruns_only_the_curves(smoke_repo: Path) -> None:
+    history = smoke_repo / "results" / "models" / "lowrank" / "history.csv"
+    with edited(history, history.read_text().splitlines()[-1] + "\n"):
+        jobs = planned_jobs(smoke_repo)
+    assert [rule for rule, _ in jobs] == ["training_curves"]

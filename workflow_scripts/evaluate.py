@@ -8,7 +8,7 @@ from lowrank_asr.data.dataset import make_dataset
 from lowrank_asr.evaluation.transcribe import score_decodes, transcribe, write_decodes, write_json
 from lowrank_asr.models.trained import load_trained
 
-settings = snakemake.params.evaluation
+settings = snakemake.params.decoding
 model, vocab = load_trained(snakemake.params.model, snakemake.input.vocab[0], snakemake.input.weights)
 data = make_dataset(list(snakemake.input.data), vocab, batch_size=settings.get("batch_size", 32), training=False,
                     seed=0)

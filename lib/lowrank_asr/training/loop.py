@@ -45,11 +45,12 @@ class TrainSettings:
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
                     max_symbols_per_step: int = 5) -> TrainSettings:
+        """`max_symbols_per_step` is the dev decode's default where `training.dev_max_symbols_per_step` is unset."""
         return cls(epochs=training["epochs"], batch_size=training["batch_size"], seed=seed,
                    learning_rate=training.get("learning_rate", {}), clip_norm=training.get("clip_norm"),
                    mixed_precision=training.get("mixed_precision", False),
                    max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
-                   max_symbols_per_step=max_symbols_per_step)
+                   max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step))
 
 
 def configure_determinism(seed: int) -> None:

@@ -1,0 +1,38 @@
+"""The snakemake-workflows catalog's style gates: `snakemake --lint` reports nothing, `snakefmt --check` passes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/librispeech.yaml"])
+def test_snakemake_lint_is_clean(config: str) -> None:
+    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", config], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    output = lint.stdout + lint.stderr
+    assert lint.returncode == 0 and "Lints for" not in output, output[-4000:]
+    assert "your workflow is in a good condition" in output
+
+
+def test_snakefile_and_rules_are_snakefmt_formatted() -> None:
+    # pinned in pyproject's dev extras and requirements.lock; line length from [tool.snakefmt] in pyproject.toml
+    check = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", "Snakefile", "rules"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+    assert check.returncode == 0, f"run `snakefmt Snakefile rules`:\n{(check.stdout + check.stderr)[-4000:]}"
+
+
+def test_documented_commands_give_no_target_after_configfile() -> None:
+    """`--configfile` takes several values: a target right after its file would be read as another config file."""
+    commands = [line for name in ("README.md", "Makefile") for line in (ROOT / name).read_text().splitlines()
+                if line.strip().startswith(("snakemake ", "$(BIN)/snakemake ")) and "--configfile" in line]
+    assert commands
+    for line in commands:
+        words = line.split("#", 1)[0].split()
+        after = words[words.index("--configfile") + 2:]
+        assert not after or after[0].startswith("-") or after[0] in {"|", "&&", ";"}, line

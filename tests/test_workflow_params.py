@@ -1,0 +1,62 @@
+"""What a rule's params carry decides what a config change reruns: each rule gets only what its output depends on.
+
+The end-to-end consequences are in tests/test_workflow_e2e.py; these are the pieces it is built from.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from lowrank_asr.config import load_yaml, validate_config
+from lowrank_asr.training.loop import TrainSettings
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, known_bad_audio
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def skip_list(tmp_path: Path, problems: list[dict] | None, text: str | None = None) -> Path:
+    path = tmp_path / "test-other.skipped.json"
+    if problems is not None:
+        path.write_text(json.dumps(problems))
+    elif text is not None:
+        path.write_text(text)
+    return path
+
+
+BAD = [{"path": "a.flac", "utt_id": "a", "reason": "audio file holds no samples"}]
+
+
+@pytest.mark.parametrize("problems", [None, []], ids=["not-run-yet", "clean"])
+def test_the_policy_does_not_key_a_split_without_known_bad_audio(tmp_path: Path, problems: list | None) -> None:
+    path = skip_list(tmp_path, problems)
+    assert not known_bad_audio(path)
+    assert bad_audio_rerun_key("fail", path) == bad_audio_rerun_key("skip", path)
+
+
+def test_switching_to_fail_reruns_a_split_with_known_bad_audio(tmp_path: Path) -> None:
+    path = skip_list(tmp_path, BAD)
+    assert known_bad_audio(path)
+    assert bad_audio_rerun_key("fail", path) != bad_audio_rerun_key("skip", path)
+    # a skip run's key stays what it was before the run found the bad audio: no rerun after a successful run
+    assert bad_audio_rerun_key("skip", path) == bad_audio_rerun_key("skip", tmp_path / "missing.json")
+    assert bad_audio_rerun_key("fail", tmp_path / "missing.json") == bad_audio_rerun_key("skip", path)
+
+
+def test_an_unreadable_skip_list_counts_as_bad_audio(tmp_path: Path) -> None:
+    assert known_bad_audio(skip_list(tmp_path, None, text="[{not json"))
+
+
+def test_training_reads_its_own_dev_decoding_knob() -> None:
+    training = {"epochs": 1, "batch_size": 2, "dev_max_symbols_per_step": 7}
+    assert TrainSettings.from_config(training, seed=0).max_symbols_per_step == 7
+    assert TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0).max_symbols_per_step == 5
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml"])
+def test_every_config_sets_the_dev_decoding_knob_under_training(name: str) -> None:
+    config = load_yaml(ROOT / "config" / name)
+    validate_config(config, ROOT / "config" / "schema.yaml")
+    assert config["training"]["dev_max_symbols_per_step"] >= 1
