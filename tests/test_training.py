@@ -340,28 +340,35 @@ LOCK_HOLDER = textwrap.dedent("""
     sys.path.insert(0, sys.argv[1])
     from lowrank_asr.training.state import TrainingState
 
-    with TrainingState(sys.argv[2]).lock():
+    with TrainingState(sys.argv[2], lock_dir=sys.argv[3]).lock():
         print("locked", flush=True)
         time.sleep(600)
 """)
 
 
 def test_second_trainer_is_locked_out_until_the_first_dies(speech_corpus, tmp_path) -> None:
+    # as in the pipeline: one lock per variant, above the per-config state folders
     layout = Layout(tmp_path)
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(ROOT / "lib"), str(layout.state_dir)],
+    variant_dir = layout.state_dir.parent
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(ROOT / "lib"),
+                               str(variant_dir / "train-otherconfig"), str(variant_dir)],
                               stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
         with pytest.raises(TrainingError, match=rf"another training process \(PID {holder.pid}\) holds the lock "
-                                                rf"{layout.state_dir / 'train.lock'}.*kill {holder.pid}"):
-            train_in_process(speech_corpus, layout)
+                                                rf"{variant_dir / 'train.lock'}.*kill {holder.pid}"):
+            run_training(model_cfg=MODEL, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
+                         dev_files=speech_corpus.shards[:1], settings=settings(), state_dir=layout.state_dir,
+                         epoch_outputs=layout.epoch_outputs, history_output=layout.history_output,
+                         progress=False, lock_dir=variant_dir)
         assert not layout.epoch_outputs[0].exists()  # it stopped before training anything
+        with TrainingState(layout.state_dir).lock():  # a lock of another folder is free
+            pass
     finally:
         stop(holder)
     # the kernel released the dead holder's lock: the folder can be taken, and it now names this process
-    state = TrainingState(layout.state_dir)
-    with state.lock():
-        assert (layout.state_dir / "train.lock").read_text().strip() == str(os.getpid())
+    with TrainingState(layout.state_dir, lock_dir=variant_dir).lock():
+        assert (variant_dir / "train.lock").read_text().strip() == str(os.getpid())
 
 
 def test_history_rows_after_resume_point_are_dropped(tmp_path) -> None:

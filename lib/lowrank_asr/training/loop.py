@@ -197,15 +197,17 @@ def run_training(
     tensorboard_dir: str | Path | None = None,
     progress: bool = True,
     stop_after_epoch: int | None = None,
+    lock_dir: str | Path | None = None,
 ) -> list[dict]:
     """Train one variant for `settings.epochs` epochs, resuming from `state_dir` when it holds earlier epochs.
 
-    The state folder is locked for the life of the run: a second trainer on it fails at once, naming the first.
+    `lock_dir` (default `state_dir`) is locked for the life of the run: a second trainer on it fails at once,
+    naming the first.
     `stop_after_epoch` ends the run early (as a kill would) — used by tests of resumption.
     """
     if len(epoch_outputs) != settings.epochs:
         raise ValueError(f"{len(epoch_outputs)} epoch outputs for {settings.epochs} epochs")
-    state = TrainingState(state_dir)
+    state = TrainingState(state_dir, lock_dir)
     with state.lock():
         return _train(model_cfg=model_cfg, vocab_path=vocab_path, train_files=train_files, dev_files=dev_files,
                       settings=settings, state=state, epoch_outputs=epoch_outputs, history_output=history_output,

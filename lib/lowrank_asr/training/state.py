@@ -39,9 +39,11 @@ log = logging.getLogger(__name__)
 
 
 class TrainingState:
-    def __init__(self, directory: str | Path):
+    def __init__(self, directory: str | Path, lock_dir: str | Path | None = None):
+        """`lock_dir`: the folder whose lock file `lock` takes (default: the state folder itself)."""
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.lock_path = Path(lock_dir or directory) / LOCK_NAME
 
     def match_inputs(self, paths: list[str]) -> bool:
         """Forget saved epochs when the input files changed since they were trained (size or mtime).
@@ -67,8 +69,9 @@ class TrainingState:
     # lock ----------------------------------------------------------------------------------------------------
     @contextlib.contextmanager
     def lock(self) -> Iterator[None]:
-        """Hold an exclusive lock on the folder (flock: the kernel releases it when the process dies)."""
-        path = self.dir / LOCK_NAME
+        """Hold an exclusive lock on `lock_path` (flock: the kernel releases it when the process dies)."""
+        path = self.lock_path
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             try:
