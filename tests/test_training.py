@@ -1,7 +1,7 @@
 """Training loop: deterministic, resumable after SIGKILL, guarded against non-finite losses.
 
 Every run trains the tiny model of config/smoke.yaml (with SpecAugment and dropout on, so the model's own
-random streams matter) on 8 utterances of eSpeak NG speech (``speech_corpus`` in conftest.py), 2 batches per
+random streams matter, and precise batch norm on) on 8 utterances of eSpeak NG speech (``speech_corpus`` in conftest.py), 2 batches per
 epoch. The reference run is a separate process (as Snakemake would start it); the runs compared with it run
 in this process or in other processes, so equality holds across processes, not only within one.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,13 @@ from lowrank_asr.errors import TrainingError
 from lowrank_asr.training import TrainSettings, run_training
 from lowrank_asr.training import loop as training_loop
 from lowrank_asr.training.loop import configure_determinism
-from lowrank_asr.training.state import HISTORY_COLUMNS, TrainingState
+from lowrank_asr.training.state import (
+    HISTORY_COLUMNS,
+    TrainingState,
+    checkpoint_problem,
+    publish,
+    write_checksum,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
@@ -40,7 +47,7 @@ MODEL = {
     "embed_dim": 16, "pred_units": 32, "joint_units": 32, "dropout": 0.1,
     "specaugment": {"enabled": True, "freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_ratio": 0.1},
 }
-TRAINING = {"epochs": EPOCHS, "batch_size": 4, "clip_norm": 5.0,
+TRAINING = {"epochs": EPOCHS, "batch_size": 4, "clip_norm": 5.0, "precise_bn_batches": 2,
             "learning_rate": {"schedule": "transformer", "peak": 0.002, "warmup_steps": 4}}
 
 # A training job as workflow_scripts/train.py runs it, in its own process. Test hooks: every epoch that
@@ -230,31 +237,138 @@ def test_configure_determinism_seeds_everything() -> None:
 
 
 # ------------------------------------------------------------------------------------------------- state
-def test_resume_marker_needs_weights_and_optimizer_state(tmp_path) -> None:
+def checkpoint(path: Path, variables: int = 3) -> Path:
+    """A sound checkpoint: an HDF5 file of `variables` arrays and its checksum."""
+    with h5py.File(path, "w") as f:
+        for i in range(variables):
+            f.create_dataset(f"{i:05d}", data=np.arange(4.0) + i)
+    write_checksum(path)
+    return path
+
+
+def truncate(path: Path) -> None:
+    """Damage a file in place, as an interrupted copy or a full disk would."""
+    os.truncate(path, os.path.getsize(path) // 2)
+
+
+def test_resume_point_needs_sound_checkpoints(tmp_path, caplog) -> None:
     state = TrainingState(tmp_path / "state")
     assert state.last_complete_epoch() == 0
     state.mark_complete(2)
     assert state.last_complete_epoch() == 0  # marker without the files it promises
-    state.weights_path(2).write_bytes(b"w")
-    assert state.last_complete_epoch() == 0
-    state.optimizer_path().write_bytes(b"o")
+    for epoch in (1, 2):
+        checkpoint(state.weights_path(epoch))
+    assert state.last_complete_epoch() == 0  # no optimizer state for epoch 2
+    checkpoint(state.optimizer_path(2))
     assert state.last_complete_epoch() == 2
+    assert state.last_complete_epoch(weight_count=3, optimizer_count=3) == 2
+    assert state.last_complete_epoch(weight_count=4) == 0  # a variable missing from every weights file
     assert not list(state.dir.glob("*.tmp"))
+
+    # a damaged optimizer file of epoch 2: back to epoch 1, whose optimizer state is kept too
+    checkpoint(state.optimizer_path(1))
+    truncate(state.optimizer_path(2))
+    with caplog.at_level("WARNING"):
+        assert state.last_complete_epoch() == 1
+    assert str(state.optimizer_path(2)) in caplog.text
+    # damaged weights of epoch 1: epochs 1 and 2 are trained again, although epoch 2's weights are sound
+    checkpoint(state.optimizer_path(2))
+    state.weights_path(1).write_bytes(state.weights_path(1).read_bytes().replace(b"\x00", b"\x01", 8))
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert state.last_complete_epoch() == 0
+    assert str(state.weights_path(1)) in caplog.text and "SHA-256" in caplog.text
+    # a file without its checksum is not trusted either
+    checkpoint(state.weights_path(1))
+    state.weights_path(2).with_name(state.weights_path(2).name + ".sha256").unlink()
+    assert state.last_complete_epoch() == 1
 
 
 def test_changed_inputs_forget_saved_epochs(tmp_path) -> None:
     data = tmp_path / "train.tfrecord"
     data.write_bytes(b"one")
     state = TrainingState(tmp_path / "state")
-    assert state.match_inputs([str(data)])
-    state.weights_path(1).write_bytes(b"w")
-    state.optimizer_path().write_bytes(b"o")
-    state.mark_complete(1)
-    assert state.match_inputs([str(data)])
-    assert state.last_complete_epoch() == 1
-    data.write_bytes(b"other size")
-    assert not state.match_inputs([str(data)])
-    assert state.last_complete_epoch() == 0 and not state.weights_path(1).exists()
+    with state.lock():
+        assert state.match_inputs([str(data)])
+        checkpoint(state.weights_path(1))
+        checkpoint(state.optimizer_path(1))
+        state.mark_complete(1)
+        assert state.match_inputs([str(data)])
+        assert state.last_complete_epoch() == 1
+        data.write_bytes(b"other size")
+        assert not state.match_inputs([str(data)])
+        assert state.last_complete_epoch() == 0 and not state.weights_path(1).exists()
+        assert sorted(p.name for p in state.dir.iterdir()) == ["inputs.json", "train.lock"]  # lock kept
+
+
+def test_publish_copies_and_checks_the_checksum(tmp_path) -> None:
+    src = checkpoint(tmp_path / "epoch_001.weights.h5")
+    dest = tmp_path / "out" / "epoch_001.weights.h5"
+    publish(src, dest)
+    assert dest.read_bytes() == src.read_bytes() and os.stat(dest).st_ino != os.stat(src).st_ino
+    truncate(dest)  # damage to an output stays there
+    assert checkpoint_problem(src, 3) is None
+    publish(src, dest)
+    assert dest.read_bytes() == src.read_bytes()
+    truncate(src)
+    with pytest.raises(TrainingError, match=f"checkpoint {src} does not match its checksum"):
+        publish(src, dest)
+    assert dest.read_bytes() != src.read_bytes() and not list(dest.parent.glob("*.tmp"))
+
+
+def test_loading_a_damaged_weights_file_names_it_and_the_remedy(tmp_path) -> None:
+    from lowrank_asr.errors import PipelineError
+    from lowrank_asr.models import build_model, load_weights, save_weights
+
+    model = build_model(MODEL, 10)
+    output = tmp_path / "results" / "models" / "tiny" / "epoch_001.weights.h5"
+    state_file = tmp_path / "results" / ".train_state" / "tiny" / "abc" / "epoch_001.weights.h5"
+    for path in (output, state_file):
+        save_weights(model, path)
+        load_weights(model, path)
+        truncate(path)
+    with pytest.raises(PipelineError, match=rf"weights file {output} is damaged .*delete it and rerun "
+                                            rf"`snakemake {output}`"):
+        load_weights(model, output)
+    with pytest.raises(PipelineError, match=rf"{state_file} is damaged .*delete the training state folder "
+                                            rf"{state_file.parent} "):
+        load_weights(model, state_file)
+
+
+LOCK_HOLDER = textwrap.dedent("""
+    import sys, time
+    sys.path.insert(0, sys.argv[1])
+    from lowrank_asr.training.state import TrainingState
+
+    with TrainingState(sys.argv[2], lock_dir=sys.argv[3]).lock():
+        print("locked", flush=True)
+        time.sleep(600)
+""")
+
+
+def test_second_trainer_is_locked_out_until_the_first_dies(speech_corpus, tmp_path) -> None:
+    # as in the pipeline: one lock per variant, above the per-config state folders
+    layout = Layout(tmp_path)
+    variant_dir = layout.state_dir.parent
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(ROOT / "lib"),
+                               str(variant_dir / "train-otherconfig"), str(variant_dir)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(TrainingError, match=rf"another training process \(PID {holder.pid}\) holds the lock "
+                                                rf"{variant_dir / 'train.lock'}.*kill {holder.pid}"):
+            run_training(model_cfg=MODEL, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
+                         dev_files=speech_corpus.shards[:1], settings=settings(), state_dir=layout.state_dir,
+                         epoch_outputs=layout.epoch_outputs, history_output=layout.history_output,
+                         progress=False, lock_dir=variant_dir)
+        assert not layout.epoch_outputs[0].exists()  # it stopped before training anything
+        with TrainingState(layout.state_dir).lock():  # a lock of another folder is free
+            pass
+    finally:
+        stop(holder)
+    # the kernel released the dead holder's lock: the folder can be taken, and it now names this process
+    with TrainingState(layout.state_dir, lock_dir=variant_dir).lock():
+        assert (variant_dir / "train.lock").read_text().strip() == str(os.getpid())
 
 
 def test_history_rows_after_resume_point_are_dropped(tmp_path) -> None:
@@ -363,3 +477,159 @@ def test_non_finite_loss_stops_training_and_keeps_earlier_epochs(speech_corpus, 
     assert all(np.isfinite(a).all() for a in arrays(layout.epoch_outputs[0]).values())
     history = read_csv(layout.history_output)
     assert [r["epoch"] for r in history] == ["1"] and np.isfinite(float(history[0]["train_loss"]))
+
+
+# ------------------------------------------------------------------------------------- damaged checkpoints
+def copy_of(layout: Layout, root: Path) -> Layout:
+    """The state and outputs of `layout` under `root`, at the same relative paths."""
+    copy = Layout(root)
+    shutil.copytree(layout.state_dir, copy.state_dir)
+    shutil.copytree(layout.out_dir, copy.out_dir)
+    return copy
+
+
+@pytest.fixture
+def trained_epochs(monkeypatch) -> list[int]:
+    """The epochs that in-process runs train (appended as Trainer.train_epoch starts each)."""
+    epochs: list[int] = []
+    original = training_loop.Trainer.train_epoch
+
+    def train_epoch(self, dataset, epoch, progress):
+        epochs.append(epoch)
+        return original(self, dataset, epoch, progress)
+
+    monkeypatch.setattr(training_loop.Trainer, "train_epoch", train_epoch)
+    return epochs
+
+
+@pytest.mark.slow
+def test_truncated_output_leaves_resume_state_intact(speech_corpus, reference, tmp_path, trained_epochs) -> None:
+    layout = copy_of(reference, tmp_path)
+    state = TrainingState(layout.state_dir)
+    truncate(layout.epoch_outputs[0])  # in place, as an editor or a full disk would
+
+    assert checkpoint_problem(state.weights_path(1)) is None
+    assert_same_weights(state.weights_path(1), reference.epoch_outputs[0])
+    # the job run again (Snakemake reruns it once the damaged output is deleted, or with --force) resumes
+    # after the last epoch, trains nothing and publishes the sound copy
+    train_in_process(speech_corpus, layout)
+    assert trained_epochs == []
+    for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
+        assert ours.read_bytes() == theirs.read_bytes()
+
+
+@pytest.mark.slow
+def test_damaged_resume_checkpoint_is_named_and_trained_again(speech_corpus, reference, tmp_path, caplog,
+                                                              trained_epochs) -> None:
+    layout = copy_of(reference, tmp_path)
+    state = TrainingState(layout.state_dir)
+    damaged = state.weights_path(2)
+    truncate(damaged)
+
+    with caplog.at_level("WARNING"):
+        history = train_in_process(speech_corpus, layout)
+    assert f"damaged checkpoint {damaged}" in caplog.text
+    assert trained_epochs == [2, 3]  # from the last good epoch on
+    assert checkpoint_problem(damaged) is None
+    assert [r["epoch"] for r in read_csv(layout.history_output)] == ["1", "2", "3"] and len(history) == 3
+    for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
+        assert_same_weights(ours, theirs)  # exact: epoch 1's optimizer state was kept
+
+
+# ------------------------------------------------------------------------------------- precise batch norm
+# SpecAugment and dropout off, so that the training-mode loss is the batch-statistics loss of the same input
+PLAIN = {**MODEL, "dropout": 0.0, "specaugment": {**MODEL["specaugment"], "enabled": False}}
+
+
+@dataclass(frozen=True)
+class BatchNormRuns:
+    off: Path  # epoch-1 weights trained with precise_bn_batches 0
+    on: Path  # ... and with 2
+    settings: TrainSettings
+
+
+@pytest.fixture(scope="module")
+def batchnorm_runs(speech_corpus, tmp_path_factory) -> BatchNormRuns:
+    outputs = {}
+    for name, batches in (("off", 0), ("on", 2)):
+        root = tmp_path_factory.mktemp(f"precise_bn_{name}")
+        s = TrainSettings.from_config({**TRAINING, "epochs": 1, "precise_bn_batches": batches}, seed=SEED,
+                                      max_symbols_per_step=3)
+        run_training(model_cfg=PLAIN, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
+                     dev_files=speech_corpus.shards[:1], settings=s, state_dir=root / "state",
+                     epoch_outputs=[root / "epoch_001.weights.h5"], history_output=root / "history.csv",
+                     progress=False)
+        outputs[name] = root / "epoch_001.weights.h5"
+    return BatchNormRuns(outputs["off"], outputs["on"], s)
+
+
+def plain_model(corpus, weights: Path):
+    from lowrank_asr.models import build_model, load_weights
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    model = build_model(PLAIN, load_vocabulary(corpus.vocab_path).size)
+    load_weights(model, weights)
+    return model
+
+
+def precise_batches(corpus, s: TrainSettings) -> list[dict]:
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    return list(training_loop.precise_bn_dataset(corpus.shards, load_vocabulary(corpus.vocab_path), s))
+
+
+@pytest.mark.slow
+def test_precise_batchnorm_saves_the_statistics_of_its_batches(speech_corpus, batchnorm_runs, monkeypatch) -> None:
+    model = plain_model(speech_corpus, batchnorm_runs.on)
+    bn = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(bn) == 5  # one per conv layer (4) and the residual of the two-layer block
+    saved = {layer.path: (layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in bn}
+
+    off = plain_model(speech_corpus, batchnorm_runs.off)
+    off_stats = {layer.path: layer.moving_mean.numpy() for layer in off._flatten_layers()
+                 if isinstance(layer, keras.layers.BatchNormalization)}
+
+    # every BN layer's input frames in a batch-statistics forward pass over the same batches (eager, numpy)
+    frames: dict[str, list[np.ndarray]] = {path: [] for path in saved}
+    original = keras.layers.BatchNormalization.call
+
+    def capture(self, inputs, training=None, mask=None):
+        frames[self.path].append(inputs.numpy()[mask.numpy()].astype(np.float64))
+        return original(self, inputs, training=training, mask=mask)
+
+    monkeypatch.setattr(keras.layers.BatchNormalization, "call", capture)
+    batches = precise_batches(speech_corpus, batchnorm_runs.settings)
+    assert len(batches) == 2
+    for batch in batches:
+        x, x_len = model.featurize(batch["audio"], batch["audio_len"])
+        model.encode(x, x_len, training=True)
+
+    for path, (mean, variance) in saved.items():
+        pooled = np.concatenate(frames[path])  # all valid frames of both batches; padding excluded
+        assert len(frames[path]) == 2 and pooled.shape[1] == mean.shape[0]
+        np.testing.assert_allclose(mean, pooled.mean(axis=0), rtol=1e-4, atol=1e-4, err_msg=path)
+        np.testing.assert_allclose(variance, pooled.var(axis=0), rtol=1e-4, atol=1e-4, err_msg=path)
+        # without the pass the moving mean is still near its initial zeros, far from these statistics
+        assert np.abs(off_stats[path] - pooled.mean(axis=0)).max() > 1e-2, path
+
+
+@pytest.mark.slow
+def test_precise_batchnorm_brings_inference_loss_to_training_loss(speech_corpus, batchnorm_runs) -> None:
+    off = plain_model(speech_corpus, batchnorm_runs.off)
+    on = plain_model(speech_corpus, batchnorm_runs.on)
+    # the pass changes nothing but the moving statistics: training was the same
+    for a, b in zip(off.trainable_weights, on.trainable_weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)
+
+    def loss(model, training: bool) -> float:
+        values = []
+        for batch in precise_batches(speech_corpus, batchnorm_runs.settings):
+            x, x_len = model.featurize(batch["audio"], batch["audio_len"])
+            values.append(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"],
+                                               training=training).numpy())
+        return float(np.mean(np.concatenate(values)))
+
+    training_mode = loss(on, training=True)  # batch statistics (no SpecAugment, no dropout in PLAIN)
+    gap_off = abs(loss(off, training=False) - training_mode)
+    gap_on = abs(loss(on, training=False) - training_mode)
+    assert gap_on < 0.5 * gap_off, (gap_on, gap_off)

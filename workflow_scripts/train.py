@@ -4,6 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
+from pathlib import Path
+
 from lowrank_asr.training.loop import TrainSettings, run_training
 
 p = snakemake.params
@@ -17,4 +19,7 @@ run_training(
     epoch_outputs=list(snakemake.output.weights),
     history_output=snakemake.output.history,
     tensorboard_dir=p.tensorboard,
+    # one lock per variant (results/.train_state/<variant>/): a trainer with another config would publish into the
+    # same outputs
+    lock_dir=Path(p.state_dir).parent,
 )

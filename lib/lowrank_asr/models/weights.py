@@ -29,15 +29,29 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
         raise
 
 
+def remedy(path: str | os.PathLike) -> str:
+    """What to do about a missing or damaged weights file: outputs are rebuilt by Snakemake, resume state by
+    retraining (a file under results/.train_state/<variant>/<key>/ belongs to that one state folder)."""
+    path = Path(path)
+    if ".train_state" in path.parts:
+        return (f"delete the training state folder {path.parent} and rerun the training job (that variant then "
+                "trains from scratch)")
+    return f"delete it and rerun `snakemake {path}` to recreate it"
+
+
 def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
-    """Load ``path`` into the (built) ``model``; a mismatch names the file and the model."""
+    """Load ``path`` into the (built) ``model``; a missing, damaged or mismatched file names the file, the model
+    and the remedy."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"weights file {path} does not exist; train the variant first")
+        raise PipelineError(f"weights file {path} does not exist; train the variant first "
+                            f"(`snakemake {path}`)")
     if not model.built and hasattr(model, "build_all"):
         model.build_all()
     try:
         model.load_weights(str(path))
+    except OSError as exc:  # h5py: truncated or not HDF5 at all; its message names no file
+        raise PipelineError(f"weights file {path} is damaged and cannot be read ({exc}); {remedy(path)}") from exc
     except (ValueError, KeyError) as exc:
         raise PipelineError(f"weights file {path} does not fit model {model.name!r} "
-                            f"(was it trained with another model config?): {exc}") from exc
+                            f"(was it trained with another model config?): {exc}; {remedy(path)}") from exc

@@ -1,7 +1,8 @@
 """Training of one model variant: deterministic, resumable per epoch, with a guard against non-finite losses.
 
-Per epoch the run writes the weights, the optimizer state and a history row into its state directory, marks the
-epoch complete, then publishes the epoch's weights and the history at their output paths. A killed run started
+Per epoch the run (optionally) recomputes the batch-norm statistics (precise_bn.py), writes the weights, the
+optimizer state and a history row into its state directory, marks the epoch complete, then publishes the
+epoch's weights and the history at their output paths. A killed run started
 again continues after the last complete epoch and ends with the same weights as an uninterrupted one, because
 every source of randomness is a function of (seed, epoch): the data order and the model's own RNG streams.
 """
@@ -22,6 +23,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lowrank_asr.errors import TrainingError
+from lowrank_asr.training.precise_bn import PreciseBatchNorm
 from lowrank_asr.training.schedule import make_schedule
 from lowrank_asr.training.state import TrainingState, publish, write_history_csv
 
@@ -41,6 +43,7 @@ class TrainSettings:
     max_steps_per_epoch: int | None = None
     max_duration: float | None = None
     max_symbols_per_step: int = 5
+    precise_bn_batches: int = 0
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
@@ -50,7 +53,8 @@ class TrainSettings:
                    learning_rate=training.get("learning_rate", {}), clip_norm=training.get("clip_norm"),
                    mixed_precision=training.get("mixed_precision", False),
                    max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
-                   max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step))
+                   max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step),
+                   precise_bn_batches=training.get("precise_bn_batches", 0))
 
 
 def configure_determinism(seed: int) -> None:
@@ -98,6 +102,7 @@ class Trainer:
         self.optimizer = optimizer
         self._train_step: Callable | None = None
         self._loss_step: Callable | None = None
+        self._precise_bn: PreciseBatchNorm | None = None
 
     def _per_utterance_loss(self, batch: dict, training: bool):
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
@@ -167,6 +172,13 @@ class Trainer:
         values = [self._loss_step(batch).numpy() for batch in dataset]
         return float(np.mean(np.concatenate(values))) if values else float("nan")
 
+    def recompute_batchnorm(self, dataset: tf.data.Dataset) -> int:
+        """Precise batch norm over `dataset` (see precise_bn.py); returns the number of batches used."""
+        dataset = dataset.map(_numeric)
+        if self._precise_bn is None:
+            self._precise_bn = PreciseBatchNorm(self.model, dataset.element_spec)
+        return self._precise_bn.recompute(dataset)
+
     def learning_rate(self) -> float:
         opt = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         lr = opt.learning_rate
@@ -186,19 +198,42 @@ def run_training(
     tensorboard_dir: str | Path | None = None,
     progress: bool = True,
     stop_after_epoch: int | None = None,
+    lock_dir: str | Path | None = None,
 ) -> list[dict]:
     """Train one variant for `settings.epochs` epochs, resuming from `state_dir` when it holds earlier epochs.
 
+    `lock_dir` (default `state_dir`) is locked for the life of the run: a second trainer on it fails at once,
+    naming the first.
     `stop_after_epoch` ends the run early (as a kill would) — used by tests of resumption.
     """
+    if len(epoch_outputs) != settings.epochs:
+        raise ValueError(f"{len(epoch_outputs)} epoch outputs for {settings.epochs} epochs")
+    state = TrainingState(state_dir, lock_dir)
+    with state.lock():
+        return _train(model_cfg=model_cfg, vocab_path=vocab_path, train_files=train_files, dev_files=dev_files,
+                      settings=settings, state=state, epoch_outputs=epoch_outputs, history_output=history_output,
+                      tensorboard_dir=tensorboard_dir, progress=progress, stop_after_epoch=stop_after_epoch)
+
+
+def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings) -> tf.data.Dataset:
+    """The fixed training batches of precise batch norm: the first `precise_bn_batches` batches of the shuffled
+    training order for `settings.seed` (the epochs use seed + epoch), the same in every epoch and process."""
+    from lowrank_asr.data.dataset import make_dataset
+
+    return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
+                        seed=settings.seed, max_duration=settings.max_duration).take(settings.precise_bn_batches)
+
+
+def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
+           settings: TrainSettings, state: TrainingState, epoch_outputs: Sequence[str | Path],
+           history_output: str | Path, tensorboard_dir: str | Path | None, progress: bool,
+           stop_after_epoch: int | None) -> list[dict]:
     from lowrank_asr.data.dataset import make_dataset
     from lowrank_asr.evaluation.transcribe import greedy_wer
     from lowrank_asr.models import build_model
-    from lowrank_asr.models.weights import load_weights, save_weights
+    from lowrank_asr.models.weights import load_weights
     from lowrank_asr.text.vocabulary import load_vocabulary
 
-    if len(epoch_outputs) != settings.epochs:
-        raise ValueError(f"{len(epoch_outputs)} epoch outputs for {settings.epochs} epochs")
     configure_determinism(settings.seed)
     # set both ways: the policy is process-global and would leak into a later run in the same process
     keras.mixed_precision.set_dtype_policy("mixed_float16" if settings.mixed_precision else "float32")
@@ -207,16 +242,15 @@ def run_training(
     with strategy.scope():
         model = build_model(model_cfg, vocab.size)
     trainer = Trainer(model, settings, strategy, d_model=model.specs[-1].channels)
-    state = TrainingState(state_dir)
     if not state.match_inputs([*train_files, *dev_files, vocab_path]):
         log.info("training inputs changed since %s was written: starting afresh", state.dir)
 
-    start = state.last_complete_epoch()
+    start = state.last_complete_epoch(len(model.weights), len(trainer.optimizer.variables))
     history = state.read_history(start)
     if start:
         log.info("resuming after epoch %d from %s", start, state.dir)
         load_weights(model, state.weights_path(start))
-        state.load_optimizer(trainer.optimizer)
+        state.load_optimizer(trainer.optimizer, start)
         for epoch in range(1, start + 1):
             publish(state.weights_path(epoch), epoch_outputs[epoch - 1])
         write_history_csv(history, history_output)
@@ -237,6 +271,12 @@ def run_training(
         train_data = make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
                                   seed=settings.seed + epoch, max_duration=settings.max_duration)
         train_loss, steps = trainer.train_epoch(train_data, epoch, progress)
+        if settings.precise_bn_batches:
+            # before dev loss/WER and the save, so every inference-mode use of this epoch sees these statistics
+            bn_began = time.perf_counter()
+            used = trainer.recompute_batchnorm(precise_bn_dataset(train_files, vocab, settings))
+            log.info("epoch %d: precise batch norm over %d batches in %.1f s", epoch, used,
+                     time.perf_counter() - bn_began)
         dev_loss = trainer.mean_loss(dev_data)
         dev_wer = greedy_wer(model, dev_data, vocab, max_symbols_per_step=settings.max_symbols_per_step)
         row = {"epoch": epoch, "train_loss": f"{train_loss:.5f}", "dev_loss": f"{dev_loss:.5f}",
@@ -244,8 +284,7 @@ def run_training(
                "seconds": f"{time.perf_counter() - began:.1f}"}
         log.info("epoch %d: train loss %.4f, dev loss %.4f, dev greedy WER %.4f", epoch, train_loss, dev_loss,
                  dev_wer)
-        save_weights(model, state.weights_path(epoch))
-        state.save_optimizer(trainer.optimizer)
+        state.save_epoch(model, trainer.optimizer, epoch)
         history.append(row)
         state.write_history(history)
         state.mark_complete(epoch)
