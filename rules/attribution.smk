@@ -14,6 +14,7 @@ rule integrated_gradients:
         attribution={k: v for k, v in ATTRIBUTION.items() if k != "epochs"},
         model=model_settings,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        seed=config["seed"],
         code=script_code("integrated_gradients.py"),
     threads: ANALYSIS_THREADS
     resources:

@@ -46,6 +46,8 @@ if LANDSCAPE_SHARDS > 1:
         output:
             "results/landscape/{variant}/epoch_{epoch}.h5",
         params:
+            landscape=LANDSCAPE_GRID,
+            model=model_settings,
             code=script_code("merge_loss_grid.py"),
         log:
             "logs/merge_loss_grid/{variant}/epoch_{epoch}.log",

@@ -114,45 +114,6 @@ def integrated_gradients(
                     completeness_error=float(completeness), steps=int(steps))
 
 
-def zero_baseline(x: np.ndarray) -> np.ndarray:
-    """An all-zero baseline (digital silence for the wave front end; 'no energy' for normalised features)."""
-    return np.zeros_like(np.asarray(x, dtype=np.float32))
-
-
-def silence_baseline(
-    x: np.ndarray,
-    silence: np.ndarray | None = None,
-    *,
-    featurize: Callable[[np.ndarray], np.ndarray] | None = None,
-    num_samples: int | None = None,
-) -> np.ndarray:
-    """The features of digital silence, shaped like ``x`` ``[T, F]``.
-
-    Give either ``silence`` (precomputed: ``[T, F]`` like ``x``, or one ``[F]`` frame repeated over time) or
-    ``featurize`` (waveform ``[S]`` -> features ``[T', F]``, e.g. the model's front end on one utterance) and
-    ``num_samples`` (the utterance's length; zeros of that length are featurised). A time length off by a
-    frame or two (framing conventions) is cropped or edge-padded to ``T``.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if silence is None:
-        if featurize is None or num_samples is None:
-            raise PipelineError("silence_baseline: pass a precomputed `silence` array, or `featurize` and "
-                                "`num_samples`")
-        silence = np.asarray(featurize(np.zeros(int(num_samples), dtype=np.float32)), dtype=np.float32)
-    silence = np.asarray(silence, dtype=np.float32)
-    if silence.shape == x.shape:
-        return silence.copy()
-    if silence.ndim == x.ndim - 1 and silence.shape == x.shape[1:]:
-        return np.broadcast_to(silence, x.shape).copy()
-    if silence.ndim == x.ndim and silence.shape[1:] == x.shape[1:] and len(silence) > 0:
-        t = x.shape[0]
-        if len(silence) >= t:
-            return silence[:t].copy()
-        return np.concatenate([silence, np.repeat(silence[-1:], t - len(silence), axis=0)])
-    raise PipelineError(f"silence_baseline: silence features of shape {silence.shape} do not fit input {x.shape}; "
-                        "featurize silence with the same front end as the input")
-
-
 def frame_summary(attr_wave: np.ndarray, hop: int = 160, *, signed: bool = True) -> np.ndarray:
     """Per-frame attribution mass of a waveform attribution ``[S]``: ``[ceil(S / hop)]``.
 
