@@ -104,7 +104,7 @@ def plot_attribution(
     ``scales``: per utterance id, from :func:`shared_scales` over every figure the utterance appears in (the
     frames of a video); default: this figure's own. ``shared_by`` names those figures on the colour bar
     (e.g. "all 10 epochs"). Returns ``{"path", "limits": [half-range of each utterance's diverging colour
-    scale], "frame_limits": [...], "norms": [...]}``.
+    scale], "frame_limits": [...], "norms": [...], "labels": [the attribution scale's label]}``.
     """
     if not items:
         raise PipelineError(f"plot_attribution {out_png}: no utterances to plot")
@@ -119,6 +119,7 @@ def plot_attribution(
     limits: list[float] = []
     frame_limits: list[float] = []
     norms: list[colors.Normalize] = []
+    labels: list[str] = []
     with st.style():
         fig = st.new_figure((st.ATTRIBUTION_WIDTH, n * sum(unit) + 0.7))
         if title:
@@ -166,8 +167,8 @@ def plot_attribution(
                 ax_in.set_ylabel("mel bin")
                 ia = ax_at.imshow(attr.T, origin="lower", aspect="auto", extent=extent, cmap=st.ATTRIBUTION_CMAP,
                                   norm=norm)
-                fig.colorbar(ia, cax=fig.add_subplot(gs[2, 1]), extend="both",
-                             label=f"IG per bin (nats)\n±{lim:.3g}: {scope}")
+                label = f"IG per bin (nats)\n±{lim:.3g}: {scope}"
+                fig.colorbar(ia, cax=fig.add_subplot(gs[2, 1]), extend="both", label=label)
                 ax_at.set_ylabel("mel bin")
                 _mass_panel(ax_fr, np.arange(len(mass)) * frame_s, mass, frame_s, "time (s)", scale.frame)
                 ax_in.set_xlim(0, t * frame_s)
@@ -178,7 +179,8 @@ def plot_attribution(
                 ax_at.fill_between(times, 0, np.clip(attr, 0, None), color=st.POSITIVE_COLOR, linewidth=0)
                 ax_at.fill_between(times, 0, np.clip(attr, None, 0), color=st.NEGATIVE_COLOR, linewidth=0)
                 ax_at.set_ylim(-1.05 * lim, 1.05 * lim)
-                ax_at.set_ylabel(f"IG per sample (nats)\n{scope}")
+                label = f"IG per sample (nats)\n{scope}"
+                ax_at.set_ylabel(label)
                 for cax in (gs[1, 1], gs[2, 1]):
                     fig.add_subplot(cax).axis("off")
                 _mass_panel(ax_fr, np.arange(len(mass)) * hop / sample_rate, mass, hop / sample_rate, "time (s)",
@@ -187,9 +189,10 @@ def plot_attribution(
             else:
                 raise PipelineError(f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has input of "
                                     f"shape {feats.shape}; expected [T, F] features or a [S] waveform")
+            labels.append(label)
             ax_in.set_title("input", loc="left", fontsize=9, pad=2)
             ax_at.set_title("integrated gradients (red raises F, blue lowers it)", loc="left", fontsize=9, pad=2)
             for ax in (ax_in, ax_at):
                 ax.tick_params(labelbottom=False)
         path = st.save_figure(fig, out_png)
-    return {"path": Path(path), "limits": limits, "frame_limits": frame_limits, "norms": norms}
+    return {"path": Path(path), "limits": limits, "frame_limits": frame_limits, "norms": norms, "labels": labels}
