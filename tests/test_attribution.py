@@ -62,6 +62,11 @@ def test_trapezoid_weights_sum_to_one():
     alphas, w = trapezoid_alphas(4)
     np.testing.assert_allclose(alphas, [0, 0.25, 0.5, 0.75, 1])
     np.testing.assert_allclose(w, [0.125, 0.25, 0.25, 0.25, 0.125])
+    alphas, w = trapezoid_alphas(7, "geometric")
+    np.testing.assert_allclose(alphas, [0, 1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1, 1])
+    assert w.sum() == pytest.approx(1.0) and w[0] == pytest.approx(5e-7) and w[-1] == pytest.approx(0.45)
+    with pytest.raises(PipelineError, match="spacing"):
+        trapezoid_alphas(4, "log")
 
 
 def test_linear_model_ig_is_exact():
@@ -225,8 +230,17 @@ def test_wave_front_end_attributes_samples_against_digital_silence(tiny_asr):
     _, audio, n, labels = tiny_asr
     keras.utils.set_random_seed(0)
     model = build_model({**TINY_ASR, "frontend": "wave", "wave_frontend": {"filters": 8}}, 29)
-    inp, base, res = utterance_attribution(model, audio, n, labels, baseline="silence", steps=4, batch_size=5)
+    inp, base, res = utterance_attribution(model, audio, n, labels, baseline="silence", steps=64, batch_size=65)
     np.testing.assert_array_equal(inp.x, audio[0].numpy())
-    assert not base.any() and res.attributions.shape == (n,) and inp.mean is None
+    assert not base.any() and res.attributions.shape == (n,)
+    # the front end normalises with the utterance's own statistics: the fixed ones reproduce it at x
+    own, _ = model.wave(audio, tf.constant([n]))
+    fixed, _ = model.wave(audio, tf.constant([n]), stats=(inp.mean, inp.scale))
+    np.testing.assert_allclose(fixed.numpy(), own.numpy(), atol=1e-4)
+    # F depends on the log energy, so the geometric path resolves the climb out of silence near alpha = 0
+    assert res.completeness_error <= 0.05, res.completeness_error
+    silent = -float(model.utterance_loss(tf.zeros_like(audio), [n], labels[None], [len(labels)],
+                                         frontend_stats=(inp.mean, inp.scale))[0])
+    assert res.f_baseline == pytest.approx(silent, rel=1e-4, abs=1e-4)
     inp, base, _ = utterance_attribution(model, audio, n, labels, baseline="blur", steps=2, blur_sigma=1)
     np.testing.assert_allclose(base, gaussian_filter(inp.x.astype(float), 160, mode="nearest"), atol=1e-6)

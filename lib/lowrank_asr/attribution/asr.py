@@ -7,6 +7,9 @@ fixed along the IG path: F(z) = log P(reference | (z - mean_x) * scale_x). F(x) 
 log-likelihood of x. Recomputing the statistics at every path point would map every baseline that is
 constant over time (silence, mean) to the same all-zero model input, and squeeze the whole path into
 alpha < 0.01 (the normalised input jumps from 0 to x there), which the trapezoid rule cannot integrate.
+
+Wave front end: the same, with the statistics of the front end's log energies of x held fixed; since those
+depend on log(α² y² + eps), the path points are spaced geometrically in α (``path_spacing``).
 """
 
 from __future__ import annotations
@@ -28,7 +31,9 @@ class AttributedInput:
 
     x: np.ndarray  # unnormalised log-mel [T, F], or samples [S]
     silence: np.ndarray  # the front end's output for digital silence, shaped like x
-    mean: np.ndarray | None  # [F] per-bin mean and 1/std of x (None: the model takes x as it is)
+    # [F] per-bin mean and 1/std that the model normalises with: of the log-mel x, or of the wave front end's
+    # log energies of x (None: features.normalize is off and the model takes x as it is)
+    mean: np.ndarray | None
     scale: np.ndarray | None
     samples_per_frame: int  # samples per 10 ms frame: converts blur widths for waveforms
 
@@ -42,7 +47,9 @@ def attributed_input(model, audio, num_samples: int) -> AttributedInput:
     audio = tf.convert_to_tensor(audio, tf.float32)[:, :num_samples]
     if model.wave is not None:  # samples are the input; digital silence is 0 there
         x = audio[0].numpy()
-        return AttributedInput(x, np.zeros_like(x), None, None, int(model.cfg["wave_frontend"]["stride"]))
+        m, s = normalization_stats(*model.wave.log_energies(audio, tf.constant([num_samples], tf.int32)))
+        return AttributedInput(x, np.zeros_like(x), m.numpy().reshape(-1), s.numpy().reshape(-1),
+                               int(model.cfg["wave_frontend"]["stride"]))
     features = model.cfg["features"]
     raw_cfg = {**features, "normalize": False}
     raw, raw_len = log_mel(audio, [num_samples], **raw_cfg)
@@ -56,25 +63,34 @@ def attributed_input(model, audio, num_samples: int) -> AttributedInput:
     return AttributedInput(raw[0, :t].numpy(), silence[0, :t].numpy(), mean, scale, hop)
 
 
+def path_spacing(frontend: str) -> str:
+    """How the IG path points lie on [0, 1] for a front end (see ``integrated_gradients``)."""
+    return "geometric" if frontend == "wave" else "uniform"
+
+
 def log_likelihood_fn(model) -> Callable:
     """``f(zs [K, *x.shape], mean, scale, x_len [1], labels [1, U], label_len [1]) -> [K]`` log P(reference).
 
     Traced once for every utterance (the signature leaves all sizes open). ``mean``/``scale``: the fixed
-    normalisation statistics (ignored for the wave front end and for ``features.normalize: false``).
+    normalisation statistics (ignored for ``features.normalize: false``).
     """
     import tensorflow as tf
 
-    normalize = model.wave is None and model.cfg["features"].get("normalize", True)
-    rank = 2 if model.wave is not None else 3
+    from lowrank_asr.features.logmel import apply_normalization
+
+    wave = model.wave is not None
+    normalize = not wave and model.cfg["features"].get("normalize", True)
+    rank = 2 if wave else 3
 
     @tf.function(input_signature=[tf.TensorSpec([None] * rank, tf.float32), tf.TensorSpec(None, tf.float32),
                                   tf.TensorSpec(None, tf.float32), tf.TensorSpec([1], tf.int32),
                                   tf.TensorSpec([1, None], tf.int32), tf.TensorSpec([1], tf.int32)])
     def log_likelihood(zs, mean, scale, x_len, labels, label_len):
         k = tf.shape(zs)[0]
-        inputs = (zs - mean) * scale if normalize else zs
-        return -model.utterance_loss(inputs, tf.repeat(x_len, k), tf.repeat(labels, k, axis=0),
-                                     tf.repeat(label_len, k), training=False)
+        lengths = tf.repeat(x_len, k)
+        inputs = apply_normalization(zs, lengths, (mean, scale)) if normalize else zs
+        return -model.utterance_loss(inputs, lengths, tf.repeat(labels, k, axis=0), tf.repeat(label_len, k),
+                                     training=False, frontend_stats=(mean, scale) if wave else None)
 
     return log_likelihood
 
@@ -99,7 +115,8 @@ def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: s
     def f(zs):
         return f_all(zs, mean, scale, x_len, labels, label_len)
 
-    return inp, base, integrated_gradients(f, inp.x, base, steps=steps, batch_size=batch_size)
+    return inp, base, integrated_gradients(f, inp.x, base, steps=steps, batch_size=batch_size,
+                                           spacing=path_spacing(model.cfg["frontend"]))
 
 
 def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,

@@ -6,6 +6,10 @@ are stacked into batches of ``batch_size`` and each batch costs ONE forward + ba
 m = 64 costs a handful of batched passes rather than 64 separate ones. F(x) and F(x') come for free from the
 path ends (α = 1 and α = 0).
 
+``spacing="geometric"`` puts the m + 1 points at 0 and at m geometric steps from GEOMETRIC_MIN_ALPHA to 1
+(trapezoid weights of that grid): for an F that depends on the log of the input's energy (the wave front
+end), F changes as much between α = 0.001 and 0.01 as between 0.1 and 1, which a uniform grid cannot resolve.
+
 ``f`` maps a batch ``[K, *x.shape]`` to ``[K]`` scalars (e.g. the log-likelihood of the reference transcript)
 and must treat batch rows independently (inference mode: no batch statistics, no cross-row padding effects).
 Wrap it in ``tf.function`` for speed; batches all have the same size (the last one is padded with zero-weight
@@ -39,13 +43,25 @@ class IGResult:
     steps: int
 
 
-def trapezoid_alphas(steps: int) -> tuple[np.ndarray, np.ndarray]:
+SPACINGS = ("uniform", "geometric")
+GEOMETRIC_MIN_ALPHA = 1e-6
+
+
+def trapezoid_alphas(steps: int, spacing: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """``(alphas [m+1], weights [m+1])`` of the trapezoid rule on [0, 1] with ``steps`` = m intervals."""
     if steps < 1:
         raise PipelineError(f"integrated_gradients: steps must be >= 1, got {steps}")
-    alphas = np.arange(steps + 1, dtype=np.float64) / steps
-    weights = np.full(steps + 1, 1.0 / steps)
-    weights[[0, -1]] = 0.5 / steps
+    if spacing == "uniform":
+        alphas = np.arange(steps + 1, dtype=np.float64) / steps
+    elif spacing == "geometric":
+        alphas = np.concatenate([[0.0], np.geomspace(GEOMETRIC_MIN_ALPHA, 1.0, steps)]) if steps > 1 \
+            else np.array([0.0, 1.0])
+    else:
+        raise PipelineError(f"integrated_gradients: spacing {spacing!r} is not one of {list(SPACINGS)}")
+    gaps = np.diff(alphas)
+    weights = np.zeros(steps + 1)
+    weights[:-1] += gaps / 2
+    weights[1:] += gaps / 2
     return alphas, weights
 
 
@@ -57,11 +73,13 @@ def integrated_gradients(
     batch_size: int | None = None,
     mask: np.ndarray | None = None,
     *,
+    spacing: str = "uniform",
     progress: bool = False,
 ) -> IGResult:
     """Integrated gradients of ``f`` at ``x`` against ``baseline`` (same shape, no batch axis).
 
     ``batch_size``: interpolation points per forward/backward pass (default: all m + 1 at once).
+    ``spacing``: where the m + 1 points lie on [0, 1] (see the module docstring).
     ``mask``: broadcastable to ``x``; attributions are multiplied by it (zero at padded frames/samples).
     ``completeness_error`` = |Σ IG − (F(x) − F(x'))| / |F(x) − F(x')| is computed on the UNMASKED
     attributions: it checks the numerical integration, not the masking (where the mask removes non-zero
@@ -73,7 +91,7 @@ def integrated_gradients(
     baseline = np.asarray(baseline, dtype=np.float32)
     if baseline.shape != x.shape:
         raise PipelineError(f"integrated_gradients: baseline shape {baseline.shape} != input shape {x.shape}")
-    alphas, weights = trapezoid_alphas(steps)
+    alphas, weights = trapezoid_alphas(steps, spacing)
     n = len(alphas)
     bs = n if batch_size is None else max(1, min(int(batch_size), n))
     n_chunks = math.ceil(n / bs)

@@ -61,10 +61,15 @@ def normalization_stats(x: tf.Tensor, lengths: tf.Tensor) -> tuple[tf.Tensor, tf
     return mean, tf.math.rsqrt(var + NORM_EPS)
 
 
+def apply_normalization(x: tf.Tensor, lengths: tf.Tensor, stats: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+    """``(x - mean) * scale`` on the valid frames, padding set to 0; ``stats`` as `normalization_stats` gives."""
+    mean, scale = stats
+    return (x - mean) * scale * sequence_mask(lengths, tf.shape(x)[1], x.dtype)[:, :, None]
+
+
 def normalize_per_utterance(x: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
     """Per-utterance, per-channel mean/variance normalisation over the valid frames; padding set to 0."""
-    mean, scale = normalization_stats(x, lengths)
-    return (x - mean) * scale * sequence_mask(lengths, tf.shape(x)[1], x.dtype)[:, :, None]
+    return apply_normalization(x, lengths, normalization_stats(x, lengths))
 
 
 def preemphasis(audio: tf.Tensor, coef: float) -> tf.Tensor:
