@@ -1,10 +1,13 @@
 """Integrated gradients: exactness on linear models, completeness on a small conv net, batching, baselines
 on a tiny ASR model, files."""
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import yaml
 from scipy.ndimage import gaussian_filter
 
 from lowrank_asr.attribution import (
@@ -31,6 +34,7 @@ TINY = [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
         {"layers": 2, "channels": 16, "stride": 2, "repeat": 1},
         {"layers": 1, "channels": 24, "stride": 1, "repeat": 1}]
 TINY_ASR = {"blocks": TINY, "embed_dim": 8, "pred_units": 16, "joint_units": 16, "features": {"num_mel_bins": 24}}
+CONFIG = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "config.yaml").read_text())["attribution"]
 
 
 def zeros(x):
@@ -200,8 +204,9 @@ def test_attributed_input_is_unnormalised_log_mel(tiny_asr):
 
 def test_baselines_mean_what_they_say_and_differ(tiny_asr):
     model, audio, n, labels = tiny_asr
-    runs = {b: utterance_attribution(model, audio, n, labels, baseline=b, steps=64, blur_sigma=(10, 4),
-                                     batch_size=65) for b in BASELINES}
+    steps = CONFIG["steps"]  # completeness within 5 % at the configured number of steps
+    runs = {b: utterance_attribution(model, audio, n, labels, baseline=b, steps=steps, blur_sigma=(10, 4),
+                                     batch_size=steps + 1) for b in BASELINES}
     inp = runs["silence"][0]
     f_x = _model_log_likelihood(model, model.featurize(audio, [n])[0][0].numpy(), labels)
 
@@ -230,7 +235,8 @@ def test_wave_front_end_attributes_samples_against_digital_silence(tiny_asr):
     _, audio, n, labels = tiny_asr
     keras.utils.set_random_seed(0)
     model = build_model({**TINY_ASR, "frontend": "wave", "wave_frontend": {"filters": 8}}, 29)
-    inp, base, res = utterance_attribution(model, audio, n, labels, baseline="silence", steps=64, batch_size=65)
+    inp, base, res = utterance_attribution(model, audio, n, labels, baseline="silence", steps=CONFIG["steps"],
+                                           batch_size=CONFIG["steps"] + 1)
     np.testing.assert_array_equal(inp.x, audio[0].numpy())
     assert not base.any() and res.attributions.shape == (n,)
     # the front end normalises with the utterance's own statistics: the fixed ones reproduce it at x
