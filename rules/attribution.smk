@@ -23,6 +23,7 @@ rule integrated_gradients:
         attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds")},
         model=model_settings,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        seed=run_seed,
         code=script_code("integrated_gradients.py"),
     script:
         "../workflow_scripts/integrated_gradients.py"

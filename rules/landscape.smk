@@ -52,6 +52,8 @@ if LANDSCAPE_SHARDS > 1:
         conda:
             ENV_TF
         params:
+            landscape=LANDSCAPE_GRID,
+            model=model_settings,
             code=script_code("merge_loss_grid.py"),
         script:
             "../workflow_scripts/merge_loss_grid.py"

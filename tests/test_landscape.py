@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lowrank_asr.config import stable_hash
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.hdf5 import provenance
 from lowrank_asr.landscape import (
     LossGrid,
     evaluate_grid,
@@ -166,18 +168,24 @@ def test_sharded_evaluation_merges_to_single_job_exactly(setup, tmp_path):
     np.testing.assert_array_equal(merged.metric_array(), full.metric_array())
 
     # The same through shard files.
-    attrs = {"variant": "v", "epoch": 3, "seed": 2, "eval_loss": float(loss_fn()), "config_hash": "abc"}
+    attrs = provenance(seed=2, config={"grid": 4}, code="grid-code", variant="v", epoch=3,
+                       eval_loss=float(loss_fn()))
     paths = [write_landscape_shard(tmp_path / f"s{i}.h5", s, attrs, shard=i, n_shards=3, subset_ids=["a", "b"])
              for i, s in enumerate(shards)]
     g, a = read_landscape_shard(paths[0])
     assert a["shard"] == 0 and a["n_shards"] == 3 and a["subset_ids"] == ["a", "b"]
-    out = merge_landscape_shards(paths, tmp_path / "out" / "epoch_003.h5")
+    out = merge_landscape_shards(paths, tmp_path / "out" / "epoch_003.h5",
+                                 provenance(seed=2, config={"grid": 4}, code="merge-code"))
     data = read_landscape(out)
     np.testing.assert_array_equal(data["loss"], full.loss_array())
     np.testing.assert_array_equal(data["wer"], full.metric_array())
-    assert data["attrs"]["variant"] == "v" and data["attrs"]["epoch"] == 3 and data["attrs"]["config_hash"] == "abc"
+    assert data["attrs"]["variant"] == "v" and data["attrs"]["epoch"] == 3
+    assert data["attrs"]["config_hash"] == stable_hash({"grid": 4})
+    assert data["attrs"]["code_hash"] == "merge-code" and data["attrs"]["grid_code_hash"] == "grid-code"
     assert "shard" not in data["attrs"] and data["subset_ids"] == ["a", "b"]
     assert "package_version" in data["attrs"]
+    with pytest.raises(PipelineError, match="config_hash"):  # shards of another configuration
+        merge_landscape_shards(paths, tmp_path / "bad.h5", provenance(seed=2, config={"grid": 5}, code="m"))
 
     with pytest.raises(PipelineError, match="missing"):
         merge_shards(shards[:2])
@@ -200,18 +208,22 @@ def test_shard_points_cover_grid_once():
 def test_landscape_file_format(tmp_path):
     xs, ys = np.linspace(-1, 1, 3), np.linspace(-1, 1, 2)
     loss = np.arange(6, dtype=float).reshape(2, 3)
-    path = write_landscape(tmp_path / "l.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "seed": 0,
-                                                                  "eval_loss": 2.5})
+    prov = provenance(seed=0, config={}, code="c")
+    path = write_landscape(tmp_path / "l.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "eval_loss": 2.5,
+                                                                  **prov})
     with h5py.File(path) as f:
         assert f["xcoordinates"].shape == (3,) and f["ycoordinates"].shape == (2,) and f["loss"].shape == (2, 3)
         assert f.attrs["variant"] == "a" and f.attrs["eval_loss"] == 2.5
     assert read_landscape(path)["wer"] is None
     assert not list(tmp_path.glob(".*tmp*"))
     with pytest.raises(PipelineError, match="eval_loss"):
-        write_landscape(tmp_path / "m.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "seed": 0})
+        write_landscape(tmp_path / "m.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, **prov})
+    with pytest.raises(PipelineError, match="code_hash"):
+        write_landscape(tmp_path / "m.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "seed": 0,
+                                                                "eval_loss": 1.0})
     with pytest.raises(PipelineError, match="shape"):
-        write_landscape(tmp_path / "m.h5", xs, ys, loss.T, attrs={"variant": "a", "epoch": 1, "seed": 0,
-                                                                  "eval_loss": 1.0})
+        write_landscape(tmp_path / "m.h5", xs, ys, loss.T, attrs={"variant": "a", "epoch": 1, "eval_loss": 1.0,
+                                                                  **prov})
     assert not (tmp_path / "m.h5").exists()
 
 

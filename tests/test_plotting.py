@@ -10,6 +10,7 @@ from lowrank_asr.plotting import (
     plot_attribution,
     plot_landscape,
     plot_training_curves,
+    shared_scales,
     symmetric_limit,
 )
 from lowrank_asr.plotting import style as st
@@ -90,6 +91,36 @@ def test_attribution_png_logmel_and_wave(tmp_path):
     assert norm.vcenter == 0 and norm.halfrange == pytest.approx(info["limits"][0])
     with pytest.raises(PipelineError, match="no utterances"):
         plot_attribution([], tmp_path / "none.png")
+
+
+def test_attribution_epochs_share_one_scale_per_utterance(tmp_path):
+    rng = np.random.default_rng(1)
+    feats = rng.standard_normal((50, 16))
+
+    def epoch(gain):  # the same utterances, attributions growing over epochs
+        return [{"utt_id": uid, "features": feats, "baseline": np.zeros_like(feats), "f_input": -1.0,
+                 "f_baseline": -2.0, "completeness_error": 0.01, "steps": 8, "transcript": "a",
+                 "attributions": gain * k * rng.standard_normal((50, 16))} for k, uid in ((1, "u1"), (10, "u2"))]
+
+    epochs = [epoch(0.1), epoch(1.0), epoch(3.0)]
+    scales = shared_scales(epochs)
+    assert set(scales) == {"u1", "u2"}
+    pooled = np.concatenate([np.abs(e[0]["attributions"]).ravel() for e in epochs])
+    assert scales["u1"].attribution == pytest.approx(np.quantile(pooled, 0.995))  # 99.5th percentile, pooled
+    assert scales["u1"].frame == pytest.approx(max(np.abs(e[0]["attributions"].sum(axis=1)).max() for e in epochs))
+    assert scales["u2"].attribution > 5 * scales["u1"].attribution  # per utterance, not per figure
+    infos = [plot_attribution(items, tmp_path / f"epoch_{i}.png", scales=scales, shared_by="all 3 epochs")
+             for i, items in enumerate(epochs)]
+    for info in infos:  # every epoch draws each utterance with the same colours and axis
+        assert info["limits"] == [scales["u1"].attribution, scales["u2"].attribution]
+        assert info["frame_limits"] == [scales["u1"].frame, scales["u2"].frame]
+        assert [n.halfrange for n in info["norms"]] == pytest.approx(info["limits"])
+        assert all("shared by all 3 epochs" in label for label in info["labels"])
+    own = plot_attribution(epochs[0], tmp_path / "own.png")  # without shared scales: the figure's own
+    assert own["limits"][0] == pytest.approx(symmetric_limit(epochs[0][0]["attributions"]))
+    assert own["limits"][0] < infos[0]["limits"][0] and "this figure" in own["labels"][0]
+    with pytest.raises(PipelineError, match="u2"):
+        plot_attribution(epochs[0], tmp_path / "bad.png", scales={"u1": scales["u1"]})
 
 
 def test_training_curves(tmp_path):

@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.config import stable_hash
+from lowrank_asr.hdf5 import provenance
 from lowrank_asr.landscape.asr import epoch_landscape
 from lowrank_asr.landscape.io import write_landscape, write_landscape_shard
 
@@ -15,8 +15,8 @@ result = epoch_landscape(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
                          data_files=list(snakemake.input.data), grid=ls["grid"], span=ls["range"],
                          subset=ls["subset"], seed=ls["seed"], shard=shard, n_shards=p.shards,
                          wer=ls.get("wer", False))
-attrs = {"variant": w.variant, "epoch": int(w.epoch), "seed": ls["seed"], "eval_loss": result.eval_loss,
-         "split": ls["split"], "config_hash": stable_hash([p.model, ls])}
+attrs = provenance(seed=ls["seed"], config=[p.model, ls], code=p.code, variant=w.variant, epoch=int(w.epoch),
+                   eval_loss=result.eval_loss, split=ls["split"])
 if p.shards == 1:
     write_landscape(snakemake.output[0], result.grid.xs, result.grid.ys, result.grid.loss_array(),
                     result.grid.metric_array(), attrs, subset_ids=result.subset_ids)

@@ -1,14 +1,20 @@
-"""Rule plot_attribution: spectrogram, attribution heat map and per-frame mass, per epoch of a variant."""
+"""Rule plot_attribution: spectrogram, attribution heat map and per-frame mass, per epoch of a variant.
+
+All epochs share one colour scale per utterance (they are the frames of one video).
+"""
 
 from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
 from lowrank_asr.attribution.io import read_attributions
-from lowrank_asr.plotting.attribution import plot_attribution
+from lowrank_asr.plotting.attribution import plot_attribution, shared_scales
 
-for path, png in zip(snakemake.input, snakemake.output, strict=True):
-    data = read_attributions(path)
+epochs = [read_attributions(path) for path in snakemake.input]
+scales = shared_scales(data["items"] for data in epochs)
+for data, png in zip(epochs, snakemake.output, strict=True):
     attrs = data["attrs"]
-    plot_attribution(data["items"], png, title=f"{attrs['variant']} · epoch {attrs['epoch']} · integrated gradients")
-log.info("%d attribution plots", len(snakemake.output))
+    plot_attribution(data["items"], png, title=f"{attrs['variant']} · epoch {attrs['epoch']} · integrated gradients",
+                     scales=scales, shared_by=f"all {len(epochs)} epochs")
+for uid, scale in scales.items():
+    log.info("%s: colour scale ±%.3g, frame axis ±%.3g", uid, scale.attribution, scale.frame)

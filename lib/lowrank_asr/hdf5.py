@@ -1,4 +1,5 @@
-"""HDF5 helpers shared by the landscape and attribution files: atomic writes and plain-Python attributes."""
+"""HDF5 helpers shared by the landscape and attribution files: atomic writes, plain-Python attributes and
+the provenance every array file carries."""
 
 from __future__ import annotations
 
@@ -6,9 +7,34 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
+
+import lowrank_asr
+from lowrank_asr.config import stable_hash
+from lowrank_asr.errors import PipelineError
+
+PROVENANCE_KEYS = ("seed", "config_hash", "package_version", "code_hash")
+
+
+def provenance(*, seed: int, config: Any, code: str, **extra) -> dict:
+    """File attributes that say what made an array file: the configured ``seed``, ``config_hash`` (the
+    stable hash of the config slice the rule received), ``package_version`` and ``code_hash`` (the rule's
+    ``code`` param: the AST hash of its script and the library modules it imports), plus ``extra``."""
+    if code is None or not str(code):
+        raise PipelineError("provenance: the rule's code hash is missing; pass snakemake.params.code")
+    return {"seed": int(seed), "config_hash": stable_hash(config), "package_version": lowrank_asr.__version__,
+            "code_hash": str(code), **extra}
+
+
+def check_provenance(attrs: Mapping, path) -> None:
+    """Error unless ``attrs`` holds every :data:`PROVENANCE_KEYS` entry (build them with :func:`provenance`)."""
+    missing = [k for k in PROVENANCE_KEYS if attrs.get(k) is None]
+    if missing:
+        raise PipelineError(f"array file {path}: provenance attributes {missing} are missing; build the file "
+                            "attributes with lowrank_asr.hdf5.provenance(seed=..., config=..., code=...)")
 
 
 @contextmanager

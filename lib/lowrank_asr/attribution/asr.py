@@ -1,23 +1,133 @@
-"""Integrated gradients of a trained ASR variant: the reference transcript's log-likelihood per input bin."""
+"""Integrated gradients of a trained ASR variant: the reference transcript's log-likelihood per input bin.
+
+The attributed input x is the log-mel spectrogram BEFORE the per-utterance normalisation (waveform samples
+for the wave front end), so that the baselines mean what their names say (see ``baselines``). The
+normalisation is part of the attributed function, with the statistics of the attributed utterance held
+fixed along the IG path: F(z) = log P(reference | (z - mean_x) * scale_x). F(x) is then exactly the model's
+log-likelihood of x. Recomputing the statistics at every path point would map every baseline that is
+constant over time (silence, mean) to the same all-zero model input, and squeeze the whole path into
+alpha < 0.01 (the normalised input jumps from 0 to x there), which the trapezoid rule cannot integrate.
+
+Wave front end: the same, with the statistics of the front end's log energies of x held fixed; since those
+depend on log(α² y² + eps), the path points are spaced geometrically in α (``path_spacing``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-from lowrank_asr.attribution.integrated_gradients import integrated_gradients, silence_baseline, zero_baseline
+import numpy as np
+
+from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, check_baseline, make_baseline
+from lowrank_asr.attribution.integrated_gradients import IGResult, integrated_gradients
 from lowrank_asr.attribution.io import AttributionItem
 
 
-def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
-                       data_files: Sequence[str], utterances: int, steps: int, baseline: str = "zero",
-                       batch_size: int = 16, max_symbols_per_step: int = 5) -> list[AttributionItem]:
-    """Attributions of F(x) = log P(reference | x) (the negative RNN-T/CTC loss) for the first utterances.
+@dataclass
+class AttributedInput:
+    """One utterance in the attributed space and what the model does to it before the encoder."""
 
-    x is what `model.featurize` returns: log-mel bins [T, F], or waveform samples [S] for the wave front end.
+    x: np.ndarray  # unnormalised log-mel [T, F], or samples [S]
+    silence: np.ndarray  # the front end's output for digital silence, shaped like x
+    # [F] per-bin mean and 1/std that the model normalises with: of the log-mel x, or of the wave front end's
+    # log energies of x (None: features.normalize is off and the model takes x as it is)
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+    samples_per_frame: int  # samples per 10 ms frame: converts blur widths for waveforms
+
+
+def attributed_input(model, audio, num_samples: int) -> AttributedInput:
+    """The attributed input of one utterance ``audio`` ``[1, S]`` with ``num_samples`` valid samples."""
+    import tensorflow as tf
+
+    from lowrank_asr.features.logmel import frame_params, log_mel, normalization_stats
+
+    audio = tf.convert_to_tensor(audio, tf.float32)[:, :num_samples]
+    if model.wave is not None:  # samples are the input; digital silence is 0 there
+        x = audio[0].numpy()
+        m, s = normalization_stats(*model.wave.log_energies(audio, tf.constant([num_samples], tf.int32)))
+        return AttributedInput(x, np.zeros_like(x), m.numpy().reshape(-1), s.numpy().reshape(-1),
+                               int(model.cfg["wave_frontend"]["stride"]))
+    features = model.cfg["features"]
+    raw_cfg = {**features, "normalize": False}
+    raw, raw_len = log_mel(audio, [num_samples], **raw_cfg)
+    t = int(raw_len[0])
+    silence, _ = log_mel(tf.zeros_like(audio), [num_samples], **raw_cfg)
+    mean = scale = None
+    if features.get("normalize", True):
+        m, s = normalization_stats(raw, raw_len)
+        mean, scale = m.numpy().reshape(-1), s.numpy().reshape(-1)
+    hop = frame_params(features["sample_rate"], features["frame_ms"], features["hop_ms"])[1]
+    return AttributedInput(raw[0, :t].numpy(), silence[0, :t].numpy(), mean, scale, hop)
+
+
+def path_spacing(frontend: str) -> str:
+    """How the IG path points lie on [0, 1] for a front end (see ``integrated_gradients``)."""
+    return "geometric" if frontend == "wave" else "uniform"
+
+
+def log_likelihood_fn(model) -> Callable:
+    """``f(zs [K, *x.shape], mean, scale, x_len [1], labels [1, U], label_len [1]) -> [K]`` log P(reference).
+
+    Traced once for every utterance (the signature leaves all sizes open). ``mean``/``scale``: the fixed
+    normalisation statistics (ignored for ``features.normalize: false``).
     """
     import tensorflow as tf
 
+    from lowrank_asr.features.logmel import apply_normalization
+
+    wave = model.wave is not None
+    normalize = not wave and model.cfg["features"].get("normalize", True)
+    rank = 2 if wave else 3
+
+    @tf.function(input_signature=[tf.TensorSpec([None] * rank, tf.float32), tf.TensorSpec(None, tf.float32),
+                                  tf.TensorSpec(None, tf.float32), tf.TensorSpec([1], tf.int32),
+                                  tf.TensorSpec([1, None], tf.int32), tf.TensorSpec([1], tf.int32)])
+    def log_likelihood(zs, mean, scale, x_len, labels, label_len):
+        k = tf.shape(zs)[0]
+        lengths = tf.repeat(x_len, k)
+        inputs = apply_normalization(zs, lengths, (mean, scale)) if normalize else zs
+        return -model.utterance_loss(inputs, lengths, tf.repeat(labels, k, axis=0), tf.repeat(label_len, k),
+                                     training=False, frontend_stats=(mean, scale) if wave else None)
+
+    return log_likelihood
+
+
+def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: str, steps: int,
+                          blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
+                          log_likelihood: Callable | None = None) -> tuple[AttributedInput, np.ndarray, IGResult]:
+    """IG of log P(``labels`` [U] | utterance) against the named baseline: ``(input, baseline, result)``."""
+    import tensorflow as tf
+
+    check_baseline(baseline)
+    inp = attributed_input(model, audio, num_samples)
+    base = make_baseline(baseline, inp.x, silence=inp.silence, sigma=blur_sigma,
+                         samples_per_frame=inp.samples_per_frame)
+    f_all = log_likelihood or log_likelihood_fn(model)
+    labels = tf.reshape(tf.cast(labels, tf.int32), [1, -1])
+    x_len = tf.constant([inp.x.shape[0]], tf.int32)
+    label_len = tf.shape(labels)[1:]
+    mean = tf.constant(0.0 if inp.mean is None else inp.mean, tf.float32)
+    scale = tf.constant(1.0 if inp.scale is None else inp.scale, tf.float32)
+
+    def f(zs):
+        return f_all(zs, mean, scale, x_len, labels, label_len)
+
+    return inp, base, integrated_gradients(f, inp.x, base, steps=steps, batch_size=batch_size,
+                                           spacing=path_spacing(model.cfg["frontend"]))
+
+
+def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
+                       data_files: Sequence[str], utterances: int, steps: int, baseline: str = "silence",
+                       blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
+                       max_symbols_per_step: int = 5) -> list[AttributionItem]:
+    """Attributions of F(x) = log P(reference | x) (the negative RNN-T/CTC loss) for the first utterances.
+
+    x is the unnormalised log-mel spectrogram [T, F], or waveform samples [S] for the wave front end.
+    """
+    check_baseline(baseline)  # before loading anything: a bad name fails at once
     from lowrank_asr.data.subset import fixed_subset, utt_ids
     from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
     from lowrank_asr.models.trained import load_trained
@@ -30,34 +140,13 @@ def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path:
     enc, enc_len = encode(batch["audio"], batch["audio_len"])
     hypotheses = [vocab.decode(h) for h in search(model, enc, enc_len, beam_width=None,
                                                   max_symbols_per_step=max_symbols_per_step)]
-    log_likelihood = None
+    log_likelihood = log_likelihood_fn(model)
     items = []
     for i in range(len(ids)):
-        n = int(batch["audio_len"][i])
-        audio = batch["audio"][i : i + 1, :n]
-        x, x_len = model.featurize(audio, [n])
-        x = x[0, : int(x_len[0])].numpy()
-        labels = tf.cast(batch["labels"][i : i + 1, : int(batch["label_len"][i])], tf.int32)
-        label_len = tf.cast(batch["label_len"][i : i + 1], tf.int32)
-        x_len = tf.cast(x_len, tf.int32)
-        if log_likelihood is None:
-            # One trace (forward and backward) for every utterance: the signature leaves all sizes open.
-            @tf.function(input_signature=[tf.TensorSpec([None] * (x.ndim + 1), tf.float32),
-                                          tf.TensorSpec([1], tf.int32), tf.TensorSpec([1, None], tf.int32),
-                                          tf.TensorSpec([1], tf.int32)])
-            def log_likelihood(xs, x_len, labels, label_len):
-                k = tf.shape(xs)[0]
-                return -model.utterance_loss(xs, tf.repeat(x_len, k), tf.repeat(labels, k, axis=0),
-                                             tf.repeat(label_len, k), training=False)
-
-        def f(xs, x_len=x_len, labels=labels, label_len=label_len):
-            return log_likelihood(xs, x_len, labels, label_len)
-
-        if baseline == "silence":
-            silence, _ = model.featurize(tf.zeros_like(audio), [n])
-            base = silence_baseline(x, silence[0, : x.shape[0]].numpy())
-        else:
-            base = zero_baseline(x)
-        result = integrated_gradients(f, x, base, steps=steps, batch_size=batch_size)
-        items.append(AttributionItem.from_result(ids[i], x, base, result, references[i], hypotheses[i]))
+        labels = batch["labels"][i, : int(batch["label_len"][i])]
+        inp, base, result = utterance_attribution(
+            model, batch["audio"][i : i + 1], int(batch["audio_len"][i]), labels, baseline=baseline, steps=steps,
+            blur_sigma=blur_sigma, batch_size=batch_size, log_likelihood=log_likelihood)
+        items.append(AttributionItem.from_result(ids[i], inp.x, base, result, references[i], hypotheses[i],
+                                                 norm_mean=inp.mean, norm_scale=inp.scale))
     return items

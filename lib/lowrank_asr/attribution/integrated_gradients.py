@@ -6,6 +6,10 @@ are stacked into batches of ``batch_size`` and each batch costs ONE forward + ba
 m = 64 costs a handful of batched passes rather than 64 separate ones. F(x) and F(x') come for free from the
 path ends (α = 1 and α = 0).
 
+``spacing="geometric"`` puts the m + 1 points at 0 and at m geometric steps from GEOMETRIC_MIN_ALPHA to 1
+(trapezoid weights of that grid): for an F that depends on the log of the input's energy (the wave front
+end), F changes as much between α = 0.001 and 0.01 as between 0.1 and 1, which a uniform grid cannot resolve.
+
 ``f`` maps a batch ``[K, *x.shape]`` to ``[K]`` scalars (e.g. the log-likelihood of the reference transcript)
 and must treat batch rows independently (inference mode: no batch statistics, no cross-row padding effects).
 Wrap it in ``tf.function`` for speed; batches all have the same size (the last one is padded with zero-weight
@@ -39,13 +43,25 @@ class IGResult:
     steps: int
 
 
-def trapezoid_alphas(steps: int) -> tuple[np.ndarray, np.ndarray]:
+SPACINGS = ("uniform", "geometric")
+GEOMETRIC_MIN_ALPHA = 1e-6
+
+
+def trapezoid_alphas(steps: int, spacing: str = "uniform") -> tuple[np.ndarray, np.ndarray]:
     """``(alphas [m+1], weights [m+1])`` of the trapezoid rule on [0, 1] with ``steps`` = m intervals."""
     if steps < 1:
         raise PipelineError(f"integrated_gradients: steps must be >= 1, got {steps}")
-    alphas = np.arange(steps + 1, dtype=np.float64) / steps
-    weights = np.full(steps + 1, 1.0 / steps)
-    weights[[0, -1]] = 0.5 / steps
+    if spacing == "uniform":
+        alphas = np.arange(steps + 1, dtype=np.float64) / steps
+    elif spacing == "geometric":
+        alphas = np.concatenate([[0.0], np.geomspace(GEOMETRIC_MIN_ALPHA, 1.0, steps)]) if steps > 1 \
+            else np.array([0.0, 1.0])
+    else:
+        raise PipelineError(f"integrated_gradients: spacing {spacing!r} is not one of {list(SPACINGS)}")
+    gaps = np.diff(alphas)
+    weights = np.zeros(steps + 1)
+    weights[:-1] += gaps / 2
+    weights[1:] += gaps / 2
     return alphas, weights
 
 
@@ -57,11 +73,13 @@ def integrated_gradients(
     batch_size: int | None = None,
     mask: np.ndarray | None = None,
     *,
+    spacing: str = "uniform",
     progress: bool = False,
 ) -> IGResult:
     """Integrated gradients of ``f`` at ``x`` against ``baseline`` (same shape, no batch axis).
 
     ``batch_size``: interpolation points per forward/backward pass (default: all m + 1 at once).
+    ``spacing``: where the m + 1 points lie on [0, 1] (see the module docstring).
     ``mask``: broadcastable to ``x``; attributions are multiplied by it (zero at padded frames/samples).
     ``completeness_error`` = |Σ IG − (F(x) − F(x'))| / |F(x) − F(x')| is computed on the UNMASKED
     attributions: it checks the numerical integration, not the masking (where the mask removes non-zero
@@ -73,7 +91,7 @@ def integrated_gradients(
     baseline = np.asarray(baseline, dtype=np.float32)
     if baseline.shape != x.shape:
         raise PipelineError(f"integrated_gradients: baseline shape {baseline.shape} != input shape {x.shape}")
-    alphas, weights = trapezoid_alphas(steps)
+    alphas, weights = trapezoid_alphas(steps, spacing)
     n = len(alphas)
     bs = n if batch_size is None else max(1, min(int(batch_size), n))
     n_chunks = math.ceil(n / bs)
@@ -112,45 +130,6 @@ def integrated_gradients(
     attributions = raw if mask is None else raw * np.broadcast_to(np.asarray(mask, dtype=np.float64), x.shape)
     return IGResult(attributions=attributions.astype(np.float32), f_input=f_input, f_baseline=f_baseline,
                     completeness_error=float(completeness), steps=int(steps))
-
-
-def zero_baseline(x: np.ndarray) -> np.ndarray:
-    """An all-zero baseline (digital silence for the wave front end; 'no energy' for normalised features)."""
-    return np.zeros_like(np.asarray(x, dtype=np.float32))
-
-
-def silence_baseline(
-    x: np.ndarray,
-    silence: np.ndarray | None = None,
-    *,
-    featurize: Callable[[np.ndarray], np.ndarray] | None = None,
-    num_samples: int | None = None,
-) -> np.ndarray:
-    """The features of digital silence, shaped like ``x`` ``[T, F]``.
-
-    Give either ``silence`` (precomputed: ``[T, F]`` like ``x``, or one ``[F]`` frame repeated over time) or
-    ``featurize`` (waveform ``[S]`` -> features ``[T', F]``, e.g. the model's front end on one utterance) and
-    ``num_samples`` (the utterance's length; zeros of that length are featurised). A time length off by a
-    frame or two (framing conventions) is cropped or edge-padded to ``T``.
-    """
-    x = np.asarray(x, dtype=np.float32)
-    if silence is None:
-        if featurize is None or num_samples is None:
-            raise PipelineError("silence_baseline: pass a precomputed `silence` array, or `featurize` and "
-                                "`num_samples`")
-        silence = np.asarray(featurize(np.zeros(int(num_samples), dtype=np.float32)), dtype=np.float32)
-    silence = np.asarray(silence, dtype=np.float32)
-    if silence.shape == x.shape:
-        return silence.copy()
-    if silence.ndim == x.ndim - 1 and silence.shape == x.shape[1:]:
-        return np.broadcast_to(silence, x.shape).copy()
-    if silence.ndim == x.ndim and silence.shape[1:] == x.shape[1:] and len(silence) > 0:
-        t = x.shape[0]
-        if len(silence) >= t:
-            return silence[:t].copy()
-        return np.concatenate([silence, np.repeat(silence[-1:], t - len(silence), axis=0)])
-    raise PipelineError(f"silence_baseline: silence features of shape {silence.shape} do not fit input {x.shape}; "
-                        "featurize silence with the same front end as the input")
 
 
 def frame_summary(attr_wave: np.ndarray, hop: int = 160, *, signed: bool = True) -> np.ndarray:

@@ -1,10 +1,13 @@
 """HDF5 files of integrated-gradients attributions (``results/attribution/{variant}/epoch_{NNN}.h5``).
 
-One group per utterance id, holding datasets ``features`` (``[T, F]`` log-mel, or ``[S]`` for the wave front
-end), ``baseline`` and ``attributions`` (same shape), optional ``frame_attribution [T]`` (signed per-frame
-mass); group attributes ``f_input``, ``f_baseline``, ``completeness_error``, ``steps``, ``transcript`` and
-optional ``hypothesis``. File attributes: ``variant``, ``epoch``, ``seed``, ``config_hash`` and whatever else
-the caller passes, plus ``package_version``, ``format`` and ``utt_ids`` (the group order).
+One group per utterance id, holding datasets ``features`` (``[T, F]`` log-mel before the per-utterance
+normalisation, or ``[S]`` samples for the wave front end), ``baseline`` and ``attributions`` (same shape),
+optional ``frame_attribution [T]`` (signed per-frame mass) and optional ``norm_mean``/``norm_scale`` ``[F]``
+(the normalisation the model applies: model input = (features - norm_mean) * norm_scale); group attributes
+``f_input``, ``f_baseline``, ``completeness_error``, ``steps``, ``transcript`` and optional ``hypothesis``.
+File attributes: the provenance ``seed``, ``config_hash``, ``package_version``, ``code_hash`` (required; see
+``lowrank_asr.hdf5.provenance``), ``variant``, ``epoch`` and whatever else the caller passes, plus ``format``
+and ``utt_ids`` (the group order).
 """
 
 from __future__ import annotations
@@ -17,13 +20,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import lowrank_asr
 from lowrank_asr.attribution.integrated_gradients import IGResult, frame_attribution
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, check_provenance, read_attrs, write_attrs
 
 FORMAT = "lowrank-asr/attribution"
 _GROUP_ATTRS = ("f_input", "f_baseline", "completeness_error", "steps", "transcript", "hypothesis")
+_OPTIONAL_DATASETS = ("frame_attribution", "norm_mean", "norm_scale")
 
 
 @dataclass
@@ -41,15 +44,19 @@ class AttributionItem:
     transcript: str
     hypothesis: str | None = None
     frame_attribution: np.ndarray | None = None
+    norm_mean: np.ndarray | None = None
+    norm_scale: np.ndarray | None = None
 
     @classmethod
     def from_result(cls, utt_id: str, features, baseline, result: IGResult, transcript: str,
-                    hypothesis: str | None = None, hop: int = 160) -> AttributionItem:
+                    hypothesis: str | None = None, hop: int = 160, *, norm_mean=None,
+                    norm_scale=None) -> AttributionItem:
         """Build from an :class:`IGResult`; the per-frame signed mass is computed here."""
         return cls(utt_id=utt_id, features=np.asarray(features), baseline=np.asarray(baseline),
                    attributions=result.attributions, f_input=result.f_input, f_baseline=result.f_baseline,
                    completeness_error=result.completeness_error, steps=result.steps, transcript=transcript,
-                   hypothesis=hypothesis, frame_attribution=frame_attribution(result.attributions, hop))
+                   hypothesis=hypothesis, frame_attribution=frame_attribution(result.attributions, hop),
+                   norm_mean=norm_mean, norm_scale=norm_scale)
 
 
 def _as_dict(item) -> dict:
@@ -58,7 +65,9 @@ def _as_dict(item) -> dict:
 
 def write_attributions(path: str | os.PathLike, items: Sequence[AttributionItem | Mapping],
                        attrs: Mapping | None = None) -> Path:
-    """Write utterance records (``AttributionItem`` or mappings with the same keys) atomically."""
+    """Write utterance records (``AttributionItem`` or mappings with the same keys) atomically; ``attrs`` must
+    hold the provenance (``lowrank_asr.hdf5.provenance``)."""
+    check_provenance(attrs or {}, path)
     records = [_as_dict(it) for it in items]
     ids = []
     for r in records:
@@ -77,15 +86,15 @@ def write_attributions(path: str | os.PathLike, items: Sequence[AttributionItem 
                                     f"{np.shape(r[key])}, features have {shape}; they must match")
         ids.append(uid)
     with atomic_h5(path) as f:
-        write_attrs(f, {"package_version": lowrank_asr.__version__, **dict(attrs or {}), "format": FORMAT,
-                       "utt_ids": ids or None})
+        write_attrs(f, {**dict(attrs or {}), "format": FORMAT, "utt_ids": ids or None})
         for uid, r in zip(ids, records, strict=True):
             g = f.create_group(uid)
             for key in ("features", "baseline", "attributions"):
                 g.create_dataset(key, data=np.asarray(r[key], dtype=np.float32), compression="gzip",
                                  compression_opts=4)
-            if r.get("frame_attribution") is not None:
-                g.create_dataset("frame_attribution", data=np.asarray(r["frame_attribution"], dtype=np.float64))
+            for key in _OPTIONAL_DATASETS:
+                if r.get(key) is not None:
+                    g.create_dataset(key, data=np.asarray(r[key], dtype=np.float64))
             write_attrs(g, {k: r.get(k) for k in _GROUP_ATTRS})
     return Path(path)
 
@@ -93,8 +102,8 @@ def write_attributions(path: str | os.PathLike, items: Sequence[AttributionItem 
 def read_attributions(path: str | os.PathLike) -> dict:
     """``{"attrs": file attributes, "items": [dict per utterance, in written order]}``.
 
-    Each item has ``utt_id``, ``features``, ``baseline``, ``attributions``, ``frame_attribution`` (or None),
-    ``f_input``, ``f_baseline``, ``completeness_error``, ``steps``, ``transcript``, ``hypothesis`` (or None).
+    Each item has ``utt_id``, ``features``, ``baseline``, ``attributions``, ``frame_attribution``,
+    ``norm_mean``, ``norm_scale`` (each or None), ``f_input``, ``f_baseline``, ``completeness_error``, ``steps``, ``transcript``, ``hypothesis`` (or None).
     """
     try:
         f = h5py.File(path, "r")
@@ -108,7 +117,7 @@ def read_attributions(path: str | os.PathLike) -> dict:
         for uid in ids:
             g = f[uid]
             item = {"utt_id": uid, **{k: g[k][()] for k in ("features", "baseline", "attributions")},
-                    "frame_attribution": g["frame_attribution"][()] if "frame_attribution" in g else None}
+                    **{k: g[k][()] if k in g else None for k in _OPTIONAL_DATASETS}}
             ga = read_attrs(g)
             item.update({k: ga.get(k) for k in _GROUP_ATTRS})
             items.append(item)

@@ -52,13 +52,24 @@ def sequence_mask(lengths: tf.Tensor, maxlen: tf.Tensor, dtype: tf.DType = tf.fl
     return tf.sequence_mask(lengths, maxlen, dtype=dtype)
 
 
-def normalize_per_utterance(x: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
-    """Per-utterance, per-channel mean/variance normalisation over the valid frames; padding set to 0."""
+def normalization_stats(x: tf.Tensor, lengths: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """Per-utterance, per-channel ``(mean, 1 / sqrt(var + NORM_EPS))`` over the valid frames, each [B, 1, F]."""
     mask = sequence_mask(lengths, tf.shape(x)[1], x.dtype)[:, :, None]
     count = tf.maximum(tf.reduce_sum(mask, axis=1, keepdims=True), 1.0)
     mean = tf.reduce_sum(x * mask, axis=1, keepdims=True) / count
     var = tf.reduce_sum(tf.square(x - mean) * mask, axis=1, keepdims=True) / count
-    return (x - mean) * tf.math.rsqrt(var + NORM_EPS) * mask
+    return mean, tf.math.rsqrt(var + NORM_EPS)
+
+
+def apply_normalization(x: tf.Tensor, lengths: tf.Tensor, stats: tuple[tf.Tensor, tf.Tensor]) -> tf.Tensor:
+    """``(x - mean) * scale`` on the valid frames, padding set to 0; ``stats`` as `normalization_stats` gives."""
+    mean, scale = stats
+    return (x - mean) * scale * sequence_mask(lengths, tf.shape(x)[1], x.dtype)[:, :, None]
+
+
+def normalize_per_utterance(x: tf.Tensor, lengths: tf.Tensor) -> tf.Tensor:
+    """Per-utterance, per-channel mean/variance normalisation over the valid frames; padding set to 0."""
+    return apply_normalization(x, lengths, normalization_stats(x, lengths))
 
 
 def preemphasis(audio: tf.Tensor, coef: float) -> tf.Tensor:

@@ -3,8 +3,10 @@
 Full landscape (``results/landscape/{variant}/epoch_{NNN}.h5``):
   datasets ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y), optional ``wer [M, N]``,
   optional ``subset_ids`` (the evaluation utterances, variable-length strings);
-  attributes ``variant``, ``epoch``, ``seed``, ``eval_loss`` (required) plus whatever the caller adds
-  (``config_hash``, ``eval_wer``, ``subset_size``, ...); ``package_version`` and ``format`` are added here.
+  attributes ``variant``, ``epoch``, ``eval_loss`` and the provenance ``seed``, ``config_hash``,
+  ``package_version``, ``code_hash`` (required; see ``lowrank_asr.hdf5.provenance``) plus whatever the caller
+  adds (``eval_wer``, ``subset_size``, ...); ``format`` is added here. A merged file's ``code_hash`` is the
+  merging rule's; ``grid_code_hash`` is that of the rule that computed the shards.
 Shard file (one job's share of the grid): the same datasets and attributes, but instead of the arrays
   ``points [K, 2]`` int ``(iy, ix)`` and ``loss [K]`` (optional ``wer [K]``) — the values at those points —
   plus attributes ``shard``, ``n_shards`` and ``format = "lowrank-asr/landscape-shard"``.
@@ -19,9 +21,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import lowrank_asr
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
+from lowrank_asr.hdf5 import PROVENANCE_KEYS, atomic_h5, check_provenance, read_attrs, write_attrs
 from lowrank_asr.landscape.grid import LossGrid, merge_shards
 
 FORMAT_FULL = "lowrank-asr/landscape"
@@ -34,6 +35,7 @@ def _check_required(attrs: Mapping, path) -> None:
     missing = [k for k in REQUIRED_ATTRS if k not in attrs or attrs[k] is None]
     if missing:
         raise PipelineError(f"landscape file {path}: attributes {missing} are required (pass them in attrs)")
+    check_provenance(attrs, path)
 
 
 def _write_common(f: h5py.File, xs, ys, attrs: Mapping, subset_ids: Sequence[str] | None, fmt: str) -> None:
@@ -41,7 +43,7 @@ def _write_common(f: h5py.File, xs, ys, attrs: Mapping, subset_ids: Sequence[str
     f.create_dataset("ycoordinates", data=np.asarray(ys, dtype=np.float64))
     if subset_ids is not None:
         f.create_dataset("subset_ids", data=np.array(list(subset_ids), dtype=h5py.string_dtype()))
-    write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "format": fmt})
+    write_attrs(f, {**attrs, "format": fmt})
 
 
 def write_landscape(
@@ -115,18 +117,26 @@ def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
     return grid, attrs
 
 
-def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> Path:
+def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
+                           provenance: Mapping | None = None) -> Path:
     """Merge shard files into one full landscape file at ``out``.
 
-    Errors when shards disagree on coordinates or on ``variant``/``epoch``/``seed``, or when grid points are
-    missing or duplicated. Attributes of the first shard (minus the shard bookkeeping) go to the output.
+    Errors when shards disagree on coordinates or on ``variant``/``epoch``/``seed``/``config_hash``/
+    ``code_hash``, or when grid points are missing or duplicated. Attributes of the first shard (minus the
+    shard bookkeeping) go to the output. ``provenance``: the merging rule's (``lowrank_asr.hdf5.provenance``);
+    its ``seed`` and ``config_hash`` must equal the shards', its ``code_hash`` becomes the file's and the
+    shards' becomes ``grid_code_hash``.
     """
     if not paths:
         raise PipelineError(f"merge_landscape_shards: no shard files given for {out}")
     grids, attrs_list = zip(*(read_landscape_shard(p) for p in paths), strict=True)
     first = attrs_list[0]
+    for key in ("seed", "config_hash"):
+        if provenance is not None and provenance.get(key) != first.get(key):
+            raise PipelineError(f"merge_landscape_shards: {paths[0]} has {key}={first.get(key)!r} but the merge "
+                                f"was configured with {provenance.get(key)!r}; rerun the loss_grid shards")
     for p, a in zip(paths[1:], attrs_list[1:], strict=True):
-        for key in ("variant", "epoch", "seed"):
+        for key in ("variant", "epoch", "seed", "config_hash", "code_hash"):
             if a.get(key) != first.get(key):
                 raise PipelineError(f"merge_landscape_shards: {p} has {key}={a.get(key)!r} but {paths[0]} has "
                                     f"{first.get(key)!r}; all shards must come from the same landscape job")
@@ -136,6 +146,9 @@ def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.Pat
                             f"{sorted({a.get('n_shards') for a in attrs_list})}; pass every shard exactly once")
     merged = merge_shards(list(grids))
     attrs = {k: v for k, v in first.items() if k not in _SHARD_ONLY_ATTRS and k != "subset_ids"}
+    if provenance is not None:
+        attrs = {**attrs, "grid_code_hash": first.get("code_hash"),
+                 **{k: provenance[k] for k in PROVENANCE_KEYS}}
     return write_landscape(out, merged.xs, merged.ys, merged.loss_array(), merged.metric_array(), attrs,
                            subset_ids=first.get("subset_ids"))
 

@@ -65,11 +65,14 @@ class ASRModel(keras.Model):
         return log_mel(audio, audio_len, **self.cfg["features"])
 
     # ------------------------------------------------------------------------------------------- encoder
-    def encode(self, x, x_len, training=False):
-        """Features (or waveform) → (enc [B, T', D], enc_len [B]); SpecAugment iff training."""
+    def encode(self, x, x_len, training=False, frontend_stats=None):
+        """Features (or waveform) → (enc [B, T', D], enc_len [B]); SpecAugment iff training.
+
+        ``frontend_stats``: wave front end only, fixed normalisation ``(mean, scale)`` (see `WaveFrontend`).
+        """
         x_len = tf.cast(x_len, tf.int32)
         if self.wave is not None:
-            x, x_len = self.wave(x, x_len)
+            x, x_len = self.wave(x, x_len, stats=frontend_stats)
         x = self.specaugment(x, x_len, training=training)
         return self.encoder(x, x_len, training=training)
 
@@ -93,11 +96,11 @@ class ASRModel(keras.Model):
     def ctc_logits(self, enc):
         return self.ctc_head(enc)
 
-    def utterance_loss(self, x, x_len, labels, label_len, training=False):
+    def utterance_loss(self, x, x_len, labels, label_len, training=False, frontend_stats=None):
         """Per-utterance negative log-likelihood [B] (RNN-T or CTC) of featurised input x."""
         from lowrank_asr import losses  # lazy: the loss package is developed separately
 
-        enc, enc_len = self.encode(x, x_len, training=training)
+        enc, enc_len = self.encode(x, x_len, training=training, frontend_stats=frontend_stats)
         labels = tf.cast(labels, tf.int32)
         label_len = tf.cast(label_len, tf.int32)
         if self.decoder_type == "rnnt":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from lowrank_asr.features.logmel import LOG_EPS, normalize_per_utterance, num_frames
+from lowrank_asr.features.logmel import LOG_EPS, apply_normalization, normalize_per_utterance, num_frames
 from lowrank_asr.models.config import BlockSpec
 from lowrank_asr.models.convolutions import make_conv, out_length
 
@@ -142,12 +142,20 @@ class WaveFrontend(Composite):
         self.conv = keras.layers.Conv1D(filters, kernel, strides=stride, padding="valid", use_bias=False,
                                         name="conv")
 
-    def call(self, audio, audio_len):
+    def log_energies(self, audio, audio_len):
+        """The log energies before the normalisation: ``([B, T, filters], frame counts)``."""
         short = tf.maximum(self.kernel_size - tf.shape(audio)[1], 0)
         audio = tf.pad(audio, [[0, 0], [0, short]])
         y = self.conv(audio[:, :, None])
-        x_len = num_frames(audio_len, self.kernel_size, self.stride)
-        return normalize_per_utterance(tf.math.log(tf.square(y) + LOG_EPS), x_len), x_len
+        return tf.math.log(tf.square(y) + LOG_EPS), num_frames(audio_len, self.kernel_size, self.stride)
+
+    def call(self, audio, audio_len, stats=None):
+        """``stats``: fixed ``(mean, scale)`` to normalise with instead of each utterance's own (integrated
+        gradients holds them fixed along the path from a baseline)."""
+        x, x_len = self.log_energies(audio, audio_len)
+        if stats is None:
+            return normalize_per_utterance(x, x_len), x_len
+        return apply_normalization(x, x_len, stats), x_len
 
 
 class ContextNetEncoder(Composite):

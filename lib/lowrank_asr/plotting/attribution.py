@@ -4,13 +4,17 @@ Log-mel input ``[T, F]``: spectrogram (time × mel bin), attribution heat map on
 centred at 0 with symmetric limits), and the signed attribution summed over mel bins per 10 ms frame.
 Waveform input ``[S]``: the waveform, the per-sample attribution (red up / blue down), and the per-frame sum.
 Red means the feature raised the attributed score (e.g. the log-likelihood of the reference), blue lowered it.
+
+Frames of a video must use one scale: :func:`shared_scales` gives one per utterance over all the figures
+(epochs, variants) that show it, and :func:`plot_attribution` draws with it and says so on the colour bar.
 """
 
 from __future__ import annotations
 
 import os
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +39,51 @@ def symmetric_limit(attributions: np.ndarray, quantile: float = 0.995) -> float:
     return lim
 
 
+@dataclass(frozen=True)
+class AttributionScale:
+    """One utterance's plot scales: ``attribution`` = half-range of the diverging colour scale (or of the
+    IG-per-sample axis for waveforms); ``frame`` = half-range of the per-frame mass axis."""
+
+    attribution: float
+    frame: float
+
+
+def _frame_mass(item: Mapping, hop: int) -> np.ndarray:
+    fa = item.get("frame_attribution")
+    return np.asarray(fa if fa is not None else frame_attribution(item["attributions"], hop), dtype=np.float64)
+
+
+def shared_scales(figures: Iterable[Sequence[Mapping]], quantile: float = 0.995,
+                  hop: int = 160) -> dict[str, AttributionScale]:
+    """One scale per utterance id across ``figures`` (each a list of items, e.g. one per epoch).
+
+    The colour limit is the ``quantile`` (99.5th percentile) of |attribution| pooled over every figure's
+    cells of that utterance: a few extreme cells (of any epoch) saturate instead of washing out the rest.
+    The per-frame axis covers the largest |mass| of any figure (bars are not clipped).
+    """
+    cells: dict[str, list[np.ndarray]] = {}
+    frames: dict[str, float] = {}
+    for items in figures:
+        for item in items:
+            uid = str(item.get("utt_id"))
+            cells.setdefault(uid, []).append(np.abs(np.asarray(item["attributions"], dtype=np.float64)).ravel())
+            mass = np.abs(_frame_mass(item, hop))
+            mass = mass[np.isfinite(mass)]
+            frames[uid] = max(frames.get(uid, 0.0), float(mass.max()) if mass.size else 0.0)
+    return {uid: AttributionScale(symmetric_limit(np.concatenate(c), quantile), frames[uid] or 1.0)
+            for uid, c in cells.items()}
+
+
 def _wrap(label: str, text: str | None, width: int = 120) -> str:
     return textwrap.shorten(f"{label}: {text if text else '—'}", width=width, placeholder=" …")
 
 
-def _mass_panel(ax, times: np.ndarray, mass: np.ndarray, width: float, xlabel: str) -> None:
+def _mass_panel(ax, times: np.ndarray, mass: np.ndarray, width: float, xlabel: str, lim: float) -> None:
     colours = np.where(mass >= 0, st.POSITIVE_COLOR, st.NEGATIVE_COLOR)
     ax.bar(times, mass, width=width, align="edge", color=colours, linewidth=0)
     ax.axhline(0, color="black", linewidth=0.6)
-    lim = np.nanmax(np.abs(mass)) if mass.size and np.isfinite(mass).any() else 1.0
-    ax.set_ylim(-1.1 * (lim or 1.0), 1.1 * (lim or 1.0))
-    ax.set_ylabel("IG per frame")
+    ax.set_ylim(-1.1 * lim, 1.1 * lim)
+    ax.set_ylabel("IG per frame (nats)")
     ax.set_xlabel(xlabel)
 
 
@@ -57,18 +95,31 @@ def plot_attribution(
     frame_s: float = 0.01,
     sample_rate: int = 16000,
     hop: int = 160,
+    scales: Mapping[str, AttributionScale] | None = None,
+    shared_by: str | None = None,
 ) -> dict:
     """Draw utterance attribution records (``read_attributions(path)["items"]``) to ``out_png``, one row each.
 
     ``frame_s``: seconds per feature frame (the log-mel hop); ``sample_rate`` and ``hop`` for waveform input.
-    Returns ``{"path", "limits": [half-range of each utterance's diverging colour scale], "norms": [...]}``.
+    ``scales``: per utterance id, from :func:`shared_scales` over every figure the utterance appears in (the
+    frames of a video); default: this figure's own. ``shared_by`` names those figures on the colour bar
+    (e.g. "all 10 epochs"). Returns ``{"path", "limits": [half-range of each utterance's diverging colour
+    scale], "frame_limits": [...], "norms": [...], "labels": [the attribution scale's label]}``.
     """
     if not items:
         raise PipelineError(f"plot_attribution {out_png}: no utterances to plot")
     n = len(items)
     unit = [*ROW_HEIGHTS, TEXT_HEIGHT]
+    scales = dict(scales) if scales is not None else shared_scales([items], hop=hop)
+    missing = [str(it.get("utt_id")) for it in items if str(it.get("utt_id")) not in scales]
+    if missing:
+        raise PipelineError(f"plot_attribution {out_png}: no colour scale for utterances {missing}; compute the "
+                            "scales with shared_scales over every figure that shows them")
+    scope = f"scale shared by {shared_by}" if shared_by else "scale of this figure"
     limits: list[float] = []
+    frame_limits: list[float] = []
     norms: list[colors.Normalize] = []
+    labels: list[str] = []
     with st.style():
         fig = st.new_figure((st.ATTRIBUTION_WIDTH, n * sum(unit) + 0.7))
         if title:
@@ -80,11 +131,12 @@ def plot_attribution(
             if feats.shape != attr.shape:
                 raise PipelineError(f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has features "
                                     f"{feats.shape} but attributions {attr.shape}")
-            fa = item.get("frame_attribution")
-            mass = np.asarray(fa, dtype=np.float64) if fa is not None else frame_attribution(attr, hop)
-            lim = symmetric_limit(attr)
+            mass = _frame_mass(item, hop)
+            scale = scales[str(item.get("utt_id"))]
+            lim = scale.attribution
             norm = colors.CenteredNorm(vcenter=0.0, halfrange=lim)
             limits.append(lim)
+            frame_limits.append(scale.frame)
             norms.append(norm)
 
             gs = outer[i].subgridspec(4, 2, height_ratios=[TEXT_HEIGHT, *ROW_HEIGHTS], width_ratios=[1, 0.018],
@@ -111,13 +163,14 @@ def plot_attribution(
                 vlo, vhi = (np.percentile(finite, [1, 99.5]) if finite.size else (0.0, 1.0))
                 im = ax_in.imshow(feats.T, origin="lower", aspect="auto", extent=extent, cmap=st.SPECTROGRAM_CMAP,
                                   vmin=vlo, vmax=vhi)
-                fig.colorbar(im, cax=fig.add_subplot(gs[1, 1]), label="log-mel")
+                fig.colorbar(im, cax=fig.add_subplot(gs[1, 1]), label="log-mel power (ln)")
                 ax_in.set_ylabel("mel bin")
                 ia = ax_at.imshow(attr.T, origin="lower", aspect="auto", extent=extent, cmap=st.ATTRIBUTION_CMAP,
                                   norm=norm)
-                fig.colorbar(ia, cax=fig.add_subplot(gs[2, 1]), label="IG", extend="both")
+                label = f"IG per bin (nats)\n±{lim:.3g}: {scope}"
+                fig.colorbar(ia, cax=fig.add_subplot(gs[2, 1]), extend="both", label=label)
                 ax_at.set_ylabel("mel bin")
-                _mass_panel(ax_fr, np.arange(len(mass)) * frame_s, mass, frame_s, "time (s)")
+                _mass_panel(ax_fr, np.arange(len(mass)) * frame_s, mass, frame_s, "time (s)", scale.frame)
                 ax_in.set_xlim(0, t * frame_s)
             elif feats.ndim == 1:
                 times = np.arange(len(feats)) / sample_rate
@@ -126,17 +179,20 @@ def plot_attribution(
                 ax_at.fill_between(times, 0, np.clip(attr, 0, None), color=st.POSITIVE_COLOR, linewidth=0)
                 ax_at.fill_between(times, 0, np.clip(attr, None, 0), color=st.NEGATIVE_COLOR, linewidth=0)
                 ax_at.set_ylim(-1.05 * lim, 1.05 * lim)
-                ax_at.set_ylabel("IG per sample")
+                label = f"IG per sample (nats)\n{scope}"
+                ax_at.set_ylabel(label)
                 for cax in (gs[1, 1], gs[2, 1]):
                     fig.add_subplot(cax).axis("off")
-                _mass_panel(ax_fr, np.arange(len(mass)) * hop / sample_rate, mass, hop / sample_rate, "time (s)")
+                _mass_panel(ax_fr, np.arange(len(mass)) * hop / sample_rate, mass, hop / sample_rate, "time (s)",
+                            scale.frame)
                 ax_in.set_xlim(0, len(feats) / sample_rate)
             else:
                 raise PipelineError(f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has input of "
                                     f"shape {feats.shape}; expected [T, F] features or a [S] waveform")
+            labels.append(label)
             ax_in.set_title("input", loc="left", fontsize=9, pad=2)
             ax_at.set_title("integrated gradients (red raises F, blue lowers it)", loc="left", fontsize=9, pad=2)
             for ax in (ax_in, ax_at):
                 ax.tick_params(labelbottom=False)
         path = st.save_figure(fig, out_png)
-    return {"path": Path(path), "limits": limits, "norms": norms}
+    return {"path": Path(path), "limits": limits, "frame_limits": frame_limits, "norms": norms, "labels": labels}
