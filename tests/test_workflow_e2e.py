@@ -97,7 +97,8 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
     assert {(r["variant"], r["split"]) for r in rows} == {
         (v, s) for v in variants for s in cfg["evaluation"]["splits"]
     }
-    assert all(0.0 <= float(r["greedy_wer"]) <= 1.0 and float(r["rtf"]) > 0 for r in rows)
+    # an error rate counts insertions too, so a barely trained model (the smoke run's CTC) may exceed 1
+    assert all(0.0 <= float(r["greedy_wer"]) < 10.0 and float(r["rtf"]) > 0 for r in rows)
     assert (results / "wer_table.md").read_text().count("\n") >= len(rows) + 2
     for variant in variants:
         history = list(csv.DictReader((results / "models" / variant / "history.csv").read_text().splitlines()))
