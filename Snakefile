@@ -50,3 +50,4 @@ rule all:
         "results/plots/training_curves.png",
         landscape_targets(),
         attribution_targets(),
+        representation_targets(),
