@@ -4,19 +4,13 @@ For each rank fraction (truncation.py) the encoder's dense/pointwise weights are
 SVDs, the encoder's batch-norm statistics are re-estimated on training batches (batchnorm.py) unless nothing
 was truncated (fraction 1: the model is then exactly the evaluated one), and every split is decoded greedily
 with the evaluation's traced encoder (evaluation.transcribe, one trace per model: only variable values change).
-The model's weights and BN statistics are restored afterwards.
+The model's weights and BN statistics are restored afterwards. The sweep imports TensorFlow when called; the
+CSV readers and writers below do not (the table and plot rules run in the plot environment).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-
-from lowrank_asr.representations.batchnorm import encoder_batch_norms, recalibrate_batch_norm
-from lowrank_asr.representations.truncation import (
-    restore_dense_weights,
-    snapshot_dense_weights,
-    truncate_encoder,
-)
 
 
 def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[str, Callable[[], Iterable[dict]]],
@@ -29,6 +23,12 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
     """
     from lowrank_asr.evaluation.transcribe import transcribe
     from lowrank_asr.metrics import error_rates
+    from lowrank_asr.representations.batchnorm import encoder_batch_norms, recalibrate_batch_norm
+    from lowrank_asr.representations.truncation import (
+        restore_dense_weights,
+        snapshot_dense_weights,
+        truncate_encoder,
+    )
 
     originals = snapshot_dense_weights(model)
     norms = encoder_batch_norms(model)
