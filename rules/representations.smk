@@ -70,7 +70,7 @@ rule representation_similarity:
 
 
 # Post-hoc low-rank approximation of each variant's final epoch: WER/CER against parameter count.
-COMPRESSION = {"fractions": [1.0, 0.5, 0.25, 0.125], "calibration_batches": 20, "calibration_batch_size": 16,
+COMPRESSION = {"fractions": [1.0, 0.5, 0.25], "calibration_batches": 10, "calibration_batch_size": 16,
                **(config.get("compression") or {})}
 COMPRESSION_SPLITS = COMPRESSION.get("splits") or EVAL_SPLITS
 

@@ -261,7 +261,7 @@ def plot_compression(rows: Sequence[Mapping], out_png: str | os.PathLike, *, tit
         fig.suptitle(title or "Post-hoc low-rank truncation: greedy WER against parameter count")
         axes = np.atleast_1d(fig.subplots(1, len(splits), squeeze=False, sharey=True)[0])
         for ax, split in zip(axes, splits, strict=True):
-            for variant in variants:
+            for k, variant in enumerate(variants):
                 pts = sorted((float(r["params"]), float(r["greedy_wer"]), float(r["fraction"])) for r in rows
                              if r["split"] == split and r["variant"] == variant)
                 if not pts:
@@ -270,7 +270,8 @@ def plot_compression(rows: Sequence[Mapping], out_png: str | os.PathLike, *, tit
                 curves[(variant, split)] = (list(xs), list(ys))
                 ax.plot(xs, ys, marker="o", color=colors[variant], label=variant)
                 for x, y, f in pts:
-                    ax.annotate(f"{f:g}", (x, y), textcoords="offset points", xytext=(3, 4), fontsize=7,
+                    # labels offset per variant: curves of equal WER do not print over each other
+                    ax.annotate(f"{f:g}", (x, y), textcoords="offset points", xytext=(3, 4 + 9 * k), fontsize=7,
                                 color=colors[variant])
             ax.set_xscale("log")
             ax.set_title(split)
