@@ -57,3 +57,4 @@ rule all:
         "results/plots/training_curves.png",
         landscape_targets(),
         attribution_targets(),
+        representation_targets(),

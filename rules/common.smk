@@ -151,6 +151,38 @@ def attribution_targets():
     return targets
 
 
+def prepared_tfrecords(splits, key):
+    """Input function: the splits' TFRecords, or a clear error when a split is not among the prepared ones."""
+
+    def files(wildcards):
+        missing = [s for s in splits if s not in SPLITS]
+        if missing:
+            raise ValueError(
+                f"{key} names split(s) {missing}, which the config does not prepare; "
+                f"use one of {SPLITS} or add it to data.dev_splits / data.test_splits"
+            )
+        return split_tfrecords(splits)
+
+    return files
+
+
+def representation_targets():
+    """Spectra, CKA and compression outputs (rules/representations.smk, whose globals these names are)."""
+    targets = [
+        *REPRESENTATION_FILES,
+        "results/plots/representations/effective_rank.png",
+        "results/plots/representations/cka_final.png",
+        "results/videos/representation_spectra.mp4",
+        "results/compression.csv",
+        "results/plots/compression.png",
+    ]
+    targets += [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS]
+    if len(VARIANTS) > 1:
+        targets += [f"results/representations/variants_epoch_{e}.h5" for e in REPRESENTATION_EPOCHS]
+        targets.append("results/plots/representations/cka_variants.png")
+    return targets
+
+
 def _last_epoch_report(paths, caption, category):
     """Only the last epoch's plot goes into the HTML report; the video carries the others."""
     # a line may not start with `report(`: Snakemake's parser takes it for the `report:` directive

@@ -2,7 +2,7 @@
 # CKA against the variant's final epoch, and linear CKA between every pair of variants per epoch.
 # One job per variant (and one for the pairs) covers all analysed epochs: the cost of a job is TensorFlow start-up
 # and tracing (~10 s), the analysis of an epoch a fraction of a second, so per-epoch jobs would cost ~30x more.
-# Not yet part of `all`: ask for representation_targets() (or a file below) by name.
+# `all` asks for representation_targets() (rules/common.smk): the files below, their plots and the video.
 # Defaults for configs without the sections (config/config.yaml documents the keys with the same values).
 REPRESENTATIONS = {
     "epochs": "all",
@@ -17,21 +17,12 @@ REPRESENTATION_EPOCHS = [
 ]
 # the analysis of an epoch does not depend on which other epochs are analysed: keep `epochs` out of the params
 REPRESENTATION_SETTINGS = {k: v for k, v in REPRESENTATIONS.items() if k != "epochs"}
-
-
-def prepared_tfrecords(splits, key):
-    """Input function: the splits' TFRecords, or a clear error when a split is not among the prepared ones."""
-
-    def files(wildcards):
-        missing = [s for s in splits if s not in SPLITS]
-        if missing:
-            raise ValueError(
-                f"{key} names split(s) {missing}, which the config does not prepare; "
-                f"use one of {SPLITS} or add it to data.dev_splits / data.test_splits"
-            )
-        return split_tfrecords(splits)
-
-    return files
+# the heat maps between variants show the first and the last analysed epoch (the files hold every epoch)
+SIMILARITY_PLOT_EPOCHS = sorted({REPRESENTATION_EPOCHS[0], REPRESENTATION_EPOCHS[-1]})
+# every variant's files, variant-major and epochs ascending (the plotting scripts rely on this order)
+REPRESENTATION_FILES = [
+    f"results/representations/{v}/epoch_{e}.h5" for v in VARIANTS for e in REPRESENTATION_EPOCHS
+]
 
 
 rule representations:
@@ -86,17 +77,10 @@ rule representation_similarity:
         "../workflow_scripts/representation_similarity.py"
 
 
-def representation_targets():
-    targets = [f"results/representations/{v}/epoch_{e}.h5" for v in VARIANTS for e in REPRESENTATION_EPOCHS]
-    if len(VARIANTS) > 1:
-        targets += [f"results/representations/variants_epoch_{e}.h5" for e in REPRESENTATION_EPOCHS]
-    return targets
-
-
 # Post-hoc low-rank approximation of each variant's final epoch: WER/CER against parameter count.
 COMPRESSION = {
-    "fractions": [1.0, 0.5, 0.25, 0.125],
-    "calibration_batches": 20,
+    "fractions": [1.0, 0.5, 0.25],
+    "calibration_batches": 10,
     "calibration_batch_size": 16,
     **(config.get("compression") or {}),
 }
@@ -130,3 +114,135 @@ rule compression:
         code=script_code("compression.py"),
     script:
         "../workflow_scripts/compression.py"
+
+
+rule plot_representations:
+    input:
+        reps=REPRESENTATION_FILES,
+    output:
+        effective_rank=report(
+            "results/plots/representations/effective_rank.png",
+            caption="../report/representations_effective_rank.rst",
+            category="5. Representations",
+        ),
+        cka_final=report(
+            "results/plots/representations/cka_final.png",
+            caption="../report/representations_cka_final.rst",
+            category="5. Representations",
+        ),
+    log:
+        "logs/plot_representations/plots.log",
+    benchmark:
+        "benchmarks/plot_representations/plots.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        variants=VARIANTS,
+        epochs=[int(e) for e in REPRESENTATION_EPOCHS],
+        code=script_code("plot_representations.py"),
+    script:
+        "../workflow_scripts/plot_representations.py"
+
+
+rule plot_representation_spectra:
+    input:
+        REPRESENTATION_FILES,
+    output:
+        _last_epoch_report(
+            [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS],
+            "../report/representations_spectra.rst",
+            "5. Representations",
+        ),
+    log:
+        "logs/plot_representation_spectra/spectra.log",
+    benchmark:
+        "benchmarks/plot_representation_spectra/spectra.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        variants=VARIANTS,
+        epochs=[int(e) for e in REPRESENTATION_EPOCHS],
+        code=script_code("plot_representation_spectra.py"),
+    script:
+        "../workflow_scripts/plot_representation_spectra.py"
+
+
+rule plot_representation_similarity:
+    input:
+        [f"results/representations/variants_epoch_{e}.h5" for e in SIMILARITY_PLOT_EPOCHS],
+    output:
+        report(
+            "results/plots/representations/cka_variants.png",
+            caption="../report/representations_cka_variants.rst",
+            category="5. Representations",
+        ),
+    log:
+        "logs/plot_representation_similarity/similarity.log",
+    benchmark:
+        "benchmarks/plot_representation_similarity/similarity.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        code=script_code("plot_representation_similarity.py"),
+    script:
+        "../workflow_scripts/plot_representation_similarity.py"
+
+
+rule representation_video:
+    input:
+        [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS],
+    output:
+        report(
+            "results/videos/representation_spectra.mp4",
+            caption="../report/representations_video.rst",
+            category="4. Videos",
+        ),
+    log:
+        "logs/representation_video/spectra.log",
+    benchmark:
+        "benchmarks/representation_video/spectra.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        fps=config["video"]["fps"],
+        code=script_code("video.py"),
+    script:
+        "../workflow_scripts/video.py"
+
+
+rule compression_table:
+    input:
+        [f"results/compression/{v}.csv" for v in VARIANTS],
+    output:
+        "results/compression.csv",
+    log:
+        "logs/compression_table/table.log",
+    benchmark:
+        "benchmarks/compression_table/table.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        code=script_code("compression_table.py"),
+    script:
+        "../workflow_scripts/compression_table.py"
+
+
+rule plot_compression:
+    input:
+        "results/compression.csv",
+    output:
+        report(
+            "results/plots/compression.png",
+            caption="../report/compression.rst",
+            category="5. Representations",
+        ),
+    log:
+        "logs/plot_compression/compression.log",
+    benchmark:
+        "benchmarks/plot_compression/compression.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        code=script_code("plot_compression.py"),
+    script:
+        "../workflow_scripts/plot_compression.py"

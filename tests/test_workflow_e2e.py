@@ -24,6 +24,9 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SMOKE = ["--configfile", "config/smoke.yaml"]
 DATA_RULES = {"synthesize_corpus", "extract", "transcripts", "tfrecords", "vocabulary"}
 LANDSCAPE_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video"}
+REPRESENTATION_RULES = {"representations", "representation_similarity", "plot_representations",
+                        "plot_representation_spectra", "plot_representation_similarity", "representation_video",
+                        "compression", "compression_table", "plot_compression"}
 
 pytestmark = pytest.mark.slow
 
@@ -119,6 +122,38 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
     assert expected <= logged and expected <= benched
 
 
+def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
+    from lowrank_asr.config import load_yaml
+    from lowrank_asr.representations.compression import read_compression_csv
+    from lowrank_asr.representations.io import read_representations, read_variant_similarity
+    from lowrank_asr.video import count_frames
+
+    cfg = load_yaml(ROOT / "config" / "smoke.yaml")
+    variants, epochs = list(cfg["variants"]), cfg["training"]["epochs"]
+    results = smoke_repo / "results"
+    for variant in variants:
+        for epoch in range(1, epochs + 1):
+            rep = read_representations(results / "representations" / variant / f"epoch_{epoch:03d}.h5")
+            assert rep["attrs"]["variant"] == variant and rep["attrs"]["epoch"] == epoch
+            assert len(rep["subset_ids"]) == cfg["representations"]["subset"]
+    for epoch in range(1, epochs + 1):
+        sim = read_variant_similarity(results / "representations" / f"variants_epoch_{epoch:03d}.h5")
+        assert len(sim["cka"]) == len(variants) * (len(variants) - 1) // 2
+        assert (results / "plots" / "representations" / "spectra" / f"epoch_{epoch:03d}.png").stat().st_size > 10_000
+    rows = read_compression_csv(results / "compression.csv")
+    assert {(r["variant"], r["split"], r["fraction"]) for r in rows} == {
+        (v, s, float(f)) for v in variants for s in cfg["evaluation"]["splits"]
+        for f in cfg["compression"]["fractions"]}
+    for name in ("effective_rank", "cka_final", "cka_variants"):
+        assert (results / "plots" / "representations" / f"{name}.png").stat().st_size > 10_000
+    assert (results / "plots" / "compression.png").stat().st_size > 10_000
+    assert count_frames(results / "videos" / "representation_spectra.mp4") == epochs
+    report = (smoke_repo / "report.html").read_text(errors="replace")
+    assert "effective_rank" in report and "compression" in report
+    assert {p.name for p in (smoke_repo / "logs").iterdir()} >= REPRESENTATION_RULES
+    assert {p.name for p in (smoke_repo / "benchmarks").iterdir()} >= REPRESENTATION_RULES
+
+
 def test_finished_workspace_has_nothing_to_do(smoke_repo: Path) -> None:
     out = snakemake(smoke_repo, "-n", "all")
     assert "Nothing to be done" in out.stdout + out.stderr
@@ -130,6 +165,13 @@ def test_editing_landscape_code_reruns_only_landscape_jobs(smoke_repo: Path) -> 
         rules = planned_rules(smoke_repo)
     assert "loss_grid" in rules and "plot_landscape" in rules
     assert rules <= LANDSCAPE_RULES
+
+
+def test_editing_spectra_code_reruns_only_representation_jobs(smoke_repo: Path) -> None:
+    with edited(smoke_repo / "lib/lowrank_asr/representations/spectra.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+        rules = planned_rules(smoke_repo)
+    assert {"representations", "plot_representation_spectra"} <= rules
+    assert rules <= REPRESENTATION_RULES
 
 
 def test_editing_model_code_reruns_training_and_everything_after(smoke_repo: Path) -> None:

@@ -5,6 +5,12 @@
    adds nothing beyond the loss evaluations themselves (no model rebuilds, no feature recomputation).
 2. Batched IG ÷ sequential: ``integrated_gradients`` with m steps in batches, against m separate
    forward + backward passes of one interpolated input each (what a loop over α would cost).
+3. Representation analysis ÷ evaluation pass: seconds per variant × epoch of ``analyse_epoch`` (block outputs of
+   the epoch's and the final epoch's model, covariance spectra, CKA, kernel SVDs; traced functions warm, as for
+   every epoch of a job after its first) and per epoch of the pairwise ``analyse_variants``, against one
+   evaluation pass (``transcribe``: greedy + beam search as the evaluate rule runs it) over the same subset.
+   The joint's blank logit is raised so that decoding emits blanks only, as a trained model mostly does: the
+   cheapest evaluation pass, so the ratio is an upper bound. The first epoch (tracing) is reported apart.
 
 The default config's model (random weights: the cost does not depend on training) on random 3 s inputs.
 ``python tests/benchmarks/bench_analyses.py [--quick]``; ``run_all.py`` calls ``run()``.
@@ -120,11 +126,69 @@ def bench_ig(quick: bool) -> dict:
             "batched_ig_over_sequential": batched / seq}
 
 
+def bench_representations(quick: bool) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from lowrank_asr.config import load_yaml, variant_model_config
+    from lowrank_asr.evaluation.transcribe import transcribe
+    from lowrank_asr.models import build_model
+    from lowrank_asr.representations.analysis import analyse_epoch, analyse_variants
+    from lowrank_asr.text.vocabulary import CharVocabulary
+
+    cfg = load_yaml(ROOT / "config" / "config.yaml")
+    rep = cfg["representations"]
+    subset, batch_size = (16, 8) if quick else (rep["subset"], rep["batch_size"])
+    vocab = CharVocabulary(["<blank>", " ", "'", *"abcdefghijklmnopqrstuvwxyz"])
+    models = {}
+    for name in ("contextnet", "lowrank"):
+        models[name] = build_model(variant_model_config(cfg, name), vocab.size)
+        out = models[name].joint_net.out
+        bias = out.bias.numpy()
+        bias[0] = 50.0  # blank wins every step: decoding cost as for a model that has learnt to emit blanks
+        out.bias.assign(bias)
+    final = build_model(variant_model_config(cfg, "contextnet"), vocab.size)
+    rng = np.random.default_rng(0)
+    batches = []
+    for start in range(0, subset, batch_size):
+        n = min(batch_size, subset - start)
+        lengths = rng.integers(int(1.5 * 16000), 3 * 16000, n)
+        audio = rng.normal(size=(n, int(lengths.max()))).astype(np.float32) * 0.1
+        audio *= np.arange(audio.shape[1])[None] < lengths[:, None]
+        batches.append({"audio": tf.constant(audio), "audio_len": tf.constant(lengths, tf.int32),
+                        "duration": tf.constant(lengths / 16000.0), "utt_id": tf.constant([f"u{i}" for i in range(n)]),
+                        "path": tf.constant(["-"] * n), "transcript": tf.constant(["a"] * n)})
+    model = models["contextnet"]
+    repeats = 1 if quick else 3
+    beam = cfg["evaluation"].get("beam_width", 4)
+
+    def evaluation():
+        transcribe(model, batches, vocab, beam_width=beam, progress=False)
+
+    start = time.perf_counter()
+    analyse_epoch(model, final, batches)
+    first_epoch = time.perf_counter() - start
+    evaluation()  # trace
+    eval_pass = _median_time(evaluation, repeats)
+    per_epoch = _median_time(lambda: analyse_epoch(model, final, batches), repeats)
+    final_epoch = _median_time(lambda: analyse_epoch(final, final, batches), repeats)
+    start = time.perf_counter()
+    analyse_variants(models, batches)
+    first_pair = time.perf_counter() - start
+    per_pair_epoch = _median_time(lambda: analyse_variants(models, batches), repeats)
+    return {"subset": subset, "batch_size": batch_size, "eval_pass_s": eval_pass,
+            "first_epoch_with_trace_s": first_epoch, "epoch_s": per_epoch, "final_epoch_s": final_epoch,
+            "epoch_over_eval_pass": per_epoch / eval_pass, "first_similarity_epoch_with_trace_s": first_pair,
+            "similarity_epoch_s": per_pair_epoch, "similarity_epoch_over_eval_pass": per_pair_epoch / eval_pass}
+
+
 def run(quick: bool = False) -> dict:
-    results = {"grid": bench_grid(quick), "integrated_gradients": bench_ig(quick)}
+    results = {"grid": bench_grid(quick), "integrated_gradients": bench_ig(quick),
+               "representations": bench_representations(quick)}
     print(json.dumps(results, indent=2))
     return {"grid_point_over_eval_pass": results["grid"]["grid_point_over_eval_pass"],
             "batched_ig_over_sequential": results["integrated_gradients"]["batched_ig_over_sequential"],
+            "representation_epoch_over_eval_pass": results["representations"]["epoch_over_eval_pass"],
             "details": results}
 
 

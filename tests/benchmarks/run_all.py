@@ -9,8 +9,8 @@ report's path with ``.json``):
    pre-loaded in memory;
 3. ``snakemake -n`` on a finished smoke workspace (``--workspace DIR``, else one is built first: minutes);
 4. building the DAG of the LibriSpeech config (6 variants × 50 epochs of landscapes and attributions);
-5. the analyses benchmark of ``bench_analyses.py`` (landscape grid-point cost, batched integrated gradients)
-   when that file is present.
+5. the analyses benchmark of ``bench_analyses.py`` (landscape grid-point cost, batched integrated gradients,
+   representation analysis per variant × epoch) when that file is present.
 
 These machines are shared: compare ratios measured in one run rather than absolute times across runs.
 ``--quick`` shrinks every part for development (and skips 3. unless ``--workspace`` is given).
@@ -303,7 +303,9 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                 out += ["Grid point ÷ evaluation pass: one point of `evaluate_grid` (weights moved in place) against "
                         "one plain loss evaluation over the same subset (≈ 1: the grid adds nothing). Batched IG ÷ "
                         "sequential: `integrated_gradients` in batches against one forward + backward pass per "
-                        "α step. Details: tests/benchmarks/bench_analyses.py.", ""]
+                        "α step. Representation epoch ÷ evaluation pass: one variant × epoch of the spectra and CKA "
+                        "analysis against one greedy + beam decoding pass over the same subset (goal ≤ 3). "
+                        "Details: tests/benchmarks/bench_analyses.py.", ""]
             text = an.get("stdout", "").strip()
             if text and not rows:
                 out += ["```", text, "```", ""]

@@ -3,41 +3,28 @@
 kernels: every encoder conv's effective kernel W[k, c, o]; spectra: singular values, effective / stable rank,
 activation covariance spectra; cka: streamed linear CKA; blocks: every block's output from one traced
 function; truncation / batchnorm: post-hoc rank-r approximation of the dense weights and BN recalibration.
+
+Names are imported lazily (PEP 562): the plotting rules run in the plot environment, without TensorFlow, and
+read files through io.py and compression.py, which must not pull in blocks.py or batchnorm.py.
 """
 
-from lowrank_asr.representations.batchnorm import recalibrate_batch_norm
-from lowrank_asr.representations.blocks import (
-    block_names,
-    block_outputs,
-    block_reductions,
-    make_block_outputs_fn,
-    pool_frames,
-)
-from lowrank_asr.representations.cka import StreamingCKA, linear_cka
-from lowrank_asr.representations.kernels import ConvKernel, encoder_kernels
-from lowrank_asr.representations.spectra import (
-    VARIANCE_FRACTIONS,
-    CovarianceAccumulator,
-    KernelSpectrum,
-    components_for_variance,
-    effective_rank,
-    kernel_spectrum,
-    stable_rank,
-    valid_frames,
-)
-from lowrank_asr.representations.truncation import (
-    Truncation,
-    layer_params,
-    rank_for_fraction,
-    snapshot_dense_weights,
-    truncate,
-    truncate_encoder,
-)
+from importlib import import_module
 
-__all__ = [
-    "VARIANCE_FRACTIONS", "ConvKernel", "CovarianceAccumulator", "KernelSpectrum", "StreamingCKA", "Truncation",
-    "block_names", "block_outputs", "block_reductions", "components_for_variance", "effective_rank",
-    "encoder_kernels", "kernel_spectrum", "layer_params", "linear_cka", "make_block_outputs_fn", "pool_frames",
-    "rank_for_fraction", "recalibrate_batch_norm", "snapshot_dense_weights", "stable_rank", "truncate",
-    "truncate_encoder", "valid_frames",
-]
+_MODULES = {
+    "batchnorm": ("recalibrate_batch_norm",),
+    "blocks": ("block_names", "block_outputs", "block_reductions", "make_block_outputs_fn", "pool_frames"),
+    "cka": ("StreamingCKA", "linear_cka"),
+    "kernels": ("ConvKernel", "encoder_kernels"),
+    "spectra": ("VARIANCE_FRACTIONS", "CovarianceAccumulator", "KernelSpectrum", "components_for_variance",
+                "effective_rank", "kernel_spectrum", "stable_rank", "valid_frames"),
+    "truncation": ("Truncation", "layer_params", "rank_for_fraction", "snapshot_dense_weights", "truncate",
+                   "truncate_encoder"),
+}
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_WHERE[name]}"), name)

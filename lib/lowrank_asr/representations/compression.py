@@ -4,19 +4,13 @@ For each rank fraction (truncation.py) the encoder's dense/pointwise weights are
 SVDs, the encoder's batch-norm statistics are re-estimated on training batches (batchnorm.py) unless nothing
 was truncated (fraction 1: the model is then exactly the evaluated one), and every split is decoded greedily
 with the evaluation's traced encoder (evaluation.transcribe, one trace per model: only variable values change).
-The model's weights and BN statistics are restored afterwards.
+The model's weights and BN statistics are restored afterwards. The sweep imports TensorFlow when called; the
+CSV readers and writers below do not (the table and plot rules run in the plot environment).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-
-from lowrank_asr.representations.batchnorm import encoder_batch_norms, recalibrate_batch_norm
-from lowrank_asr.representations.truncation import (
-    restore_dense_weights,
-    snapshot_dense_weights,
-    truncate_encoder,
-)
 
 
 def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[str, Callable[[], Iterable[dict]]],
@@ -29,6 +23,12 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
     """
     from lowrank_asr.evaluation.transcribe import transcribe
     from lowrank_asr.metrics import error_rates
+    from lowrank_asr.representations.batchnorm import encoder_batch_norms, recalibrate_batch_norm
+    from lowrank_asr.representations.truncation import (
+        restore_dense_weights,
+        snapshot_dense_weights,
+        truncate_encoder,
+    )
 
     originals = snapshot_dense_weights(model)
     norms = encoder_batch_norms(model)
@@ -59,7 +59,6 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
     return rows
 
 
-
 CSV_COLUMNS = ("variant", "fraction", "split", "params", "encoder_params", "truncated_params", "greedy_wer",
                "greedy_cer", "utterances", "recalibration_batches")
 
@@ -79,3 +78,38 @@ def write_compression_csv(rows: Sequence[dict], variant: str, path) -> None:
         for row in rows:
             writer.writerow({**row, "variant": variant})
     os.replace(tmp, path)
+
+
+def read_compression_csv(path) -> list[dict]:
+    """The rows of a per-variant CSV or of the gathered table, numbers as numbers."""
+    import csv
+
+    from lowrank_asr.errors import PipelineError
+
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise PipelineError(f"{path} lacks the compression columns {missing}; rerun the compression rule")
+        rows = list(reader)
+    ints = {"params", "encoder_params", "truncated_params", "utterances", "recalibration_batches"}
+    floats = {"fraction", "greedy_wer", "greedy_cer"}
+    return [{k: int(v) if k in ints else float(v) if k in floats else v for k, v in row.items()} for row in rows]
+
+
+def write_compression_table(paths: Sequence, path) -> list[dict]:
+    """Gather per-variant CSVs into one table (same columns), variants in the given order; returns the rows."""
+    import csv
+    import os
+    from pathlib import Path
+
+    rows = [row for p in paths for row in read_compression_csv(p)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    os.replace(tmp, path)
+    return rows

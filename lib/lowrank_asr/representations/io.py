@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
@@ -28,8 +29,10 @@ import numpy as np
 import lowrank_asr
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
-from lowrank_asr.representations.analysis import EpochRepresentations
 from lowrank_asr.representations.spectra import VARIANCE_FRACTIONS
+
+if TYPE_CHECKING:  # analysis.py imports TensorFlow; readers of these files (plots) run without it
+    from lowrank_asr.representations.analysis import EpochRepresentations
 
 FORMAT_EPOCH = "lowrank-asr/representations"
 FORMAT_VARIANTS = "lowrank-asr/representations-variants"

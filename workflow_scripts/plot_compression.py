@@ -1,0 +1,11 @@
+"""Rule plot_compression: greedy WER against parameter count, one curve per variant, one panel per test split."""
+
+from lowrank_asr.workflow.runtime import start_from_snakemake
+
+log = start_from_snakemake(snakemake)
+
+from lowrank_asr.plotting.representations import plot_compression
+from lowrank_asr.representations.compression import read_compression_csv
+
+info = plot_compression(read_compression_csv(snakemake.input[0]), snakemake.output[0])
+log.info("compression curves for %s", sorted(info["curves"]))
