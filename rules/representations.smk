@@ -17,11 +17,14 @@ REPRESENTATION_EPOCHS = [
 ]
 # the analysis of an epoch does not depend on which other epochs are analysed: keep `epochs` out of the params
 REPRESENTATION_SETTINGS = {k: v for k, v in REPRESENTATIONS.items() if k != "epochs"}
+# the first seed's run of every variant (paths name the run: the variant, or variant/seed_N with several seeds)
+REPRESENTATION_RUNS = analysis_runs({**config, "representations": REPRESENTATIONS}, "representations")
+REPRESENTATION_NAMES = [r.name for r in REPRESENTATION_RUNS]
 # the heat maps between variants show the first and the last analysed epoch (the files hold every epoch)
 SIMILARITY_PLOT_EPOCHS = sorted({REPRESENTATION_EPOCHS[0], REPRESENTATION_EPOCHS[-1]})
 # every variant's files, variant-major and epochs ascending (the plotting scripts rely on this order)
 REPRESENTATION_FILES = [
-    f"results/representations/{v}/epoch_{e}.h5" for v in VARIANTS for e in REPRESENTATION_EPOCHS
+    f"results/representations/{v}/epoch_{e}.h5" for v in REPRESENTATION_NAMES for e in REPRESENTATION_EPOCHS
 ]
 
 
@@ -54,7 +57,11 @@ rule representations:
 
 rule representation_similarity:
     input:
-        weights=[f"results/models/{v}/epoch_{e}.weights.h5" for e in REPRESENTATION_EPOCHS for v in VARIANTS],
+        weights=[
+            f"results/models/{v}/epoch_{e}.weights.h5"
+            for e in REPRESENTATION_EPOCHS
+            for v in REPRESENTATION_NAMES
+        ],
         data=prepared_tfrecords([REPRESENTATIONS["split"]], "representations.split"),
         vocab=vocab_files(),
     output:
@@ -70,7 +77,7 @@ rule representation_similarity:
         gpu=0,
     params:
         representations=REPRESENTATION_SETTINGS,
-        models={v: variant_model_config(config, v) for v in VARIANTS},
+        models={r.name: variant_model_config(config, r.variant) for r in REPRESENTATION_RUNS},
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
         code=script_code("representation_similarity.py"),
     script:
@@ -137,7 +144,7 @@ rule plot_representations:
     conda:
         ENV_PLOT
     params:
-        variants=VARIANTS,
+        variants=REPRESENTATION_NAMES,
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
         code=script_code("plot_representations.py"),
     script:
@@ -160,7 +167,7 @@ rule plot_representation_spectra:
     conda:
         ENV_PLOT
     params:
-        variants=VARIANTS,
+        variants=REPRESENTATION_NAMES,
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
         code=script_code("plot_representation_spectra.py"),
     script:
@@ -212,7 +219,7 @@ rule representation_video:
 
 rule compression_table:
     input:
-        [f"results/compression/{v}.csv" for v in VARIANTS],
+        [f"results/compression/{v}.csv" for v in REPRESENTATION_NAMES],
     output:
         "results/compression.csv",
     log:

@@ -116,6 +116,11 @@ def expected_counts(config: dict) -> dict[str, int]:
         "landscape_video": variants, "integrated_gradients": variants * attribution,
         "plot_attribution": variants, "attribution_video": variants, "all": 1,
     }
+    # what the variants learned (rules/representations.smk): one job per variant, then joint tables and plots
+    counts |= {"representations": variants, "compression": variants, "compression_table": 1, "plot_compression": 1,
+               "plot_representations": 1, "plot_representation_spectra": 1, "representation_video": 1}
+    if variants > 1:
+        counts |= {"representation_similarity": 1, "plot_representation_similarity": 1}
     if shards > 1:
         counts["merge_loss_grid"] = variants * landscape
     if variants > 1:
