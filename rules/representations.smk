@@ -50,6 +50,7 @@ rule representations:
         model=model_settings,
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
         final_epoch=EPOCHS,
+        training_seed=run_seed,
         code=script_code("representations.py"),
     script:
         "../workflow_scripts/representations.py"
@@ -79,6 +80,7 @@ rule representation_similarity:
         representations=REPRESENTATION_SETTINGS,
         models={r.name: variant_model_config(config, r.variant) for r in REPRESENTATION_RUNS},
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
+        training_seed=REPRESENTATION_RUNS[0].seed,
         code=script_code("representation_similarity.py"),
     script:
         "../workflow_scripts/representation_similarity.py"

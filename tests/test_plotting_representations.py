@@ -5,6 +5,7 @@ import pytest
 from PIL import Image
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.hdf5 import provenance
 from lowrank_asr.plotting.representations import (
     SPECTRUM_FLOOR,
     activation_effective_rank,
@@ -60,7 +61,7 @@ def _epoch_file(tmp_path, variant: str, epoch: int, decay: float) -> dict:
     cka = np.clip(0.5 + 0.05 * epoch + 0.1 * np.eye(3), 0, 1)
     result = EpochRepresentations(BLOCKS, kernels, acts, cka, ["u1", "u2"])
     path = tmp_path / variant / f"epoch_{epoch:03d}.h5"
-    write_representations(path, result, {"variant": variant, "epoch": epoch, "seed": 5, "final_epoch": 3})
+    write_representations(path, result, provenance(seed=5, config={}, code="abc", variant=variant, epoch=epoch, final_epoch=3))
     return read_representations(path)
 
 
@@ -115,7 +116,7 @@ def test_cka_variants_one_panel_per_pair_and_epoch(tmp_path):
     similarity = {}
     for epoch in (1, 4):
         cka = {("a", "b"): np.full((3, 3), 0.3), ("a", "c"): np.full((3, 2), 0.5), ("b", "c"): np.eye(3, 2)}
-        path = write_variant_similarity(tmp_path / f"v{epoch}.h5", cka, blocks, ["u1"], {"epoch": epoch, "seed": 5})
+        path = write_variant_similarity(tmp_path / f"v{epoch}.h5", cka, blocks, ["u1"], provenance(seed=5, config={}, code="abc", epoch=epoch))
         similarity[epoch] = read_variant_similarity(path)
     info = plot_cka_variants(similarity, tmp_path / "cka_variants.png")
     assert info["epochs"] == [1, 4] and len(info["pairs"]) == 3 and _png(info["path"])[0] == "PNG"

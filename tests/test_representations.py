@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.hdf5 import provenance
 from lowrank_asr.models import build_model
 from lowrank_asr.representations import (
     CovarianceAccumulator,
@@ -388,15 +389,20 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
     assert {spec.filter_rank.max() for k, spec in small[1].kernels if "/conv" in k.name} == {1}
 
     path = write_representations(tmp_path / "lowrank" / "epoch_001.h5", small[1],
-                                 {"variant": "lowrank", "epoch": 1, "seed": 0, "final_epoch": 2, "split": "x"})
+                                 provenance(seed=0, config={}, code="abc", variant="lowrank", epoch=1, final_epoch=2,
+                                            split="x"))
     back = read_representations(path)
     assert back["attrs"]["variant"] == "lowrank" and back["attrs"]["format"] == "lowrank-asr/representations"
+    assert back["attrs"]["code_hash"] == "abc" and back["attrs"]["package_version"]
     assert back["blocks"] == ["C0", "C1", "C2"] and back["subset_ids"] == small[1].subset_ids
     np.testing.assert_allclose(back["cka_final"], small[1].cka_final)
     assert back["kernels"]["C1"]["conv1"]["filter_rank"].tolist() == [1] * 32
     assert back["activations"]["C2"]["attrs"]["frames"] == small[1].activations[2].frames
     with pytest.raises(PipelineError, match="final_epoch"):
-        write_representations(tmp_path / "x.h5", small[1], {"variant": "v", "epoch": 1, "seed": 0})
+        write_representations(tmp_path / "x.h5", small[1], provenance(seed=0, config={}, code="abc", variant="v",
+                                                                      epoch=1))
+    with pytest.raises(PipelineError, match="code_hash"):
+        write_representations(tmp_path / "x.h5", small[1], {"variant": "v", "epoch": 1, "seed": 0, "final_epoch": 2})
 
 
 def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
@@ -417,7 +423,7 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
     np.testing.assert_allclose(cka[("low1", "sep")], cka[("copy", "sep")], atol=1e-9)
     assert np.all(np.diag(results[1][1][("low1", "copy")]) < 1 - 1e-3)  # epoch 2 loaded other weights
     blocks = {n: ["C0", "C1", "C2"] for n in names}
-    path = write_variant_similarity(tmp_path / "variants_epoch_001.h5", cka, blocks, ids, {"epoch": 1, "seed": 1})
+    path = write_variant_similarity(tmp_path / "variants_epoch_001.h5", cka, blocks, ids, provenance(seed=1, config={}, code="abc", epoch=1))
     back = read_variant_similarity(path)
     assert set(back["cka"]) == set(cka) and back["attrs"]["variants"] == names
     np.testing.assert_allclose(back["cka"][("low1", "sep")][0], cka[("low1", "sep")])

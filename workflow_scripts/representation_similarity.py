@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.config import stable_hash
+from lowrank_asr.hdf5 import provenance
 from lowrank_asr.models.config import expand_blocks, merge_model_config
 from lowrank_asr.representations.analysis import variant_similarities
 from lowrank_asr.representations.io import write_variant_similarity
@@ -24,8 +24,8 @@ results = variant_similarities(model_cfgs=p.models, vocab_path=snakemake.input.v
                                batch_size=rep.get("batch_size", 16))
 for epoch, cka, ids in results:
     write_variant_similarity(outputs[epoch], cka, blocks, ids,
-                             {"epoch": epoch, "seed": rep["seed"], "split": rep["split"], "subset_size": len(ids),
-                              "config_hash": stable_hash([p.models, rep])})
+                             provenance(seed=rep["seed"], config=[p.models, rep], code=p.code, epoch=epoch,
+                                        training_seed=p.training_seed, split=rep["split"], subset_size=len(ids)))
     for (a, b), matrix in cka.items():
         log.info("epoch %d: CKA %s vs %s, same block: %s", epoch, a, b,
                  [round(float(v), 3) for v in matrix.diagonal()])

@@ -5,7 +5,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.config import stable_hash
+from lowrank_asr.hdf5 import provenance
 from lowrank_asr.representations.analysis import variant_representations
 from lowrank_asr.representations.io import write_representations
 
@@ -18,10 +18,10 @@ results = variant_representations(model_cfg=p.model, vocab_path=snakemake.input.
                                   subset=rep["subset"], seed=rep["seed"], batch_size=rep.get("batch_size", 16))
 for epoch, result in results:
     write_representations(outputs[epoch], result,
-                          {"variant": w.variant, "epoch": epoch, "seed": rep["seed"], "final_epoch": p.final_epoch,
-                           "split": rep["split"], "subset_size": len(result.subset_ids),
-                           "frontend": p.model.get("frontend", "logmel"),
-                           "config_hash": stable_hash([p.model, rep])})
+                          provenance(seed=rep["seed"], config=[p.model, rep], code=p.code, variant=w.variant,
+                                     epoch=epoch, training_seed=p.training_seed, final_epoch=p.final_epoch,
+                                     split=rep["split"], subset_size=len(result.subset_ids),
+                                     frontend=p.model.get("frontend", "logmel")))
     for i, (name, act) in enumerate(zip(result.blocks, result.activations, strict=True)):
         log.info("epoch %d %s: %d frames, effective rank %.1f, components for 90/95/99%% %s, CKA with the final "
                  "epoch %.3f", epoch, name, act.frames, act.effective_rank, act.components.tolist(),

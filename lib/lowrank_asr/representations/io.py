@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING
 import h5py
 import numpy as np
 
-import lowrank_asr
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, check_provenance, read_attrs, write_attrs
 from lowrank_asr.representations.spectra import VARIANCE_FRACTIONS
 
 if TYPE_CHECKING:  # analysis.py imports TensorFlow; readers of these files (plots) run without it
@@ -52,8 +51,9 @@ def write_representations(path: str | os.PathLike, result: EpochRepresentations,
     missing = [k for k in REQUIRED_ATTRS if attrs.get(k) is None]
     if missing:
         raise PipelineError(f"representations file {path}: attributes {missing} are required (pass them in attrs)")
+    check_provenance(attrs, path)
     with atomic_h5(path) as f:
-        write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "format": FORMAT_EPOCH})
+        write_attrs(f, {**attrs, "format": FORMAT_EPOCH})
         f.create_dataset("blocks", data=_strings(result.blocks))
         f.create_dataset("subset_ids", data=_strings(result.subset_ids))
         for kern, spec in result.kernels:
@@ -103,8 +103,9 @@ def write_variant_similarity(path: str | os.PathLike, cka: Mapping[tuple[str, st
     missing = [k for k in ("epoch", "seed") if attrs.get(k) is None]
     if missing:
         raise PipelineError(f"variant similarity file {path}: attributes {missing} are required")
+    check_provenance(attrs, path)
     with atomic_h5(path) as f:
-        write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "variants": list(blocks),
+        write_attrs(f, {**attrs, "variants": list(blocks),
                         "format": FORMAT_VARIANTS})
         f.create_dataset("subset_ids", data=_strings(subset_ids))
         for (a, b), matrix in cka.items():
