@@ -5,6 +5,7 @@ from lowrank_asr.config import (
     all_splits,
     analysis_epochs,
     analysis_runs,
+    run_model_configs,
     run_named,
     stable_hash,
     training_runs,
@@ -63,6 +64,11 @@ def tfrecord_files(split):
     return [f"resources/tfrecords/{split}/shard-{i:03d}-of-{SHARDS:03d}.tfrecord" for i in range(SHARDS)]
 
 
+def tfrecord_index(split):
+    """The file that per-epoch analyses list instead of the split's shards (lowrank_asr.data.shard_index)."""
+    return f"resources/tfrecords/{split}/index.json"
+
+
 def split_tfrecords(splits):
     return [f for split in splits for f in tfrecord_files(split)]
 
@@ -78,8 +84,14 @@ def model_weights(variant, epoch):
     return f"results/models/{variant}/epoch_{epoch_tag(epoch)}.weights.h5"
 
 
+# merged once per run, not per job (the LibriSpeech config with every epoch analysed has ~3 000 such jobs)
+RUN_MODELS = run_model_configs(config)
+
+
 def model_settings(wildcards):
-    return variant_model_config(config, run_named(config, wildcards.variant).variant)
+    if wildcards.variant not in RUN_MODELS:
+        run_named(config, wildcards.variant)  # raises, naming the runs there are
+    return RUN_MODELS[wildcards.variant]
 
 
 def one_of(names):
