@@ -5,7 +5,6 @@ from lowrank_asr.config import (
     all_splits,
     analysis_epochs,
     analysis_runs,
-    run_model_configs,
     run_named,
     stable_hash,
     training_runs,
@@ -14,6 +13,7 @@ from lowrank_asr.config import (
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
+from lowrank_asr.workflow.run_settings import run_model_configs
 
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])

@@ -147,7 +147,8 @@ def test_training_runs_gain_the_seed_only_when_there_are_several():
 
 @pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml"])
 def test_run_model_configs_are_each_runs_merged_variant_settings(name):
-    from lowrank_asr.config import run_model_configs, run_named, training_runs
+    from lowrank_asr.config import run_named, training_runs
+    from lowrank_asr.workflow.run_settings import run_model_configs
 
     config = load(name)
     config["training"]["seeds"] = [1, 2]
@@ -158,7 +159,7 @@ def test_run_model_configs_are_each_runs_merged_variant_settings(name):
 
 
 def test_run_model_configs_follow_the_config_they_are_given():
-    from lowrank_asr.config import run_model_configs
+    from lowrank_asr.workflow.run_settings import run_model_configs
 
     config = load("config.yaml")
     before = run_model_configs(config)

@@ -193,13 +193,6 @@ def run_named(config: Mapping, name: str) -> Run:
                       f"{', '.join(r.name for r in training_runs(config))}")
 
 
-def run_model_configs(config: Mapping) -> dict[str, dict]:
-    """Each training run's model settings by run name, merged once per variant: thousands of per-epoch jobs take
-    them as params, and a merge (deep copies) per job was a measurable part of building the DAG."""
-    by_variant = {v: variant_model_config(config, v) for v in config["variants"]}
-    return {run.name: by_variant[run.variant] for run in training_runs(config)}
-
-
 def analysis_runs(config: Mapping, section: str) -> list[Run]:
     """The runs a per-epoch analysis covers: every seed's with ``{section}.all_seeds: true``, else the first's."""
     runs = training_runs(config)
