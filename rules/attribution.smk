@@ -6,7 +6,7 @@ ATTRIBUTION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "attribution
 rule integrated_gradients:
     input:
         weights="results/models/{variant}/epoch_{epoch}.weights.h5",
-        data=tfrecord_files(ATTRIBUTION["split"]),
+        data=tfrecord_index(ATTRIBUTION["split"]),
         vocab=vocab_files(),
     output:
         "results/attribution/{variant}/epoch_{epoch}.h5",

@@ -13,6 +13,7 @@ from lowrank_asr.config import (
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
+from lowrank_asr.workflow.run_settings import run_model_configs
 
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])
@@ -63,6 +64,11 @@ def tfrecord_files(split):
     return [f"resources/tfrecords/{split}/shard-{i:03d}-of-{SHARDS:03d}.tfrecord" for i in range(SHARDS)]
 
 
+def tfrecord_index(split):
+    """The file that per-epoch analyses list instead of the split's shards (lowrank_asr.data.shard_index)."""
+    return f"resources/tfrecords/{split}/index.json"
+
+
 def split_tfrecords(splits):
     return [f for split in splits for f in tfrecord_files(split)]
 
@@ -78,8 +84,14 @@ def model_weights(variant, epoch):
     return f"results/models/{variant}/epoch_{epoch_tag(epoch)}.weights.h5"
 
 
+# merged once per run, not per job (the LibriSpeech config with every epoch analysed has ~3 000 such jobs)
+RUN_MODELS = run_model_configs(config)
+
+
 def model_settings(wildcards):
-    return variant_model_config(config, run_named(config, wildcards.variant).variant)
+    if wildcards.variant not in RUN_MODELS:
+        run_named(config, wildcards.variant)  # raises, naming the runs there are
+    return RUN_MODELS[wildcards.variant]
 
 
 def one_of(names):

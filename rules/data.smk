@@ -100,6 +100,25 @@ rule tfrecords:
         "../workflow_scripts/tfrecords.py"
 
 
+# Thousands of per-epoch analysis jobs list this one file instead of every shard: the DAG build's cost grows with
+# the input files of every job (benchmarks/report.md, DAG build).
+rule tfrecord_index:
+    input:
+        tfrecord_files("{split}"),
+    output:
+        tfrecord_index("{split}"),
+    log:
+        "logs/tfrecord_index/{split}.log",
+    benchmark:
+        "benchmarks/tfrecord_index/{split}.tsv"
+    conda:
+        ENV_DATA
+    params:
+        code=script_code("tfrecord_index.py"),
+    script:
+        "../workflow_scripts/tfrecord_index.py"
+
+
 rule vocabulary:
     input:
         expand("resources/transcripts/{split}.tsv", split=config["data"]["train_splits"]),

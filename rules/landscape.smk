@@ -11,7 +11,7 @@ COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 rule loss_grid:
     input:
         weights="results/models/{variant}/epoch_{epoch}.weights.h5",
-        data=tfrecord_files(LANDSCAPE["split"]),
+        data=tfrecord_index(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
         landscape_grid_output(LANDSCAPE_SHARDS),

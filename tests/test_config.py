@@ -143,3 +143,29 @@ def test_training_runs_gain_the_seed_only_when_there_are_several():
     config["training"]["seeds"] = [3, 3]
     with pytest.raises(ConfigError, match="training.seeds"):
         validate_config(config, SCHEMA)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml"])
+def test_run_model_configs_are_each_runs_merged_variant_settings(name):
+    from lowrank_asr.config import run_named, training_runs
+    from lowrank_asr.workflow.run_settings import run_model_configs
+
+    config = load(name)
+    config["training"]["seeds"] = [1, 2]
+    models = run_model_configs(config)
+    assert list(models) == [r.name for r in training_runs(config)]
+    for run_name, model in models.items():
+        assert model == variant_model_config(config, run_named(config, run_name).variant)
+
+
+def test_run_model_configs_follow_the_config_they_are_given():
+    from lowrank_asr.workflow.run_settings import run_model_configs
+
+    config = load("config.yaml")
+    before = run_model_configs(config)
+    changed = copy.deepcopy(config)
+    changed["model"]["kernel_size"] = 7
+    after = run_model_configs(changed)
+    assert all(m["kernel_size"] == 7 for m in after.values())
+    assert all(m["kernel_size"] != 7 for m in before.values())
+    assert run_model_configs(config) == before

@@ -115,6 +115,8 @@ def expected_counts(config: dict) -> dict[str, int]:
         "training_curves": 1, "loss_grid": variants * landscape * shards, "plot_landscape": variants,
         "landscape_video": variants, "integrated_gradients": variants * attribution,
         "plot_attribution": variants, "attribution_video": variants, "all": 1,
+        # per-epoch analyses list their split's shard index, not its shards
+        "tfrecord_index": len({config["landscape"]["split"], config["attribution"]["split"]}),
     }
     # what the variants learned (rules/representations.smk): one job per variant, then joint tables and plots
     counts |= {"representations": variants, "compression": variants, "compression_table": 1, "plot_compression": 1,

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PARTS = ("Snakefile", "rules", "workflow_scripts", "lib", "config", "report", "profiles", "envs")
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SMOKE = ["--configfile", "config/smoke.yaml"]
-DATA_RULES = {"synthesize_corpus", "extract", "transcripts", "tfrecords", "vocabulary"}
+DATA_RULES = {"synthesize_corpus", "extract", "transcripts", "tfrecords", "tfrecord_index", "vocabulary"}
 LANDSCAPE_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video"}
 REPRESENTATION_RULES = {"representations", "representation_similarity", "plot_representations",
                         "plot_representation_spectra", "plot_representation_similarity", "representation_video",

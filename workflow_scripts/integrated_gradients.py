@@ -7,13 +7,14 @@ log = start_from_snakemake(snakemake)
 from lowrank_asr.attribution.asr import epoch_attributions, path_spacing
 from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, blur_sigma
 from lowrank_asr.attribution.io import write_attributions
+from lowrank_asr.data.shard_index import read_shard_index
 from lowrank_asr.hdf5 import provenance
 
 p, w = snakemake.params, snakemake.wildcards
 ig = p.attribution
 baseline, sigma = ig.get("baseline", "silence"), ig.get("blur_sigma", list(DEFAULT_BLUR_SIGMA))
 items = epoch_attributions(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
-                           weights_path=snakemake.input.weights, data_files=list(snakemake.input.data),
+                           weights_path=snakemake.input.weights, data_files=read_shard_index(snakemake.input.data),
                            utterances=ig["utterances"], steps=ig["steps"], baseline=baseline, blur_sigma=sigma,
                            batch_size=ig.get("batch_size", 16), max_symbols_per_step=p.max_symbols)
 frontend = p.model.get("frontend", "logmel")

@@ -4,6 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
+from lowrank_asr.data.shard_index import read_shard_index
 from lowrank_asr.hdf5 import provenance
 from lowrank_asr.landscape.asr import epoch_landscape
 from lowrank_asr.landscape.io import write_landscape, write_landscape_shard
@@ -12,7 +13,7 @@ p, w = snakemake.params, snakemake.wildcards
 ls = p.landscape
 shard = int(w.get("shard", 0))
 result = epoch_landscape(model_cfg=p.model, vocab_path=snakemake.input.vocab[0], weights_path=snakemake.input.weights,
-                         data_files=list(snakemake.input.data), grid=ls["grid"], span=ls["range"],
+                         data_files=read_shard_index(snakemake.input.data), grid=ls["grid"], span=ls["range"],
                          subset=ls["subset"], seed=ls["seed"], shard=shard, n_shards=p.shards,
                          wer=ls.get("wer", False))
 attrs = provenance(seed=ls["seed"], config=[p.model, ls], code=p.code, variant=w.variant, epoch=int(w.epoch),
