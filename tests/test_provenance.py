@@ -55,9 +55,19 @@ def _fake_landscape(**kw) -> EpochLandscape:
     return EpochLandscape(grid, 1.5, ["u1", "u2"])
 
 
+def _shard_index(tmp_path) -> str:
+    """A split's TFRecord index (the analyses' data input) over one stand-in shard."""
+    from lowrank_asr.data.shard_index import write_shard_index
+
+    shard = tmp_path / "d.tfrecord"
+    shard.write_bytes(b"x")
+    write_shard_index([shard], tmp_path / "index.json")
+    return str(tmp_path / "index.json")
+
+
 def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
     monkeypatch.setattr("lowrank_asr.landscape.asr.epoch_landscape", _fake_landscape)
-    inputs = {"vocab": ["vocab.json"], "weights": "w.h5", "data": ["d.tfrecord"]}
+    inputs = {"vocab": ["vocab.json"], "weights": "w.h5", "data": _shard_index(tmp_path)}
     config = [MODEL, LANDSCAPE]
     full = tmp_path / "epoch_002.h5"
     _run("loss_grid.py", _snakemake([full], {"landscape": LANDSCAPE, "shards": 1, "model": MODEL, "code": "grid-1"},
@@ -94,7 +104,7 @@ def test_attribution_file_carries_provenance(tmp_path, monkeypatch):
     out = tmp_path / "epoch_004.h5"
     params = {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234, "code": "ig-1"}
     _run("integrated_gradients.py", _snakemake([out], params, {"variant": "v", "epoch": "004"},
-                                               {"vocab": ["vocab.json"], "weights": "w.h5", "data": ["d"]}),
+                                               {"vocab": ["vocab.json"], "weights": "w.h5", "data": _shard_index(tmp_path)}),
          monkeypatch)
     attrs = read_attributions(out)["attrs"]
     _check(attrs, 1234, {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234}, "ig-1")
