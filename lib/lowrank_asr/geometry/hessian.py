@@ -1,0 +1,146 @@
+"""Sharpness from Hessian-vector products: top eigenvalue by power iteration, trace by Hutchinson's estimator.
+
+The algorithms (as in PyHessian, Yao et al. 2020) work on flat float64 vectors and a callable ``hvp(v) -> H v``;
+:func:`model_hvp` builds that callable for a Keras model and a loss closure. Two ways to get ``H v``:
+
+- ``double_backprop``: the gradient of ``⟨∇L, v⟩`` (exact; needs a loss with second derivatives).
+- ``finite_difference``: ``(∇L(θ + εv) − ∇L(θ − εv)) / 2ε`` (error O(ε²)); for losses whose fused kernel has
+  no second derivative (TensorFlow's CTC loss). ε is relative to the weight norm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from lowrank_asr.errors import PipelineError
+
+HVP_METHODS = ("double_backprop", "finite_difference")
+
+
+@dataclass
+class PowerIteration:
+    eigenvalue: float
+    iterations: int
+    converged: bool
+    relative_change: float
+    history: list[float]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0:
+        raise PipelineError("power iteration: H v = 0 (the Hessian is zero along the iterate)")
+    return v / norm
+
+
+def power_iteration(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20, tol: float = 1e-3,
+                    seed: int = 0) -> PowerIteration:
+    """The eigenvalue of largest magnitude of the (symmetric) Hessian behind ``hvp``.
+
+    Stops when the Rayleigh quotient changes by at most ``tol`` relative to its value, or after ``max_iter``
+    Hessian-vector products; ``converged`` says which, ``iterations`` how many products were used.
+    """
+    if max_iter < 1:
+        raise PipelineError(f"power_iteration: max_iter must be >= 1, got {max_iter}")
+    v = _unit(np.random.default_rng(seed).standard_normal(dim))
+    history: list[float] = []
+    change = float("inf")
+    for it in range(1, max_iter + 1):
+        hv = np.asarray(hvp(v), dtype=np.float64)
+        eig = float(v @ hv)
+        if history:
+            change = abs(eig - history[-1]) / max(abs(eig), 1e-12)
+        history.append(eig)
+        if change <= tol:
+            return PowerIteration(eig, it, True, change, history)
+        v = _unit(hv)
+    return PowerIteration(history[-1], max_iter, False, change, history)
+
+
+def hutchinson_trace(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4,
+                     seed: int = 0) -> tuple[float, float]:
+    """``(mean, standard error)`` of ``vᵀ H v`` over Rademacher vectors ``v`` (unbiased for ``tr H``)."""
+    if samples < 1:
+        raise PipelineError(f"hutchinson_trace: samples must be >= 1, got {samples}")
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    values = []
+    for _ in range(samples):
+        v = rng.choice([-1.0, 1.0], size=dim)
+        values.append(float(v @ np.asarray(hvp(v), dtype=np.float64)))
+    err = float(np.std(values, ddof=1) / np.sqrt(samples)) if samples > 1 else float("nan")
+    return float(np.mean(values)), err
+
+
+class ModelHVP:
+    """``H v`` of ``loss_fn()`` (a zero-argument closure) with respect to ``model.trainable_variables``.
+
+    Vectors are flat float64 arrays in variable order. ``count`` is the number of products computed.
+    """
+
+    def __init__(self, model, loss_fn: Callable, method: str = "double_backprop", fd_scale: float = 1e-3):
+        import tensorflow as tf
+
+        if method not in HVP_METHODS:
+            raise PipelineError(f"ModelHVP: unknown method {method!r}; use one of {HVP_METHODS}")
+        self.variables = list(model.trainable_variables)
+        self.shapes = [tuple(v.shape) for v in self.variables]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.dim = int(sum(self.sizes))
+        self.method = method
+        self.count = 0
+        variables = self.variables
+
+        def grads():
+            with tf.GradientTape() as tape:
+                loss = loss_fn()
+            # embedding gradients arrive as IndexedSlices: densify them for products and sums
+            return [tf.convert_to_tensor(g) for g in
+                    tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+
+        if method == "double_backprop":
+            @tf.function
+            def product(vs):
+                with tf.GradientTape() as outer:
+                    g = grads()
+                    dot = tf.add_n([tf.reduce_sum(a * tf.cast(b, a.dtype)) for a, b in zip(g, vs, strict=True)])
+                return [tf.convert_to_tensor(h) for h in
+                        outer.gradient(dot, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+        else:
+            grad_fn = tf.function(grads)
+            w_norm = float(np.sqrt(sum(float(tf.reduce_sum(tf.square(v))) for v in variables)))
+            eps = fd_scale * (1.0 + w_norm)
+
+            def product(vs):
+                v_norm = float(np.sqrt(sum(float(tf.reduce_sum(tf.square(t))) for t in vs)))
+                h = eps / max(v_norm, 1e-30)
+                originals = [tf.identity(v) for v in variables]
+                try:
+                    for v, d in zip(variables, vs, strict=True):
+                        v.assign_add(tf.cast(h * d, v.dtype))
+                    plus = [tf.identity(g) for g in grad_fn()]
+                    for v, w, d in zip(variables, originals, vs, strict=True):
+                        v.assign(w - tf.cast(h * d, v.dtype))
+                    minus = grad_fn()
+                finally:
+                    for v, w in zip(variables, originals, strict=True):
+                        v.assign(w)
+                return [(p - m) / (2.0 * h) for p, m in zip(plus, minus, strict=True)]
+
+        self._product = product
+
+    def split(self, flat: np.ndarray) -> list:
+        import tensorflow as tf
+
+        out, start = [], 0
+        for v, shape, n in zip(self.variables, self.shapes, self.sizes, strict=True):
+            out.append(tf.constant(flat[start:start + n].reshape(shape), dtype=v.dtype))
+            start += n
+        return out
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        self.count += 1
+        result = self._product(self.split(np.asarray(flat, dtype=np.float64)))
+        return np.concatenate([np.asarray(r, dtype=np.float64).ravel() for r in result])
