@@ -38,6 +38,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/landscape.smk"
 include: "rules/attribution.smk"
+include: "rules/geometry.smk"
 include: "rules/report.smk"
 
 
@@ -49,3 +50,4 @@ rule all:
         "results/plots/training_curves.png",
         landscape_targets(),
         attribution_targets(),
+        geometry_targets(),

@@ -6,8 +6,7 @@ import pytest
 import tensorflow as tf
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.geometry.asr import hvp_method_for
-from lowrank_asr.geometry.hessian import ModelHVP, hutchinson_trace, power_iteration
+from lowrank_asr.geometry.hessian import ModelHVP, hutchinson_trace, hvp_method_for, power_iteration
 from lowrank_asr.geometry.interpolation import epoch_path_positions, evaluate_path, model_state
 from lowrank_asr.geometry.io import read_geometry, write_geometry
 from lowrank_asr.geometry.trajectory import plane_axes, trajectory_plane

@@ -16,6 +16,7 @@ run_training(
                                        max_symbols_per_step=p.max_symbols),
     state_dir=p.state_dir,
     epoch_outputs=list(snakemake.output.weights),
+    init_output=snakemake.output.init,
     history_output=snakemake.output.history,
     tensorboard_dir=p.tensorboard,
 )

@@ -10,12 +10,15 @@ The algorithms (as in PyHessian, Yao et al. 2020) work on flat float64 vectors a
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.landscape.asr import subset_objective
 
 HVP_METHODS = ("double_backprop", "finite_difference")
 
@@ -144,3 +147,69 @@ class ModelHVP:
         self.count += 1
         result = self._product(self.split(np.asarray(flat, dtype=np.float64)))
         return np.concatenate([np.asarray(r, dtype=np.float64).ravel() for r in result])
+
+
+@dataclass
+class SharpnessResult:
+    epochs: list[int]
+    loss: list[float] = field(default_factory=list)
+    eigenvalue: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    converged: list[bool] = field(default_factory=list)
+    relative_change: list[float] = field(default_factory=list)
+    trace: list[float] = field(default_factory=list)
+    trace_stderr: list[float] = field(default_factory=list)
+    hvp_method: str = ""
+    hvp_seconds: float = float("nan")
+    grad_seconds: float = float("nan")
+    subset_ids: list[str] = field(default_factory=list)
+
+
+def hvp_method_for(model) -> str:
+    """Double backprop, except for CTC: TensorFlow's fused CTC kernel blocks second derivatives."""
+    return "finite_difference" if getattr(model, "decoder_type", "rnnt") == "ctc" else "double_backprop"
+
+
+def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
+              epochs: Sequence[int], data_files: Sequence[str], subset: int, max_iter: int, tol: float,
+              samples: int, seed: int) -> SharpnessResult:
+    """Top Hessian eigenvalue (power iteration) and trace (Hutchinson) of the subset loss at each epoch."""
+    import tensorflow as tf
+
+    from lowrank_asr.models.weights import load_weights
+
+    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[0],
+                           data_files=data_files, subset=subset)
+    model = obj.model
+    hvp = ModelHVP(model, obj.loss_fn, hvp_method_for(model))
+    out = SharpnessResult(epochs=list(epochs), hvp_method=hvp.method, subset_ids=obj.subset_ids)
+    variables = list(model.trainable_variables)
+
+    @tf.function
+    def gradient():
+        with tf.GradientTape() as tape:
+            loss = obj.loss_fn()
+        return tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    hvp_times, grad_times = [], []
+    for path in weights_paths:
+        load_weights(model, path)
+        out.loss.append(float(obj.loss_fn()))
+        count, began = hvp.count, time.perf_counter()
+        top = power_iteration(hvp, hvp.dim, max_iter=max_iter, tol=tol, seed=seed)
+        trace, err = hutchinson_trace(hvp, hvp.dim, samples=samples, seed=seed)
+        hvp_times.append((time.perf_counter() - began) / (hvp.count - count))
+        gradient()  # first call traces
+        began = time.perf_counter()
+        [tf.convert_to_tensor(g).numpy() for g in gradient()]
+        grad_times.append(time.perf_counter() - began)
+        out.eigenvalue.append(top.eigenvalue)
+        out.iterations.append(top.iterations)
+        out.converged.append(top.converged)
+        out.relative_change.append(top.relative_change)
+        out.trace.append(trace)
+        out.trace_stderr.append(err)
+    # the first epoch's products include tracing: the median over epochs is the steady-state cost
+    out.hvp_seconds = float(np.median(hvp_times))
+    out.grad_seconds = float(np.median(grad_times))
+    return out

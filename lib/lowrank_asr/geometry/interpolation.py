@@ -10,10 +10,13 @@ touched. Weights are restored afterwards, also on error.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.landscape.asr import subset_objective
 
 
 def model_state(model) -> list[np.ndarray]:
@@ -75,3 +78,45 @@ def epoch_path_positions(n_epochs: int, per_epoch: int) -> tuple[np.ndarray, np.
     t = [0.0] + [j / per_epoch for _ in range(n_epochs) for j in range(1, per_epoch + 1)]
     seg_a, t_a = np.asarray(seg, dtype=np.int64), np.asarray(t)
     return seg_a - 1 + t_a, seg_a, t_a
+
+
+@dataclass
+class InterpolationResult:
+    t: np.ndarray
+    loss: np.ndarray
+    wer: np.ndarray | None
+    position: np.ndarray
+    segment: np.ndarray
+    segment_t: np.ndarray
+    path_loss: np.ndarray
+    path_wer: np.ndarray | None
+    subset_ids: list[str]
+
+
+def interpolations(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
+                   data_files: Sequence[str], subset: int, points: int, span: Sequence[float], per_epoch: int,
+                   wer: bool, max_symbols_per_step: int = 5) -> InterpolationResult:
+    """Loss (and WER) from θ_init = ``weights_paths[0]`` to θ_final = ``weights_paths[-1]`` at ``points``
+    values of t over ``span``, and along the consecutive epochs ``weights_paths[0] → [1] → …``."""
+    from lowrank_asr.models.weights import load_weights
+
+    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
+                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step)
+    model = obj.model
+    states = []
+    for path in weights_paths:
+        load_weights(model, path)
+        states.append(model_state(model))
+    t = np.linspace(float(span[0]), float(span[1]), int(points))
+    loss, metric = evaluate_path(model, obj.loss_fn, states[0], states[-1], t, metric_fn=obj.metric_fn)
+    position, segment, seg_t = epoch_path_positions(len(weights_paths) - 1, per_epoch)
+    path_loss = np.empty(len(position))
+    path_wer = np.empty(len(position)) if wer else None
+    for e in np.unique(segment):
+        idx = np.flatnonzero(segment == e)
+        seg_loss, seg_wer = evaluate_path(model, obj.loss_fn, states[e - 1], states[e], seg_t[idx],
+                                          metric_fn=obj.metric_fn)
+        path_loss[idx] = seg_loss
+        if path_wer is not None:
+            path_wer[idx] = seg_wer
+    return InterpolationResult(t, loss, metric, position, segment, seg_t, path_loss, path_wer, obj.subset_ids)

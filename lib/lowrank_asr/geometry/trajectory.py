@@ -13,13 +13,17 @@ projections are of the un-centred differences, so the final epoch sits at the or
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.landscape.directions import FilterAxes
+from lowrank_asr.landscape.asr import subset_objective
+from lowrank_asr.landscape.directions import FilterAxes, model_filter_axes, model_weights
+from lowrank_asr.landscape.grid import LossGrid, evaluate_grid
 
 
 @dataclass
@@ -93,3 +97,34 @@ def plane_axes(coords: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, n
         pad = margin * (hi - lo) if hi > lo else 1.0
         axes.append(np.linspace(lo - pad, hi + pad, int(n)))
     return axes[0], axes[1]
+
+
+@dataclass
+class TrajectoryResult:
+    plane: TrajectoryPlane
+    grid: LossGrid
+    eval_loss: float
+    subset_ids: list[str]
+    seconds: float
+
+
+def trajectory_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
+                         data_files: Sequence[str], subset: int, grid: int, margin: float,
+                         progress: bool = False) -> TrajectoryResult:
+    """The loss on the PCA plane of ``weights_paths`` (epochs in order; the last is the centre)."""
+    from lowrank_asr.models.weights import load_weights
+
+    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
+                           data_files=data_files, subset=subset)
+    model = obj.model
+    epochs = []
+    for path in weights_paths:
+        load_weights(model, path)
+        epochs.append(model_weights(model))
+    load_weights(model, weights_paths[-1])  # the centre, with its own batch-norm statistics
+    plane = trajectory_plane(epochs, model_filter_axes(model))
+    xs, ys = plane_axes(plane.coords, grid, margin)
+    eval_loss = float(obj.loss_fn())
+    began = time.perf_counter()
+    result = evaluate_grid(model, obj.loss_fn, plane.d1, plane.d2, xs, ys, progress=progress)
+    return TrajectoryResult(plane, result, eval_loss, obj.subset_ids, time.perf_counter() - began)

@@ -185,8 +185,12 @@ def run_training(
     tensorboard_dir: str | Path | None = None,
     progress: bool = True,
     stop_after_epoch: int | None = None,
+    init_output: str | Path | None = None,
 ) -> list[dict]:
     """Train one variant for `settings.epochs` epochs, resuming from `state_dir` when it holds earlier epochs.
+
+    `init_output`: where to publish the seeded initial weights (epoch 0, before any step), which a fresh run
+    saves in the state folder.
 
     `stop_after_epoch` ends the run early (as a kill would) — used by tests of resumption.
     """
@@ -212,6 +216,12 @@ def run_training(
 
     start = state.last_complete_epoch()
     history = state.read_history(start)
+    if not start:
+        save_weights(model, state.weights_path(0))  # the seeded initialisation, before any step
+    if init_output is not None:
+        if not state.weights_path(0).is_file():
+            raise RuntimeError(f"{state.dir} has no initial weights (epoch 0); delete it to train afresh")
+        publish(state.weights_path(0), init_output)
     if start:
         log.info("resuming after epoch %d from %s", start, state.dir)
         load_weights(model, state.weights_path(start))
