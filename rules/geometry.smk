@@ -14,6 +14,15 @@ rule trajectory_plane:
         vocab=vocab_files(),
     output:
         "results/landscape/{variant}/trajectory.h5",
+    log:
+        "logs/trajectory_plane/{variant}.log",
+    benchmark:
+        "benchmarks/trajectory_plane/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
     params:
         trajectory=GEOMETRY["trajectory"],
         subset=GEOMETRY_SUBSET,
@@ -21,15 +30,6 @@ rule trajectory_plane:
         seed=config["seed"],
         model=model_settings,
         code=script_code("trajectory_plane.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
-    log:
-        "logs/trajectory_plane/{variant}.log",
-    benchmark:
-        "benchmarks/trajectory_plane/{variant}.tsv"
-    conda:
-        ENV_TF
     script:
         "../workflow_scripts/trajectory_plane.py"
 
@@ -41,6 +41,15 @@ rule interpolation:
         vocab=vocab_files(),
     output:
         "results/landscape/{variant}/interpolation.h5",
+    log:
+        "logs/interpolation/{variant}.log",
+    benchmark:
+        "benchmarks/interpolation/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
     params:
         interpolation=GEOMETRY["interpolation"],
         subset=GEOMETRY_SUBSET,
@@ -48,15 +57,6 @@ rule interpolation:
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         model=model_settings,
         code=script_code("interpolation.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
-    log:
-        "logs/interpolation/{variant}.log",
-    benchmark:
-        "benchmarks/interpolation/{variant}.tsv"
-    conda:
-        ENV_TF
     script:
         "../workflow_scripts/interpolation.py"
 
@@ -68,21 +68,21 @@ rule sharpness:
         vocab=vocab_files(),
     output:
         "results/landscape/{variant}/sharpness.h5",
-    params:
-        sharpness=GEOMETRY["sharpness"],
-        subset=GEOMETRY_SUBSET,
-        epochs=SHARPNESS_EPOCHS,
-        model=model_settings,
-        code=script_code("sharpness.py"),
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
     log:
         "logs/sharpness/{variant}.log",
     benchmark:
         "benchmarks/sharpness/{variant}.tsv"
     conda:
         ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        sharpness=GEOMETRY["sharpness"],
+        subset=GEOMETRY_SUBSET,
+        epochs=SHARPNESS_EPOCHS,
+        model=model_settings,
+        code=script_code("sharpness.py"),
     script:
         "../workflow_scripts/sharpness.py"
 
@@ -94,26 +94,42 @@ rule plot_geometry:
         sharpness=[f"results/landscape/{v}/sharpness.h5" for v in VARIANTS],
     output:
         trajectory=[
-            report(f"results/plots/geometry/{v}_trajectory.png", caption="../report/trajectory.rst",
-                   category="5. Training geometry", labels={"figure": f"trajectory plane, {v}"})
+            report(
+                f"results/plots/geometry/{v}_trajectory.png",
+                caption="../report/trajectory.rst",
+                category="5. Training geometry",
+                labels={"figure": f"trajectory plane, {v}"},
+            )
             for v in VARIANTS
         ],
-        compare_trajectory=report("results/plots/geometry/trajectory.png", caption="../report/trajectory.rst",
-                                  category="5. Training geometry", labels={"figure": "trajectory planes, all"}),
+        compare_trajectory=report(
+            "results/plots/geometry/trajectory.png",
+            caption="../report/trajectory.rst",
+            category="5. Training geometry",
+            labels={"figure": "trajectory planes, all"},
+        ),
         interpolation=[
-            report(f"results/plots/geometry/{v}_interpolation.png", caption="../report/interpolation.rst",
-                   category="5. Training geometry", labels={"figure": f"interpolation, {v}"})
+            report(
+                f"results/plots/geometry/{v}_interpolation.png",
+                caption="../report/interpolation.rst",
+                category="5. Training geometry",
+                labels={"figure": f"interpolation, {v}"},
+            )
             for v in VARIANTS
         ],
-        sharpness=report("results/plots/geometry/sharpness.png", caption="../report/sharpness.rst",
-                         category="5. Training geometry", labels={"figure": "sharpness"}),
-    params:
-        code=script_code("plot_geometry.py"),
+        sharpness=report(
+            "results/plots/geometry/sharpness.png",
+            caption="../report/sharpness.rst",
+            category="5. Training geometry",
+            labels={"figure": "sharpness"},
+        ),
     log:
         "logs/plot_geometry/plot_geometry.log",
     benchmark:
         "benchmarks/plot_geometry/plot_geometry.tsv"
     conda:
         ENV_PLOT
+    params:
+        code=script_code("plot_geometry.py"),
     script:
         "../workflow_scripts/plot_geometry.py"

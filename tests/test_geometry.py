@@ -200,3 +200,30 @@ def test_geometry_file_round_trip_and_required_attributes(tmp_path):
         read_geometry(path, "trajectory")
     with pytest.raises(PipelineError, match=r"\['seed'\]"):
         write_geometry(tmp_path / "t.h5", "trajectory", {}, {"variant": "v"})
+
+
+def test_geometry_plots_from_files(tmp_path):
+    from lowrank_asr.plotting.geometry import plot_interpolation, plot_sharpness, plot_trajectories
+
+    xs, ys = np.linspace(-1, 2, 4), np.linspace(-0.5, 1, 3)
+    traj, interp, sharp = [], [], []
+    for k, variant in enumerate(["a", "b"]):
+        loss = 1 + (k + 1) * np.add.outer(ys**2, xs**2)
+        loss[0, 0] = np.nan  # a diverged point is masked, not fatal
+        attrs = {"variant": variant, "seed": 1}
+        traj.append(read_geometry(write_geometry(tmp_path / f"{variant}_t.h5", "trajectory", {
+            "xcoordinates": xs, "ycoordinates": ys, "loss": loss, "epochs": [1, 2, 3],
+            "projections": [[1.5, 0.5], [0.7, -0.2], [0, 0]], "explained_variance": [0.9, 0.08],
+            "residual": [0, 0, 0]}, attrs), "trajectory"))
+        interp.append(read_geometry(write_geometry(tmp_path / f"{variant}_i.h5", "interpolation", {
+            "t": [-0.5, 0.5, 1.5], "loss": [5, 2, 3], "wer": [1, 0.6, 0.8], "path_position": [0, 1, 2],
+            "path_segment": [1, 1, 2], "path_t": [0, 1, 1], "path_loss": [5, 3, 2], "path_wer": [1, 0.7, 0.6]},
+            attrs), "interpolation"))
+        sharp.append(read_geometry(write_geometry(tmp_path / f"{variant}_s.h5", "sharpness", {
+            "epochs": [1, 2], "eigenvalue": [10.0, 5.0 + k], "converged": [True, False], "trace": [50.0, 40.0],
+            "trace_stderr": [2.0, 3.0], "iterations": [4, 10]}, {**attrs, "tolerance": 0.01}), "sharpness"))
+    outs = [plot_trajectories(traj, tmp_path / "t.png"), plot_trajectories(traj[:1], tmp_path / "t1.png"),
+            plot_interpolation(interp[0], tmp_path / "i.png"), plot_sharpness(sharp, tmp_path / "s.png")]
+    assert all(p.stat().st_size > 10_000 for p in outs)
+    with pytest.raises(PipelineError, match="no trajectory files"):
+        plot_trajectories([], tmp_path / "none.png")

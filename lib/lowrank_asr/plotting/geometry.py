@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.cm import ScalarMappable
 
 from lowrank_asr.errors import PipelineError
@@ -94,6 +95,7 @@ def plot_interpolation(data: Mapping, out_png: str | os.PathLike) -> Path:
             left.axvline(t, color="grey", linewidth=0.8, linestyle=":")
         left.set_title("initialisation → last epoch (extrapolated outside [0, 1])")
         _twin(right, data["path_position"], data["path_loss"], data.get("path_wer"), "epoch")
+        right.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         right.set_title("straight segments between consecutive epochs")
         fig.suptitle(f"{variant}: 1-D interpolations (loss solid, WER dashed)")
         return st.save_figure(fig, out_png)
@@ -116,6 +118,8 @@ def plot_sharpness(datas: Sequence[Mapping], out_png: str | os.PathLike) -> Path
                          markersize=8, zorder=5)
             trace.errorbar(epochs, data["trace"], yerr=data["trace_stderr"], fmt="-o", markersize=4, capsize=3,
                            color=line.get_color(), label=variant)
+        for ax in (top, trace):
+            ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         top.set_xlabel("epoch")
         top.set_ylabel("λ_max of the Hessian")
         tol = datas[0]["attrs"].get("tolerance")
