@@ -6,7 +6,13 @@ import pytest
 import tensorflow as tf
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.geometry.hessian import ModelHVP, hutchinson_trace, hvp_method_for, power_iteration
+from lowrank_asr.geometry.hessian import (
+    ModelHVP,
+    hutchinson_trace,
+    hvp_method_for,
+    largest_eigenvalue,
+    power_iteration,
+)
 from lowrank_asr.geometry.interpolation import epoch_path_positions, evaluate_path, model_state
 from lowrank_asr.geometry.io import read_geometry, write_geometry
 from lowrank_asr.geometry.trajectory import plane_axes, trajectory_plane
@@ -89,6 +95,17 @@ def test_power_iteration_finds_top_eigenvalue_within_tolerance():
     assert abs(res.eigenvalue - eigs.max()) / eigs.max() < 1e-6
     short = power_iteration(hvp, len(eigs), max_iter=2, tol=1e-12, seed=3)
     assert not short.converged and short.iterations == 2
+
+
+def test_largest_eigenvalue_when_the_dominant_one_is_negative():
+    h, eigs = _quadratic(2, eigs=(2.0, 1.0, 0.5, -0.3, -5.0))
+    top, dominant = largest_eigenvalue(lambda v: h @ v, 5, max_iter=2000, tol=1e-10)
+    assert dominant == pytest.approx(-5.0, rel=1e-6)
+    assert top.converged and top.eigenvalue == pytest.approx(2.0, rel=1e-6)
+    assert top.iterations == len(top.history) > 2
+    h, _ = _quadratic(2, eigs=(5.0, 1.0, -2.0))
+    top, dominant = largest_eigenvalue(lambda v: h @ v, 3, max_iter=2000, tol=1e-10)
+    assert top.eigenvalue == dominant == pytest.approx(5.0, rel=1e-6)  # positive: one run only
 
 
 def test_hutchinson_trace_exact_on_diagonal_and_unbiased_in_general():

@@ -14,7 +14,7 @@ r = sharpness(model_cfg=p.model, vocab_path=snakemake.input.vocab[0], weights_pa
               epochs=p.epochs, data_files=list(snakemake.input.data), subset=subset["subset"],
               max_iter=sh["iterations"], tol=sh["tolerance"], samples=sh["hutchinson"], seed=sh["seed"])
 write_geometry(snakemake.output[0], "sharpness", {
-    "epochs": r.epochs, "loss": r.loss, "eigenvalue": r.eigenvalue, "iterations": r.iterations,
+    "epochs": r.epochs, "loss": r.loss, "eigenvalue": r.eigenvalue, "dominant_eigenvalue": r.dominant, "iterations": r.iterations,
     "converged": r.converged, "relative_change": r.relative_change, "trace": r.trace,
     "trace_stderr": r.trace_stderr,
 }, {"variant": w.variant, "seed": sh["seed"], "split": subset["split"], "hvp_method": r.hvp_method,

@@ -63,6 +63,26 @@ def power_iteration(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_it
     return PowerIteration(history[-1], max_iter, False, change, history)
 
 
+def largest_eigenvalue(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20,
+                       tol: float = 1e-3, seed: int = 0) -> tuple[PowerIteration, float]:
+    """The largest (most positive) eigenvalue, and the eigenvalue of largest magnitude.
+
+    Power iteration finds the eigenvalue of largest magnitude λ_d. Away from a minimum that can be negative; then
+    a second run on ``H − λ_d·I`` (all eigenvalues shifted to >= 0 when λ_d is the most negative) finds
+    ``λ_max − λ_d``. The returned iteration count is the sum of both runs.
+    """
+    first = power_iteration(hvp, dim, max_iter=max_iter, tol=tol, seed=seed)
+    if first.eigenvalue >= 0:
+        return first, first.eigenvalue
+    shift = first.eigenvalue
+    second = power_iteration(lambda v: np.asarray(hvp(v), dtype=np.float64) - shift * v, dim, max_iter=max_iter,
+                             tol=tol, seed=seed + 1)
+    top = PowerIteration(second.eigenvalue + shift, first.iterations + second.iterations,
+                         first.converged and second.converged, second.relative_change,
+                         first.history + [h + shift for h in second.history])
+    return top, shift
+
+
 def hutchinson_trace(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4,
                      seed: int = 0) -> tuple[float, float]:
     """``(mean, standard error)`` of ``vᵀ H v`` over Rademacher vectors ``v`` (unbiased for ``tr H``)."""
@@ -155,6 +175,7 @@ class SharpnessResult:
     epochs: list[int]
     loss: list[float] = field(default_factory=list)
     eigenvalue: list[float] = field(default_factory=list)
+    dominant: list[float] = field(default_factory=list)
     iterations: list[int] = field(default_factory=list)
     converged: list[bool] = field(default_factory=list)
     relative_change: list[float] = field(default_factory=list)
@@ -174,7 +195,8 @@ def hvp_method_for(model) -> str:
 def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
               epochs: Sequence[int], data_files: Sequence[str], subset: int, max_iter: int, tol: float,
               samples: int, seed: int) -> SharpnessResult:
-    """Top Hessian eigenvalue (power iteration) and trace (Hutchinson) of the subset loss at each epoch."""
+    """Largest Hessian eigenvalue (power iteration, see :func:`largest_eigenvalue`) and trace (Hutchinson) of the
+    subset loss at each epoch."""
     import tensorflow as tf
 
     from lowrank_asr.models.weights import load_weights
@@ -198,7 +220,7 @@ def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequenc
         load_weights(model, path)
         out.loss.append(float(obj.loss_fn()))
         count, began = hvp.count, time.perf_counter()
-        top = power_iteration(hvp, hvp.dim, max_iter=max_iter, tol=tol, seed=seed)
+        top, dominant = largest_eigenvalue(hvp, hvp.dim, max_iter=max_iter, tol=tol, seed=seed)
         trace, err = hutchinson_trace(hvp, hvp.dim, samples=samples, seed=seed)
         hvp_times.append((time.perf_counter() - began) / (hvp.count - count))
         gradient()  # first call traces
@@ -206,6 +228,7 @@ def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequenc
         [tf.convert_to_tensor(g).numpy() for g in gradient()]
         grad_times.append(time.perf_counter() - began)
         out.eigenvalue.append(top.eigenvalue)
+        out.dominant.append(dominant)
         out.iterations.append(top.iterations)
         out.converged.append(top.converged)
         out.relative_change.append(top.relative_change)

@@ -11,7 +11,8 @@ Every file carries the attributes ``variant``, ``seed`` (required; the pipeline 
   optional ``wer [K]`` for θ(t) = (1 − t)·θ_init + t·θ_final; ``path_position [L]`` (in epochs),
   ``path_segment [L]``, ``path_t [L]``, ``path_loss [L]``, optional ``path_wer [L]`` between consecutive epochs.
 - Sharpness (``sharpness.h5``, format ``lowrank-asr/sharpness``): per analysed epoch ``epochs``, ``loss``,
-  ``eigenvalue``, ``iterations``, ``converged``, ``relative_change``, ``trace``, ``trace_stderr``; attributes
+  ``eigenvalue`` (the largest), ``dominant_eigenvalue`` (largest magnitude), ``iterations`` (power-iteration
+  Hessian-vector products, both runs), ``converged``, ``relative_change``, ``trace``, ``trace_stderr``; attributes
   ``hvp_method``, ``tolerance``, ``max_iterations``, ``hutchinson_samples``, ``hvp_seconds``, ``grad_seconds``.
 """
 

@@ -121,7 +121,7 @@ def plot_sharpness(datas: Sequence[Mapping], out_png: str | os.PathLike) -> Path
         for ax in (top, trace):
             ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         top.set_xlabel("epoch")
-        top.set_ylabel("λ_max of the Hessian")
+        top.set_ylabel("λ_max of the Hessian (largest eigenvalue)")
         tol = datas[0]["attrs"].get("tolerance")
         top.set_title(f"sharpness: top eigenvalue (power iteration, tol {tol}; × = not converged)")
         trace.set_xlabel("epoch")
