@@ -24,7 +24,8 @@ PROFILES = ROOT / "profiles"
 GPU_PROFILES = ["quadro", "v100", "a100"]
 TF_RULES = ["train", "evaluate", "loss_grid", "integrated_gradients"]
 ANALYSIS_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video",
-                  "integrated_gradients", "plot_attribution", "attribution_video"}
+                  "integrated_gradients", "plot_attribution", "attribution_video", "trajectory_plane", "interpolation",
+                  "sharpness", "plot_geometry"}
 # what the checkout would hold if a run wrote into it instead of --directory
 RUN_STATE = [".snakemake", "results", "resources", "logs", "benchmarks"]
 
@@ -115,6 +116,7 @@ def expected_counts(config: dict) -> dict[str, int]:
         "training_curves": 1, "loss_grid": variants * landscape * shards, "plot_landscape": variants,
         "landscape_video": variants, "integrated_gradients": variants * attribution,
         "plot_attribution": variants, "attribution_video": variants, "all": 1,
+        "trajectory_plane": variants, "interpolation": variants, "sharpness": variants, "plot_geometry": 1,
     }
     if shards > 1:
         counts["merge_loss_grid"] = variants * landscape
