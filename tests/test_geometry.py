@@ -106,6 +106,10 @@ def test_largest_eigenvalue_when_the_dominant_one_is_negative():
     h, _ = _quadratic(2, eigs=(5.0, 1.0, -2.0))
     top, dominant = largest_eigenvalue(lambda v: h @ v, 3, max_iter=2000, tol=1e-10)
     assert top.eigenvalue == dominant == pytest.approx(5.0, rel=1e-6)  # positive: one run only
+    # λ_max tiny next to |λ_d|: the tolerance is on λ_max itself, so a short run says it did not converge
+    h, _ = _quadratic(3, eigs=(0.05, 0.04, -0.5, -5.0))
+    top, _ = largest_eigenvalue(lambda v: h @ v, 4, max_iter=5, tol=1e-3)
+    assert not top.converged and top.iterations <= 10
 
 
 def test_hutchinson_trace_exact_on_diagonal_and_unbiased_in_general():
