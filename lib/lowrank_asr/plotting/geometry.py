@@ -123,7 +123,12 @@ def plot_sharpness(datas: Sequence[Mapping], out_png: str | os.PathLike) -> Path
         top.set_xlabel("epoch")
         top.set_ylabel("λ_max of the Hessian (largest eigenvalue)")
         tol = datas[0]["attrs"].get("tolerance")
-        top.set_title(f"sharpness: top eigenvalue (power iteration, tol {tol}; × = not converged)")
+        top.set_title(f"largest eigenvalue (power iteration, tol {tol}; × = not converged)")
+        # variants (RNN-T and CTC losses) can differ by orders of magnitude: log axes when every value allows
+        if all(np.all(np.asarray(d["eigenvalue"]) > 0) for d in datas):
+            top.set_yscale("log")
+        if all(np.all(np.asarray(d["trace"]) > 0) for d in datas):
+            trace.set_yscale("log")
         trace.set_xlabel("epoch")
         trace.set_ylabel("tr H (Hutchinson, ± standard error)")
         trace.set_title("Hessian trace")
