@@ -46,6 +46,7 @@ include: "rules/evaluate.smk"
 include: "rules/landscape.smk"
 include: "rules/attribution.smk"
 include: "rules/representations.smk"
+include: "rules/geometry.smk"
 include: "rules/report.smk"
 
 
@@ -58,3 +59,4 @@ rule all:
         landscape_targets(),
         attribution_targets(),
         representation_targets(),
+        geometry_targets(),

@@ -195,6 +195,12 @@ def representation_targets():
     return targets
 
 
+def geometry_targets():
+    """The training-geometry figures (rules/geometry.smk): they pull the per-variant HDF5 files."""
+    return ([f"results/plots/geometry/{v}_{kind}.png" for v in VARIANTS for kind in ("trajectory", "interpolation")]
+            + ["results/plots/geometry/trajectory.png", "results/plots/geometry/sharpness.png"])
+
+
 def _last_epoch_report(paths, caption, category):
     """Only the last epoch's plot goes into the HTML report; the video carries the others."""
     # a line may not start with `report(`: Snakemake's parser takes it for the `report:` directive

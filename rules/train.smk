@@ -10,6 +10,7 @@ rule train:
         vocab=vocab_files(),
     output:
         weights=[f"results/models/{{variant}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)],
+        init="results/models/{variant}/epoch_000.weights.h5",
         history="results/models/{variant}/history.csv",
     log:
         "logs/train/{variant}.log",

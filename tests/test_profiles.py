@@ -24,7 +24,8 @@ PROFILES = ROOT / "profiles"
 GPU_PROFILES = ["quadro", "v100", "a100"]
 TF_RULES = ["train", "evaluate", "loss_grid", "integrated_gradients"]
 ANALYSIS_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video",
-                  "integrated_gradients", "plot_attribution", "attribution_video"}
+                  "integrated_gradients", "plot_attribution", "attribution_video", "trajectory_plane", "interpolation",
+                  "sharpness", "plot_geometry"}
 # what the checkout would hold if a run wrote into it instead of --directory
 RUN_STATE = [".snakemake", "results", "resources", "logs", "benchmarks"]
 
@@ -117,6 +118,7 @@ def expected_counts(config: dict) -> dict[str, int]:
         "plot_attribution": variants, "attribution_video": variants, "all": 1,
         # per-epoch analyses list their split's shard index, not its shards
         "tfrecord_index": len({config["landscape"]["split"], config["attribution"]["split"]}),
+        "trajectory_plane": variants, "interpolation": variants, "sharpness": variants, "plot_geometry": 1,
     }
     # what the variants learned (rules/representations.smk): one job per variant, then joint tables and plots
     counts |= {"representations": variants, "compression": variants, "compression_table": 1, "plot_compression": 1,

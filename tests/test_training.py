@@ -164,11 +164,12 @@ def finish_job(proc: subprocess.Popen, layout: Layout, timeout: float = 480) -> 
     assert rc == 0, f"training job failed (exit {rc}):\n{layout.log.read_text()[-4000:]}"
 
 
-def train_in_process(corpus, layout: Layout, **training) -> list[dict]:
+def train_in_process(corpus, layout: Layout, init_output: Path | None = None, **training) -> list[dict]:
+    s = settings(**training)
     return run_training(model_cfg=MODEL, vocab_path=corpus.vocab_path, train_files=corpus.shards,
-                        dev_files=corpus.shards[:1], settings=settings(**training), state_dir=layout.state_dir,
-                        epoch_outputs=layout.epoch_outputs, history_output=layout.history_output,
-                        progress=False)
+                        dev_files=corpus.shards[:1], settings=s, state_dir=layout.state_dir,
+                        epoch_outputs=layout.epoch_outputs[:s.epochs], history_output=layout.history_output,
+                        progress=False, init_output=init_output)
 
 
 def arrays(path: Path) -> dict[str, np.ndarray]:
@@ -397,6 +398,20 @@ def test_two_runs_give_identical_weights(speech_corpus, reference, tmp_path) -> 
     assert losses[-1] < losses[0]
     first, last = arrays(layout.epoch_outputs[0]), arrays(layout.epoch_outputs[-1])
     assert any(not np.array_equal(first[k], last[k]) for k in first)
+
+
+def test_initial_weights_are_published_as_epoch_zero(speech_corpus, reference, tmp_path) -> None:
+    layout = Layout(tmp_path)
+    init = layout.out_dir / "epoch_000.weights.h5"
+    train_in_process(speech_corpus, layout, init_output=init, epochs=1, max_steps_per_epoch=1)
+    # the seeded initialisation: the same in every run, and not the weights after training
+    assert_same_weights(init, TrainingState(reference.state_dir).weights_path(0))
+    zero, one = arrays(init), arrays(layout.epoch_outputs[0])
+    assert any(not np.array_equal(zero[k], one[k]) for k in zero)
+    # a rerun after Snakemake deleted the outputs publishes the kept epoch 0 again, unchanged
+    init.unlink()
+    train_in_process(speech_corpus, layout, init_output=init, epochs=1, max_steps_per_epoch=1)
+    assert_same_weights(init, TrainingState(reference.state_dir).weights_path(0))
 
 
 # ---------------------------------------------------------------------------------------------- resuming

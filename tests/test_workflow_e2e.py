@@ -27,6 +27,7 @@ LANDSCAPE_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_
 REPRESENTATION_RULES = {"representations", "representation_similarity", "plot_representations",
                         "plot_representation_spectra", "plot_representation_similarity", "representation_video",
                         "compression", "compression_table", "plot_compression"}
+GEOMETRY_RULES = {"trajectory_plane", "interpolation", "sharpness", "plot_geometry"}
 
 pytestmark = pytest.mark.slow
 
@@ -112,13 +113,14 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
             assert count_frames(results / "videos" / f"{variant}_{kind}.mp4") == epochs
     assert count_frames(results / "videos" / "compare_landscape.mp4") == epochs
     assert (results / "plots" / "training_curves.png").exists()
+    check_geometry_outputs(results, variants, epochs)
     report = (smoke_repo / "report.html").read_text(errors="replace")
     assert "wer_table" in report and "training_curves" in report
     # every rule left a log and a benchmark
     logged = {p.name for p in (smoke_repo / "logs").iterdir()}
     benched = {p.name for p in (smoke_repo / "benchmarks").iterdir()}
     expected = DATA_RULES | {"train", "evaluate", "wer_table", "integrated_gradients", "plot_attribution",
-                             "attribution_video", "training_curves"} | LANDSCAPE_RULES
+                             "attribution_video", "training_curves"} | LANDSCAPE_RULES | GEOMETRY_RULES
     assert expected <= logged and expected <= benched
 
 
@@ -152,6 +154,29 @@ def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
     assert "effective_rank" in report and "compression" in report
     assert {p.name for p in (smoke_repo / "logs").iterdir()} >= REPRESENTATION_RULES
     assert {p.name for p in (smoke_repo / "benchmarks").iterdir()} >= REPRESENTATION_RULES
+def check_geometry_outputs(results: Path, variants: list[str], epochs: int) -> None:
+    """Epoch 0 weights, the three geometry files per variant with their shapes, and the geometry plots."""
+    from lowrank_asr.geometry.io import read_geometry
+
+    for variant in variants:
+        assert (results / "models" / variant / "epoch_000.weights.h5").is_file()
+        folder = results / "landscape" / variant
+        traj = read_geometry(folder / "trajectory.h5", "trajectory")
+        assert traj["projections"].shape == (len(traj["epochs"]), 2) and traj["epochs"][-1] == epochs
+        assert traj["loss"].shape == (len(traj["ycoordinates"]), len(traj["xcoordinates"]))
+        assert 0.0 < traj["explained_variance"].sum() <= 1.0 + 1e-9
+        interp = read_geometry(folder / "interpolation.h5", "interpolation")
+        assert interp["path_position"][0] == 0 and interp["path_position"][-1] == epochs
+        assert len(interp["loss"]) == len(interp["t"]) and "wer" in interp
+        sharp = read_geometry(folder / "sharpness.h5", "sharpness")
+        assert sharp["epochs"].tolist() == list(range(1, epochs + 1))
+        assert (sharp["iterations"] >= 1).all() and sharp["attrs"]["hvp_seconds"] > 0
+        for data in (traj, interp, sharp):
+            assert data["attrs"]["variant"] == variant and "seed" in data["attrs"]
+        for kind in ("trajectory", "interpolation"):
+            assert (results / "plots" / "geometry" / f"{variant}_{kind}.png").stat().st_size > 10_000
+    for name in ("trajectory", "sharpness"):
+        assert (results / "plots" / "geometry" / f"{name}.png").stat().st_size > 10_000
 
 
 def test_finished_workspace_has_nothing_to_do(smoke_repo: Path) -> None:
@@ -164,7 +189,19 @@ def test_editing_landscape_code_reruns_only_landscape_jobs(smoke_repo: Path) -> 
     with edited(smoke_repo / "lib/lowrank_asr/landscape/grid.py", "\n\ndef _probe() -> int:\n    return 1\n"):
         rules = planned_rules(smoke_repo)
     assert "loss_grid" in rules and "plot_landscape" in rules
-    assert rules <= LANDSCAPE_RULES
+    assert rules <= LANDSCAPE_RULES | GEOMETRY_RULES  # the geometry analyses evaluate the loss with the grid code
+
+
+@pytest.mark.parametrize(("module", "expected"), [
+    ("geometry/trajectory.py", {"trajectory_plane", "plot_geometry"}),
+    ("geometry/interpolation.py", {"interpolation", "plot_geometry"}),
+    ("geometry/hessian.py", {"sharpness", "plot_geometry"}),
+    ("plotting/geometry.py", {"plot_geometry"}),
+])
+def test_editing_a_geometry_module_reruns_only_its_analysis(smoke_repo: Path, module: str, expected: set) -> None:
+    with edited(smoke_repo / "lib/lowrank_asr" / module, "\n\ndef _probe() -> int:\n    return 1\n"):
+        rules = planned_rules(smoke_repo)
+    assert rules == expected
 
 
 def test_editing_spectra_code_reruns_only_representation_jobs(smoke_repo: Path) -> None:
@@ -191,7 +228,7 @@ def test_editing_plotting_code_reruns_only_plots_and_videos(smoke_repo: Path) ->
     with edited(smoke_repo / "lib/lowrank_asr/plotting/landscape.py", "\n\ndef _probe() -> int:\n    return 1\n"):
         rules = planned_rules(smoke_repo)
     assert "plot_landscape" in rules
-    assert rules <= {"plot_landscape", "landscape_video", "compare_landscape_video"}
+    assert rules <= {"plot_landscape", "landscape_video", "compare_landscape_video", "plot_geometry"}
 
 
 def test_changing_one_variant_reruns_only_that_variant(smoke_repo: Path) -> None:

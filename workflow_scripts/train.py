@@ -17,6 +17,7 @@ run_training(
     settings=TrainSettings.from_config(p.training, seed=p.seed, max_duration=p.max_duration),
     state_dir=p.state_dir,
     epoch_outputs=list(snakemake.output.weights),
+    init_output=snakemake.output.init,
     history_output=snakemake.output.history,
     tensorboard_dir=p.tensorboard,
     # one lock per variant (results/.train_state/<variant>/): a trainer with another config would publish into the

@@ -11,6 +11,9 @@
    evaluation pass (``transcribe``: greedy + beam search as the evaluate rule runs it) over the same subset.
    The joint's blank logit is raised so that decoding emits blanks only, as a trained model mostly does: the
    cheapest evaluation pass, so the ratio is an upper bound. The first epoch (tracing) is reported apart.
+4. Training geometry: one Hessian-vector product (double backprop, as the sharpness rule runs it) ÷ one
+   forward + backward pass over the same subset (issue target ≤ 3), and a trajectory-plane grid point (PCA
+   directions of a synthetic 5-epoch path) ÷ a random-direction loss-grid point (target ≈ 1: the same grid code).
 
 The default config's model (random weights: the cost does not depend on training) on random 3 s inputs.
 ``python tests/benchmarks/bench_analyses.py [--quick]``; ``run_all.py`` calls ``run()``.
@@ -182,13 +185,69 @@ def bench_representations(quick: bool) -> dict:
             "similarity_epoch_s": per_pair_epoch, "similarity_epoch_over_eval_pass": per_pair_epoch / eval_pass}
 
 
+def bench_geometry(quick: bool) -> dict:
+    import numpy as np
+    import tensorflow as tf
+
+    from lowrank_asr.geometry.hessian import ModelHVP
+    from lowrank_asr.geometry.trajectory import trajectory_plane
+    from lowrank_asr.landscape.directions import model_directions, model_filter_axes, model_weights
+    from lowrank_asr.landscape.grid import evaluate_grid
+
+    subset = 4 if quick else 8
+    repeats = 3 if quick else 5
+    model, x, x_len, y, y_len = _model_and_batch(subset, 3.0, 35)
+    variables = model.trainable_variables
+
+    @tf.function
+    def loss_fn():
+        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False))
+
+    @tf.function
+    def forward_backward():
+        with tf.GradientTape() as tape:
+            loss = loss_fn()
+        return tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    forward_backward()  # trace
+    fb = _median_time(lambda: [tf.convert_to_tensor(g).numpy() for g in forward_backward()], repeats)
+    hvp = ModelHVP(model, loss_fn, "double_backprop")
+    v = np.random.default_rng(0).standard_normal(hvp.dim)
+    start = time.perf_counter()
+    hvp(v)  # trace
+    hvp_trace = time.perf_counter() - start
+    hvp_s = _median_time(lambda: hvp(v), repeats)
+
+    # a synthetic 5-epoch path around the current weights, its PCA plane vs the random plane, same grid code
+    rng = np.random.default_rng(1)
+    centre = model_weights(model)
+    path = [[w + 0.01 * k * rng.standard_normal(w.shape).astype(w.dtype) for w in centre] for k in range(4, 0, -1)]
+    plane = trajectory_plane([*path, centre], model_filter_axes(model))
+    d1, d2 = model_directions(model, seed=7)
+    n = 3 if quick else 5
+    axis = np.linspace(-1.0, 1.0, n)
+    evaluate_grid(model, loss_fn, d1, d2, axis[:2], axis[:2], progress=False)  # traces the weight update
+    per_point = {"random": float("inf"), "trajectory": float("inf")}
+    for _ in range(2):  # alternate the two, best of two each: other processes only add time
+        for name, (a, b) in {"random": (d1, d2), "trajectory": (plane.d1, plane.d2)}.items():
+            start = time.perf_counter()
+            evaluate_grid(model, loss_fn, a, b, axis, axis, progress=False)
+            per_point[name] = min(per_point[name], (time.perf_counter() - start) / (n * n))
+    return {"subset": subset, "forward_backward_s": fb, "hvp_s": hvp_s, "hvp_first_call_with_trace_s": hvp_trace,
+            "hvp_over_forward_backward": hvp_s / fb, "loss_grid_point_s": per_point["random"],
+            "trajectory_grid_point_s": per_point["trajectory"],
+            "trajectory_over_loss_grid_point": per_point["trajectory"] / per_point["random"]}
+
+
 def run(quick: bool = False) -> dict:
     results = {"grid": bench_grid(quick), "integrated_gradients": bench_ig(quick),
-               "representations": bench_representations(quick)}
+               "representations": bench_representations(quick), "geometry": bench_geometry(quick)}
     print(json.dumps(results, indent=2))
     return {"grid_point_over_eval_pass": results["grid"]["grid_point_over_eval_pass"],
             "batched_ig_over_sequential": results["integrated_gradients"]["batched_ig_over_sequential"],
             "representation_epoch_over_eval_pass": results["representations"]["epoch_over_eval_pass"],
+            "hvp_over_forward_backward": results["geometry"]["hvp_over_forward_backward"],
+            "trajectory_over_loss_grid_point": results["geometry"]["trajectory_over_loss_grid_point"],
             "details": results}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,15 +23,22 @@ def grid_axis(n: int, span: Sequence[float]) -> np.ndarray:
     return np.linspace(float(span[0]), float(span[1]), int(n))
 
 
-def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
-                    data_files: Sequence[str], grid: int, span: Sequence[float], subset: int, seed: int,
-                    shard: int = 0, n_shards: int = 1, wer: bool = False, max_symbols_per_step: int = 5,
-                    progress: bool = True) -> EpochLandscape:
-    """Mean loss over the subset at w + a·d₁ + b·d₂ for this shard's grid points.
+@dataclass
+class SubsetObjective:
+    """A trained model with its fixed analysis subset featurised once: ``loss_fn()`` is the mean loss over the
+    subset for the model's current weights (inference mode), ``metric_fn()`` the greedy WER (or None)."""
 
-    The directions come from `seed` alone (filter-normalised to this epoch's weights), so every epoch of a
-    variant is seen along the same random draw; features are computed once, weights are moved in place.
-    """
+    model: object
+    vocab: object
+    loss_fn: Callable
+    metric_fn: Callable | None
+    subset_ids: list[str]
+
+
+def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
+                     data_files: Sequence[str], subset: int, wer: bool = False,
+                     max_symbols_per_step: int = 5) -> SubsetObjective:
+    """Load ``weights_path`` into the variant's model and close the loss (and WER) over the fixed subset."""
     import tensorflow as tf
 
     from lowrank_asr.data.subset import fixed_subset, utt_ids
@@ -53,9 +60,24 @@ def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: st
         def metric_fn():
             return greedy_wer(model, [batch], vocab, max_symbols_per_step=max_symbols_per_step)
 
-    eval_loss = float(loss_fn())
-    d1, d2 = model_directions(model, seed)
+    return SubsetObjective(model, vocab, loss_fn, metric_fn, utt_ids(batch))
+
+
+def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
+                    data_files: Sequence[str], grid: int, span: Sequence[float], subset: int, seed: int,
+                    shard: int = 0, n_shards: int = 1, wer: bool = False, max_symbols_per_step: int = 5,
+                    progress: bool = True) -> EpochLandscape:
+    """Mean loss over the subset at w + a·d₁ + b·d₂ for this shard's grid points.
+
+    The directions come from `seed` alone (filter-normalised to this epoch's weights), so every epoch of a
+    variant is seen along the same random draw; features are computed once, weights are moved in place.
+    """
+    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_path,
+                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step)
+    eval_loss = float(obj.loss_fn())
+    d1, d2 = model_directions(obj.model, seed)
     axis = grid_axis(grid, span)
     points = shard_points(grid_points(len(axis), len(axis)), shard, n_shards)
-    result = evaluate_grid(model, loss_fn, d1, d2, axis, axis, points, metric_fn=metric_fn, progress=progress)
-    return EpochLandscape(result, eval_loss, utt_ids(batch))
+    result = evaluate_grid(obj.model, obj.loss_fn, d1, d2, axis, axis, points, metric_fn=obj.metric_fn,
+                           progress=progress)
+    return EpochLandscape(result, eval_loss, obj.subset_ids)

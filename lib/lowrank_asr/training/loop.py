@@ -25,7 +25,7 @@ from tqdm import tqdm
 from lowrank_asr.errors import TrainingError
 from lowrank_asr.training.precise_bn import PreciseBatchNorm
 from lowrank_asr.training.schedule import make_schedule
-from lowrank_asr.training.state import TrainingState, publish, write_history_csv
+from lowrank_asr.training.state import TrainingState, checkpoint_problem, publish, write_history_csv
 
 log = logging.getLogger(__name__)
 
@@ -199,11 +199,14 @@ def run_training(
     progress: bool = True,
     stop_after_epoch: int | None = None,
     lock_dir: str | Path | None = None,
+    init_output: str | Path | None = None,
 ) -> list[dict]:
     """Train one variant for `settings.epochs` epochs, resuming from `state_dir` when it holds earlier epochs.
 
     `lock_dir` (default `state_dir`) is locked for the life of the run: a second trainer on it fails at once,
     naming the first.
+    `init_output`: where to publish the seeded initial weights (epoch 0, before any step), which a fresh run
+    saves in the state folder.
     `stop_after_epoch` ends the run early (as a kill would) — used by tests of resumption.
     """
     if len(epoch_outputs) != settings.epochs:
@@ -212,7 +215,8 @@ def run_training(
     with state.lock():
         return _train(model_cfg=model_cfg, vocab_path=vocab_path, train_files=train_files, dev_files=dev_files,
                       settings=settings, state=state, epoch_outputs=epoch_outputs, history_output=history_output,
-                      tensorboard_dir=tensorboard_dir, progress=progress, stop_after_epoch=stop_after_epoch)
+                      tensorboard_dir=tensorboard_dir, progress=progress, stop_after_epoch=stop_after_epoch,
+                      init_output=init_output)
 
 
 def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings) -> tf.data.Dataset:
@@ -227,7 +231,7 @@ def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSetting
 def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
            settings: TrainSettings, state: TrainingState, epoch_outputs: Sequence[str | Path],
            history_output: str | Path, tensorboard_dir: str | Path | None, progress: bool,
-           stop_after_epoch: int | None) -> list[dict]:
+           stop_after_epoch: int | None, init_output: str | Path | None) -> list[dict]:
     from lowrank_asr.data.dataset import make_dataset
     from lowrank_asr.evaluation.transcribe import greedy_wer
     from lowrank_asr.models import build_model
@@ -247,6 +251,12 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
 
     start = state.last_complete_epoch(len(model.weights), len(trainer.optimizer.variables))
     history = state.read_history(start)
+    # the seeded initialisation (epoch 0), before any step or loaded weights: the model was just built from the
+    # seed, so a missing or damaged copy is written again, identical, on a resume too
+    if not start or checkpoint_problem(state.weights_path(0), len(model.weights)):
+        state.save_initial(model)
+    if init_output is not None:
+        publish(state.weights_path(0), init_output)
     if start:
         log.info("resuming after epoch %d from %s", start, state.dir)
         load_weights(model, state.weights_path(start))

@@ -114,6 +114,13 @@ class TrainingState:
         os.replace(tmp, self.optimizer_path(epoch))
         write_checksum(self.optimizer_path(epoch))
 
+    def save_initial(self, model) -> None:
+        """The seeded initial weights as epoch 0 (no optimizer state: nothing has been applied yet)."""
+        from lowrank_asr.models.weights import save_weights
+
+        save_weights(model, self.weights_path(0))
+        write_checksum(self.weights_path(0))
+
     def last_complete_epoch(self, weight_count: int | None = None, optimizer_count: int | None = None) -> int:
         """The epoch to resume after: the last one marked complete whose files and all earlier epochs' weights
         are sound (0 if none). A damaged file is logged by path; the epochs from it on are trained again.

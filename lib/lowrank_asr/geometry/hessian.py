@@ -1,0 +1,239 @@
+"""Sharpness from Hessian-vector products: top eigenvalue by power iteration, trace by Hutchinson's estimator.
+
+The algorithms (as in PyHessian, Yao et al. 2020) work on flat float64 vectors and a callable ``hvp(v) -> H v``;
+:func:`model_hvp` builds that callable for a Keras model and a loss closure. Two ways to get ``H v``:
+
+- ``double_backprop``: the gradient of ``⟨∇L, v⟩`` (exact; needs a loss with second derivatives).
+- ``finite_difference``: ``(∇L(θ + εv) − ∇L(θ − εv)) / 2ε`` (error O(ε²)); for losses whose fused kernel has
+  no second derivative (TensorFlow's CTC loss). ε is relative to the weight norm.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.landscape.asr import subset_objective
+
+HVP_METHODS = ("double_backprop", "finite_difference")
+
+
+@dataclass
+class PowerIteration:
+    eigenvalue: float
+    iterations: int
+    converged: bool
+    relative_change: float
+    history: list[float]
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    if norm == 0.0:
+        raise PipelineError("power iteration: H v = 0 (the Hessian is zero along the iterate)")
+    return v / norm
+
+
+def power_iteration(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20, tol: float = 1e-3,
+                    seed: int = 0, shift: float = 0.0) -> PowerIteration:
+    """The eigenvalue of largest magnitude of the (symmetric) Hessian behind ``hvp``, or with ``shift`` of
+    ``H − shift·I``, reported as an eigenvalue of H (the Rayleigh quotient vᵀHv of the final iterate).
+
+    Stops when that value changes by at most ``tol`` relative to itself, or after ``max_iter`` Hessian-vector
+    products; ``converged`` says which, ``iterations`` how many products were used.
+    """
+    if max_iter < 1:
+        raise PipelineError(f"power_iteration: max_iter must be >= 1, got {max_iter}")
+    v = _unit(np.random.default_rng(seed).standard_normal(dim))
+    history: list[float] = []
+    change = float("inf")
+    for it in range(1, max_iter + 1):
+        hv = np.asarray(hvp(v), dtype=np.float64) - shift * v
+        eig = float(v @ hv) + shift
+        if history:
+            change = abs(eig - history[-1]) / max(abs(eig), 1e-12)
+        history.append(eig)
+        if change <= tol:
+            return PowerIteration(eig, it, True, change, history)
+        v = _unit(hv)
+    return PowerIteration(history[-1], max_iter, False, change, history)
+
+
+def largest_eigenvalue(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20,
+                       tol: float = 1e-3, seed: int = 0) -> tuple[PowerIteration, float]:
+    """The largest (most positive) eigenvalue, and the eigenvalue of largest magnitude.
+
+    Power iteration finds the eigenvalue of largest magnitude λ_d. Away from a minimum that can be negative; then
+    a second run on ``H − λ_d·I`` (all eigenvalues shifted to >= 0 when λ_d is the most negative) finds
+    ``λ_max``; its tolerance applies to λ_max itself, so a λ_max much smaller than |λ_d| (slow convergence) shows
+    as not converged rather than as a precise-looking number. The iteration count is the sum of both runs.
+    """
+    first = power_iteration(hvp, dim, max_iter=max_iter, tol=tol, seed=seed)
+    if first.eigenvalue >= 0:
+        return first, first.eigenvalue
+    second = power_iteration(hvp, dim, max_iter=max_iter, tol=tol, seed=seed + 1, shift=first.eigenvalue)
+    top = PowerIteration(second.eigenvalue, first.iterations + second.iterations,
+                         first.converged and second.converged, second.relative_change,
+                         first.history + second.history)
+    return top, first.eigenvalue
+
+
+def hutchinson_trace(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4,
+                     seed: int = 0) -> tuple[float, float]:
+    """``(mean, standard error)`` of ``vᵀ H v`` over Rademacher vectors ``v`` (unbiased for ``tr H``)."""
+    if samples < 1:
+        raise PipelineError(f"hutchinson_trace: samples must be >= 1, got {samples}")
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
+    values = []
+    for _ in range(samples):
+        v = rng.choice([-1.0, 1.0], size=dim)
+        values.append(float(v @ np.asarray(hvp(v), dtype=np.float64)))
+    err = float(np.std(values, ddof=1) / np.sqrt(samples)) if samples > 1 else float("nan")
+    return float(np.mean(values)), err
+
+
+class ModelHVP:
+    """``H v`` of ``loss_fn()`` (a zero-argument closure) with respect to ``model.trainable_variables``.
+
+    Vectors are flat float64 arrays in variable order. ``count`` is the number of products computed.
+    """
+
+    def __init__(self, model, loss_fn: Callable, method: str = "double_backprop", fd_scale: float = 1e-3):
+        import tensorflow as tf
+
+        if method not in HVP_METHODS:
+            raise PipelineError(f"ModelHVP: unknown method {method!r}; use one of {HVP_METHODS}")
+        self.variables = list(model.trainable_variables)
+        self.shapes = [tuple(v.shape) for v in self.variables]
+        self.sizes = [int(np.prod(s)) for s in self.shapes]
+        self.dim = int(sum(self.sizes))
+        self.method = method
+        self.count = 0
+        variables = self.variables
+
+        def grads():
+            with tf.GradientTape() as tape:
+                loss = loss_fn()
+            # embedding gradients arrive as IndexedSlices: densify them for products and sums
+            return [tf.convert_to_tensor(g) for g in
+                    tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+
+        if method == "double_backprop":
+            @tf.function
+            def product(vs):
+                with tf.GradientTape() as outer:
+                    g = grads()
+                    dot = tf.add_n([tf.reduce_sum(a * tf.cast(b, a.dtype)) for a, b in zip(g, vs, strict=True)])
+                return [tf.convert_to_tensor(h) for h in
+                        outer.gradient(dot, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+        else:
+            w_norm = float(np.sqrt(sum(float(tf.reduce_sum(tf.square(v))) for v in variables)))
+            eps = fd_scale * (1.0 + w_norm)
+
+            # One traced function per product: eager per-variable ops would cost more than the two gradients.
+            # Automatic control dependencies keep the reads, moves and gradients in program order.
+            @tf.function
+            def product(vs):
+                v_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(d, tf.float64))) for d in vs]))
+                h = eps / tf.maximum(v_norm, 1e-30)
+                steps = [tf.cast(h, v.dtype) * tf.cast(d, v.dtype) for v, d in zip(variables, vs, strict=True)]
+                originals = [tf.identity(v) for v in variables]
+                for v, w, d in zip(variables, originals, steps, strict=True):
+                    v.assign(w + d)
+                plus = grads()
+                for v, w, d in zip(variables, originals, steps, strict=True):
+                    v.assign(w - d)
+                minus = grads()
+                for v, w in zip(variables, originals, strict=True):
+                    v.assign(w)
+                return [(p - m) / tf.cast(2.0 * h, p.dtype) for p, m in zip(plus, minus, strict=True)]
+
+        self._product = product
+
+    def split(self, flat: np.ndarray) -> list:
+        import tensorflow as tf
+
+        out, start = [], 0
+        for v, shape, n in zip(self.variables, self.shapes, self.sizes, strict=True):
+            out.append(tf.constant(flat[start:start + n].reshape(shape), dtype=v.dtype))
+            start += n
+        return out
+
+    def __call__(self, flat: np.ndarray) -> np.ndarray:
+        self.count += 1
+        result = self._product(self.split(np.asarray(flat, dtype=np.float64)))
+        return np.concatenate([np.asarray(r, dtype=np.float64).ravel() for r in result])
+
+
+@dataclass
+class SharpnessResult:
+    epochs: list[int]
+    loss: list[float] = field(default_factory=list)
+    eigenvalue: list[float] = field(default_factory=list)
+    dominant: list[float] = field(default_factory=list)
+    iterations: list[int] = field(default_factory=list)
+    converged: list[bool] = field(default_factory=list)
+    relative_change: list[float] = field(default_factory=list)
+    trace: list[float] = field(default_factory=list)
+    trace_stderr: list[float] = field(default_factory=list)
+    hvp_method: str = ""
+    hvp_seconds: float = float("nan")
+    grad_seconds: float = float("nan")
+    subset_ids: list[str] = field(default_factory=list)
+
+
+def hvp_method_for(model) -> str:
+    """Double backprop, except for CTC: TensorFlow's fused CTC kernel blocks second derivatives."""
+    return "finite_difference" if getattr(model, "decoder_type", "rnnt") == "ctc" else "double_backprop"
+
+
+def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
+              epochs: Sequence[int], data_files: Sequence[str], subset: int, max_iter: int, tol: float,
+              samples: int, seed: int) -> SharpnessResult:
+    """Largest Hessian eigenvalue (power iteration, see :func:`largest_eigenvalue`) and trace (Hutchinson) of the
+    subset loss at each epoch."""
+    import tensorflow as tf
+
+    from lowrank_asr.models.weights import load_weights
+
+    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[0],
+                           data_files=data_files, subset=subset)
+    model = obj.model
+    hvp = ModelHVP(model, obj.loss_fn, hvp_method_for(model))
+    out = SharpnessResult(epochs=list(epochs), hvp_method=hvp.method, subset_ids=obj.subset_ids)
+    variables = list(model.trainable_variables)
+
+    @tf.function
+    def gradient():
+        with tf.GradientTape() as tape:
+            loss = obj.loss_fn()
+        return tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+
+    hvp(np.ones(hvp.dim))  # traces the product, so that the timings below are the steady-state cost
+    hvp_times, grad_times = [], []
+    for path in weights_paths:
+        load_weights(model, path)
+        out.loss.append(float(obj.loss_fn()))
+        count, began = hvp.count, time.perf_counter()
+        top, dominant = largest_eigenvalue(hvp, hvp.dim, max_iter=max_iter, tol=tol, seed=seed)
+        trace, err = hutchinson_trace(hvp, hvp.dim, samples=samples, seed=seed)
+        hvp_times.append((time.perf_counter() - began) / (hvp.count - count))
+        gradient()  # first call traces
+        began = time.perf_counter()
+        [tf.convert_to_tensor(g).numpy() for g in gradient()]
+        grad_times.append(time.perf_counter() - began)
+        out.eigenvalue.append(top.eigenvalue)
+        out.dominant.append(dominant)
+        out.iterations.append(top.iterations)
+        out.converged.append(top.converged)
+        out.relative_change.append(top.relative_change)
+        out.trace.append(trace)
+        out.trace_stderr.append(err)
+    out.hvp_seconds = float(np.median(hvp_times))
+    out.grad_seconds = float(np.median(grad_times))
+    return out

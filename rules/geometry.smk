@@ -1,0 +1,135 @@
+# Training geometry per variant (Li et al. 2018 §3, §7): the optimiser's path on its PCA plane, 1-D
+# interpolations from the initialisation, sharpness (Hessian top eigenvalue and trace) per epoch. One job per
+# variant and analysis: each pays the TensorFlow start-up once for all epochs. The fixed subset is the landscape's.
+GEOMETRY = config["geometry"]
+GEOMETRY_SUBSET = {k: LANDSCAPE[k] for k in ("split", "subset")}
+TRAJECTORY_EPOCHS = list(range(GEOMETRY["trajectory"].get("from_epoch", 1), EPOCHS + 1))
+SHARPNESS_EPOCHS = analysis_epochs(config, "landscape")
+
+
+rule trajectory_plane:
+    input:
+        weights=[model_weights("{variant}", e) for e in TRAJECTORY_EPOCHS],
+        data=tfrecord_files(LANDSCAPE["split"]),
+        vocab=vocab_files(),
+    output:
+        "results/landscape/{variant}/trajectory.h5",
+    log:
+        "logs/trajectory_plane/{variant}.log",
+    benchmark:
+        "benchmarks/trajectory_plane/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        trajectory=GEOMETRY["trajectory"],
+        subset=GEOMETRY_SUBSET,
+        epochs=TRAJECTORY_EPOCHS,
+        seed=config["seed"],
+        model=model_settings,
+        code=script_code("trajectory_plane.py"),
+    script:
+        "../workflow_scripts/trajectory_plane.py"
+
+
+rule interpolation:
+    input:
+        weights=[model_weights("{variant}", e) for e in range(0, EPOCHS + 1)],
+        data=tfrecord_files(LANDSCAPE["split"]),
+        vocab=vocab_files(),
+    output:
+        "results/landscape/{variant}/interpolation.h5",
+    log:
+        "logs/interpolation/{variant}.log",
+    benchmark:
+        "benchmarks/interpolation/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        interpolation=GEOMETRY["interpolation"],
+        subset=GEOMETRY_SUBSET,
+        seed=config["seed"],
+        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        model=model_settings,
+        code=script_code("interpolation.py"),
+    script:
+        "../workflow_scripts/interpolation.py"
+
+
+rule sharpness:
+    input:
+        weights=[model_weights("{variant}", e) for e in SHARPNESS_EPOCHS],
+        data=tfrecord_files(LANDSCAPE["split"]),
+        vocab=vocab_files(),
+    output:
+        "results/landscape/{variant}/sharpness.h5",
+    log:
+        "logs/sharpness/{variant}.log",
+    benchmark:
+        "benchmarks/sharpness/{variant}.tsv"
+    conda:
+        ENV_TF
+    threads: ANALYSIS_THREADS
+    resources:
+        gpu=0,
+    params:
+        sharpness=GEOMETRY["sharpness"],
+        subset=GEOMETRY_SUBSET,
+        epochs=SHARPNESS_EPOCHS,
+        model=model_settings,
+        code=script_code("sharpness.py"),
+    script:
+        "../workflow_scripts/sharpness.py"
+
+
+rule plot_geometry:
+    input:
+        trajectory=[f"results/landscape/{v}/trajectory.h5" for v in VARIANTS],
+        interpolation=[f"results/landscape/{v}/interpolation.h5" for v in VARIANTS],
+        sharpness=[f"results/landscape/{v}/sharpness.h5" for v in VARIANTS],
+    output:
+        trajectory=[
+            report(
+                f"results/plots/geometry/{v}_trajectory.png",
+                caption="../report/trajectory.rst",
+                category="5. Training geometry",
+                labels={"figure": f"trajectory plane, {v}"},
+            )
+            for v in VARIANTS
+        ],
+        compare_trajectory=report(
+            "results/plots/geometry/trajectory.png",
+            caption="../report/trajectory.rst",
+            category="5. Training geometry",
+            labels={"figure": "trajectory planes, all"},
+        ),
+        interpolation=[
+            report(
+                f"results/plots/geometry/{v}_interpolation.png",
+                caption="../report/interpolation.rst",
+                category="5. Training geometry",
+                labels={"figure": f"interpolation, {v}"},
+            )
+            for v in VARIANTS
+        ],
+        sharpness=report(
+            "results/plots/geometry/sharpness.png",
+            caption="../report/sharpness.rst",
+            category="5. Training geometry",
+            labels={"figure": "sharpness"},
+        ),
+    log:
+        "logs/plot_geometry/plot_geometry.log",
+    benchmark:
+        "benchmarks/plot_geometry/plot_geometry.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        code=script_code("plot_geometry.py"),
+    script:
+        "../workflow_scripts/plot_geometry.py"
