@@ -21,6 +21,8 @@ VARIANTS = list(config["variants"])
 # one seed (today's paths), `{variant}/seed_{seed}` with several.
 RUNS = training_runs(config)
 RUN_NAMES = [r.name for r in RUNS]
+# the training geometry follows the landscape's runs (the first seed's unless landscape.all_seeds)
+GEOMETRY_RUN_NAMES = [r.name for r in analysis_runs(config, "landscape")]
 EPOCHS = config["training"]["epochs"]
 SHARDS = config["data"]["shards"]
 LOCAL = config["corpus"].get("local") or {}
@@ -196,9 +198,12 @@ def representation_targets():
 
 
 def geometry_targets():
-    """The training-geometry figures (rules/geometry.smk): they pull the per-variant HDF5 files."""
-    return ([f"results/plots/geometry/{v}_{kind}.png" for v in VARIANTS for kind in ("trajectory", "interpolation")]
-            + ["results/plots/geometry/trajectory.png", "results/plots/geometry/sharpness.png"])
+    """The training-geometry figures (rules/geometry.smk): they pull the per-run HDF5 files."""
+    return [
+        f"results/plots/geometry/{v}_{kind}.png"
+        for v in GEOMETRY_RUN_NAMES
+        for kind in ("trajectory", "interpolation")
+    ] + ["results/plots/geometry/trajectory.png", "results/plots/geometry/sharpness.png"]
 
 
 def _last_epoch_report(paths, caption, category):

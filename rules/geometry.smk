@@ -89,9 +89,9 @@ rule sharpness:
 
 rule plot_geometry:
     input:
-        trajectory=[f"results/landscape/{v}/trajectory.h5" for v in VARIANTS],
-        interpolation=[f"results/landscape/{v}/interpolation.h5" for v in VARIANTS],
-        sharpness=[f"results/landscape/{v}/sharpness.h5" for v in VARIANTS],
+        trajectory=[f"results/landscape/{v}/trajectory.h5" for v in GEOMETRY_RUN_NAMES],
+        interpolation=[f"results/landscape/{v}/interpolation.h5" for v in GEOMETRY_RUN_NAMES],
+        sharpness=[f"results/landscape/{v}/sharpness.h5" for v in GEOMETRY_RUN_NAMES],
     output:
         trajectory=[
             report(
@@ -100,7 +100,7 @@ rule plot_geometry:
                 category="5. Training geometry",
                 labels={"figure": f"trajectory plane, {v}"},
             )
-            for v in VARIANTS
+            for v in GEOMETRY_RUN_NAMES
         ],
         compare_trajectory=report(
             "results/plots/geometry/trajectory.png",
@@ -115,7 +115,7 @@ rule plot_geometry:
                 category="5. Training geometry",
                 labels={"figure": f"interpolation, {v}"},
             )
-            for v in VARIANTS
+            for v in GEOMETRY_RUN_NAMES
         ],
         sharpness=report(
             "results/plots/geometry/sharpness.png",

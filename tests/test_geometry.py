@@ -16,6 +16,7 @@ from lowrank_asr.geometry.hessian import (
 from lowrank_asr.geometry.interpolation import epoch_path_positions, evaluate_path, model_state
 from lowrank_asr.geometry.io import read_geometry, write_geometry
 from lowrank_asr.geometry.trajectory import plane_axes, trajectory_plane
+from lowrank_asr.hdf5 import provenance
 
 SHAPES = [(4, 3), (5,), (2, 3, 2)]
 AXES = [(1,), None, (2,)]  # the 1-D variable (a bias) gets a zero direction
@@ -212,15 +213,19 @@ def test_epoch_path_positions_run_from_epoch_zero_to_last():
 
 def test_geometry_file_round_trip_and_required_attributes(tmp_path):
     path = write_geometry(tmp_path / "s.h5", "sharpness", {"epochs": [1, 2], "eigenvalue": [3.0, 2.0], "wer": None},
-                          {"variant": "v", "seed": 3, "hvp_method": "double_backprop"}, subset_ids=["a", "b"])
+                          provenance(seed=3, config={}, code="abc", variant="v", hvp_method="double_backprop"),
+                          subset_ids=["a", "b"])
     data = read_geometry(path, "sharpness")
     assert data["eigenvalue"].tolist() == [3.0, 2.0] and "wer" not in data
     assert data["subset_ids"] == ["a", "b"] and data["attrs"]["variant"] == "v"
     assert data["attrs"]["format"] == "lowrank-asr/sharpness" and "package_version" in data["attrs"]
+    assert data["attrs"]["code_hash"] == "abc"
     with pytest.raises(PipelineError, match="not 'lowrank-asr/trajectory'"):
         read_geometry(path, "trajectory")
     with pytest.raises(PipelineError, match=r"\['seed'\]"):
         write_geometry(tmp_path / "t.h5", "trajectory", {}, {"variant": "v"})
+    with pytest.raises(PipelineError, match="code_hash"):
+        write_geometry(tmp_path / "t.h5", "trajectory", {}, {"variant": "v", "seed": 3})
 
 
 def test_geometry_plots_from_files(tmp_path):
@@ -231,7 +236,7 @@ def test_geometry_plots_from_files(tmp_path):
     for k, variant in enumerate(["a", "b"]):
         loss = 1 + (k + 1) * np.add.outer(ys**2, xs**2)
         loss[0, 0] = np.nan  # a diverged point is masked, not fatal
-        attrs = {"variant": variant, "seed": 1}
+        attrs = provenance(seed=1, config={}, code="abc", variant=variant)
         traj.append(read_geometry(write_geometry(tmp_path / f"{variant}_t.h5", "trajectory", {
             "xcoordinates": xs, "ycoordinates": ys, "loss": loss, "epochs": [1, 2, 3],
             "projections": [[1.5, 0.5], [0.7, -0.2], [0, 0]], "explained_variance": [0.9, 0.08],

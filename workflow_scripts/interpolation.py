@@ -6,9 +6,9 @@ log = start_from_snakemake(snakemake)
 
 import time
 
-from lowrank_asr.config import stable_hash
 from lowrank_asr.geometry.interpolation import interpolations
 from lowrank_asr.geometry.io import write_geometry
+from lowrank_asr.hdf5 import provenance
 
 p, w = snakemake.params, snakemake.wildcards
 ip, subset = p.interpolation, p.subset
@@ -20,6 +20,6 @@ seconds = time.perf_counter() - began
 write_geometry(snakemake.output[0], "interpolation", {
     "t": r.t, "loss": r.loss, "wer": r.wer, "path_position": r.position, "path_segment": r.segment,
     "path_t": r.segment_t, "path_loss": r.path_loss, "path_wer": r.path_wer,
-}, {"variant": w.variant, "seed": p.seed, "split": subset["split"], "seconds": seconds,
-    "config_hash": stable_hash([p.model, ip, subset])}, subset_ids=r.subset_ids)
+}, provenance(seed=p.seed, config=[p.model, ip, subset], code=p.code, variant=w.variant, split=subset["split"],
+               seconds=seconds), subset_ids=r.subset_ids)
 log.info("%s: %d + %d points in %.1f s", w.variant, len(r.t), len(r.position), seconds)

@@ -4,9 +4,9 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.config import stable_hash
 from lowrank_asr.geometry.hessian import sharpness
 from lowrank_asr.geometry.io import write_geometry
+from lowrank_asr.hdf5 import provenance
 
 p, w = snakemake.params, snakemake.wildcards
 sh, subset = p.sharpness, p.subset
@@ -17,10 +17,10 @@ write_geometry(snakemake.output[0], "sharpness", {
     "epochs": r.epochs, "loss": r.loss, "eigenvalue": r.eigenvalue, "dominant_eigenvalue": r.dominant, "iterations": r.iterations,
     "converged": r.converged, "relative_change": r.relative_change, "trace": r.trace,
     "trace_stderr": r.trace_stderr,
-}, {"variant": w.variant, "seed": sh["seed"], "split": subset["split"], "hvp_method": r.hvp_method,
-    "tolerance": sh["tolerance"], "max_iterations": sh["iterations"], "hutchinson_samples": sh["hutchinson"],
-    "hvp_seconds": r.hvp_seconds, "grad_seconds": r.grad_seconds,
-    "config_hash": stable_hash([p.model, sh, subset])}, subset_ids=r.subset_ids)
+}, provenance(seed=sh["seed"], config=[p.model, sh, subset], code=p.code, variant=w.variant,
+               split=subset["split"], hvp_method=r.hvp_method, tolerance=sh["tolerance"],
+               max_iterations=sh["iterations"], hutchinson_samples=sh["hutchinson"], hvp_seconds=r.hvp_seconds,
+               grad_seconds=r.grad_seconds), subset_ids=r.subset_ids)
 for e, lam, it, tr in zip(r.epochs, r.eigenvalue, r.iterations, r.trace, strict=True):
     log.info("%s epoch %d: λ_max %.4g (%d iterations), trace %.4g", w.variant, e, lam, it, tr)
 log.info("Hessian-vector product %.3f s = %.2f × a forward + backward pass (%.3f s), method %s", r.hvp_seconds,

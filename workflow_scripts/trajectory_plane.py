@@ -4,9 +4,9 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.config import stable_hash
 from lowrank_asr.geometry.io import write_geometry
 from lowrank_asr.geometry.trajectory import trajectory_landscape
+from lowrank_asr.hdf5 import provenance
 
 p, w = snakemake.params, snakemake.wildcards
 tr, subset = p.trajectory, p.subset
@@ -18,8 +18,8 @@ write_geometry(snakemake.output[0], "trajectory", {
     "xcoordinates": result.grid.xs, "ycoordinates": result.grid.ys, "loss": result.grid.loss_array(),
     "epochs": p.epochs, "projections": plane.coords, "explained_variance": plane.explained,
     "residual": plane.residual,
-}, {"variant": w.variant, "seed": p.seed, "eval_loss": result.eval_loss, "split": subset["split"],
-    "grid_seconds": result.seconds, "config_hash": stable_hash([p.model, tr, subset])},
+}, provenance(seed=p.seed, config=[p.model, tr, subset], code=p.code, variant=w.variant,
+               eval_loss=result.eval_loss, split=subset["split"], grid_seconds=result.seconds),
     subset_ids=result.subset_ids)
 log.info("%s: PCs explain %.1f %% + %.1f %%; %d grid points in %.1f s", w.variant, 100 * plane.explained[0],
          100 * plane.explained[1], result.grid.loss.size, result.seconds)

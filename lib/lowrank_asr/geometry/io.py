@@ -25,9 +25,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-import lowrank_asr
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, check_provenance, read_attrs, write_attrs
 
 FORMATS = {"trajectory": "lowrank-asr/trajectory", "interpolation": "lowrank-asr/interpolation",
            "sharpness": "lowrank-asr/sharpness"}
@@ -42,13 +41,14 @@ def write_geometry(path: str | os.PathLike, kind: str, datasets: Mapping[str, np
     missing = [k for k in REQUIRED_ATTRS if attrs.get(k) is None]
     if missing:
         raise PipelineError(f"geometry file {path}: attributes {missing} are required (pass them in attrs)")
+    check_provenance(attrs, path)
     with atomic_h5(path) as f:
         for name, data in datasets.items():
             if data is not None:
                 f.create_dataset(name, data=np.asarray(data))
         if subset_ids is not None:
             f.create_dataset("subset_ids", data=np.array(list(subset_ids), dtype=h5py.string_dtype()))
-        write_attrs(f, {"package_version": lowrank_asr.__version__, **attrs, "format": FORMATS[kind]})
+        write_attrs(f, {**attrs, "format": FORMATS[kind]})
     return Path(path)
 
 
