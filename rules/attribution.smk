@@ -3,24 +3,26 @@ ATTRIBUTION = config["attribution"]
 ATTRIBUTION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "attribution")]
 
 
+# One job per run for all analysed epochs, or one per epoch (`attribution.job`).
 rule integrated_gradients:
     input:
-        weights="results/models/{variant}/epoch_{epoch}.weights.h5",
+        weights=analysis_epoch_files("attribution", "results/models/{variant}/epoch_{epoch}.weights.h5"),
         data=tfrecord_index(ATTRIBUTION["split"]),
         vocab=vocab_files(),
     output:
-        "results/attribution/{variant}/epoch_{epoch}.h5",
+        analysis_epoch_files("attribution", "results/attribution/{variant}/epoch_{epoch}.h5"),
     log:
-        "logs/integrated_gradients/{variant}/epoch_{epoch}.log",
+        analysis_job_file("logs", "integrated_gradients", "attribution", ".log"),
     benchmark:
-        "benchmarks/integrated_gradients/{variant}/epoch_{epoch}.tsv"
+        analysis_job_file("benchmarks", "integrated_gradients", "attribution", ".tsv")
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
     resources:
         gpu=0,
     params:
-        attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds")},
+        attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds", "job")},
+        epochs=analysis_job_epochs("attribution"),
         model=model_settings,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         seed=run_seed,

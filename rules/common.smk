@@ -10,6 +10,7 @@ from lowrank_asr.config import (
     training_runs,
     variant_model_config,
 )
+from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
@@ -132,6 +133,27 @@ def landscape_grid_output(shards):
     if shards == 1:
         return "results/landscape/{variant}/epoch_{epoch}.h5"
     return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
+
+
+def analysis_epoch_files(section, pattern):
+    """`pattern`'s files for one job of a per-epoch analysis: every analysed epoch's (`{section}.job: variant`),
+    or the `{epoch}` wildcard's alone (`job: epoch`)."""
+    if not per_variant_jobs(config, section):
+        return [pattern]
+    return [pattern.replace("{epoch}", epoch_tag(e)) for e in analysis_epochs(config, section)]
+
+
+def analysis_job_epochs(section):
+    """params.epochs of a per-epoch analysis job: the epoch numbers of its outputs, in their order."""
+    if per_variant_jobs(config, section):
+        return analysis_epochs(config, section)
+    return lambda wildcards: [int(wildcards.epoch)]
+
+
+def analysis_job_file(folder, rule, section, suffix):
+    """Log or benchmark file of a per-epoch analysis job: one per run (and shard), or one per run and epoch."""
+    job = "all_epochs" if per_variant_jobs(config, section) else "epoch_{epoch}"
+    return f"{folder}/{rule}/{{variant}}/{job}{suffix}"
 
 
 def split_source(split):

@@ -2,25 +2,25 @@
 LANDSCAPE = config["landscape"]
 LANDSCAPE_SHARDS = LANDSCAPE.get("shards", 1)
 LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
-# the grid's content does not depend on which epochs are analysed: keep `epochs` out of its params
-LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards", "all_seeds")}
+# the grid's content depends neither on which epochs are analysed nor on how jobs split them: keep those out
+LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards", "all_seeds", "job")}
+LANDSCAPE_SHARD = "" if LANDSCAPE_SHARDS == 1 else ".shard{shard}"
 # the side-by-side video compares the variants' first-seed runs
 COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 
 
+# One job per run (and shard) for all analysed epochs, or one per epoch (`landscape.job`).
 rule loss_grid:
     input:
-        weights="results/models/{variant}/epoch_{epoch}.weights.h5",
+        weights=analysis_epoch_files("landscape", "results/models/{variant}/epoch_{epoch}.weights.h5"),
         data=tfrecord_index(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        landscape_grid_output(LANDSCAPE_SHARDS),
+        analysis_epoch_files("landscape", landscape_grid_output(LANDSCAPE_SHARDS)),
     log:
-        "logs/loss_grid/{variant}/epoch_{epoch}" + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}") + ".log",
+        analysis_job_file("logs", "loss_grid", "landscape", f"{LANDSCAPE_SHARD}.log"),
     benchmark:
-        "benchmarks/loss_grid/{variant}/epoch_{epoch}"
-        + ("" if LANDSCAPE_SHARDS == 1 else ".shard{shard}")
-        + ".tsv"
+        analysis_job_file("benchmarks", "loss_grid", "landscape", f"{LANDSCAPE_SHARD}.tsv")
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -29,6 +29,7 @@ rule loss_grid:
     params:
         landscape=LANDSCAPE_GRID,
         shards=LANDSCAPE_SHARDS,
+        epochs=analysis_job_epochs("landscape"),
         model=model_settings,
         code=script_code("loss_grid.py"),
     script:

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from lowrank_asr.config import all_splits, analysis_epochs, deep_merge, validate_config
+from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
 from lowrank_asr.workflow.overrides import retype_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,14 +108,17 @@ def expected_counts(config: dict) -> dict[str, int]:
     variants = len(config["variants"])
     landscape = len(analysis_epochs(config, "landscape"))
     attribution = len(analysis_epochs(config, "attribution"))
+    # `job: variant`: one loss-grid job per variant (and shard) and one IG job per variant do every epoch
+    grid_jobs = variants * (1 if per_variant_jobs(config, "landscape") else landscape)
+    ig_jobs = variants * (1 if per_variant_jobs(config, "attribution") else attribution)
     shards = config["landscape"].get("shards", 1)
     eval_splits = config["evaluation"].get("splits") or config["data"]["test_splits"]
     source = "synthesize_corpus" if config["corpus"]["source"] == "synthetic" else "download_librispeech"
     counts = {
         source: len(splits), "extract": len(splits), "transcripts": len(splits), "tfrecords": len(splits),
         "vocabulary": 1, "train": variants, "evaluate": variants * len(eval_splits), "wer_table": 1,
-        "training_curves": 1, "loss_grid": variants * landscape * shards, "plot_landscape": variants,
-        "landscape_video": variants, "integrated_gradients": variants * attribution,
+        "training_curves": 1, "loss_grid": grid_jobs * shards, "plot_landscape": variants,
+        "landscape_video": variants, "integrated_gradients": ig_jobs,
         "plot_attribution": variants, "attribution_video": variants, "all": 1,
         # per-epoch analyses list their split's shard index, not its shards
         "tfrecord_index": len({config["landscape"]["split"], config["attribution"]["split"]}),
@@ -153,6 +157,30 @@ def test_smoke_config_dry_run(tmp_path):
     assert run.counts == expected_counts(smoke)
     # smoke exercises the sharded landscape: one merge per variant and epoch
     assert run.counts["merge_loss_grid"] == len(smoke["variants"]) * len(analysis_epochs(smoke, "landscape")) > 1
+    # one loss-grid job per variant and shard, one IG job per variant, each writing every epoch's file
+    epochs = [f"{e:03d}" for e in analysis_epochs(smoke, "landscape")]
+    assert len(epochs) > 1
+    assert {job["wildcards"] for job in run.of("loss_grid")} == {
+        f"variant={v}, shard={i}" for v in smoke["variants"] for i in range(smoke["landscape"]["shards"])}
+    for v in smoke["variants"]:
+        for e in epochs:
+            assert f"results/landscape/{v}/shards/epoch_{e}.shard1.h5" in run.text
+            assert f"results/attribution/{v}/epoch_{e}.h5" in run.text
+        assert f"logs/integrated_gradients/{v}/all_epochs.log" in run.text
+
+
+def test_per_epoch_jobs_when_configured(tmp_path):
+    """`job: epoch` (config/librispeech.yaml's choice): one loss-grid job per variant, epoch (and shard)."""
+    config = load_yaml(ROOT / "config" / "smoke.yaml")
+    config["landscape"]["job"] = config["attribution"]["job"] = "epoch"
+    path = tmp_path / "per_epoch.yaml"
+    path.write_text(yaml.safe_dump(config))
+    run = dry_run(tmp_path / "work", "all", "--configfile", str(path))
+    assert run.counts == expected_counts(config)
+    epochs = len(analysis_epochs(config, "landscape"))
+    assert run.counts["integrated_gradients"] == len(config["variants"]) * epochs > len(config["variants"])
+    assert "variant=ctc, epoch=002, shard=1" in {job["wildcards"] for job in run.of("loss_grid")}
+    assert "logs/integrated_gradients/ctc/epoch_002.log" in run.text
 
 
 def test_wer_table_target_schedules_no_analysis(tmp_path):

@@ -48,11 +48,13 @@ def _check(attrs: dict, seed: int, config, code: str) -> None:
     assert attrs["code_hash"] == code
 
 
-def _fake_landscape(**kw) -> EpochLandscape:
+def _fake_landscapes(**kw):
+    """One result per weights file, each with its own eval loss (so the files can be told apart)."""
     xs = np.linspace(-1, 1, kw["grid"])
     pts = shard_points(grid_points(len(xs), len(xs)), kw["shard"], kw["n_shards"])
-    grid = LossGrid(xs=xs, ys=xs, points=pts, loss=pts.sum(axis=1).astype(float))
-    return EpochLandscape(grid, 1.5, ["u1", "u2"])
+    for i, _ in enumerate(kw["weights_paths"]):
+        grid = LossGrid(xs=xs, ys=xs, points=pts, loss=pts.sum(axis=1).astype(float) + i)
+        yield EpochLandscape(grid, 1.5 + i, ["u1", "u2"])
 
 
 def _shard_index(tmp_path) -> str:
@@ -66,17 +68,18 @@ def _shard_index(tmp_path) -> str:
 
 
 def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
-    monkeypatch.setattr("lowrank_asr.landscape.asr.epoch_landscape", _fake_landscape)
-    inputs = {"vocab": ["vocab.json"], "weights": "w.h5", "data": _shard_index(tmp_path)}
+    monkeypatch.setattr("lowrank_asr.landscape.asr.variant_landscapes", _fake_landscapes)
+    inputs = {"vocab": ["vocab.json"], "weights": ["w.h5"], "data": _shard_index(tmp_path)}
     config = [MODEL, LANDSCAPE]
     full = tmp_path / "epoch_002.h5"
-    _run("loss_grid.py", _snakemake([full], {"landscape": LANDSCAPE, "shards": 1, "model": MODEL, "code": "grid-1"},
-                                    {"variant": "v", "epoch": "002"}, inputs), monkeypatch)
+    _run("loss_grid.py", _snakemake([full], {"landscape": LANDSCAPE, "shards": 1, "epochs": [2], "model": MODEL,
+                                             "code": "grid-1"}, {"variant": "v", "epoch": "002"}, inputs),
+         monkeypatch)
     _check(read_landscape(full)["attrs"], 7, config, "grid-1")
 
     shards = [tmp_path / f"epoch_002.shard{i}.h5" for i in range(2)]
     for i, path in enumerate(shards):
-        _run("loss_grid.py", _snakemake([path], {"landscape": LANDSCAPE, "shards": 2, "model": MODEL,
+        _run("loss_grid.py", _snakemake([path], {"landscape": LANDSCAPE, "shards": 2, "epochs": [2], "model": MODEL,
                                                  "code": "grid-2"}, {"variant": "v", "epoch": "002", "shard": str(i)},
                                         inputs), monkeypatch)
     _check(read_landscape_shard(shards[0])[1], 7, config, "grid-2")
@@ -91,26 +94,44 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
     np.testing.assert_array_equal(data["loss"], read_landscape(full)["loss"])
 
 
+def test_one_landscape_job_per_variant_writes_each_epoch_with_its_provenance(tmp_path, monkeypatch):
+    monkeypatch.setattr("lowrank_asr.landscape.asr.variant_landscapes", _fake_landscapes)
+    inputs = {"vocab": ["vocab.json"], "weights": ["w1.h5", "w3.h5"], "data": _shard_index(tmp_path)}
+    outputs = [tmp_path / "epoch_001.h5", tmp_path / "epoch_003.h5"]
+    _run("loss_grid.py", _snakemake(outputs, {"landscape": LANDSCAPE, "shards": 1, "epochs": [1, 3], "model": MODEL,
+                                              "code": "grid-1"}, {"variant": "v"}, inputs), monkeypatch)
+    for i, (epoch, path) in enumerate(zip([1, 3], outputs, strict=True)):
+        data = read_landscape(path)
+        _check(data["attrs"], 7, [MODEL, LANDSCAPE], "grid-1")
+        assert data["attrs"]["epoch"] == epoch and data["attrs"]["eval_loss"] == 1.5 + i
+
+
 def test_attribution_file_carries_provenance(tmp_path, monkeypatch):
     feats = np.ones((5, 3), np.float32)
-    item = AttributionItem("1-2-0003", feats, feats * 0, feats * 0.1, -1.0, -2.0, 0.01, 8, "a b")
     seen = {}
 
     def fake(**kw):
         seen.update(kw)
-        return [item]
+        for i, _ in enumerate(kw["weights_paths"]):
+            yield [AttributionItem("1-2-0003", feats, feats * 0, feats * 0.1, -1.0 - i, -2.0, 0.01, 8, "a b")]
 
-    monkeypatch.setattr("lowrank_asr.attribution.asr.epoch_attributions", fake)
-    out = tmp_path / "epoch_004.h5"
-    params = {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234, "code": "ig-1"}
-    _run("integrated_gradients.py", _snakemake([out], params, {"variant": "v", "epoch": "004"},
-                                               {"vocab": ["vocab.json"], "weights": "w.h5", "data": _shard_index(tmp_path)}),
+    monkeypatch.setattr("lowrank_asr.attribution.asr.variant_attributions", fake)
+    outputs = [tmp_path / "epoch_004.h5", tmp_path / "epoch_005.h5"]
+    params = {"attribution": ATTRIBUTION, "epochs": [4, 5], "model": MODEL, "max_symbols": 5, "seed": 1234,
+              "code": "ig-1"}
+    _run("integrated_gradients.py", _snakemake(outputs, params, {"variant": "v"},
+                                               {"vocab": ["vocab.json"], "weights": ["w4.h5", "w5.h5"],
+                                                "data": _shard_index(tmp_path)}),
          monkeypatch)
-    attrs = read_attributions(out)["attrs"]
-    _check(attrs, 1234, {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234}, "ig-1")
-    assert attrs["variant"] == "v" and attrs["epoch"] == 4 and attrs["baseline"] == "blur"
-    assert attrs["blur_sigma"].tolist() == [4, 2] and seen["blur_sigma"] == [4, 2]
-    assert attrs["input_space"].startswith("log-mel before")
+    assert seen["weights_paths"] == ["w4.h5", "w5.h5"]
+    for i, (epoch, out) in enumerate(zip([4, 5], outputs, strict=True)):
+        data = read_attributions(out)
+        attrs = data["attrs"]
+        _check(attrs, 1234, {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234}, "ig-1")
+        assert attrs["variant"] == "v" and attrs["epoch"] == epoch and attrs["baseline"] == "blur"
+        assert attrs["blur_sigma"].tolist() == [4, 2] and seen["blur_sigma"] == [4, 2]
+        assert attrs["input_space"].startswith("log-mel before")
+        assert data["items"][0]["f_input"] == -1.0 - i  # each epoch's own attributions
 
 
 def test_provenance_needs_the_code_hash():

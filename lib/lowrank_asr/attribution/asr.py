@@ -14,7 +14,7 @@ depend on log(α² y² + eps), the path points are spaced geometrically in α (`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ import numpy as np
 from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, check_baseline, make_baseline
 from lowrank_asr.attribution.integrated_gradients import IGResult, integrated_gradients
 from lowrank_asr.attribution.io import AttributionItem
+from lowrank_asr.errors import PipelineError
 
 
 @dataclass
@@ -127,26 +128,48 @@ def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path:
 
     x is the unnormalised log-mel spectrogram [T, F], or waveform samples [S] for the wave front end.
     """
+    [items] = variant_attributions(model_cfg=model_cfg, vocab_path=vocab_path, weights_paths=[weights_path],
+                                   data_files=data_files, utterances=utterances, steps=steps, baseline=baseline,
+                                   blur_sigma=blur_sigma, batch_size=batch_size,
+                                   max_symbols_per_step=max_symbols_per_step)
+    return items
+
+
+def variant_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
+                         data_files: Sequence[str], utterances: int, steps: int, baseline: str = "silence",
+                         blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
+                         max_symbols_per_step: int = 5) -> Iterator[list[AttributionItem]]:
+    """:func:`epoch_attributions` for each of one variant's epochs (``weights_paths``, in order), one at a time.
+
+    TensorFlow, the model, the utterances and the traced encoder and log-likelihood are set up once: each
+    epoch's weights are loaded into the same variables, which the traced functions read.
+    """
     check_baseline(baseline)  # before loading anything: a bad name fails at once
     from lowrank_asr.data.subset import fixed_subset, utt_ids
     from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
     from lowrank_asr.models.trained import load_trained
+    from lowrank_asr.models.weights import load_weights
 
-    model, vocab = load_trained(model_cfg, vocab_path, weights_path)
+    if not weights_paths:
+        raise PipelineError("variant_attributions: no weights files given; pass one per analysed epoch")
+    model, vocab = load_trained(model_cfg, vocab_path, weights_paths[0])
     batch = fixed_subset(data_files, vocab, utterances)
     ids = utt_ids(batch)
     references = [t.decode() for t in batch["transcript"].numpy().tolist()]
     encode = make_encoder_fn(model)
-    enc, enc_len = encode(batch["audio"], batch["audio_len"])
-    hypotheses = [vocab.decode(h) for h in search(model, enc, enc_len, beam_width=None,
-                                                  max_symbols_per_step=max_symbols_per_step)]
     log_likelihood = log_likelihood_fn(model)
-    items = []
-    for i in range(len(ids)):
-        labels = batch["labels"][i, : int(batch["label_len"][i])]
-        inp, base, result = utterance_attribution(
-            model, batch["audio"][i : i + 1], int(batch["audio_len"][i]), labels, baseline=baseline, steps=steps,
-            blur_sigma=blur_sigma, batch_size=batch_size, log_likelihood=log_likelihood)
-        items.append(AttributionItem.from_result(ids[i], inp.x, base, result, references[i], hypotheses[i],
-                                                 norm_mean=inp.mean, norm_scale=inp.scale))
-    return items
+    for e, weights_path in enumerate(weights_paths):
+        if e:  # assign into the built model's variables: the traced functions see the new values
+            load_weights(model, weights_path)
+        enc, enc_len = encode(batch["audio"], batch["audio_len"])
+        hypotheses = [vocab.decode(h) for h in search(model, enc, enc_len, beam_width=None,
+                                                      max_symbols_per_step=max_symbols_per_step)]
+        items = []
+        for i in range(len(ids)):
+            labels = batch["labels"][i, : int(batch["label_len"][i])]
+            inp, base, result = utterance_attribution(
+                model, batch["audio"][i : i + 1], int(batch["audio_len"][i]), labels, baseline=baseline,
+                steps=steps, blur_sigma=blur_sigma, batch_size=batch_size, log_likelihood=log_likelihood)
+            items.append(AttributionItem.from_result(ids[i], inp.x, base, result, references[i], hypotheses[i],
+                                                     norm_mean=inp.mean, norm_scale=inp.scale))
+        yield items
