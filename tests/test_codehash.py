@@ -1,7 +1,10 @@
 """The code hash follows imports transitively and ignores comments, docstrings and formatting."""
 
 import importlib
+import re
+import shutil
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -156,3 +159,61 @@ def test_unreadable_disk_cache_is_ignored(fake_package, tmp_path, disk_cache):
     disk_cache.write_text("{ not json")
     codehash.use_disk_cache(disk_cache)
     assert rehash(s) == expected
+
+
+# ------------------------------------------------------------------ each new stage module invalidates only its stage
+ROOT = Path(__file__).resolve().parents[1]
+LIB = ROOT / "lib" / "lowrank_asr"
+STAGE_MODULES = sorted(
+    [(f"representations/{p.name}", "representations") for p in (LIB / "representations").glob("*.py")]
+    + [(f"geometry/{p.name}", "geometry") for p in (LIB / "geometry").glob("*.py")]
+    + [("plotting/representations.py", "representations"), ("plotting/geometry.py", "geometry")]
+)
+
+
+def rules_of(smk: Path) -> dict[str, set[str]]:
+    """Every rule a .smk file defines → the workflow scripts its `script_code(...)` params hash."""
+    found: dict[str, set[str]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+\s*:)", "\n" + smk.read_text()):
+        head = re.match(r"(?:local)?rule (\w+)\s*:", block)
+        if head:
+            found[head.group(1)] = set(re.findall(r"script_code\(\s*[\"']([\w.]+)[\"']\s*\)", block))
+    return found
+
+
+RULES = {smk.stem: rules_of(smk) for smk in sorted((ROOT / "rules").glob("*.smk"))}
+
+
+@pytest.fixture
+def copied_library(tmp_path, monkeypatch):
+    """A copy of the real package that the hasher reads (memory only), so a test can edit its modules."""
+    root = tmp_path / "lowrank_asr"
+    shutil.copytree(LIB, root, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(codehash, "PACKAGE_ROOT", root)
+    codehash.use_disk_cache(None)
+    codehash.clear_caches()
+    yield root
+    codehash.clear_caches()
+    importlib.reload(codehash)
+
+
+def test_rules_of_the_stages_hash_their_scripts():
+    assert set(RULES["representations"]) >= {"representations", "compression", "plot_representations"}
+    assert set(RULES["geometry"]) >= {"trajectory_plane", "interpolation", "sharpness", "plot_geometry"}
+    assert RULES["train"]["train"] == {"train.py"}
+    assert len(STAGE_MODULES) >= 15
+
+
+@pytest.mark.parametrize(("module", "stage"), STAGE_MODULES)
+def test_editing_a_stage_module_changes_only_its_stages_code_hashes(copied_library, module, stage):
+    """Appending a function to the module changes the code hash of some of its stage's rules and of no other rule
+    (what the e2e invalidation test confirms through a dry run)."""
+    scripts = sorted((ROOT / "workflow_scripts").glob("*.py"))
+    before = {s.name: codehash.code_hash(s) for s in scripts}
+    path = copied_library / module
+    path.write_text(path.read_text() + "\n\ndef _probe() -> int:\n    return 1\n")
+    codehash.clear_caches()
+    changed = {s.name for s in scripts if codehash.code_hash(s) != before[s.name]}
+    rules = {(smk, rule) for smk, defined in RULES.items() for rule, names in defined.items() if names & changed}
+    assert rules, f"no rule's code hash follows {module}"
+    assert {smk for smk, _ in rules} == {stage}, f"{module} changes the code hash of {sorted(rules)}"

@@ -22,17 +22,16 @@ from lowrank_asr.representations import (
     linear_cka,
     pool_frames,
     rank_for_fraction,
-    recalibrate_batch_norm,
     snapshot_dense_weights,
     stable_rank,
     truncate,
     truncate_encoder,
     valid_frames,
 )
-from lowrank_asr.representations.batchnorm import encoder_batch_norms
 from lowrank_asr.representations.kernels import conv_reference
 from lowrank_asr.representations.spectra import numerical_rank, singular_values
 from lowrank_asr.representations.truncation import encoder_dense_weights, factor_params, truncated_svd
+from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
 # config/smoke.yaml's encoder (3 blocks, strides 1, 2, 2; one residual block), a CTC head to build fast.
 SMOKE = {"blocks": [{"layers": 1, "channels": 32, "stride": 1, "repeat": 1},
@@ -314,24 +313,39 @@ def test_truncate_encoder_full_rank_keeps_outputs_and_low_rank_counts(models):
     np.testing.assert_array_equal(block_outputs(model, audio, audio_len)[-1][0], before)
 
 
-def test_recalibrate_batch_norm_averages_masked_batch_statistics(models):
-    model = models["rank2"]
-    norms = encoder_batch_norms(model)
-    assert len(norms) == 4 + 1  # one per conv layer and the residual branch's
+@pytest.mark.parametrize("variant", ["rank2", "wave"])
+def test_compression_batch_norm_reestimation_pools_valid_frames(models, variant):
+    """The sweep's BN re-estimation (precise batch norm) sets each BN layer to the mean / variance of all valid
+    frames of the batches pooled, checked on the first conv's BN against numpy; every layer, the wave front end
+    model's included, gets statistics from the pass (else it raises)."""
+    model = models[variant]
+    norms = batchnorm_layers(model)
+    assert len(norms) == 4 + 1  # one per conv layer and the residual branch's; the wave front end has none
+    saved = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in norms]
     first = model.encoder.blocks[0].layers_[0]
     batches = [dict(zip(("audio", "audio_len"), _audio(lens, seed), strict=True))
                for seed, lens in enumerate([(8000, 5200), (6000, 3000)])]
-    means = []
+    frames = []
     for batch in batches:
         x, x_len = model.featurize(batch["audio"], batch["audio_len"])
-        y = first.conv(x).numpy()
-        means.append(valid_frames(y, x_len.numpy()).mean(axis=0))
-    momentum = norms[0].momentum
-    assert recalibrate_batch_norm(model, batches) == 2
-    np.testing.assert_allclose(first.bn.moving_mean.numpy(), np.mean(means, axis=0), rtol=1e-4, atol=1e-5)
-    assert norms[0].momentum == momentum
-    with pytest.raises(PipelineError, match="no batches"):
-        recalibrate_batch_norm(model, [])
+        if model.wave is not None:
+            x, x_len = model.wave(x, x_len)
+        frames.append(valid_frames(first.conv(x).numpy().astype(np.float64), x_len.numpy()))
+    pooled = np.concatenate(frames)
+    try:
+        assert PreciseBatchNorm(model).recompute(batches) == 2
+        np.testing.assert_allclose(first.bn.moving_mean.numpy(), pooled.mean(axis=0), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(first.bn.moving_variance.numpy(), pooled.var(axis=0), rtol=1e-4, atol=1e-6)
+        # pooled, not the average of per-batch means: the batches have different frame counts
+        assert not np.allclose(pooled.mean(axis=0), np.mean([f.mean(axis=0) for f in frames], axis=0), atol=1e-6)
+        for bn, (mean, var) in zip(norms, saved, strict=True):
+            assert not np.array_equal(bn.moving_mean.numpy(), mean) and not np.array_equal(bn.moving_variance.numpy(), var)
+        with pytest.raises(PipelineError, match="no batch"):
+            PreciseBatchNorm(model).recompute([])
+    finally:
+        for bn, (mean, var) in zip(norms, saved, strict=True):
+            bn.moving_mean.assign(mean)
+            bn.moving_variance.assign(var)
 
 
 # ------------------------------------------------------------------------------ subset, analyses, HDF5 files

@@ -211,6 +211,24 @@ def test_editing_spectra_code_reruns_only_representation_jobs(smoke_repo: Path) 
     assert rules <= REPRESENTATION_RULES
 
 
+STAGE_MODULES = sorted(
+    [(f"representations/{p.name}", "representations") for p in (ROOT / "lib/lowrank_asr/representations").glob("*.py")]
+    + [(f"geometry/{p.name}", "geometry") for p in (ROOT / "lib/lowrank_asr/geometry").glob("*.py")]
+    + [("plotting/representations.py", "representations"), ("plotting/geometry.py", "geometry")]
+)
+
+
+@pytest.mark.parametrize(("module", "stage"), STAGE_MODULES)
+def test_editing_any_representation_or_geometry_module_reruns_only_its_stage(smoke_repo: Path, module: str,
+                                                                             stage: str) -> None:
+    """Issues 12 and 13: a change in each new module reruns some of its stage's jobs and nothing else
+    (tests/test_codehash.py checks the same through the code hashes, without a workspace)."""
+    with edited(smoke_repo / "lib/lowrank_asr" / module, "\n\ndef _probe() -> int:\n    return 1\n"):
+        rules = planned_rules(smoke_repo)
+    allowed = {"representations": REPRESENTATION_RULES, "geometry": GEOMETRY_RULES}[stage]
+    assert rules and rules <= allowed, (module, sorted(rules))
+
+
 def test_editing_model_code_reruns_training_and_everything_after(smoke_repo: Path) -> None:
     with edited(smoke_repo / "lib/lowrank_asr/models/contextnet.py", "\n\ndef _probe() -> int:\n    return 1\n"):
         jobs = planned_jobs(smoke_repo)

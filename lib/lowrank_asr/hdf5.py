@@ -37,6 +37,15 @@ def check_provenance(attrs: Mapping, path) -> None:
                             "attributes with lowrank_asr.hdf5.provenance(seed=..., config=..., code=...)")
 
 
+def open_array_file(path: str | os.PathLike, what: str, remedy: str = "rerun the rule that writes it") -> h5py.File:
+    """``path`` open for reading; a missing, truncated or non-HDF5 file raises a PipelineError that names the
+    file (``what``: its kind, e.g. "landscape") and ``remedy`` (which rule to rerun)."""
+    try:
+        return h5py.File(path, "r")
+    except OSError as e:  # FileNotFoundError included
+        raise PipelineError(f"cannot open {what} file {path}: {e}; {remedy}") from e
+
+
 @contextmanager
 def atomic_h5(path: str | os.PathLike) -> Iterator[h5py.File]:
     """An ``h5py.File`` open for writing at a temporary name next to ``path``; renamed onto it on success."""

@@ -17,12 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from lowrank_asr.attribution.integrated_gradients import IGResult, frame_attribution
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, check_provenance, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, check_provenance, open_array_file, read_attrs, write_attrs
 
 FORMAT = "lowrank-asr/attribution"
 _GROUP_ATTRS = ("f_input", "f_baseline", "completeness_error", "steps", "transcript", "hypothesis")
@@ -105,11 +104,7 @@ def read_attributions(path: str | os.PathLike) -> dict:
     Each item has ``utt_id``, ``features``, ``baseline``, ``attributions``, ``frame_attribution``,
     ``norm_mean``, ``norm_scale`` (each or None), ``f_input``, ``f_baseline``, ``completeness_error``, ``steps``, ``transcript``, ``hypothesis`` (or None).
     """
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise PipelineError(f"cannot open attribution file {path}: {e}; rerun the integrated_gradients rule") from e
-    with f:
+    with open_array_file(path, "attribution", "rerun the integrated_gradients rule") as f:
         attrs = read_attrs(f)
         ids = attrs.get("utt_ids")
         ids = [ids] if isinstance(ids, str) else list(ids) if ids is not None else sorted(f.keys())

@@ -26,7 +26,7 @@ import h5py
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, check_provenance, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, check_provenance, open_array_file, read_attrs, write_attrs
 
 FORMATS = {"trajectory": "lowrank-asr/trajectory", "interpolation": "lowrank-asr/interpolation",
            "sharpness": "lowrank-asr/sharpness"}
@@ -54,11 +54,7 @@ def write_geometry(path: str | os.PathLike, kind: str, datasets: Mapping[str, np
 
 def read_geometry(path: str | os.PathLike, kind: str) -> dict:
     """Every dataset of a ``kind`` file as arrays (``subset_ids`` as a list of str) plus ``attrs``."""
-    try:
-        f = h5py.File(path, "r")
-    except OSError as e:
-        raise PipelineError(f"cannot open {kind} file {path}: {e}; rerun the rule that writes it") from e
-    with f:
+    with open_array_file(path, kind) as f:
         attrs = read_attrs(f)
         if attrs.get("format") != FORMATS[kind]:
             raise PipelineError(f"{path} has format {attrs.get('format')!r}, not {FORMATS[kind]!r}")

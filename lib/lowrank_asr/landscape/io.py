@@ -22,7 +22,14 @@ import h5py
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import PROVENANCE_KEYS, atomic_h5, check_provenance, read_attrs, write_attrs
+from lowrank_asr.hdf5 import (
+    PROVENANCE_KEYS,
+    atomic_h5,
+    check_provenance,
+    open_array_file,
+    read_attrs,
+    write_attrs,
+)
 from lowrank_asr.landscape.grid import LossGrid, merge_shards
 
 FORMAT_FULL = "lowrank-asr/landscape"
@@ -95,16 +102,9 @@ def write_landscape_shard(
     return Path(path)
 
 
-def _open(path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except (OSError, FileNotFoundError) as e:
-        raise PipelineError(f"cannot open landscape file {path}: {e}; rerun the rule that writes it") from e
-
-
 def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
     """A shard file as ``(LossGrid, attrs)`` (``subset_ids`` included in attrs when stored)."""
-    with _open(path) as f:
+    with open_array_file(path, "landscape") as f:
         if "points" not in f:
             raise PipelineError(f"{path} is not a landscape shard file (no 'points' dataset)")
         grid = LossGrid(
@@ -156,7 +156,7 @@ def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.Pat
 def read_landscape(path: str | os.PathLike) -> dict:
     """A full landscape file as a dict: ``xcoordinates``, ``ycoordinates``, ``loss``, ``wer`` (or None),
     ``subset_ids`` (or None) and ``attrs`` (a dict; ``variant``, ``epoch``, ``seed``, ``eval_loss``, ...)."""
-    with _open(path) as f:
+    with open_array_file(path, "landscape") as f:
         if "points" in f:
             raise PipelineError(f"{path} is a shard file; merge the shards with merge_landscape_shards first")
         for key in ("xcoordinates", "ycoordinates", "loss"):

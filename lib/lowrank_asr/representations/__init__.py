@@ -2,16 +2,15 @@
 
 kernels: every encoder conv's effective kernel W[k, c, o]; spectra: singular values, effective / stable rank,
 activation covariance spectra; cka: streamed linear CKA; blocks: every block's output from one traced
-function; truncation / batchnorm: post-hoc rank-r approximation of the dense weights and BN recalibration.
+function; truncation: post-hoc rank-r approximation of the dense weights (BN re-estimation: training/precise_bn.py).
 
 Names are imported lazily (PEP 562): the plotting rules run in the plot environment, without TensorFlow, and
-read files through io.py and compression.py, which must not pull in blocks.py or batchnorm.py.
+read files through io.py and compression.py, which must not pull in blocks.py or TensorFlow at import.
 """
 
 from importlib import import_module
 
 _MODULES = {
-    "batchnorm": ("recalibrate_batch_norm",),
     "blocks": ("block_names", "block_outputs", "block_reductions", "make_block_outputs_fn", "pool_frames"),
     "cka": ("StreamingCKA", "linear_cka"),
     "kernels": ("ConvKernel", "encoder_kernels"),

@@ -1,11 +1,12 @@
 """Post-hoc compression sweep: WER and CER of a trained model against its parameter count under rank-r truncation.
 
 For each rank fraction (truncation.py) the encoder's dense/pointwise weights are replaced by their truncated
-SVDs, the encoder's batch-norm statistics are re-estimated on training batches (batchnorm.py) unless nothing
-was truncated (fraction 1: the model is then exactly the evaluated one), and every split is decoded greedily
-with the evaluation's traced encoder (evaluation.transcribe, one trace per model: only variable values change).
-The model's weights and BN statistics are restored afterwards. The sweep imports TensorFlow when called; the
-CSV readers and writers below do not (the table and plot rules run in the plot environment).
+SVDs, every batch-norm layer's statistics are re-estimated on training batches as precise batch norm does in
+training (training/precise_bn.py: pooled over all valid frames) unless nothing was truncated (fraction 1: the
+model is then exactly the evaluated one), and every split is decoded greedily with the evaluation's traced
+encoder (evaluation.transcribe, one trace per model: only variable values change). The model's weights and BN
+statistics are restored afterwards. The sweep imports TensorFlow when called; the CSV readers and writers below
+do not (the table and plot rules run in the plot environment).
 """
 
 from __future__ import annotations
@@ -21,17 +22,20 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
     ``splits`` maps a split name to a function returning its batches (a fresh iterable per call);
     ``calibration`` returns training batches for BN re-estimation.
     """
+    from itertools import islice
+
     from lowrank_asr.evaluation.transcribe import transcribe
     from lowrank_asr.metrics import error_rates
-    from lowrank_asr.representations.batchnorm import encoder_batch_norms, recalibrate_batch_norm
     from lowrank_asr.representations.truncation import (
         restore_dense_weights,
         snapshot_dense_weights,
         truncate_encoder,
     )
+    from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
     originals = snapshot_dense_weights(model)
-    norms = encoder_batch_norms(model)
+    norms = batchnorm_layers(model)
+    precise: PreciseBatchNorm | None = None  # built once (one trace) at the first truncated fraction
     bn_stats = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in norms]
     rows: list[dict] = []
     try:
@@ -41,7 +45,12 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
                 bn.moving_variance.assign(var)
             result = truncate_encoder(model, fraction, originals)
             truncated = any(layer.rank < min(layer.shape) for layer in result.layers)
-            used = recalibrate_batch_norm(model, calibration(), calibration_batches) if truncated else 0
+            used = 0
+            if truncated:
+                training_batches = calibration()
+                if precise is None:
+                    precise = PreciseBatchNorm(model, getattr(training_batches, "element_spec", None))
+                used = precise.recompute(islice(training_batches, calibration_batches))
             for split, batches in splits.items():
                 decoded, _ = transcribe(model, batches(), vocab, beam_width=None,
                                         max_symbols_per_step=max_symbols_per_step, progress=False)

@@ -27,7 +27,7 @@ import h5py
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.hdf5 import atomic_h5, check_provenance, read_attrs, write_attrs
+from lowrank_asr.hdf5 import atomic_h5, check_provenance, open_array_file, read_attrs, write_attrs
 from lowrank_asr.representations.spectra import VARIANCE_FRACTIONS
 
 if TYPE_CHECKING:  # analysis.py imports TensorFlow; readers of these files (plots) run without it
@@ -72,13 +72,6 @@ def write_representations(path: str | os.PathLike, result: EpochRepresentations,
     return Path(path)
 
 
-def _open(path) -> h5py.File:
-    try:
-        return h5py.File(path, "r")
-    except OSError as e:
-        raise PipelineError(f"cannot open representations file {path}: {e}; rerun the rule that writes it") from e
-
-
 def _group(g: h5py.Group) -> dict:
     out: dict = {"attrs": read_attrs(g)}
     for key, item in g.items():
@@ -89,7 +82,7 @@ def _group(g: h5py.Group) -> dict:
 def read_representations(path: str | os.PathLike) -> dict:
     """The file as nested dicts: ``attrs``, ``blocks``, ``subset_ids``, ``kernels``, ``activations``,
     ``cka_final`` (groups are dicts with their own ``attrs``)."""
-    with _open(path) as f:
+    with open_array_file(path, "representations") as f:
         if read_attrs(f).get("format") != FORMAT_EPOCH:
             raise PipelineError(f"{path} is not a representations file (format {read_attrs(f).get('format')!r})")
         out = _group(f)
@@ -116,7 +109,7 @@ def write_variant_similarity(path: str | os.PathLike, cka: Mapping[tuple[str, st
 
 def read_variant_similarity(path: str | os.PathLike) -> dict:
     """``attrs``, ``subset_ids`` and ``cka``: {(a, b): (matrix, x_blocks, y_blocks)}."""
-    with _open(path) as f:
+    with open_array_file(path, "representations") as f:
         if read_attrs(f).get("format") != FORMAT_VARIANTS:
             raise PipelineError(f"{path} is not a variant similarity file")
         cka = {}

@@ -14,6 +14,9 @@ Choices (see README, "Precise batch norm"):
   BN layers of this model compute their batch moments over valid frames only (the padding mask), each frame
   weighing the same; pooling keeps that weighting, so the result is what one BN batch made of all the batches'
   frames would compute, independent of how bucketing split the frames into batches. Accumulated in float64.
+
+The post-hoc compression sweep (representations/compression.py) re-estimates BN the same way after truncating
+weights.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from collections.abc import Callable, Iterable, Iterator
 import keras
 import tensorflow as tf
 
+from lowrank_asr.errors import PipelineError
+
 
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
     """Every BatchNormalization layer of the model, at any depth."""
@@ -33,14 +38,16 @@ def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization
 class PreciseBatchNorm:
     """Recomputes the moving statistics of every BN layer of an ASRModel from given batches."""
 
-    def __init__(self, model, element_spec):
+    def __init__(self, model, element_spec=None):
+        """``element_spec``: the batches' structure (one trace); None traces per new batch shape instead."""
         self.model = model
         self.layers = batchnorm_layers(model)
         shapes = [tuple(layer.moving_mean.shape) for layer in self.layers]
         self.count = [tf.Variable(0.0, dtype=tf.float64, trainable=False) for _ in shapes]
         self.sum = [tf.Variable(tf.zeros(s, tf.float64), trainable=False) for s in shapes]
         self.sum_sq = [tf.Variable(tf.zeros(s, tf.float64), trainable=False) for s in shapes]
-        self._step = tf.function(self._accumulate, input_signature=[element_spec])
+        self._step = (tf.function(self._accumulate, reduce_retracing=True) if element_spec is None
+                      else tf.function(self._accumulate, input_signature=[element_spec]))
 
     def _accumulate(self, batch: dict) -> None:
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
@@ -81,7 +88,7 @@ class PreciseBatchNorm:
                 self._step(batch)
                 seen += 1
         if seen == 0:
-            raise ValueError("precise batch norm got no batch: is the training split empty?")
+            raise PipelineError("precise batch norm got no batch: is the training split empty?")
         for layer, count, total, total_sq in zip(self.layers, self.count, self.sum, self.sum_sq, strict=True):
             n = float(count.numpy())
             if n == 0:
