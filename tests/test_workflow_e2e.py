@@ -274,6 +274,8 @@ def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path:
     repo = copy_checkout(tmp_path / "repo")
     config = yaml.safe_load((repo / "config" / "smoke.yaml").read_text())
     config["training"]["seeds"] = [11, 12]
+    # two variants are enough to pair them: the third (ctc) would only add CI time
+    config["variants"] = dict(list(config["variants"].items())[:2])
     (repo / "config" / "smoke.yaml").write_text(yaml.safe_dump(config))
     snakemake(repo, "--cores", "2", "results/wer_table.csv", "results/plots/training_curves.png")
     results = repo / "results"
