@@ -54,7 +54,9 @@ def chunked_rnnt_loss(joint: Callable, enc: tf.Tensor, pred: tf.Tensor, labels: 
             return i + 1, out.write(i, piece_loss(e, p, i))
 
         out = tf.TensorArray(tf.float32, size=pieces, infer_shape=False)
-        _, out = tf.while_loop(lambda i, _: i < pieces, forward, (tf.constant(0), out))
+        # parallel_iterations=1: the sub-batches are independent, so TensorFlow would otherwise run up to 10
+        # of them at once (the default), holding their joint tensors together
+        _, out = tf.while_loop(lambda i, _: i < pieces, forward, (tf.constant(0), out), parallel_iterations=1)
         result = tf.reshape(out.concat(), [batch])
 
         def grad(upstream, variables=None):
@@ -74,7 +76,8 @@ def chunked_rnnt_loss(joint: Callable, enc: tf.Tensor, pred: tf.Tensor, labels: 
             d_pred = tf.TensorArray(pred.dtype, size=pieces, infer_shape=False)
             d_vars = [tf.zeros(v.shape, v.dtype) for v in watched]
             _, d_enc, d_pred, d_vars = tf.while_loop(lambda i, *_: i < pieces, backward,
-                                                     (tf.constant(0), d_enc, d_pred, d_vars))
+                                                     (tf.constant(0), d_enc, d_pred, d_vars),
+                                                     parallel_iterations=1)
             d_enc = tf.reshape(d_enc.concat(), tf.shape(enc))
             d_pred = tf.reshape(d_pred.concat(), tf.shape(pred))
             return ((d_enc, d_pred), d_vars) if variables is not None else (d_enc, d_pred)
