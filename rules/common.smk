@@ -7,6 +7,7 @@ from lowrank_asr.config import (
     analysis_runs,
     run_named,
     stable_hash,
+    training_resume_settings,
     training_runs,
     variant_model_config,
 )
@@ -120,7 +121,7 @@ def train_state_dir(wildcards):
     key = stable_hash(
         [
             model_settings(wildcards),
-            TRAINING,
+            training_resume_settings(TRAINING),
             run_seed(wildcards),
             config["data"].get("max_duration"),
             script_code("train.py"),

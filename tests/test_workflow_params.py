@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lowrank_asr.config import load_yaml, validate_config
+from lowrank_asr.config import load_yaml, stable_hash, training_resume_settings, validate_config
 from lowrank_asr.training.loop import TrainSettings
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, known_bad_audio
 
@@ -60,3 +60,21 @@ def test_every_config_sets_the_dev_decoding_knob_under_training(name: str) -> No
     config = load_yaml(ROOT / "config" / name)
     validate_config(config, ROOT / "config" / "schema.yaml")
     assert config["training"]["dev_max_symbols_per_step"] >= 1
+
+
+def test_the_joint_chunk_keeps_the_resume_state_and_accumulation_changes_it() -> None:
+    base = {"epochs": 3, "batch_size": 8, "seeds": [1]}
+    key = stable_hash(training_resume_settings(base))
+    # a memory knob (same maths): a run that ran out of memory resumes with a smaller chunk
+    assert stable_hash(training_resume_settings({**base, "joint_chunk": 2})) == key
+    assert stable_hash(training_resume_settings({**base, "accumulate": 1})) == key  # the default
+    assert stable_hash(training_resume_settings({**base, "accumulate": 4})) != key  # other updates
+    assert stable_hash(training_resume_settings({**base, "batch_size": 4})) != key
+
+
+def test_training_reads_the_chunk_and_accumulation_knobs() -> None:
+    settings = TrainSettings.from_config({"epochs": 1, "batch_size": 2, "joint_chunk": 3, "accumulate": 4},
+                                         seed=0)
+    assert (settings.joint_chunk, settings.accumulate) == (3, 4)
+    default = TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0)
+    assert (default.joint_chunk, default.accumulate) == (None, 1)

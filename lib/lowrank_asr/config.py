@@ -185,6 +185,15 @@ def training_runs(config: Mapping) -> list[Run]:
     return [Run(v if len(seeds) == 1 else f"{v}/seed_{s}", v, s) for v in config["variants"] for s in seeds]
 
 
+def training_resume_settings(training: Mapping) -> dict:
+    """The training settings a run's resume state is keyed by: all but ``seeds`` (adding a seed must not
+    retrain the others) and ``joint_chunk`` (it bounds memory, the maths stay the same: after an
+    out-of-memory failure a smaller chunk resumes the epochs already trained), and ``accumulate`` only when
+    it is not 1 (states written before the knob existed keep their key)."""
+    return {k: v for k, v in training.items()
+            if k not in ("seeds", "joint_chunk") and not (k == "accumulate" and v == 1)}
+
+
 def run_named(config: Mapping, name: str) -> Run:
     for run in training_runs(config):
         if run.name == name:

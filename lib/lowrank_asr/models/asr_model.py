@@ -96,15 +96,23 @@ class ASRModel(keras.Model):
     def ctc_logits(self, enc):
         return self.ctc_head(enc)
 
-    def utterance_loss(self, x, x_len, labels, label_len, training=False, frontend_stats=None):
-        """Per-utterance negative log-likelihood [B] (RNN-T or CTC) of featurised input x."""
+    def utterance_loss(self, x, x_len, labels, label_len, training=False, frontend_stats=None,
+                       joint_chunk: int | None = None):
+        """Per-utterance negative log-likelihood [B] (RNN-T or CTC) of featurised input x.
+
+        ``joint_chunk`` (RNN-T only; None/0: off): run the joint and the loss over sub-batches of this many
+        utterances, recomputed in the backward pass (``losses.chunked_rnnt_loss``): same result, bounded memory.
+        """
         from lowrank_asr import losses  # lazy: the loss package is developed separately
 
         enc, enc_len = self.encode(x, x_len, training=training, frontend_stats=frontend_stats)
         labels = tf.cast(labels, tf.int32)
         label_len = tf.cast(label_len, tf.int32)
         if self.decoder_type == "rnnt":
-            logits = self.joint(enc, self.pred_sequence(labels, label_len))
+            pred = self.pred_sequence(labels, label_len)
+            if joint_chunk:
+                return losses.chunked_rnnt_loss(self.joint, enc, pred, labels, enc_len, label_len, joint_chunk)
+            logits = self.joint(enc, pred)
             return losses.rnnt_loss(logits, labels, enc_len, label_len, blank=0)
         return losses.ctc_loss(self.ctc_logits(enc), labels, enc_len, label_len, blank=0)
 

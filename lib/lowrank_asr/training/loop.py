@@ -44,6 +44,8 @@ class TrainSettings:
     max_duration: float | None = None
     max_symbols_per_step: int = 5
     precise_bn_batches: int = 0
+    joint_chunk: int | None = None
+    accumulate: int = 1
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
@@ -54,7 +56,8 @@ class TrainSettings:
                    mixed_precision=training.get("mixed_precision", False),
                    max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
                    max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step),
-                   precise_bn_batches=training.get("precise_bn_batches", 0))
+                   precise_bn_batches=training.get("precise_bn_batches", 0),
+                   joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1))
 
 
 def configure_determinism(seed: int) -> None:
@@ -99,18 +102,34 @@ class Trainer:
             if settings.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(model.trainable_variables)
+            if settings.accumulate < 1:
+                raise ValueError(f"training.accumulate must be >= 1 micro-batch per update, got "
+                                 f"{settings.accumulate}")
+            # gradient sums of the micro-batches of one update: per replica (ON_READ), all-reduced by
+            # apply_gradients like a plain step's gradients; zero at every epoch boundary, so not saved
+            self._accumulators = [
+                tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="accumulated_gradient",
+                            synchronization=tf.VariableSynchronization.ON_READ,
+                            aggregation=tf.VariableAggregation.SUM)
+                for v in model.trainable_variables] if settings.accumulate > 1 else []
         self.optimizer = optimizer
         self._train_step: Callable | None = None
+        self._apply_step: Callable | None = None
         self._loss_step: Callable | None = None
         self._precise_bn: PreciseBatchNorm | None = None
 
     def _per_utterance_loss(self, batch: dict, training: bool):
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
-        return self.model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training)
+        return self.model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training,
+                                         joint_chunk=self.settings.joint_chunk)
 
     def _make_train_step(self, element_spec) -> Callable:
+        """The traced step of one batch: an update, or (accumulate > 1) adding its gradients to the sums."""
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
-        global_batch = self.settings.batch_size
+        accumulators = self._accumulators
+        # The loss of an update is the sum of per-utterance NLL over its micro-batches / (accumulate x
+        # batch_size): that of one batch of accumulate x batch_size utterances, their union.
+        global_batch = self.settings.batch_size * self.settings.accumulate
 
         def replica_step(batch):
             with tf.GradientTape() as tape:
@@ -118,7 +137,11 @@ class Trainer:
                 loss = tf.reduce_sum(per_utt) / global_batch
                 scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
             grads = tape.gradient(scaled, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            if accumulators:
+                for acc, grad in zip(accumulators, grads, strict=True):
+                    acc.assign_add(tf.convert_to_tensor(grad))
+            else:
+                optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return tf.reduce_sum(per_utt), tf.cast(tf.shape(per_utt)[0], tf.float32)
 
         # One trace for every batch shape: the signature has unknown batch, time and label sizes (without
@@ -132,6 +155,23 @@ class Trainer:
 
         return step
 
+    def _make_apply_step(self) -> Callable:
+        """The traced update from the accumulated gradients (a loss-scale optimizer unscales and checks
+        them as it does a plain step's), which then restart from zero."""
+        model, optimizer, accumulators = self.model, self.optimizer, self._accumulators
+
+        def replica_apply():
+            grads = [tf.identity(acc) for acc in accumulators]
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            for acc in accumulators:
+                acc.assign(tf.zeros_like(acc))
+
+        @tf.function
+        def apply_step():
+            self.strategy.run(replica_apply)
+
+        return apply_step
+
     def _make_loss_step(self, element_spec) -> Callable:
         @tf.function(input_signature=[element_spec])
         def loss_step(batch):
@@ -140,30 +180,44 @@ class Trainer:
         return loss_step
 
     def train_epoch(self, dataset: tf.data.Dataset, epoch: int, progress: bool) -> tuple[float, int]:
+        """One pass over `dataset` → (mean training loss, optimizer updates). With training.accumulate = k an
+        update takes k batches (the epoch's last update the batches left over); max_steps_per_epoch counts
+        updates."""
         dist = self.strategy.experimental_distribute_dataset(dataset.map(_numeric))
         if self._train_step is None:
             self._train_step = self._make_train_step(dist.element_spec)
-        total, count, steps = 0.0, 0.0, 0
+        if self._accumulators and self._apply_step is None:
+            self._apply_step = self._make_apply_step()
+        per_update = self.settings.accumulate
+        total, count, batches, updates = 0.0, 0.0, 0, 0
         limit = self.settings.max_steps_per_epoch
-        bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5, total=limit)
-        for steps, batch in enumerate(dist, start=1):
+        bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5,
+                   total=limit * per_update if limit else None)
+        for batches, batch in enumerate(dist, start=1):
             batch_total, batch_count = self._train_step(batch)
             batch_total, batch_count = float(batch_total), float(batch_count)
             if not math.isfinite(batch_total):
                 raise TrainingError(
-                    f"non-finite training loss ({batch_total}) at epoch {epoch}, step {steps}; epochs before "
+                    f"non-finite training loss ({batch_total}) at epoch {epoch}, step {batches}; epochs before "
                     f"{epoch} are kept. Lower training.learning_rate.peak or set training.clip_norm"
                 )
             total += batch_total
             count += batch_count
+            if batches % per_update == 0:
+                updates += 1
+                if self._apply_step is not None:
+                    self._apply_step()
             bar.update(1)
             bar.set_postfix(loss=f"{total / count:.3f}", lr=f"{self.learning_rate():.2e}")
-            if limit and steps >= limit:
+            if limit and updates >= limit:
                 break
+        if batches % per_update:  # the epoch's last, shorter accumulation
+            updates += 1
+            self._apply_step()
         bar.close()
-        if steps == 0:
+        if batches == 0:
             raise TrainingError(f"epoch {epoch} saw no training batch: is the training split empty?")
-        return total / count, steps
+        return total / count, updates
 
     def mean_loss(self, dataset: tf.data.Dataset) -> float:
         dataset = dataset.map(_numeric)

@@ -1,0 +1,144 @@
+"""Gradient accumulation (training.accumulate = k): one update of k accumulated micro-batches equals one update
+on their union, and the learning-rate schedule counts updates, not micro-batches.
+
+"Equals the union" means: the same update as a run with batch_size = k x b (accumulate 1) given one batch
+holding the k micro-batches' utterances. The loss of an update is the sum of per-utterance NLL over the
+union / (k x b), as a plain step divides by its configured batch size (also for a short last batch). A model
+with batch norm normalises each micro-batch with its own statistics, so there the union's update differs by
+that; the stub model here has a per-utterance loss independent of the batch, which isolates the arithmetic.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism
+from lowrank_asr.training.schedule import make_schedule
+
+SCHEDULE = {"schedule": "transformer", "peak": 0.01, "warmup_steps": 4}
+
+
+class StubModel(keras.Model):
+    """Per-utterance loss from masked audio statistics and the label count through two dense layers."""
+
+    def __init__(self):
+        super().__init__()
+        self.hidden = keras.layers.Dense(4, activation="tanh")
+        self.out = keras.layers.Dense(1)
+
+    def featurize(self, audio, audio_len):
+        return tf.convert_to_tensor(audio, tf.float32), tf.cast(audio_len, tf.int32)
+
+    def utterance_loss(self, x, x_len, labels, label_len, training=False, joint_chunk=None):
+        mask = tf.sequence_mask(x_len, tf.shape(x)[1], tf.float32)
+        n = tf.cast(x_len, tf.float32)
+        label_sum = tf.reduce_sum(tf.cast(labels, tf.float32) * tf.sequence_mask(label_len, tf.shape(labels)[1],
+                                                                                   tf.float32), axis=1)
+        feats = tf.stack([tf.reduce_sum(x * mask, 1) / n, tf.reduce_sum(x * x * mask, 1) / n,
+                          tf.cast(label_len, tf.float32), label_sum / 10.0], axis=1)
+        return tf.square(self.out(self.hidden(feats))[:, 0] - 1.0)
+
+
+def _utterances(count: int, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(count):
+        samples, labels = int(rng.integers(5, 12)), int(rng.integers(1, 5))
+        out.append({"audio": rng.normal(0, 1, samples).astype(np.float32), "audio_len": samples,
+                    "labels": rng.integers(1, 9, labels).astype(np.int32), "label_len": labels})
+    return out
+
+
+def _batch(utterances: list[dict]) -> dict:
+    """One padded batch, as the pipeline's padded_batch makes it."""
+    pad = {k: max(len(u[k]) for u in utterances) for k in ("audio", "labels")}
+    return {"audio": np.stack([np.pad(u["audio"], (0, pad["audio"] - len(u["audio"]))) for u in utterances]),
+            "audio_len": np.array([u["audio_len"] for u in utterances], np.int32),
+            "labels": np.stack([np.pad(u["labels"], (0, pad["labels"] - len(u["labels"]))) for u in utterances]),
+            "label_len": np.array([u["label_len"] for u in utterances], np.int32)}
+
+
+def _dataset(batches: list[dict]) -> tf.data.Dataset:
+    """Batches of different shapes, with open shapes in the element spec (as the bucketed pipeline has)."""
+    data = None
+    for b in batches:
+        one = tf.data.Dataset.from_tensors(b)
+        data = one if data is None else data.concatenate(one)
+    return data
+
+
+def _trainer(batch_size: int, accumulate: int, **extra) -> tuple[StubModel, Trainer]:
+    configure_determinism(5)
+    model = StubModel()
+    model.featurize(tf.zeros([1, 4]), tf.constant([4]))
+    model.out(model.hidden(tf.zeros([1, 4])))  # create the weights (same seed: same initial weights)
+    settings = TrainSettings(epochs=1, batch_size=batch_size, seed=5, accumulate=accumulate,
+                             learning_rate=SCHEDULE, **extra)
+    return model, Trainer(model, settings, tf.distribute.get_strategy(), d_model=16)
+
+
+def _relative_error(a, b) -> float:
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(b)), 1e-30))
+
+
+# micro-batches of 2, 2 and a short last one of 1: k = 3 micro-batches of batch_size 2 vs one batch of 5
+SIZES = [2, 2, 1]
+
+
+def test_accumulated_gradients_equal_the_union_gradient():
+    utts = _utterances(sum(SIZES))
+    micro = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *SIZES[:-1]]), SIZES, strict=True)]
+    model, trainer = _trainer(batch_size=2, accumulate=3)
+    step = trainer._make_train_step(_dataset(micro).element_spec)
+    for b in micro:
+        step({k: tf.constant(v) for k, v in b.items()})
+    accumulated = [acc.numpy() for acc in trainer._accumulators]
+    union = _batch(utts)
+    with tf.GradientTape() as tape:
+        x, x_len = model.featurize(union["audio"], union["audio_len"])
+        loss = tf.reduce_sum(model.utterance_loss(x, x_len, union["labels"], union["label_len"])) / (3 * 2)
+    expected = tape.gradient(loss, model.trainable_variables)
+    for got, want in zip(accumulated, expected, strict=True):
+        assert np.max(np.abs(want)) > 0
+        assert _relative_error(got, want) < 1e-5
+    assert int(trainer.optimizer.iterations) == 0  # nothing applied before the k-th micro-batch
+
+
+@pytest.mark.parametrize("epochs", [1, 2])
+def test_one_update_of_k_micro_batches_equals_one_update_on_their_union(epochs):
+    utts = _utterances(sum(SIZES))
+    micro = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *SIZES[:-1]]), SIZES, strict=True)]
+    acc_model, acc_trainer = _trainer(batch_size=2, accumulate=3)
+    union_model, union_trainer = _trainer(batch_size=6, accumulate=1)
+    start = [v.numpy() for v in acc_model.trainable_variables]
+    for epoch in range(1, epochs + 1):
+        _, acc_updates = acc_trainer.train_epoch(_dataset(micro), epoch, progress=False)
+        _, union_updates = union_trainer.train_epoch(_dataset([_batch(utts)]), epoch, progress=False)
+        assert acc_updates == union_updates == 1
+    assert int(acc_trainer.optimizer.iterations) == int(union_trainer.optimizer.iterations) == epochs
+    for got, want, first in zip(acc_model.trainable_variables, union_model.trainable_variables, start,
+                                strict=True):
+        assert _relative_error(got.numpy() - first, want.numpy() - first) < 1e-5
+    assert all(not np.any(acc.numpy()) for acc in acc_trainer._accumulators)  # restarted from zero
+
+
+def test_schedule_and_history_count_updates_not_micro_batches():
+    utts = _utterances(14, seed=1)
+    micro = [_batch(utts[i:i + 2]) for i in range(0, 14, 2)]  # 7 micro-batches
+    _, trainer = _trainer(batch_size=2, accumulate=3)
+    _, updates = trainer.train_epoch(_dataset(micro), 1, progress=False)
+    assert updates == 3  # 3 + 3 + the short last accumulation of 1
+    assert int(trainer.optimizer.iterations) == 3
+    assert trainer.learning_rate() == pytest.approx(float(make_schedule(SCHEDULE, 16)(3)))
+    _, limited = _trainer(batch_size=2, accumulate=3, max_steps_per_epoch=1)
+    assert limited.train_epoch(_dataset(micro), 1, progress=False)[1] == 1
+    assert int(limited.optimizer.iterations) == 1
+
+
+def test_accumulate_below_one_is_refused():
+    with pytest.raises(ValueError, match="training.accumulate must be >= 1"):
+        _trainer(batch_size=2, accumulate=0)
