@@ -298,7 +298,7 @@ def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path:
     assert all(float(r["greedy_wer_low"]) <= float(r["greedy_wer"]) <= float(r["greedy_wer_high"]) for r in rows)
     with open(results / "comparisons.csv", newline="") as handle:
         pairs = list(csv.DictReader(handle))
-    assert len(pairs) == len(variants) * (len(variants) - 1) // 2 * len(splits)
+    assert len(pairs) == len(variants) * (len(variants) - 1) // 2 * len(splits) * 2  # greedy and beam
     assert all(p["seeds"] == "2/2" for p in pairs)
     assert (results / "plots" / "training_curves.png").stat().st_size > 10_000
 
@@ -313,7 +313,11 @@ def test_adding_an_evaluation_split_runs_only_that_split(smoke_repo: Path) -> No
     cfg = smoke_config()
     splits = [*cfg["evaluation"]["splits"], "dev-clean"]
     jobs = planned_jobs(smoke_repo, "--config", f"evaluation={{splits: [{', '.join(splits)}]}}")
-    assert {(rule, w.get("split")) for rule, w in jobs} == {("evaluate", "dev-clean"), ("wer_table", None)}
+    # the compression sweep decodes the evaluation splits (compression.splits is unset in smoke.yaml), so it is
+    # redone too; nothing else: no training, no evaluation of the other splits
+    compression = {("compression", None), ("compression_table", None), ("plot_compression", None)}
+    assert "splits" not in cfg["compression"]
+    assert {(rule, w.get("split")) for rule, w in jobs} == {("evaluate", "dev-clean"), ("wer_table", None)} | compression
     assert {w["variant"] for rule, w in jobs if rule == "evaluate"} == set(cfg["variants"])
 
 
@@ -323,8 +327,11 @@ def test_changing_a_decoding_knob_retrains_nothing(smoke_repo: Path, knob: str) 
     rules = planned_rules(smoke_repo, "--config", f"evaluation={{{knob}: {value}}}")
     assert {"evaluate", "wer_table"} <= rules
     # the attributions show greedy hypotheses, decoded with max_symbols_per_step
-    uses_knob = {"beam_width": set(), "max_symbols_per_step": {"integrated_gradients", "plot_attribution",
-                                                               "attribution_video"}}[knob]
+    # greedy hypotheses are decoded with max_symbols_per_step by the attributions, the interpolation's WER and the
+    # compression sweep
+    uses_knob = {"beam_width": set(), "max_symbols_per_step": {
+        "integrated_gradients", "plot_attribution", "attribution_video", "interpolation", "plot_geometry",
+        "compression", "compression_table", "plot_compression"}}[knob]
     assert rules <= {"evaluate", "wer_table"} | uses_knob
 
 
