@@ -17,6 +17,7 @@ import numpy as np
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.landscape.asr import subset_objective
+from lowrank_asr.landscape.grid import evaluate_placements
 
 
 def model_state(model) -> list[np.ndarray]:
@@ -48,20 +49,12 @@ def evaluate_path(model, loss_fn: Callable, start: Sequence[np.ndarray], end: Se
                             f"{len(variables)} weights; take both with model_state of this model")
     trainable_ids = {id(v) for v in model.trainable_variables}
     trainable = [id(v) in trainable_ids for v in variables]
-    original = model_state(model)
-    loss = np.empty(len(ts))
-    metric = np.empty(len(ts)) if metric_fn is not None else None
-    try:
-        for k, t in enumerate(ts):
-            for v, w in zip(variables, interpolate_state(start, end, trainable, float(t)), strict=True):
-                v.assign(w)
-            loss[k] = float(np.asarray(loss_fn()))
-            if metric is not None:
-                metric[k] = float(np.asarray(metric_fn()))
-    finally:
-        for v, w in zip(variables, original, strict=True):
+
+    def place(t: float) -> None:
+        for v, w in zip(variables, interpolate_state(start, end, trainable, float(t)), strict=True):
             v.assign(w)
-    return loss, metric
+
+    return evaluate_placements(variables, model_state(model), place, ts, len(ts), loss_fn, metric_fn)
 
 
 def epoch_path_positions(n_epochs: int, per_epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -11,8 +11,9 @@ covers the whole plane (balanced cost when the loss evaluation time depends on t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -158,19 +159,29 @@ def evaluate_grid(
     def set_point(a: float, b: float) -> None:
         assign_fn(tf_vars, w_t, d1_t, d2_t, tf.constant(a, tf.float64), tf.constant(b, tf.float64))
 
-    loss = np.empty(len(points), dtype=np.float64)
-    metric = np.empty(len(points), dtype=np.float64) if metric_fn is not None else None
+    bar = tqdm(points, desc="loss grid", unit="pt", disable=None if progress else True, mininterval=5)
+    loss, metric = evaluate_placements(variables, originals, lambda p: set_point(xs[p[1]], ys[p[0]]), bar,
+                                       len(points), loss_fn, metric_fn)
+    return LossGrid(xs=xs, ys=ys, points=points, loss=loss, metric=metric)
+
+
+def evaluate_placements(variables: Sequence, originals: Sequence[np.ndarray], place: Callable[[Any], None],
+                        items: Iterable, count: int, loss_fn: Callable,
+                        metric_fn: Callable | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(loss [count], metric [count] or None)`` after ``place(item)`` moved the weights to each item's point
+    (a grid point, a point on a path); ``variables`` get their ``originals`` back afterwards, also on error."""
+    loss = np.empty(count, dtype=np.float64)
+    metric = np.empty(count, dtype=np.float64) if metric_fn is not None else None
     try:
-        bar = tqdm(points, desc="loss grid", unit="pt", disable=None if progress else True, mininterval=5)
-        for k, (iy, ix) in enumerate(bar):
-            set_point(xs[ix], ys[iy])
+        for k, item in enumerate(items):
+            place(item)
             loss[k] = float(np.asarray(loss_fn()))
             if metric is not None:
                 metric[k] = float(np.asarray(metric_fn()))
     finally:
         for v, w in zip(variables, originals, strict=True):
             v.assign(w)
-    return LossGrid(xs=xs, ys=ys, points=points, loss=loss, metric=metric)
+    return loss, metric
 
 
 def merge_shards(shards: Sequence[LossGrid]) -> LossGrid:
