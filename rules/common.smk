@@ -45,9 +45,14 @@ TRAIN_THREADS = 1
 ANALYSIS_THREADS = 1
 
 
+def one_of(names):
+    """A wildcard constraint matching exactly `names` (nothing when there are none)."""
+    return "|".join(map(re.escape, names)) or "(?!)"
+
+
 wildcard_constraints:
-    variant="|".join(map(re.escape, RUN_NAMES)),
-    split="|".join(map(re.escape, SPLITS)),
+    variant=one_of(RUN_NAMES),
+    split=one_of(SPLITS),
     epoch=r"\d{3}",
 
 
@@ -96,11 +101,6 @@ def model_settings(wildcards):
     if wildcards.variant not in RUN_MODELS:
         run_named(config, wildcards.variant)  # raises, naming the runs there are
     return RUN_MODELS[wildcards.variant]
-
-
-def one_of(names):
-    """A wildcard constraint matching exactly `names` (nothing when there are none)."""
-    return "|".join(map(re.escape, names)) or "(?!)"
 
 
 def tarball(wildcards):

@@ -1,7 +1,8 @@
 """HDF5 files of the training-geometry analyses (written atomically), one per variant and analysis.
 
-Every file carries the attributes ``variant``, ``seed`` (required; the pipeline adds ``split``,
-``config_hash``) plus ``package_version`` and ``format``, and ``subset_ids`` (the analysis utterances).
+Every file carries the attributes ``variant`` and the provenance ``seed``, ``config_hash``, ``package_version``,
+``code_hash`` (required; ``lowrank_asr.hdf5.provenance``; the pipeline adds ``split``) plus ``format``, and
+``subset_ids`` (the analysis utterances).
 
 - Trajectory (``results/landscape/{variant}/trajectory.h5``, format ``lowrank-asr/trajectory``): datasets
   ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y; the loss at θₙ + x·d₁ + y·d₂),

@@ -1,8 +1,9 @@
 """HDF5 files of the representation analyses (written atomically, attributes as in the other array files).
 
 Per variant and epoch (``results/representations/{variant}/epoch_{NNN}.h5``, format
-``lowrank-asr/representations``): root attributes ``variant``, ``epoch``, ``seed``, ``final_epoch`` (required),
-``package_version``, ``format`` and whatever the caller adds (``config_hash``, ``split``, ...); datasets
+``lowrank-asr/representations``): root attributes ``variant``, ``epoch``, ``final_epoch`` and the provenance
+``seed``, ``config_hash``, ``package_version``, ``code_hash`` (required; ``lowrank_asr.hdf5.provenance``),
+``format`` and whatever the caller adds (``training_seed``, ``split``, ...); datasets
 ``blocks`` (names) and ``subset_ids``;
   ``kernels/{block}/{conv}``: ``singular_values`` [min(k·c, o)] of W as [k·c, o], ``filter_singular_values``
   [o, min(k, c)], ``filter_effective_rank`` / ``filter_stable_rank`` / ``filter_rank`` [o]; attributes
