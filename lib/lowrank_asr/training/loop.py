@@ -127,22 +127,25 @@ class Trainer:
         """The traced step of one batch: an update, or (accumulate > 1) adding its gradients to the sums."""
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
         accumulators = self._accumulators
-        # The loss of an update is the sum of per-utterance NLL over its micro-batches / (accumulate x
-        # batch_size): that of one batch of accumulate x batch_size utterances, their union.
-        global_batch = self.settings.batch_size * self.settings.accumulate
 
+        # The loss of an update is the mean per-utterance NLL over its utterances, whatever the batch sizes
+        # (duration budgets make them vary): each batch's backward pass runs on its mean (over all replicas),
+        # so mixed-precision gradients keep the magnitudes they had; accumulation multiplies that back to the
+        # gradient of the summed losses, which the apply step divides by the update's utterance count.
         def replica_step(batch):
             with tf.GradientTape() as tape:
                 per_utt = tf.cast(self._per_utterance_loss(batch, training=True), tf.float32)
-                loss = tf.reduce_sum(per_utt) / global_batch
+                count = tf.cast(tf.shape(per_utt)[0], tf.float32)
+                batch_count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+                loss = tf.reduce_sum(per_utt) / batch_count
                 scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
             grads = tape.gradient(scaled, model.trainable_variables)
             if accumulators:
                 for acc, grad in zip(accumulators, grads, strict=True):
-                    acc.assign_add(tf.convert_to_tensor(grad))
+                    acc.assign_add(tf.convert_to_tensor(grad) * batch_count)
             else:
                 optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            return tf.reduce_sum(per_utt), tf.cast(tf.shape(per_utt)[0], tf.float32)
+            return tf.reduce_sum(per_utt), count
 
         # One trace for every batch shape: the signature has unknown batch, time and label sizes (without
         # it each bucket's new shape would retrace the whole model, seconds per batch).
@@ -156,19 +159,19 @@ class Trainer:
         return step
 
     def _make_apply_step(self) -> Callable:
-        """The traced update from the accumulated gradients (a loss-scale optimizer unscales and checks
-        them as it does a plain step's), which then restart from zero."""
+        """The traced update from the accumulated gradients of summed losses ÷ the update's utterance count
+        (a loss-scale optimizer unscales and checks them as it does a plain step's); the sums then restart."""
         model, optimizer, accumulators = self.model, self.optimizer, self._accumulators
 
-        def replica_apply():
-            grads = [tf.identity(acc) for acc in accumulators]
+        def replica_apply(count):
+            grads = [acc / count for acc in accumulators]
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             for acc in accumulators:
                 acc.assign(tf.zeros_like(acc))
 
-        @tf.function
-        def apply_step():
-            self.strategy.run(replica_apply)
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+        def apply_step(count):
+            self.strategy.run(replica_apply, args=(count,))
 
         return apply_step
 
@@ -190,6 +193,7 @@ class Trainer:
             self._apply_step = self._make_apply_step()
         per_update = self.settings.accumulate
         total, count, batches, updates = 0.0, 0.0, 0, 0
+        pending = 0.0  # utterances accumulated towards the next update
         limit = self.settings.max_steps_per_epoch
         bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5,
                    total=limit * per_update if limit else None)
@@ -203,17 +207,19 @@ class Trainer:
                 )
             total += batch_total
             count += batch_count
+            pending += batch_count
             if batches % per_update == 0:
                 updates += 1
                 if self._apply_step is not None:
-                    self._apply_step()
+                    self._apply_step(tf.constant(pending, tf.float32))
+                pending = 0.0
             bar.update(1)
             bar.set_postfix(loss=f"{total / count:.3f}", lr=f"{self.learning_rate():.2e}")
             if limit and updates >= limit:
                 break
         if batches % per_update:  # the epoch's last, shorter accumulation
             updates += 1
-            self._apply_step()
+            self._apply_step(tf.constant(pending, tf.float32))
         bar.close()
         if batches == 0:
             raise TrainingError(f"epoch {epoch} saw no training batch: is the training split empty?")
