@@ -46,18 +46,28 @@ class TrainSettings:
     precise_bn_batches: int = 0
     joint_chunk: int | None = None
     accumulate: int = 1
+    # budgets of padded audio seconds per batch (training.batch_seconds, evaluation.batch_seconds for the dev
+    # set); None: batches of batch_size. skip_over_budget: leave out (and log) utterances longer than a budget.
+    batch_seconds: float | None = None
+    dev_batch_seconds: float | None = None
+    skip_over_budget: bool = False
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
                     max_symbols_per_step: int = 5) -> TrainSettings:
-        """`max_symbols_per_step` is the dev decode's default where `training.dev_max_symbols_per_step` is unset."""
+        """`max_symbols_per_step` is the dev decode's default where `training.dev_max_symbols_per_step` is unset.
+        `training` may carry the train job's `evaluation_batch_seconds` and `skip_over_budget`
+        (lowrank_asr.config.train_job_settings)."""
         return cls(epochs=training["epochs"], batch_size=training["batch_size"], seed=seed,
                    learning_rate=training.get("learning_rate", {}), clip_norm=training.get("clip_norm"),
                    mixed_precision=training.get("mixed_precision", False),
                    max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
                    max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step),
                    precise_bn_batches=training.get("precise_bn_batches", 0),
-                   joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1))
+                   joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1),
+                   batch_seconds=training.get("batch_seconds"),
+                   dev_batch_seconds=training.get("evaluation_batch_seconds"),
+                   skip_over_budget=training.get("skip_over_budget", False))
 
 
 def configure_determinism(seed: int) -> None:
@@ -282,10 +292,16 @@ def run_training(
 def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings) -> tf.data.Dataset:
     """The fixed training batches of precise batch norm: the first `precise_bn_batches` batches of the shuffled
     training order for `settings.seed` (the epochs use seed + epoch), the same in every epoch and process."""
+    return training_dataset(train_files, vocab, settings, settings.seed).take(settings.precise_bn_batches)
+
+
+def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int) -> tf.data.Dataset:
+    """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`)."""
     from lowrank_asr.data.dataset import make_dataset
 
-    return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
-                        seed=settings.seed, max_duration=settings.max_duration).take(settings.precise_bn_batches)
+    return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True, seed=seed,
+                        max_duration=settings.max_duration, batch_seconds=settings.batch_seconds,
+                        skip_over_budget=settings.skip_over_budget)
 
 
 def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
@@ -326,8 +342,10 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         write_history_csv(history, history_output)
 
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
+    # each make_dataset checks its budget against the shards' durations as it is built: before any step
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
-                            seed=settings.seed)
+                            seed=settings.seed, batch_seconds=settings.dev_batch_seconds,
+                            skip_over_budget=settings.skip_over_budget)
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
         # order (explicit op seeds below, under the global TF seed set once by configure_determinism) and the
@@ -338,8 +356,7 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         np.random.seed(settings.seed + 1000 * epoch)
         reset_seed_generators(model, settings.seed + 1000 * epoch)
         began = time.perf_counter()
-        train_data = make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
-                                  seed=settings.seed + epoch, max_duration=settings.max_duration)
+        train_data = training_dataset(train_files, vocab, settings, settings.seed + epoch)
         train_loss, steps = trainer.train_epoch(train_data, epoch, progress)
         if settings.precise_bn_batches:
             # before dev loss/WER and the save, so every inference-mode use of this epoch sees these statistics
