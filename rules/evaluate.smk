@@ -1,9 +1,7 @@
 # Recognition of every evaluation split by every variant, and the table that compares them.
 EVAL_SPLITS = config["evaluation"].get("splits") or config["data"]["test_splits"]
 # What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
-EVAL_DECODING = {
-    k: v for k, v in config["evaluation"].items() if k in ("batch_size", "beam_width", "max_symbols_per_step")
-}
+EVAL_DECODING = evaluation_decoding_settings(config)
 
 
 rule evaluate:

@@ -23,7 +23,7 @@ rule train:
         gpu=0,
     params:
         model=model_settings,
-        training=TRAINING,
+        training=train_job_settings(config),
         seed=run_seed,
         max_duration=config["data"].get("max_duration"),
         state_dir=train_state_dir,

@@ -1,9 +1,9 @@
 """Gradient accumulation (training.accumulate = k): one update of k accumulated micro-batches equals one update
 on their union, and the learning-rate schedule counts updates, not micro-batches.
 
-"Equals the union" means: the same update as a run with batch_size = k x b (accumulate 1) given one batch
-holding the k micro-batches' utterances. The loss of an update is the sum of per-utterance NLL over the
-union / (k x b), as a plain step divides by its configured batch size (also for a short last batch). A model
+"Equals the union" means: the same update as a run with accumulate 1 given one batch holding the k
+micro-batches' utterances. The loss of an update is the mean per-utterance NLL over its utterances, whatever the
+micro-batches' sizes (batches by duration vary them) and the configured batch size. A model
 with batch norm normalises each micro-batch with its own statistics, so there the union's update differs by
 that; the stub model here has a per-utterance loss independent of the batch, which isolates the arithmetic.
 """
@@ -100,18 +100,18 @@ def test_accumulated_gradients_equal_the_union_gradient():
     union = _batch(utts)
     with tf.GradientTape() as tape:
         x, x_len = model.featurize(union["audio"], union["audio_len"])
-        loss = tf.reduce_sum(model.utterance_loss(x, x_len, union["labels"], union["label_len"])) / (3 * 2)
-    expected = tape.gradient(loss, model.trainable_variables)
+        loss = tf.reduce_sum(model.utterance_loss(x, x_len, union["labels"], union["label_len"]))
+    expected = tape.gradient(loss, model.trainable_variables)  # the sums hold the summed losses' gradient
     for got, want in zip(accumulated, expected, strict=True):
         assert np.max(np.abs(want)) > 0
         assert _relative_error(got, want) < 1e-5
     assert int(trainer.optimizer.iterations) == 0  # nothing applied before the k-th micro-batch
 
 
-@pytest.mark.parametrize("epochs", [1, 2])
-def test_one_update_of_k_micro_batches_equals_one_update_on_their_union(epochs):
-    utts = _utterances(sum(SIZES))
-    micro = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *SIZES[:-1]]), SIZES, strict=True)]
+@pytest.mark.parametrize("epochs, sizes", [(1, SIZES), (2, SIZES), (2, [3, 1, 2])])
+def test_one_update_of_k_micro_batches_equals_one_update_on_their_union(epochs, sizes):
+    utts = _utterances(sum(sizes))
+    micro = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)]
     acc_model, acc_trainer = _trainer(batch_size=2, accumulate=3)
     union_model, union_trainer = _trainer(batch_size=6, accumulate=1)
     start = [v.numpy() for v in acc_model.trainable_variables]
@@ -142,3 +142,51 @@ def test_schedule_and_history_count_updates_not_micro_batches():
 def test_accumulate_below_one_is_refused():
     with pytest.raises(ValueError, match="training.accumulate must be >= 1"):
         _trainer(batch_size=2, accumulate=0)
+
+
+def _with_sgd(trainer: Trainer) -> Trainer:
+    """Plain SGD at rate 1 (Adam's first steps hardly depend on the loss's scale): an update is minus the
+    gradient it was given, so the tests below read the loss's normalisation off the weights."""
+    trainer.optimizer = keras.optimizers.SGD(1.0)
+    trainer.optimizer.build(trainer.model.trainable_variables)
+    return trainer
+
+
+@pytest.mark.parametrize("accumulate, sizes", [(1, [5]), (1, [1]), (3, [3, 1, 2]), (2, [4, 1])])
+def test_an_update_follows_the_mean_loss_over_its_utterances(accumulate, sizes):
+    """Whatever the batch sizes (duration budgets vary them) and the configured batch_size (8 here, used by
+    nothing): the update's gradient is that of the mean per-utterance loss over the update's utterances."""
+    utts = _utterances(sum(sizes), seed=2)
+    batches = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)]
+    model, trainer = _trainer(batch_size=8, accumulate=accumulate, clip_norm=None)
+    _with_sgd(trainer)
+    start = [v.numpy() for v in model.trainable_variables]
+    union = _batch(utts)
+    with tf.GradientTape() as tape:
+        x, x_len = model.featurize(union["audio"], union["audio_len"])
+        loss = tf.reduce_mean(model.utterance_loss(x, x_len, union["labels"], union["label_len"]))
+    expected = tape.gradient(loss, model.trainable_variables)
+    _, updates = trainer.train_epoch(_dataset(batches), 1, progress=False)
+    assert updates == 1
+    for var, first, grad in zip(model.trainable_variables, start, expected, strict=True):
+        assert np.max(np.abs(grad)) > 0
+        assert _relative_error(first - var.numpy(), grad) < 1e-5
+
+
+def test_mixed_precision_accumulation_still_follows_the_mean_loss():
+    """The loss-scale optimizer's scaled gradients are summed, divided by the count and unscaled at apply."""
+    sizes = [3, 1]
+    utts = _utterances(sum(sizes), seed=3)
+    batches = [_batch(utts[:3]), _batch(utts[3:])]
+    plain_model, plain = _trainer(batch_size=2, accumulate=1, clip_norm=None)
+    _with_sgd(plain)
+    start = [v.numpy() for v in plain_model.trainable_variables]
+    plain.train_epoch(_dataset([_batch(utts)]), 1, progress=False)
+    mixed_model, mixed = _trainer(batch_size=2, accumulate=2, clip_norm=None, mixed_precision=True)
+    mixed.optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1.0), initial_scale=2.0 ** 10)
+    mixed.optimizer.build(mixed_model.trainable_variables)
+    mixed.train_epoch(_dataset(batches), 1, progress=False)
+    assert int(mixed.optimizer.iterations) == 1
+    for got, want, first in zip(mixed_model.trainable_variables, plain_model.trainable_variables, start,
+                                strict=True):
+        assert _relative_error(got.numpy() - first, want.numpy() - first) < 1e-5

@@ -8,7 +8,15 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
-from lowrank_asr.data.dataset import default_bucket_boundaries, list_shards, load_audio, make_dataset
+from lowrank_asr.data.budget import plan_buckets, simulate_batches
+from lowrank_asr.data.dataset import (
+    default_bucket_boundaries,
+    list_shards,
+    load_audio,
+    make_dataset,
+    over_budget_utterances,
+    scan_durations,
+)
 from lowrank_asr.data.tfrecords import make_example, shard_paths, write_tfrecords
 from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
@@ -220,3 +228,82 @@ def test_bad_arguments(corpus, tmp_path):
         make_dataset(files, vocab, batch_size=4, training=True, seed=0, bucket_boundaries=[1.0, 0.5])
     with pytest.raises(CorpusError, match="no \\*.tfrecord shards"):
         list_shards(tmp_path)
+
+
+BUDGET = 2.5  # padded seconds per batch: 2 of the longest (1.25 s) up to 25 of the shortest (0.1 s)
+
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("bounds", [None, [0.4, 0.8]])
+def test_duration_batches_stay_within_the_budget_and_keep_every_utterance(corpus, training, bounds):
+    files, rows, vocab = corpus
+    kw = {"batch_seconds": BUDGET, "bucket_boundaries": bounds}
+    ds = make_dataset(files, vocab, batch_size=1, training=training, seed=3, **kw)
+    batches = [[u.decode() for u in b["utt_id"].numpy()] for b in ds]
+    if bounds:  # 24 utterances in 3 buckets: batches of up to floor(2.5 / 0.4) = 6, not batch_size=1
+        assert max(len(b) for b in batches) == 6
+    for b in ds:
+        lens = b["audio_len"].numpy()
+        assert len(lens) * lens.max() <= BUDGET * SR
+        assert b["audio"].shape[1] == lens.max()
+    assert sorted(u for b in batches for u in b) == sorted(Path(r.path).stem for r in rows)
+    again = make_dataset(files, vocab, batch_size=1, training=training, seed=3, **kw)
+    assert [[u.decode() for u in b["utt_id"].numpy()] for b in again] == batches  # deterministic
+    if training:
+        other = make_dataset(files, vocab, batch_size=1, training=True, seed=4, **kw)
+        assert [[u.decode() for u in b["utt_id"].numpy()] for b in other] != batches
+
+
+def test_duration_batches_are_those_the_planner_simulates(corpus):
+    """Evaluation reads the files in order: its batches are the planner's simulation of that stream."""
+    files, rows, vocab = corpus
+    utts = scan_durations(files)
+    assert [u.utt_id for u in utts] == [Path(r.path).stem for k in range(3) for r in rows[k::3]]
+    plan = plan_buckets(BUDGET, max(u.duration for u in utts), min(u.duration for u in utts))
+    ids = {round(u.duration, 4): [] for u in utts}
+    for u in utts:
+        ids[round(u.duration, 4)].append(u.utt_id)
+    simulated = simulate_batches([u.duration for u in utts], plan.boundaries, plan.batch_sizes)
+    expected = sorted(sorted(ids[round(d, 4)].pop(0) for d in batch) for batch in simulated)
+    ds = make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=BUDGET)
+    assert sorted(sorted(u.decode() for u in b["utt_id"].numpy()) for b in ds) == expected
+
+
+@pytest.mark.parametrize("training, key", [(True, "training.batch_seconds"), (False, "evaluation.batch_seconds")])
+def test_an_utterance_over_the_budget_is_named_before_any_batch(corpus, training, key):
+    files, rows, vocab = corpus
+    longest = max(rows, key=lambda r: r.duration)
+    budget = longest.duration - 0.01
+    with pytest.raises(ConfigError) as err:
+        make_dataset(files, vocab, batch_size=1, training=training, seed=0, batch_seconds=budget)
+    msg = str(err.value)
+    assert Path(longest.path).stem in msg and longest.path in msg and f"{longest.duration:.2f} s" in msg
+    assert f"{key} = {budget}" in msg and "data.max_duration" in msg and "on_bad_audio: skip" in msg
+    assert ".tfrecord" in msg  # the shard it is in
+    # max_duration below it drops it first: no error
+    kept = make_dataset(files, vocab, batch_size=1, training=training, seed=0, batch_seconds=budget,
+                        max_duration=budget)
+    assert Path(longest.path).stem not in {u.decode() for b in kept for u in b["utt_id"].numpy()}
+
+
+def test_skip_leaves_over_budget_utterances_out_and_lists_them(corpus, caplog):
+    files, rows, vocab = corpus
+    budget = 1.0
+    too_long = sorted(Path(r.path).stem for r in rows if r.duration > budget)
+    assert 0 < len(too_long) < N_UTTS
+    with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.dataset"):
+        ds = make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=budget,
+                          skip_over_budget=True)
+    seen = sorted(e["utt_id"] for e in collect(ds))
+    assert seen == sorted(set(Path(r.path).stem for r in rows) - set(too_long))
+    assert all(uid in caplog.text for uid in too_long)
+    assert sorted(u.utt_id for u in over_budget_utterances(files, budget)) == too_long
+    assert over_budget_utterances(files, budget, max_duration=budget) == []
+
+
+def test_budget_arguments(corpus):
+    files, _, vocab = corpus
+    with pytest.raises(ConfigError, match="evaluation.batch_seconds must be positive"):
+        make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=0)
+    with pytest.raises(ConfigError, match="training.batch_seconds = 0.01 s leaves no utterance"):
+        make_dataset(files, vocab, batch_size=1, training=True, seed=0, batch_seconds=0.01, skip_over_budget=True)

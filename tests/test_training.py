@@ -648,3 +648,42 @@ def test_precise_batchnorm_brings_inference_loss_to_training_loss(speech_corpus,
     gap_off = abs(loss(off, training=False) - training_mode)
     gap_on = abs(loss(on, training=False) - training_mode)
     assert gap_on < 0.5 * gap_off, (gap_on, gap_off)
+
+
+# ------------------------------------------------------------------------------------- duration budgets
+def _longest(corpus) -> tuple[str, float, float]:
+    from lowrank_asr.data.dataset import scan_durations
+
+    utts = sorted(scan_durations(corpus.shards), key=lambda u: u.duration)
+    return utts[-1].utt_id, utts[-1].duration, utts[-2].duration
+
+
+def test_an_utterance_over_the_budget_stops_training_before_any_step(speech_corpus, tmp_path) -> None:
+    from lowrank_asr.errors import ConfigError
+
+    utt_id, longest, second = _longest(speech_corpus)
+    budget = round((longest + second) / 2, 3)
+    layout = Layout(tmp_path)
+    with pytest.raises(ConfigError, match=f"training.batch_seconds = {budget} .* utterance {utt_id} "):
+        train_in_process(speech_corpus, layout, epochs=1, batch_seconds=budget)
+    assert not layout.epoch_outputs[0].exists()
+    assert TrainingState(layout.state_dir).last_complete_epoch(1, 1) == 0
+
+
+def test_duration_batches_train_deterministically_and_skip_what_is_over_budget(speech_corpus, tmp_path,
+                                                                               caplog) -> None:
+    from lowrank_asr.data.dataset import scan_durations
+
+    _, longest, _ = _longest(speech_corpus)
+    dev = sorted(scan_durations(speech_corpus.shards[:1]), key=lambda u: u.duration)
+    # training: at least two utterances a batch; dev: its longest utterance is over the budget, hence skipped
+    knobs = {"epochs": 1, "batch_seconds": round(2.5 * longest, 3),
+             "evaluation_batch_seconds": round((dev[-1].duration + dev[-2].duration) / 2, 3),
+             "skip_over_budget": True}
+    runs = [Layout(tmp_path / name) for name in ("a", "b")]
+    with caplog.at_level("WARNING", logger="lowrank_asr.data.dataset"):
+        histories = [train_in_process(speech_corpus, layout, **knobs) for layout in runs]
+    assert f"leaving out utterance {dev[-1].utt_id}" in caplog.text
+    assert f"leaving out utterance {dev[-2].utt_id}" not in caplog.text
+    assert histories[0] == [{**histories[1][0], "seconds": histories[0][0]["seconds"]}]
+    assert_same_weights(runs[0].epoch_outputs[0], runs[1].epoch_outputs[0])

@@ -269,3 +269,13 @@ def test_table_and_comparisons_over_several_seeds(tmp_path):
     evaluations[1] = Evaluation.load(*_evaluation(tmp_path, "a/seed_2", ROWS[:2]))
     with pytest.raises(PipelineError, match=r"a_seed_1.test-clean.tsv .* with .*a_seed_2.test-clean.tsv"):
         table_rows(evaluations, knobs, {}, Bootstrap(), runs)
+
+
+def test_skipped_counts_the_utterances_over_the_evaluation_budget(tmp_path):
+    scores, decodes = _evaluation(tmp_path, "contextnet", ROWS)
+    data = json.loads(scores.read_text())
+    data["over_budget"] = [{"utt_id": "u1", "path": "a/u1.flac", "duration": 36.0},
+                           {"utt_id": "u2", "path": "a/u2.flac", "duration": 40.0}]
+    write_json(data, scores)
+    rows = table_rows([Evaluation.load(scores, decodes)], {"contextnet": {}}, {"test-clean": 1})
+    assert rows[0]["skipped"] == 3  # one from the transcripts stage, two over the budget

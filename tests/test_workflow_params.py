@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from lowrank_asr.config import load_yaml, stable_hash, training_resume_settings, validate_config
+from lowrank_asr.config import (
+    evaluation_decoding_settings,
+    load_yaml,
+    stable_hash,
+    train_job_settings,
+    training_resume_settings,
+    validate_config,
+)
 from lowrank_asr.training.loop import TrainSettings
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, known_bad_audio
 
@@ -78,3 +85,41 @@ def test_training_reads_the_chunk_and_accumulation_knobs() -> None:
     assert (settings.joint_chunk, settings.accumulate) == (3, 4)
     default = TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0)
     assert (default.joint_chunk, default.accumulate) == (None, 1)
+
+
+def _budget_config(train=None, dev=None, policy="fail") -> dict:
+    return {"training": {"epochs": 3, "batch_size": 8, "seeds": [1], **({"batch_seconds": train} if train else {})},
+            "evaluation": {"batch_size": 16, "beam_width": 4, "splits": ["test-clean"],
+                           **({"batch_seconds": dev} if dev else {})},
+            "data": {"on_bad_audio": policy}}
+
+
+def test_budgets_reach_the_train_and_evaluate_jobs_only_where_set() -> None:
+    plain = _budget_config(policy="skip")
+    # no budget: the params the jobs had before the knobs existed, whatever the bad-audio policy
+    assert train_job_settings(plain) == {"epochs": 3, "batch_size": 8}
+    assert evaluation_decoding_settings(plain) == {"batch_size": 16, "beam_width": 4}
+    both = _budget_config(train=120.0, dev=300.0, policy="skip")
+    settings = TrainSettings.from_config(train_job_settings(both), seed=0)
+    assert (settings.batch_seconds, settings.dev_batch_seconds, settings.skip_over_budget) == (120.0, 300.0, True)
+    assert evaluation_decoding_settings(both) == {"batch_size": 16, "beam_width": 4, "batch_seconds": 300.0,
+                                                  "skip_over_budget": True}
+    failing = TrainSettings.from_config(train_job_settings(_budget_config(train=120.0)), seed=0)
+    assert (failing.batch_seconds, failing.dev_batch_seconds, failing.skip_over_budget) == (120.0, None, False)
+    # the budget shapes the batches, hence the run: a new resume state; unset (null) keeps the old one
+    base = {"epochs": 3, "batch_size": 8}
+    key = stable_hash(training_resume_settings(base))
+    assert stable_hash(training_resume_settings({**base, "batch_seconds": None})) == key
+    assert stable_hash(training_resume_settings({**base, "batch_seconds": 120.0})) != key
+
+
+@pytest.mark.parametrize("value, ok", [(120.0, True), (None, True), (0, False), (-1, False), ("x", False)])
+def test_the_schema_takes_positive_budgets_or_null(value, ok) -> None:
+    config = load_yaml(ROOT / "config" / "smoke.yaml")
+    config["training"]["batch_seconds"] = value
+    config["evaluation"]["batch_seconds"] = value
+    if ok:
+        validate_config(config, ROOT / "config" / "schema.yaml")
+    else:
+        with pytest.raises(Exception, match="batch_seconds"):
+            validate_config(config, ROOT / "config" / "schema.yaml")

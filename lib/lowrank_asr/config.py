@@ -191,7 +191,35 @@ def training_resume_settings(training: Mapping) -> dict:
     out-of-memory failure a smaller chunk resumes the epochs already trained), and ``accumulate`` only when
     it is not 1 (states written before the knob existed keep their key)."""
     return {k: v for k, v in training.items()
-            if k not in ("seeds", "joint_chunk") and not (k == "accumulate" and v == 1)}
+            if k not in ("seeds", "joint_chunk") and not (k == "accumulate" and v == 1)
+            and not (k == "batch_seconds" and v is None)}
+
+
+def train_job_settings(config: Mapping) -> dict:
+    """The train job's ``training`` params: ``config["training"]`` but ``seeds``, plus what the job reads from
+    other sections, only where it is set: ``evaluation_batch_seconds`` (the dev set's budget) and
+    ``skip_over_budget`` (``data.on_bad_audio: skip`` with a budget). Adding a params entry, even ``None``, would
+    rerun every finished training; these keys leave configs without budgets with the params they had."""
+    settings = {k: v for k, v in config["training"].items() if k != "seeds"}
+    dev_budget = config["evaluation"].get("batch_seconds")
+    if dev_budget is not None:
+        settings["evaluation_batch_seconds"] = dev_budget
+    if config["data"].get("on_bad_audio", "fail") == "skip" and (
+            dev_budget is not None or settings.get("batch_seconds") is not None):
+        settings["skip_over_budget"] = True
+    return settings
+
+
+def evaluation_decoding_settings(config: Mapping) -> dict:
+    """The evaluate job's ``decoding`` params: what a decode depends on (``splits`` only chooses the jobs), with
+    ``skip_over_budget`` only where ``evaluation.batch_seconds`` is set and ``data.on_bad_audio`` is ``skip``."""
+    evaluation = config["evaluation"]
+    settings = {k: v for k, v in evaluation.items()
+                if k in ("batch_size", "beam_width", "max_symbols_per_step", "batch_seconds")
+                and not (k == "batch_seconds" and v is None)}
+    if evaluation.get("batch_seconds") is not None and config["data"].get("on_bad_audio", "fail") == "skip":
+        settings["skip_over_budget"] = True
+    return settings
 
 
 def run_named(config: Mapping, name: str) -> Run:

@@ -10,7 +10,9 @@ report's path with ``.json``):
 3. ``snakemake -n`` on a finished smoke workspace (``--workspace DIR``, else one is built first: minutes);
 4. building the DAG of the LibriSpeech config (6 variants × 50 epochs of landscapes and attributions);
 5. the analyses benchmark of ``bench_analyses.py`` (landscape grid-point cost, batched integrated gradients,
-   representation analysis per variant × epoch) when that file is present.
+   representation analysis per variant × epoch) when that file is present;
+6. the padding of training batches (``bench_padding.py``): count-based batches against duration budgets, on
+   a config's training TFRecords (``--padding-config``) or seeded LibriSpeech-shaped durations.
 
 These machines are shared: compare ratios measured in one run rather than absolute times across runs.
 ``--quick`` shrinks every part for development (and skips 3. unless ``--workspace`` is given).
@@ -44,7 +46,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 import bench_workflow  # noqa: E402
 import yaml  # noqa: E402
 
-SECTIONS = ("training", "pipeline", "noop", "dag", "analyses")
+SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "padding")
 
 FULL = {"utterances": 160, "matmul_repeats": 20, "trials": 5, "steps": 5, "noop_repeats": 3, "dag_repeats": 3,
         "dag_epochs": 50}
@@ -171,6 +173,13 @@ def run_analyses(quick: bool, results: dict) -> None:
                            "stderr_tail": proc.stderr[-2000:]}
 
 
+def run_padding(args, results: dict) -> None:
+    import bench_padding
+
+    log("padding of count-based and duration-budget batches")
+    results["padding"] = bench_padding.run(args.padding_config, args.padding_workdir)
+
+
 # ------------------------------------------------------------------------------------------------ report
 def _g(x: float) -> str:
     return f"{x / 1e9:.1f}"
@@ -225,6 +234,9 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                         f"{dag['wall_s']:.1f} s ({dag['wall_s'] / dag['jobs'] * 1e3:.1f} ms/job)"))
     analyses_ratios = _analyses_ratios(results.get("analyses"))
     summary += analyses_ratios
+    padding = results.get("padding")
+    for row in (padding or {}).get("rows", []):
+        summary.append((f"padding of training batches, {row['batching']}", f"{row['padding']:.1%}"))
     out += ["## Summary", "", "| measure | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in summary] + [""]
 
@@ -311,6 +323,13 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                 out += ["```", text, "```", ""]
             if an.get("returncode"):
                 out += [f"Exit code {an['returncode']}:", "```", an.get("stderr_tail", ""), "```", ""]
+    if padding:
+        import bench_padding
+
+        out += ["## 6. Padding of training batches (bench_padding.py)", "", *bench_padding.render(padding), "",
+                "Padding = padded frames ÷ all frames of the batches. Count-based: batches of 8 in "
+                "`default_bucket_boundaries`; budgets: `training.batch_seconds` (batch size × longest ≤ budget). "
+                f"Goal ≤ 10 % with a budget: {'met' if padding['goal_met'] else 'NOT met'}.", ""]
     if errors:
         out += ["## Errors", ""]
         for name, tb in errors.items():
@@ -356,6 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cores", type=int, default=2, help="cores for building the smoke workspace")
     parser.add_argument("--sections", default=",".join(SECTIONS),
                         help=f"comma-separated subset of {','.join(SECTIONS)} (default: all)")
+    parser.add_argument("--padding-config", help="padding: this config's training TFRecords (else synthetic)")
+    parser.add_argument("--padding-workdir", default=".", help="padding: the workspace of --padding-config")
     parser.add_argument("--tmp", help="folder for the corpus and workspaces (default: a new temp folder)")
     args = parser.parse_args(argv)
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
@@ -396,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("training", run_training, params, tmp, results, sections)
         if "analyses" in sections:
             guarded("analyses", run_analyses, args.quick, results)
+        if "padding" in sections:
+            guarded("padding", run_padding, args, results)
     finally:
         meta["wall_s"] = time.perf_counter() - began
         meta["loadavg_end"] = list(os.getloadavg())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,7 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
+from lowrank_asr.data.budget import BucketPlan, Utterance, over_budget_message, plan_buckets
 from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, SHARD_SUFFIX, parse_example
 from lowrank_asr.errors import ConfigError, CorpusError
@@ -127,29 +129,82 @@ def _py_tokenizer(vocab: Vocabulary):
     return tokenize
 
 
-def _count_long(files: Sequence[str], max_duration: float) -> tuple[int, int]:
-    """(number of examples, number longer than ``max_duration``): parses only the duration feature.
+def scan_durations(files: Sequence[str]) -> list[Utterance]:
+    """Every utterance of the shards (id, FLAC path, shard, duration), in file order: parses only those features.
 
-    Cached per (files, their sizes and mtimes, max_duration): training builds a dataset every epoch and
-    should not re-read every shard each time just to log a count.
+    Cached per (files, their sizes and mtimes): training builds a dataset every epoch and should not re-read
+    every shard each time to count or plan its batches.
     """
-    key = (tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files), float(max_duration))
-    if key not in _COUNT_CACHE:
-        _COUNT_CACHE[key] = _count_long_uncached(files, max_duration)
-    return _COUNT_CACHE[key]
+    key = tuple((f, os.stat(f).st_size, os.stat(f).st_mtime_ns) for f in files)
+    if key not in _SCAN_CACHE:
+        if len(_SCAN_CACHE) >= _SCAN_CACHE_SIZE:  # a training run scans two split sets: keep a few, not all
+            _SCAN_CACHE.pop(next(iter(_SCAN_CACHE)))
+        _SCAN_CACHE[key] = _scan_uncached(files)
+    return _SCAN_CACHE[key]
 
 
-_COUNT_CACHE: dict[tuple, tuple[int, int]] = {}
+_SCAN_CACHE: dict[tuple, list[Utterance]] = {}
+_SCAN_CACHE_SIZE = 4
 
 
-def _count_long_uncached(files: Sequence[str], max_duration: float) -> tuple[int, int]:
-    spec = {"duration": FEATURE_SPEC["duration"]}
-    durations = tf.data.TFRecordDataset(list(files)).map(lambda s: tf.io.parse_single_example(s, spec)["duration"])
-    total, long = durations.reduce(
-        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
-        lambda acc, d: (acc[0] + 1, acc[1] + tf.cast(d > max_duration, tf.int64)),
-    )
-    return int(total), int(long)
+def _scan_uncached(files: Sequence[str]) -> list[Utterance]:
+    spec = {k: FEATURE_SPEC[k] for k in ("duration", "utt_id", "path")}
+    out: list[Utterance] = []
+    for shard in files:
+        records = tf.data.TFRecordDataset(shard).map(lambda s: tf.io.parse_single_example(s, spec),
+                                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        for chunk in records.batch(4096).as_numpy_iterator():
+            out.extend(Utterance(u.decode(), p.decode(), shard, float(d))
+                       for u, p, d in zip(chunk["utt_id"], chunk["path"], chunk["duration"], strict=True))
+    return out
+
+
+def _longer(duration: float, limit: float) -> bool:
+    """``duration > limit`` compared in float32, as the pipeline's filter on the float32 feature does."""
+    return bool(np.float32(duration) > np.float32(limit))
+
+
+def _split_by_budget(files: Sequence[str], batch_seconds: float, max_duration: float | None,
+                     utt_ids: Sequence[str] | None) -> tuple[list[Utterance], list[Utterance]]:
+    """(kept, too long): the utterances a dataset reads (within ``max_duration``, among ``utt_ids``), split by
+    whether they fit in ``batch_seconds``."""
+    wanted = set(utt_ids) if utt_ids is not None else None
+    kept: list[Utterance] = []
+    too_long: list[Utterance] = []
+    for u in scan_durations(files):
+        if (max_duration is None or not _longer(u.duration, max_duration)) and (wanted is None or u.utt_id in wanted):
+            (too_long if _longer(u.duration, batch_seconds) else kept).append(u)
+    return kept, too_long
+
+
+def over_budget_utterances(files: Sequence[str], batch_seconds: float,
+                           max_duration: float | None = None) -> list[Utterance]:
+    """The utterances of ``files`` (within ``max_duration``) longer than ``batch_seconds``: those a dataset with
+    that budget leaves out under ``skip_over_budget`` (for the lists of skipped utterances)."""
+    return _split_by_budget([str(f) for f in files], batch_seconds, max_duration, None)[1]
+
+
+def _plan_budget(files: Sequence[str], batch_seconds: float, *, training: bool, max_duration: float | None,
+                 utt_ids: Sequence[str] | None, skip_over_budget: bool,
+                 bucket_boundaries: Sequence[float] | None) -> tuple[BucketPlan, list[Utterance]]:
+    """The buckets for the utterances the dataset keeps, and those it leaves out for being over the budget
+    (an error unless ``skip_over_budget``): found before any batch is made, not mid-epoch."""
+    key = "training.batch_seconds" if training else "evaluation.batch_seconds"
+    if batch_seconds <= 0:
+        raise ConfigError(f"{key} must be positive seconds, got {batch_seconds}")
+    kept, too_long = _split_by_budget(files, batch_seconds, max_duration, utt_ids)
+    if too_long and not skip_over_budget:
+        raise ConfigError(over_budget_message(too_long, batch_seconds, key))
+    for u in too_long:
+        log.warning("data.on_bad_audio = skip: leaving out %s, longer than %s = %s s", u.describe(), key,
+                    batch_seconds)
+    if not kept:
+        raise ConfigError(f"{key} = {batch_seconds} s leaves no utterance of {files[0]}...; raise it")
+    durations = [u.duration for u in kept]
+    plan = plan_buckets(batch_seconds, max(durations), min(durations), boundaries=bucket_boundaries)
+    log.info("%s = %s s: %d buckets up to %.2f s, batch sizes %d..%d", key, batch_seconds,
+             len(plan.batch_sizes), plan.upper_edges[-1], plan.batch_sizes[-1], plan.batch_sizes[0])
+    return plan, too_long
 
 
 def make_dataset(
@@ -165,6 +220,8 @@ def make_dataset(
     num_parallel_calls: int = tf.data.AUTOTUNE,
     decoder: str = "soundfile",
     utt_ids: Sequence[str] | None = None,
+    batch_seconds: float | None = None,
+    skip_over_budget: bool = False,
 ) -> tf.data.Dataset:
     """Batches of dicts: ``audio`` float32 [B,S] (zero padded), ``audio_len`` int32 [B], ``labels`` int32 [B,U]
     (zero padded), ``label_len`` int32 [B], ``utt_id``/``transcript``/``path`` string [B], ``duration`` float32 [B].
@@ -173,6 +230,12 @@ def make_dataset(
     in seconds, default ``default_bucket_boundaries``). Otherwise file order, no shuffle, plain padded batches.
     ``max_duration`` (s) drops longer utterances (the count is logged). ``decoder``: one of `DECODERS`.
     ``utt_ids``: keep only these utterances (filtered before decoding; their order stays the files' order).
+
+    ``batch_seconds``: batches by duration instead of ``batch_size`` (budget.py): each batch's size x its
+    longest utterance stays within this many seconds, in length buckets (training: after the seeded shuffle;
+    evaluation: in file order, no shuffle, so the batches' order is deterministic but not the files'). The
+    shards' durations are scanned first: an utterance longer than the budget is an error naming it, or with
+    ``skip_over_budget`` is left out and logged (``over_budget_utterances`` lists them).
     """
     files = [str(f) for f in files]
     if not files:
@@ -186,12 +249,18 @@ def make_dataset(
     if max_duration is not None:
         if max_duration <= 0:
             raise ConfigError(f"max_duration must be positive seconds, got {max_duration}")
-        total, long = _count_long(files, max_duration)
+        durations = [u.duration for u in scan_durations(files)]
+        total, long = len(durations), sum(_longer(d, max_duration) for d in durations)
         if long == total:
             raise ConfigError(
                 f"max_duration={max_duration} s drops all {total} utterances of {files[0]}...; raise it"
             )
         log.info("max_duration=%s s: dropping %d of %d utterances", max_duration, long, total)
+    plan, too_long = None, []
+    if batch_seconds is not None:
+        plan, too_long = _plan_budget(files, batch_seconds, training=training, max_duration=max_duration,
+                                      utt_ids=utt_ids, skip_over_budget=skip_over_budget,
+                                      bucket_boundaries=bucket_boundaries)
 
     if training:
         ds = tf.data.Dataset.from_tensor_slices(files)
@@ -211,6 +280,9 @@ def make_dataset(
     if utt_ids is not None:
         keep = tf.constant(sorted(set(utt_ids)), tf.string)
         ds = ds.filter(lambda ex: tf.reduce_any(tf.equal(ex["utt_id"], keep)))
+    if too_long:
+        left_out = tf.constant(sorted({u.utt_id for u in too_long}), tf.string)
+        ds = ds.filter(lambda ex: tf.logical_not(tf.reduce_any(tf.equal(ex["utt_id"], left_out))))
     if training:
         # Shuffle before decoding: the buffer then holds compressed FLAC, not float32 samples.
         ds = ds.shuffle(SHUFFLE_BUFFER, seed=seed + 1, reshuffle_each_iteration=True)
@@ -233,21 +305,17 @@ def make_dataset(
 
     ds = ds.map(decode, num_parallel_calls=num_parallel_calls, deterministic=True)
 
-    if training:
+    if plan is not None:
+        ds = _bucketed(ds, [math.floor(b * SAMPLE_RATE) for b in plan.boundaries], plan.batch_sizes,
+                       drop_remainder)
+    elif training:
         bounds = list(bucket_boundaries) if bucket_boundaries is not None else default_bucket_boundaries(
             batch_size, max_duration
         )
         if any(b <= 0 for b in bounds) or any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
             raise ConfigError(f"bucket_boundaries must be positive and strictly increasing seconds, got {bounds}")
-        if bounds:
-            ds = ds.bucket_by_sequence_length(
-                element_length_func=lambda ex: ex["audio_len"],
-                bucket_boundaries=[int(round(b * SAMPLE_RATE)) for b in bounds],
-                bucket_batch_sizes=[batch_size] * (len(bounds) + 1),
-                drop_remainder=drop_remainder,
-            )
-        else:
-            ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
+        ds = _bucketed(ds, [int(round(b * SAMPLE_RATE)) for b in bounds], [batch_size] * (len(bounds) + 1),
+                       drop_remainder)
     else:
         ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
 
@@ -258,3 +326,14 @@ def make_dataset(
     # means one call per core and the pipeline still keeps up (benchmarks/report.md, input-pipeline stall).
     options.autotune.enabled = False
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
+
+
+def _bucketed(ds: tf.data.Dataset, boundaries: Sequence[int], batch_sizes: Sequence[int],
+              drop_remainder: bool) -> tf.data.Dataset:
+    """Padded batches from length buckets (``boundaries`` in samples: a bucket holds lengths below its upper
+    boundary); one plain padded batch size without boundaries."""
+    if not boundaries:
+        return ds.padded_batch(batch_sizes[0], drop_remainder=drop_remainder)
+    return ds.bucket_by_sequence_length(element_length_func=lambda ex: ex["audio_len"],
+                                        bucket_boundaries=list(boundaries), bucket_batch_sizes=list(batch_sizes),
+                                        drop_remainder=drop_remainder)

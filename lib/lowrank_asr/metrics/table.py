@@ -136,13 +136,15 @@ def table_rows(evaluations: Sequence[Evaluation], knobs: Mapping[str, Mapping],
     """One row per variant × split: rates from the decodes (Σ edits ÷ Σ reference words, as jiwer; the mean over
     training seeds) with bootstrap intervals over utterances (and seeds), the spread across seeds (standard
     deviation; empty with one seed), and what was scored: utterances, reference words, utterances the
-    transcripts stage skipped."""
+    transcripts stage skipped, plus those the evaluation left out for being longer than its duration budget
+    (``over_budget`` in the scores, under ``data.on_bad_audio: skip``)."""
     rows = []
     for (variant, split), seeds in _by_variant(evaluations, runs).items():
         scores = [ev.scores for ev in seeds.evaluations]
         row = {"variant": variant, "split": split, "params": scores[0]["params"], "epochs": scores[0]["epochs"],
                "seeds": len(scores), "rtf": float(np.mean([s["rtf"] for s in scores])),
-               "utterances": len(seeds.rows[0]), "skipped": (skipped or {}).get(split, 0)}
+               "utterances": len(seeds.rows[0]),
+               "skipped": (skipped or {}).get(split, 0) + len(scores[0].get("over_budget", []))}
         for rate in RATES:
             counts = seeds.counts(*_column(rate))
             if rate == "greedy_wer":

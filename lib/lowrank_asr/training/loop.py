@@ -46,18 +46,28 @@ class TrainSettings:
     precise_bn_batches: int = 0
     joint_chunk: int | None = None
     accumulate: int = 1
+    # budgets of padded audio seconds per batch (training.batch_seconds, evaluation.batch_seconds for the dev
+    # set); None: batches of batch_size. skip_over_budget: leave out (and log) utterances longer than a budget.
+    batch_seconds: float | None = None
+    dev_batch_seconds: float | None = None
+    skip_over_budget: bool = False
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
                     max_symbols_per_step: int = 5) -> TrainSettings:
-        """`max_symbols_per_step` is the dev decode's default where `training.dev_max_symbols_per_step` is unset."""
+        """`max_symbols_per_step` is the dev decode's default where `training.dev_max_symbols_per_step` is unset.
+        `training` may carry the train job's `evaluation_batch_seconds` and `skip_over_budget`
+        (lowrank_asr.config.train_job_settings)."""
         return cls(epochs=training["epochs"], batch_size=training["batch_size"], seed=seed,
                    learning_rate=training.get("learning_rate", {}), clip_norm=training.get("clip_norm"),
                    mixed_precision=training.get("mixed_precision", False),
                    max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
                    max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step),
                    precise_bn_batches=training.get("precise_bn_batches", 0),
-                   joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1))
+                   joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1),
+                   batch_seconds=training.get("batch_seconds"),
+                   dev_batch_seconds=training.get("evaluation_batch_seconds"),
+                   skip_over_budget=training.get("skip_over_budget", False))
 
 
 def configure_determinism(seed: int) -> None:
@@ -127,22 +137,25 @@ class Trainer:
         """The traced step of one batch: an update, or (accumulate > 1) adding its gradients to the sums."""
         model, optimizer, strategy = self.model, self.optimizer, self.strategy
         accumulators = self._accumulators
-        # The loss of an update is the sum of per-utterance NLL over its micro-batches / (accumulate x
-        # batch_size): that of one batch of accumulate x batch_size utterances, their union.
-        global_batch = self.settings.batch_size * self.settings.accumulate
 
+        # The loss of an update is the mean per-utterance NLL over its utterances, whatever the batch sizes
+        # (duration budgets make them vary): each batch's backward pass runs on its mean (over all replicas),
+        # so mixed-precision gradients keep the magnitudes they had; accumulation multiplies that back to the
+        # gradient of the summed losses, which the apply step divides by the update's utterance count.
         def replica_step(batch):
             with tf.GradientTape() as tape:
                 per_utt = tf.cast(self._per_utterance_loss(batch, training=True), tf.float32)
-                loss = tf.reduce_sum(per_utt) / global_batch
+                count = tf.cast(tf.shape(per_utt)[0], tf.float32)
+                batch_count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+                loss = tf.reduce_sum(per_utt) / batch_count
                 scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
             grads = tape.gradient(scaled, model.trainable_variables)
             if accumulators:
                 for acc, grad in zip(accumulators, grads, strict=True):
-                    acc.assign_add(tf.convert_to_tensor(grad))
+                    acc.assign_add(tf.convert_to_tensor(grad) * batch_count)
             else:
                 optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-            return tf.reduce_sum(per_utt), tf.cast(tf.shape(per_utt)[0], tf.float32)
+            return tf.reduce_sum(per_utt), count
 
         # One trace for every batch shape: the signature has unknown batch, time and label sizes (without
         # it each bucket's new shape would retrace the whole model, seconds per batch).
@@ -156,19 +169,19 @@ class Trainer:
         return step
 
     def _make_apply_step(self) -> Callable:
-        """The traced update from the accumulated gradients (a loss-scale optimizer unscales and checks
-        them as it does a plain step's), which then restart from zero."""
+        """The traced update from the accumulated gradients of summed losses ÷ the update's utterance count
+        (a loss-scale optimizer unscales and checks them as it does a plain step's); the sums then restart."""
         model, optimizer, accumulators = self.model, self.optimizer, self._accumulators
 
-        def replica_apply():
-            grads = [tf.identity(acc) for acc in accumulators]
+        def replica_apply(count):
+            grads = [acc / count for acc in accumulators]
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             for acc in accumulators:
                 acc.assign(tf.zeros_like(acc))
 
-        @tf.function
-        def apply_step():
-            self.strategy.run(replica_apply)
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+        def apply_step(count):
+            self.strategy.run(replica_apply, args=(count,))
 
         return apply_step
 
@@ -190,6 +203,7 @@ class Trainer:
             self._apply_step = self._make_apply_step()
         per_update = self.settings.accumulate
         total, count, batches, updates = 0.0, 0.0, 0, 0
+        pending = 0.0  # utterances accumulated towards the next update
         limit = self.settings.max_steps_per_epoch
         bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5,
                    total=limit * per_update if limit else None)
@@ -203,17 +217,19 @@ class Trainer:
                 )
             total += batch_total
             count += batch_count
+            pending += batch_count
             if batches % per_update == 0:
                 updates += 1
                 if self._apply_step is not None:
-                    self._apply_step()
+                    self._apply_step(tf.constant(pending, tf.float32))
+                pending = 0.0
             bar.update(1)
             bar.set_postfix(loss=f"{total / count:.3f}", lr=f"{self.learning_rate():.2e}")
             if limit and updates >= limit:
                 break
         if batches % per_update:  # the epoch's last, shorter accumulation
             updates += 1
-            self._apply_step()
+            self._apply_step(tf.constant(pending, tf.float32))
         bar.close()
         if batches == 0:
             raise TrainingError(f"epoch {epoch} saw no training batch: is the training split empty?")
@@ -276,10 +292,16 @@ def run_training(
 def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings) -> tf.data.Dataset:
     """The fixed training batches of precise batch norm: the first `precise_bn_batches` batches of the shuffled
     training order for `settings.seed` (the epochs use seed + epoch), the same in every epoch and process."""
+    return training_dataset(train_files, vocab, settings, settings.seed).take(settings.precise_bn_batches)
+
+
+def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int) -> tf.data.Dataset:
+    """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`)."""
     from lowrank_asr.data.dataset import make_dataset
 
-    return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
-                        seed=settings.seed, max_duration=settings.max_duration).take(settings.precise_bn_batches)
+    return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True, seed=seed,
+                        max_duration=settings.max_duration, batch_seconds=settings.batch_seconds,
+                        skip_over_budget=settings.skip_over_budget)
 
 
 def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
@@ -320,8 +342,10 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         write_history_csv(history, history_output)
 
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
+    # each make_dataset checks its budget against the shards' durations as it is built: before any step
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
-                            seed=settings.seed)
+                            seed=settings.seed, batch_seconds=settings.dev_batch_seconds,
+                            skip_over_budget=settings.skip_over_budget)
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
         # order (explicit op seeds below, under the global TF seed set once by configure_determinism) and the
@@ -332,8 +356,7 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         np.random.seed(settings.seed + 1000 * epoch)
         reset_seed_generators(model, settings.seed + 1000 * epoch)
         began = time.perf_counter()
-        train_data = make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True,
-                                  seed=settings.seed + epoch, max_duration=settings.max_duration)
+        train_data = training_dataset(train_files, vocab, settings, settings.seed + epoch)
         train_loss, steps = trainer.train_epoch(train_data, epoch, progress)
         if settings.precise_bn_batches:
             # before dev loss/WER and the save, so every inference-mode use of this epoch sees these statistics
