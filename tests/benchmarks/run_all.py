@@ -10,7 +10,9 @@ report's path with ``.json``):
 3. ``snakemake -n`` on a finished smoke workspace (``--workspace DIR``, else one is built first: minutes);
 4. building the DAG of the LibriSpeech config (6 variants × 50 epochs of landscapes and attributions);
 5. the analyses benchmark of ``bench_analyses.py`` (landscape grid-point cost, batched integrated gradients,
-   representation analysis per variant × epoch) when that file is present.
+   representation analysis per variant × epoch) when that file is present;
+6. the data stages ``transcripts`` and ``tfrecords`` on a LibriSpeech-shaped synthetic split (``bench_data.py``):
+   audio hours per CPU-minute.
 
 These machines are shared: compare ratios measured in one run rather than absolute times across runs.
 ``--quick`` shrinks every part for development (and skips 3. unless ``--workspace`` is given).
@@ -44,12 +46,12 @@ sys.path.insert(0, str(ROOT / "lib"))
 import bench_workflow  # noqa: E402
 import yaml  # noqa: E402
 
-SECTIONS = ("training", "pipeline", "noop", "dag", "analyses")
+SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "data")
 
 FULL = {"utterances": 160, "matmul_repeats": 20, "trials": 5, "steps": 5, "noop_repeats": 3, "dag_repeats": 3,
-        "dag_epochs": 50}
+        "dag_epochs": 50, "data_utterances": 1000}
 QUICK = {"utterances": 40, "matmul_repeats": 5, "trials": 1, "steps": 2, "noop_repeats": 1, "dag_repeats": 1,
-         "dag_epochs": 5}
+         "dag_epochs": 5, "data_utterances": 40}
 
 
 def log(msg: str) -> None:
@@ -171,6 +173,13 @@ def run_analyses(quick: bool, results: dict) -> None:
                            "stderr_tail": proc.stderr[-2000:]}
 
 
+def run_data(params: dict, tmp: Path, results: dict) -> None:
+    import bench_data
+
+    log(f"data stages on a {params['data_utterances']}-utterance LibriSpeech-shaped split")
+    results["data"] = bench_data.run(params["data_utterances"], tmp / "data")
+
+
 # ------------------------------------------------------------------------------------------------ report
 def _g(x: float) -> str:
     return f"{x / 1e9:.1f}"
@@ -225,6 +234,11 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                         f"{dag['wall_s']:.1f} s ({dag['wall_s'] / dag['jobs'] * 1e3:.1f} ms/job)"))
     analyses_ratios = _analyses_ratios(results.get("analyses"))
     summary += analyses_ratios
+    data = results.get("data")
+    if data:
+        for name in ("transcripts_1_thread", "transcripts_pool", "tfrecords"):
+            summary.append((f"data stage {name}: audio hours per CPU-minute (per wall-minute)",
+                            f"{data[name]['hours_per_cpu_min']:.0f} ({data[name]['hours_per_wall_min']:.0f})"))
     out += ["## Summary", "", "| measure | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in summary] + [""]
 
@@ -311,6 +325,17 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                 out += ["```", text, "```", ""]
             if an.get("returncode"):
                 out += [f"Exit code {an['returncode']}:", "```", an.get("stderr_tail", ""), "```", ""]
+    if data:
+        c = data["corpus"]
+        out += ["## 6. Data stages (bench_data.py)", "",
+                f"Synthetic split: {c['utterances']} utterances, {c['hours']:.2f} h, {c['min_s']:.1f}-{c['max_s']:.1f} s "
+                f"(mean {c['mean_s']:.1f} s), FLAC {c['flac_kbit_per_s']:.0f} kbit/s.", "",
+                "| stage | wall s | CPU s | audio h / CPU-min | audio h / wall-min |", "|---|---|---|---|---|"]
+        for name in ("transcripts_1_thread", "transcripts_pool", "tfrecords"):
+            r = data[name]
+            out.append(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['hours_per_cpu_min']:.0f} "
+                       f"| {r['hours_per_wall_min']:.0f} |")
+        out += [""]
     if errors:
         out += ["## Errors", ""]
         for name, tb in errors.items():
@@ -396,6 +421,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("training", run_training, params, tmp, results, sections)
         if "analyses" in sections:
             guarded("analyses", run_analyses, args.quick, results)
+        if "data" in sections:
+            guarded("data", run_data, params, tmp, results)
     finally:
         meta["wall_s"] = time.perf_counter() - began
         meta["loadavg_end"] = list(os.getloadavg())
