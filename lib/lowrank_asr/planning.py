@@ -93,6 +93,7 @@ UTILISATION = {"float32": 0.30, "mixed": 0.10}
 # while loop's host round trip). Larger training.joint_chunk amortises it.
 LOSS_DIAGONAL_S = 4e-4
 UTTERANCES_960 = 281_241  # train-clean-100 + train-clean-360 + train-other-500
+EVAL_UTTERANCE_S = 7.3  # mean utterance of dev-clean / test-clean (5.4 h / 2 703, 5.4 h / 2 620)
 
 
 def encoder_frames(seconds: float) -> int:
@@ -205,9 +206,18 @@ def host_mb(job: str, params: int = PLAN_PARAMS) -> float:
     return CPU_FIXED_MB + CUDA_HOST_MB + PIPELINE_MB + copies
 
 
+def analysis_hours(macs: dict[str, float], card: Card, landscape: dict, attribution: dict) -> dict[str, float]:
+    """GPU hours (FLOPs only, float32: the analyses set no mixed policy) of one epoch's loss grid (grid^2 points x
+    subset utterances, forward) and integrated gradients (steps x utterances, forward + backward)."""
+    grid = landscape["grid"] ** 2 * landscape["subset"] * EVAL_UTTERANCE_S * loss_flops_per_second(macs)
+    ig = attribution["steps"] * attribution["utterances"] * EVAL_UTTERANCE_S * 3 * loss_flops_per_second(macs)
+    return {"loss_grid_h": hours(grid, card, "float32"), "integrated_gradients_h": hours(ig, card, "float32")}
+
+
 def plan(config: dict, profiles: dict[str, dict]) -> list[dict]:
-    """Rows {variant, card, params, GFLOP per audio second, epoch h, 50 epochs GPU-days} for the variants of
-    ``config`` (built to count their multiply-adds: imports TensorFlow) under each profile's ``config:`` block."""
+    """One row per variant of ``config`` and card of ``profiles`` ({card: the profile's ``config:`` block}):
+    GFLOP per audio second, epoch hours, GPU-days of all epochs, analysis hours per epoch. Builds each variant to
+    count its multiply-adds (imports TensorFlow)."""
     from lowrank_asr.config import variant_model_config
     from lowrank_asr.models import build_model
 
@@ -223,5 +233,39 @@ def plan(config: dict, profiles: dict[str, dict]) -> list[dict]:
             rows.append({"variant": variant, "card": name, "params": int(model.count_params()),
                          "train_gflop_per_audio_s": training_flops_per_second(macs) / 1e9,
                          "loss_gflop_per_audio_s": loss_flops_per_second(macs) / 1e9, "epoch_h": epoch,
-                         "epochs_gpu_days": epoch * int(config["training"]["epochs"]) / 24})
+                         "training_gpu_days": epoch * int(config["training"]["epochs"]) / 24,
+                         **analysis_hours(macs, CARDS[name], config["landscape"], config["attribution"])})
     return rows
+
+
+def main() -> None:
+    """``python -m lowrank_asr.planning``: the README's tables for config/librispeech.yaml and the GPU profiles."""
+    import yaml
+
+    from lowrank_asr.config import load_yaml
+
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    config = load_yaml(root / "config" / "librispeech.yaml")
+    profiles = {name: yaml.safe_load((root / "profiles" / name / "config.v8+.yaml").read_text())["config"]
+                for name in CARDS}
+    rows = plan(config, profiles)
+    print("| variant | params | train GFLOP / audio s | " + " | ".join(
+        f"{n}: epoch h (50 epochs, GPU-days)" for n in CARDS) + " |")
+    print("|---|---|---|" + "---|" * len(CARDS))
+    for variant in config["variants"]:
+        mine = {r["card"]: r for r in rows if r["variant"] == variant}
+        first = next(iter(mine.values()))
+        print(f"| {variant} | {first['params'] / 1e6:.1f} M | {first['train_gflop_per_audio_s']:.2f} | " + " | ".join(
+            f"{mine[n]['epoch_h']:.2f} ({mine[n]['training_gpu_days']:.1f})" for n in CARDS) + " |")
+    print()
+    print("| variant | loss GFLOP / audio s | " + " | ".join(f"{n}: loss grid / IG per epoch, min" for n in CARDS) + " |")
+    print("|---|---|" + "---|" * len(CARDS))
+    for variant in config["variants"]:
+        mine = {r["card"]: r for r in rows if r["variant"] == variant}
+        first = next(iter(mine.values()))
+        print(f"| {variant} | {first['loss_gflop_per_audio_s']:.2f} | " + " | ".join(
+            f"{mine[n]['loss_grid_h'] * 60:.1f} / {mine[n]['integrated_gradients_h'] * 60:.2f}" for n in CARDS) + " |")
+
+
+if __name__ == "__main__":
+    main()
