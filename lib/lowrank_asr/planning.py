@@ -49,12 +49,15 @@ class MemoryCoefficients:
 
 # float32: measured by tests/benchmarks/bench_memory_model.py (8 points, B 2-8, 4-8 s, U 10-80, unchunked joint;
 # least squares on peak RSS, R^2 0.989, RMS residual 74 MB; a held-out 16-s point and the 16-s points of
-# bench_memory.py are predicted within 5 %). mixed: derived (README, "Memory and time model").
+# bench_memory.py are predicted within 4.5 %). mixed: derived (README, "Memory and time model").
 CPU_FIXED_MB = 2063.0  # the fit's intercept (host RSS: TensorFlow, the traced step, weights, Adam); not GPU memory
 MEMORY = {
     "float32": MemoryCoefficients(0.1470, 0.02107, "measured"),
-    "mixed": MemoryCoefficients(0.1470 / 2, 0.02107 * 0.75,
-                                "derived: float16 activations; the loss's log-softmax and gradient stay float32"),
+    # keras mixed_float16 on CPU is 10-30x slower and its peak higher than float32's (CPU float16 kernels work
+    # in float32 copies), so not representative of a GPU: derived instead. a: float16 activations, half; b: the
+    # RNN-T loss casts the logits to float32 (lowrank_asr.losses.rnnt), so no saving is counted.
+    "mixed": MemoryCoefficients(0.1470 / 2, 0.02107,
+                                "derived: float16 activations; the joint's logits are cast to float32 for the loss"),
 }
 GPU_RUNTIME_MB = 1500.0  # CUDA context, cuDNN/cuBLAS handles and workspaces (assumed, typical of TF 2 on one GPU)
 BYTES_PER_PARAM = 16  # float32 weights, gradients and Adam's two slots (Keras keeps float32 weights when mixed)

@@ -12,9 +12,11 @@ the process's peak RSS (``ru_maxrss``) after each. ``ru_maxrss`` never decreases
 its peak rose above the previous one (a point that did not is reported as ``censored`` and left out of the fit).
 The fit (least squares on the kept points) is checked on a held-out 16-s point run in its own fresh child.
 
-``--precision mixed`` runs the same child under keras ``mixed_float16`` (CPU float16 kernels: slow; the points
-it gets give the activation ratio fp16/fp32). Writes benchmarks/memory_model.json with ``--out``. Run one child
-at a time (3-6 GB each):  nice python tests/benchmarks/bench_memory_model.py --out mem_model.json
+A third child runs three points under keras ``mixed_float16``: on CPU its steps were 12-34x slower and its peaks
+higher than float32's (CPU float16 kernels work on float32 copies), so lowrank_asr.planning derives the mixed
+coefficients instead; the child is kept to show it. The coefficients of the last run are in lowrank_asr.planning
+and its rows in benchmarks/memory_model.json. One child at a time (3-6 GB each; ~15 min on 2 shared cores):
+nice python tests/benchmarks/bench_memory_model.py --out benchmarks/memory_model.json
 """
 
 from __future__ import annotations
