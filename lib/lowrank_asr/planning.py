@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 PLAN_VOCAB = 1024  # the sizes the coefficients were measured at (config/librispeech.yaml)
 PLAN_JOINT_UNITS = 640
@@ -53,7 +54,7 @@ class MemoryCoefficients:
 CPU_FIXED_MB = 2063.0  # the fit's intercept (host RSS: TensorFlow, the traced step, weights, Adam); not GPU memory
 MEMORY = {
     "float32": MemoryCoefficients(0.1470, 0.02107, "measured"),
-    # keras mixed_float16 on CPU is 10-30x slower and its peak higher than float32's (CPU float16 kernels work
+    # keras mixed_float16 on CPU is 12-34x slower and its peak higher than float32's (CPU float16 kernels work
     # in float32 copies), so not representative of a GPU: derived instead. a: float16 activations, half; b: the
     # RNN-T loss casts the logits to float32 (lowrank_asr.losses.rnnt), so no saving is counted.
     "mixed": MemoryCoefficients(0.1470 / 2, 0.02107,
@@ -65,11 +66,11 @@ BYTES_PER_PARAM = 16  # float32 weights, gradients and Adam's two slots (Keras k
 # variants): contextnet_l, alpha 2 = 4x ContextNet-S's channels (activations per frame scale with the width, not
 # measured), 107 956 112 parameters at V = 1 024 (python -m lowrank_asr.models summary).
 PLAN_WIDTH = 4.0
+PLAN_PARAMS = 107_956_112
 # Host memory of a GPU job beside CPU_FIXED_MB (assumed): the CUDA/cuDNN libraries TensorFlow maps, and the
 # input pipeline's shuffle buffer and prefetched batches of FLAC bytes.
 CUDA_HOST_MB = 2500.0
 PIPELINE_MB = 1000.0
-PLAN_PARAMS = 107_956_112
 
 
 @dataclass(frozen=True)
@@ -247,13 +248,14 @@ def main() -> None:
 
     from lowrank_asr.config import load_yaml
 
-    root = __import__("pathlib").Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[2]
     config = load_yaml(root / "config" / "librispeech.yaml")
     profiles = {name: yaml.safe_load((root / "profiles" / name / "config.v8+.yaml").read_text())["config"]
                 for name in CARDS}
     rows = plan(config, profiles)
+    epochs = config["training"]["epochs"]
     print("| variant | params | train GFLOP / audio s | " + " | ".join(
-        f"{n}: epoch h (50 epochs, GPU-days)" for n in CARDS) + " |")
+        f"{n}: epoch h ({epochs} epochs, GPU-days)" for n in CARDS) + " |")
     print("|---|---|---|" + "---|" * len(CARDS))
     for variant in config["variants"]:
         mine = {r["card"]: r for r in rows if r["variant"] == variant}
