@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lowrank_asr import planning
 from lowrank_asr.config import all_splits, analysis_epochs, deep_merge, validate_config
 from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
 from lowrank_asr.workflow.overrides import retype_overrides
@@ -285,6 +286,46 @@ def test_librispeech_with_v100_profile(tmp_path):
         assert job["threads"] == 8 and job["resources"]["gpu"] == "1"
 
 
+# --- budgets from the memory model (lib/lowrank_asr/planning.py) --------------------------------------------
+
+def test_memory_model_covers_the_recipe():
+    """The coefficients were measured at the recipe's sizes; the plan must cover its widest variant."""
+    config = load_yaml(ROOT / "config" / "librispeech.yaml")
+    assert config["vocabulary"]["size"] == planning.PLAN_VOCAB
+    assert config["model"]["joint_units"] == planning.PLAN_JOINT_UNITS
+    assert config["data"]["max_duration"] <= planning.MAX_DURATION
+    alphas = [{**config["model"], **overrides}["alpha"] for overrides in config["variants"].values()]
+    assert max(alphas) / config["variants"]["contextnet_s"]["alpha"] <= planning.PLAN_WIDTH
+
+
+@pytest.mark.parametrize("name", GPU_PROFILES)
+def test_profile_budgets_follow_from_memory_model(name):
+    """Each card's budgets fit (1 - HEADROOM) of its memory as the model predicts, and use most of it."""
+    card, settings = planning.CARDS[name], profile(name)
+    training, evaluation = settings["config"]["training"], settings["config"]["evaluation"]
+    precision = "mixed" if training["mixed_precision"] else "float32"
+    usable = planning.usable_mb(card)
+    assert planning.training_peak_mb(training["batch_seconds"], training["joint_chunk"], precision) <= usable
+    assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= usable
+    assert training["batch_seconds"] >= 0.75 * planning.max_batch_seconds(card, training["joint_chunk"], precision)
+    assert evaluation["batch_seconds"] >= 0.75 * planning.max_evaluation_seconds(card)
+    for rule in TF_RULES:
+        assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(rule), rule
+
+
+def test_profiles_train_the_same_effective_batch():
+    """accumulate x batch_seconds (padded audio per update) is the same on every card: the same maths."""
+    per_update = {name: profile(name)["config"]["training"]["batch_seconds"]
+                  * profile(name)["config"]["training"]["accumulate"] for name in GPU_PROFILES}
+    assert len(set(per_update.values())) == 1, per_update
+
+
+def test_slurm_host_memory_follows_from_model():
+    resources = profile("slurm")["set-resources"]
+    for rule in TF_RULES:
+        assert resources[rule]["mem_mb"] >= planning.host_mb(rule), rule
+
+
 # --- the config a profile hands the Snakefile ---------------------------------------------------------------
 
 # Parses the command line as the `snakemake` CLI does (profiles included) and loads the workflow through the API
@@ -328,7 +369,9 @@ def test_profile_config_overrides_configfile(tmp_path):
     got = effective_config(tmp_path, "--configfile", "config/librispeech.yaml", "--profile", "profiles/quadro", "-n")
     wanted = deep_merge(load_yaml(ROOT / "config" / "librispeech.yaml"), profile("quadro")["config"])
     assert got["config"] == wanted
-    assert got["config"]["training"]["batch_size"] == 4  # quadro's, not librispeech.yaml's 8
+    quadro = profile("quadro")["config"]["training"]
+    assert got["config"]["training"]["joint_chunk"] == quadro["joint_chunk"] != 1  # not librispeech.yaml's 1
+    assert got["config"]["training"]["batch_seconds"] == quadro["batch_seconds"]
     assert got["config"]["variants"] == load_yaml(ROOT / "config" / "librispeech.yaml")["variants"]
 
 
@@ -339,11 +382,12 @@ def test_retype_overrides_as_snakemake_passes_them():
     with (PROFILES / "v100" / "config.v8+.yaml").open() as f:
         entries = ProfileConfigFileParser().parse(f)["config"]
     overrides = parse_config(entries)
-    assert overrides["training"]["batch_size"] == "8"  # what Snakemake hands over: strings
+    assert overrides["training"]["batch_seconds"] == "180"  # what Snakemake hands over: strings
     config = deep_merge(load_yaml(ROOT / "config" / "config.yaml"), overrides)
     retype_overrides(config, overrides)
-    assert config["training"] == {**load_yaml(ROOT / "config" / "config.yaml")["training"],
-                                  "batch_size": 8, "mixed_precision": True}
+    assert config["training"] == {**load_yaml(ROOT / "config" / "config.yaml")["training"], "batch_seconds": 180,
+                                  "joint_chunk": 8, "accumulate": 16, "mixed_precision": True}
+    assert config["evaluation"]["batch_seconds"] == 102
     assert config["software"] == {"tf_env": "tf-gpu"}
     validate_config(config, ROOT / "config" / "schema.yaml")
 

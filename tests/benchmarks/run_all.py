@@ -13,6 +13,8 @@ report's path with ``.json``):
    representation analysis per variant × epoch) when that file is present;
 6. the padding of training batches (``bench_padding.py``): count-based batches against duration budgets, on
    a config's training TFRecords (``--padding-config``) or seeded LibriSpeech-shaped durations.
+7. the data stages ``transcripts`` and ``tfrecords`` on a LibriSpeech-shaped synthetic split (``bench_data.py``):
+   audio hours per CPU-minute.
 
 These machines are shared: compare ratios measured in one run rather than absolute times across runs.
 ``--quick`` shrinks every part for development (and skips 3. unless ``--workspace`` is given).
@@ -46,12 +48,12 @@ sys.path.insert(0, str(ROOT / "lib"))
 import bench_workflow  # noqa: E402
 import yaml  # noqa: E402
 
-SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "padding")
+SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "padding", "data")
 
 FULL = {"utterances": 160, "matmul_repeats": 20, "trials": 5, "steps": 5, "noop_repeats": 3, "dag_repeats": 3,
-        "dag_epochs": 50}
+        "dag_epochs": 50, "data_utterances": 1000}
 QUICK = {"utterances": 40, "matmul_repeats": 5, "trials": 1, "steps": 2, "noop_repeats": 1, "dag_repeats": 1,
-         "dag_epochs": 5}
+         "dag_epochs": 5, "data_utterances": 40}
 
 
 def log(msg: str) -> None:
@@ -178,6 +180,11 @@ def run_padding(args, results: dict) -> None:
 
     log("padding of count-based and duration-budget batches")
     results["padding"] = bench_padding.run(args.padding_config, args.padding_workdir)
+def run_data(params: dict, tmp: Path, results: dict) -> None:
+    import bench_data
+
+    log(f"data stages on a {params['data_utterances']}-utterance LibriSpeech-shaped split")
+    results["data"] = bench_data.run(params["data_utterances"], tmp / "data")
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -237,6 +244,11 @@ def render(meta: dict, results: dict, errors: dict) -> str:
     padding = results.get("padding")
     for row in (padding or {}).get("rows", []):
         summary.append((f"padding of training batches, {row['batching']}", f"{row['padding']:.1%}"))
+    data = results.get("data")
+    if data:
+        for name in ("transcripts_1_thread", "transcripts_pool", "tfrecords"):
+            summary.append((f"data stage {name}: audio hours per CPU-minute (per wall-minute)",
+                            f"{data[name]['hours_per_cpu_min']:.0f} ({data[name]['hours_per_wall_min']:.0f})"))
     out += ["## Summary", "", "| measure | value |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in summary] + [""]
 
@@ -330,6 +342,17 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                 "Padding = padded frames ÷ all frames of the batches. Count-based: batches of 8 in "
                 "`default_bucket_boundaries`; budgets: `training.batch_seconds` (batch size × longest ≤ budget). "
                 f"Goal ≤ 10 % with a budget: {'met' if padding['goal_met'] else 'NOT met'}.", ""]
+    if data:
+        c = data["corpus"]
+        out += ["## 7. Data stages (bench_data.py)", "",
+                f"Synthetic split: {c['utterances']} utterances, {c['hours']:.2f} h, {c['min_s']:.1f}-{c['max_s']:.1f} s "
+                f"(mean {c['mean_s']:.1f} s), FLAC {c['flac_kbit_per_s']:.0f} kbit/s.", "",
+                "| stage | wall s | CPU s | audio h / CPU-min | audio h / wall-min |", "|---|---|---|---|---|"]
+        for name in ("transcripts_1_thread", "transcripts_pool", "tfrecords"):
+            r = data[name]
+            out.append(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['hours_per_cpu_min']:.0f} "
+                       f"| {r['hours_per_wall_min']:.0f} |")
+        out += [""]
     if errors:
         out += ["## Errors", ""]
         for name, tb in errors.items():
@@ -419,6 +442,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("analyses", run_analyses, args.quick, results)
         if "padding" in sections:
             guarded("padding", run_padding, args, results)
+        if "data" in sections:
+            guarded("data", run_data, params, tmp, results)
     finally:
         meta["wall_s"] = time.perf_counter() - began
         meta["loadavg_end"] = list(os.getloadavg())

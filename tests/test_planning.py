@@ -1,0 +1,55 @@
+"""The memory and time model's arithmetic (lib/lowrank_asr/planning.py); the profiles' use of it is in
+tests/test_profiles.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from lowrank_asr import planning
+
+ROWS = [  # summary_table rows of a toy RNN-T model: front end, two blocks, prediction (per token), joint
+    {"name": "logmel", "channels": 80, "frame_rate": 100.0, "macs": 1000.0},
+    {"name": "C0", "channels": 16, "frame_rate": 50.0, "macs": 2000.0},
+    {"name": "C1", "channels": 32, "frame_rate": 12.5, "macs": 3000.0},
+    {"name": "prediction", "channels": 24, "frame_rate": None, "macs": 50.0, "macs_unit": "per token"},
+    {"name": "joint", "channels": 8, "frame_rate": 12.5, "macs": 0.0},
+]
+
+
+def test_forward_macs_count_the_joint_over_the_lattice():
+    macs = planning.forward_macs_per_second(ROWS, vocab=10)
+    cells = 12.5 * (planning.TOKENS_PER_SECOND * planning.LATTICE_SECONDS + 1)
+    assert macs["lattice"] == pytest.approx(cells * (8 * 10 + 8))
+    assert macs["joint_projection"] == pytest.approx(12.5 * 32 * 8)  # D of the last block x J per encoder frame
+    assert macs["encoder"] == 5000.0 and macs["frontend"] == 1000.0 and not macs["frontend_trainable"]
+    assert macs["prediction"] == pytest.approx(50.0 * planning.TOKENS_PER_SECOND)
+    dense = macs["encoder"] + macs["prediction"] + macs["joint_projection"]
+    # the log-mel front end has no gradient; the chunked joint recomputes its forward in the backward pass
+    assert planning.training_flops_per_second(macs) == pytest.approx(2 * (1000 + 3 * dense + 4 * macs["lattice"]))
+    assert planning.training_flops_per_second(macs, chunked=False) == pytest.approx(
+        2 * (1000 + 3 * dense + 3 * macs["lattice"]))
+
+
+@pytest.mark.parametrize("name", sorted(planning.CARDS))
+@pytest.mark.parametrize("precision", ["float32", "mixed"])
+def test_largest_budget_fills_the_usable_memory(name, precision):
+    card = planning.CARDS[name]
+    seconds = planning.max_batch_seconds(card, 2, precision)
+    assert seconds > 0
+    assert planning.training_peak_mb(seconds, 2, precision) == pytest.approx(planning.usable_mb(card))
+    evaluation = planning.max_evaluation_seconds(card)
+    assert planning.evaluation_peak_mb(evaluation) == pytest.approx(planning.usable_mb(card))
+
+
+def test_mixed_precision_and_chunking_lower_the_peak():
+    assert planning.training_peak_mb(100, 4, "mixed") < planning.training_peak_mb(100, 4, "float32")
+    assert planning.training_peak_mb(100, 1, "mixed") < planning.training_peak_mb(100, 4, "mixed")
+    # a wider model keeps more activations per frame
+    assert planning.training_peak_mb(100, 1, "mixed", width=1) < planning.training_peak_mb(100, 1, "mixed", width=4)
+
+
+def test_epoch_time_falls_with_the_card_and_the_joint_chunk():
+    macs = planning.forward_macs_per_second(ROWS, vocab=10)
+    quadro, a100 = planning.CARDS["quadro"], planning.CARDS["a100"]
+    assert planning.epoch_hours(macs, a100, "mixed", 4) < planning.epoch_hours(macs, quadro, "mixed", 4)
+    assert planning.epoch_hours(macs, a100, "mixed", 16) < planning.epoch_hours(macs, a100, "mixed", 4)
