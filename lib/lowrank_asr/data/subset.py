@@ -3,11 +3,14 @@ duration budget, see ``micro_batches``), or a seeded sample."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from lowrank_asr.errors import CorpusError
+
+log = logging.getLogger(__name__)
 
 
 def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
@@ -49,10 +52,12 @@ def pad_batch(utterances: Sequence[dict]) -> dict:
 def subset_micro_batches(utterances: Sequence[dict], batch_seconds: float | None) -> list[dict]:
     """The utterances as padded micro-batches of at most ``batch_seconds`` padded audio each
     (:func:`~lowrank_asr.data.micro_batches.plan_micro_batches`; None: one batch in the given order)."""
-    from lowrank_asr.data.micro_batches import plan_micro_batches
+    from lowrank_asr.data.micro_batches import padded_seconds, plan_micro_batches
 
-    plan = plan_micro_batches([u["duration"] for u in utterances], batch_seconds,
-                              [u["utt_id"] for u in utterances])
+    durations = [u["duration"] for u in utterances]
+    plan = plan_micro_batches(durations, batch_seconds, [u["utt_id"] for u in utterances])
+    log.info("%d utterances in %d micro-batch(es), at most %.1f padded s per pass (evaluation.batch_seconds: %s)",
+             len(utterances), len(plan), max(padded_seconds(durations, plan), default=0.0), batch_seconds)
     return [pad_batch([utterances[i] for i in group]) for group in plan]
 
 
