@@ -62,6 +62,9 @@ def test_budget_splits_the_subset_into_micro_batches(setting):
     for b in subset_micro_batches(subset_utterances(common["data_files"], vocab, SUBSET), budget):
         assert b["audio"].shape[0] * b["audio"].shape[1] / 16000 <= budget  # padded seconds per pass
     assert obj.subset_ids == [v.decode() for v in batch["utt_id"].numpy().tolist()]  # same utterances, same order
+    obj.loss_fn()
+    obj.gradient()
+    assert obj.part_loss.experimental_get_tracing_count() == 1  # one trace for micro-batches of every shape
 
 
 def test_grid_over_micro_batches_equals_one_batch_and_eval_loss(setting):

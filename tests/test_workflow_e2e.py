@@ -325,7 +325,7 @@ def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(smok
     geometry = [folder / f"{kind}.h5" for kind in ("interpolation", "sharpness")]
     attributions = [Path("results") / "attribution" / variant / f"epoch_{e:03d}.h5" for e in epochs]
     targets = [str(p) for p in grids + geometry + attributions]
-    snakemake(repo, "--cores", "2", "--config", f"evaluation={{batch_seconds: {budget}}}", *targets)
+    snakemake(repo, "--cores", "2", *targets, "--config", f"evaluation={{batch_seconds: {budget}}}")
     logs = "".join(p.read_text() for p in (repo / "logs" / "loss_grid" / variant).glob("*.log"))
     assert re.search(r"4 utterances in [2-4] micro-batch\(es\)", logs), logs[-2000:]
     for grid in grids:
