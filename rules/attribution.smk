@@ -25,6 +25,7 @@ rule integrated_gradients:
         epochs=analysis_job_epochs("attribution"),
         model=model_settings,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        batch_seconds=BATCH_SECONDS,
         seed=run_seed,
         code=script_code("integrated_gradients.py"),
     script:

@@ -110,6 +110,9 @@ def tarball(wildcards):
     return local if local else f"resources/downloads/{wildcards.split}.tar.gz"
 
 
+# padded audio seconds per pass of the per-epoch analyses (None: a whole subset in one batch)
+BATCH_SECONDS = config["evaluation"].get("batch_seconds")
+
 # `seeds` only says how many runs there are: adding a seed must not retrain the others.
 TRAINING = {k: v for k, v in config["training"].items() if k != "seeds"}
 

@@ -26,6 +26,7 @@ rule trajectory_plane:
     params:
         trajectory=GEOMETRY["trajectory"],
         subset=GEOMETRY_SUBSET,
+        batch_seconds=BATCH_SECONDS,
         epochs=TRAJECTORY_EPOCHS,
         seed=config["seed"],
         model=model_settings,
@@ -53,6 +54,7 @@ rule interpolation:
     params:
         interpolation=GEOMETRY["interpolation"],
         subset=GEOMETRY_SUBSET,
+        batch_seconds=BATCH_SECONDS,
         seed=config["seed"],
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         model=model_settings,
@@ -80,6 +82,7 @@ rule sharpness:
     params:
         sharpness=GEOMETRY["sharpness"],
         subset=GEOMETRY_SUBSET,
+        batch_seconds=BATCH_SECONDS,
         epochs=SHARPNESS_EPOCHS,
         model=model_settings,
         code=script_code("sharpness.py"),

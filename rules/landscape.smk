@@ -30,6 +30,7 @@ rule loss_grid:
         landscape=LANDSCAPE_GRID,
         shards=LANDSCAPE_SHARDS,
         epochs=analysis_job_epochs("landscape"),
+        batch_seconds=BATCH_SECONDS,
         model=model_settings,
         code=script_code("loss_grid.py"),
     script:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -301,6 +302,47 @@ def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path:
     assert len(pairs) == len(variants) * (len(variants) - 1) // 2 * len(splits) * 2  # greedy and beam
     assert all(p["seeds"] == "2/2" for p in pairs)
     assert (results / "plots" / "training_curves.png").stat().st_size > 10_000
+
+
+def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(smoke_repo: Path,
+                                                                           tmp_path: Path) -> None:
+    """evaluation.batch_seconds through the real rules and scripts: the loss grids, the geometry and the
+    attributions, rerun on a copy of the finished workspace in micro-batches, equal the one-batch files."""
+    from lowrank_asr.attribution.io import read_attributions
+    from lowrank_asr.data.transcripts import read_transcripts
+    from lowrank_asr.geometry.io import read_geometry
+    from lowrank_asr.landscape.io import read_landscape
+
+    cfg = smoke_config()
+    repo = tmp_path / "budget"
+    shutil.copytree(smoke_repo, repo, symlinks=True)  # results and Snakemake's metadata: only the analyses rerun
+    splits = (cfg["landscape"]["split"], cfg["attribution"]["split"])
+    longest = max(r.duration for s in splits for r in read_transcripts(repo / "resources" / "transcripts" / f"{s}.tsv"))
+    budget = round(1.2 * longest, 3)  # every utterance fits; two of them rarely do
+    variant, epochs = "lowrank", range(1, cfg["training"]["epochs"] + 1)
+    folder = Path("results") / "landscape" / variant
+    grids = [folder / f"epoch_{e:03d}.h5" for e in epochs]
+    geometry = [folder / f"{kind}.h5" for kind in ("interpolation", "sharpness")]
+    attributions = [Path("results") / "attribution" / variant / f"epoch_{e:03d}.h5" for e in epochs]
+    targets = [str(p) for p in grids + geometry + attributions]
+    snakemake(repo, "--cores", "2", *targets, "--config", f"evaluation={{batch_seconds: {budget}}}")
+    logs = "".join(p.read_text() for p in (repo / "logs" / "loss_grid" / variant).glob("*.log"))
+    assert re.search(r"4 utterances in [2-4] micro-batch\(es\)", logs), logs[-2000:]
+    for grid in grids:
+        a, b = read_landscape(repo / grid), read_landscape(smoke_repo / grid)
+        np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
+        assert a["attrs"]["eval_loss"] == pytest.approx(b["attrs"]["eval_loss"], rel=1e-5)
+    a, b = (read_geometry(r / geometry[0], "interpolation") for r in (repo, smoke_repo))
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
+    np.testing.assert_array_equal(a["wer"], b["wer"])
+    a, b = (read_geometry(r / geometry[1], "sharpness") for r in (repo, smoke_repo))
+    np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
+    np.testing.assert_allclose(a["eigenvalue"], b["eigenvalue"], rtol=1e-3)  # a few float32 HVPs, summed apart
+    for path in attributions:
+        a, b = (read_attributions(r / path)["items"] for r in (repo, smoke_repo))
+        for x, y in zip(a, b, strict=True):
+            np.testing.assert_allclose(x["attributions"], y["attributions"], rtol=1e-4, atol=1e-6)
+            assert x["hypothesis"] == y["hypothesis"]
 
 
 def smoke_config() -> dict:

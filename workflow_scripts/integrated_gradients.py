@@ -21,7 +21,8 @@ frontend = p.model.get("frontend", "logmel")
 results = variant_attributions(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
                                weights_paths=list(snakemake.input.weights), data_files=read_shard_index(snakemake.input.data),
                                utterances=ig["utterances"], steps=ig["steps"], baseline=baseline, blur_sigma=sigma,
-                               batch_size=ig.get("batch_size", 16), max_symbols_per_step=p.max_symbols)
+                               batch_size=ig.get("batch_size", 16), max_symbols_per_step=p.max_symbols,
+                               batch_seconds=p.batch_seconds)
 for epoch, output, items in zip(p.epochs, snakemake.output, results, strict=True):
     write_attributions(output, items, provenance(
         seed=p.seed, config={"attribution": ig, "model": p.model, "max_symbols": p.max_symbols, "seed": p.seed},

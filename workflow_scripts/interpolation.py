@@ -15,7 +15,8 @@ ip, subset = p.interpolation, p.subset
 began = time.perf_counter()
 r = interpolations(model_cfg=p.model, vocab_path=snakemake.input.vocab[0], weights_paths=list(snakemake.input.weights),
                    data_files=list(snakemake.input.data), subset=subset["subset"], points=ip["points"],
-                   span=ip["range"], per_epoch=ip["per_epoch"], wer=ip["wer"], max_symbols_per_step=p.max_symbols)
+                   span=ip["range"], per_epoch=ip["per_epoch"], wer=ip["wer"], max_symbols_per_step=p.max_symbols,
+                   batch_seconds=p.batch_seconds)
 seconds = time.perf_counter() - began
 write_geometry(snakemake.output[0], "interpolation", {
     "t": r.t, "loss": r.loss, "wer": r.wer, "path_position": r.position, "path_segment": r.segment,

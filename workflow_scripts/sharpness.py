@@ -12,7 +12,8 @@ p, w = snakemake.params, snakemake.wildcards
 sh, subset = p.sharpness, p.subset
 r = sharpness(model_cfg=p.model, vocab_path=snakemake.input.vocab[0], weights_paths=list(snakemake.input.weights),
               epochs=p.epochs, data_files=list(snakemake.input.data), subset=subset["subset"],
-              max_iter=sh["iterations"], tol=sh["tolerance"], samples=sh["hutchinson"], seed=sh["seed"])
+              max_iter=sh["iterations"], tol=sh["tolerance"], samples=sh["hutchinson"], seed=sh["seed"],
+              batch_seconds=p.batch_seconds)
 write_geometry(snakemake.output[0], "sharpness", {
     "epochs": r.epochs, "loss": r.loss, "eigenvalue": r.eigenvalue, "dominant_eigenvalue": r.dominant, "iterations": r.iterations,
     "converged": r.converged, "relative_change": r.relative_change, "trace": r.trace,

@@ -12,7 +12,8 @@ p, w = snakemake.params, snakemake.wildcards
 tr, subset = p.trajectory, p.subset
 result = trajectory_landscape(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
                               weights_paths=list(snakemake.input.weights), data_files=list(snakemake.input.data),
-                              subset=subset["subset"], grid=tr["grid"], margin=tr["margin"])
+                              subset=subset["subset"], grid=tr["grid"], margin=tr["margin"],
+                              batch_seconds=p.batch_seconds)
 plane = result.plane
 write_geometry(snakemake.output[0], "trajectory", {
     "xcoordinates": result.grid.xs, "ycoordinates": result.grid.ys, "loss": result.grid.loss_array(),

@@ -23,6 +23,7 @@ import numpy as np
 from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, check_baseline, make_baseline
 from lowrank_asr.attribution.integrated_gradients import IGResult, integrated_gradients
 from lowrank_asr.attribution.io import AttributionItem
+from lowrank_asr.data.micro_batches import points_per_pass
 from lowrank_asr.errors import PipelineError
 
 
@@ -97,12 +98,19 @@ def log_likelihood_fn(model) -> Callable:
 
 
 def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: str, steps: int,
-                          blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
-                          log_likelihood: Callable | None = None) -> tuple[AttributedInput, np.ndarray, IGResult]:
-    """IG of log P(``labels`` [U] | utterance) against the named baseline: ``(input, baseline, result)``."""
+                          blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int | None = 16,
+                          log_likelihood: Callable | None = None, batch_seconds: float | None = None,
+                          utt_id: str = "") -> tuple[AttributedInput, np.ndarray, IGResult]:
+    """IG of log P(``labels`` [U] | utterance) against the named baseline: ``(input, baseline, result)``.
+
+    Path points per forward/backward pass: ``floor(batch_seconds / duration)`` with a budget (``utt_id`` names
+    an utterance longer than it in the error), else ``batch_size`` (None: all at once).
+    """
     import tensorflow as tf
 
     check_baseline(baseline)
+    duration = num_samples / float(model.cfg["features"]["sample_rate"])
+    batch_size = points_per_pass(duration, batch_seconds, utt_id or "(unnamed)", batch_size)
     inp = attributed_input(model, audio, num_samples)
     base = make_baseline(baseline, inp.x, silence=inp.silence, sigma=blur_sigma,
                          samples_per_frame=inp.samples_per_frame)
@@ -123,7 +131,7 @@ def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: s
 def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
                        data_files: Sequence[str], utterances: int, steps: int, baseline: str = "silence",
                        blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
-                       max_symbols_per_step: int = 5) -> list[AttributionItem]:
+                       max_symbols_per_step: int = 5, batch_seconds: float | None = None) -> list[AttributionItem]:
     """Attributions of F(x) = log P(reference | x) (the negative RNN-T/CTC loss) for the first utterances.
 
     x is the unnormalised log-mel spectrogram [T, F], or waveform samples [S] for the wave front end.
@@ -131,21 +139,24 @@ def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path:
     [items] = variant_attributions(model_cfg=model_cfg, vocab_path=vocab_path, weights_paths=[weights_path],
                                    data_files=data_files, utterances=utterances, steps=steps, baseline=baseline,
                                    blur_sigma=blur_sigma, batch_size=batch_size,
-                                   max_symbols_per_step=max_symbols_per_step)
+                                   max_symbols_per_step=max_symbols_per_step, batch_seconds=batch_seconds)
     return items
 
 
 def variant_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
                          data_files: Sequence[str], utterances: int, steps: int, baseline: str = "silence",
                          blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
-                         max_symbols_per_step: int = 5) -> Iterator[list[AttributionItem]]:
+                         max_symbols_per_step: int = 5,
+                         batch_seconds: float | None = None) -> Iterator[list[AttributionItem]]:
     """:func:`epoch_attributions` for each of one variant's epochs (``weights_paths``, in order), one at a time.
 
     TensorFlow, the model, the utterances and the traced encoder and log-likelihood are set up once: each
-    epoch's weights are loaded into the same variables, which the traced functions read.
+    epoch's weights are loaded into the same variables, which the traced functions read. ``batch_seconds``
+    (padded audio per pass; None: ``batch_size`` path points per pass and one decoding batch) bounds both the
+    path points per IG pass and the micro-batches the hypotheses are decoded in.
     """
     check_baseline(baseline)  # before loading anything: a bad name fails at once
-    from lowrank_asr.data.subset import fixed_subset, utt_ids
+    from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
     from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
     from lowrank_asr.models.trained import load_trained
     from lowrank_asr.models.weights import load_weights
@@ -153,23 +164,26 @@ def variant_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_pat
     if not weights_paths:
         raise PipelineError("variant_attributions: no weights files given; pass one per analysed epoch")
     model, vocab = load_trained(model_cfg, vocab_path, weights_paths[0])
-    batch = fixed_subset(data_files, vocab, utterances)
-    ids = utt_ids(batch)
-    references = [t.decode() for t in batch["transcript"].numpy().tolist()]
+    chosen = subset_utterances(data_files, vocab, utterances)
+    batches = subset_micro_batches(chosen, batch_seconds)
     encode = make_encoder_fn(model)
     log_likelihood = log_likelihood_fn(model)
     for e, weights_path in enumerate(weights_paths):
         if e:  # assign into the built model's variables: the traced functions see the new values
             load_weights(model, weights_path)
-        enc, enc_len = encode(batch["audio"], batch["audio_len"])
-        hypotheses = [vocab.decode(h) for h in search(model, enc, enc_len, beam_width=None,
-                                                      max_symbols_per_step=max_symbols_per_step)]
+        hypotheses = {}
+        for batch in batches:
+            enc, enc_len = encode(batch["audio"], batch["audio_len"])
+            tokens = search(model, enc, enc_len, beam_width=None, max_symbols_per_step=max_symbols_per_step)
+            hypotheses.update(zip((v.decode() for v in batch["utt_id"].numpy().tolist()),
+                                  (vocab.decode(h) for h in tokens), strict=True))
         items = []
-        for i in range(len(ids)):
-            labels = batch["labels"][i, : int(batch["label_len"][i])]
+        for u in chosen:
             inp, base, result = utterance_attribution(
-                model, batch["audio"][i : i + 1], int(batch["audio_len"][i]), labels, baseline=baseline,
-                steps=steps, blur_sigma=blur_sigma, batch_size=batch_size, log_likelihood=log_likelihood)
-            items.append(AttributionItem.from_result(ids[i], inp.x, base, result, references[i], hypotheses[i],
-                                                     norm_mean=inp.mean, norm_scale=inp.scale))
+                model, u["audio"][None], len(u["audio"]), u["labels"], baseline=baseline, steps=steps,
+                blur_sigma=blur_sigma, batch_size=batch_size, log_likelihood=log_likelihood,
+                batch_seconds=batch_seconds, utt_id=u["utt_id"])
+            items.append(AttributionItem.from_result(u["utt_id"], inp.x, base, result, u["transcript"],
+                                                     hypotheses[u["utt_id"]], norm_mean=inp.mean,
+                                                     norm_scale=inp.scale))
         yield items

@@ -1,26 +1,64 @@
-"""Fixed evaluation subsets of a split for per-epoch analyses: the first utterances, or a seeded sample."""
+"""Fixed evaluation subsets of a split for per-epoch analyses: the first utterances (in micro-batches under a
+duration budget, see ``micro_batches``), or a seeded sample."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import numpy as np
 
 from lowrank_asr.errors import CorpusError
 
+log = logging.getLogger(__name__)
 
-def fixed_subset(files: Sequence[str], vocab, size: int) -> dict:
-    """One padded batch with the first `size` utterances of the TFRecords, the same for every epoch."""
+
+def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
+    """The first ``size`` utterances of the TFRecords (file order), the same for every epoch, one dict each:
+    ``audio`` float32 [S], ``labels`` int32 [U] (unpadded numpy arrays), ``utt_id``, ``transcript``, ``path``
+    (str) and ``duration`` (s, of the decoded samples)."""
     from lowrank_asr.data.dataset import make_dataset
+    from lowrank_asr.data.librispeech import SAMPLE_RATE
 
-    data = make_dataset(list(files), vocab, batch_size=size, training=False, seed=0)
-    for batch in data.take(1):
-        return batch
-    raise CorpusError(f"no utterances in {list(files)}; the analysis subset is empty")
+    out = []
+    for b in make_dataset(list(files), vocab, batch_size=1, training=False, seed=0).take(int(size)):
+        n, u = int(b["audio_len"][0]), int(b["label_len"][0])
+        out.append({"audio": b["audio"][0, :n].numpy(), "labels": b["labels"][0, :u].numpy(),
+                    **{k: b[k][0].numpy().decode() for k in ("utt_id", "transcript", "path")},
+                    "duration": n / SAMPLE_RATE})
+    if not out:
+        raise CorpusError(f"no utterances in {list(files)}; the analysis subset is empty")
+    return out
 
 
-def utt_ids(batch: dict) -> list[str]:
-    return [v.decode() for v in batch["utt_id"].numpy().tolist()]
+def pad_batch(utterances: Sequence[dict]) -> dict:
+    """One zero-padded batch of :func:`subset_utterances` items, in make_dataset's batch format."""
+    import tensorflow as tf
+
+    def padded(key: str) -> np.ndarray:
+        rows = [u[key] for u in utterances]
+        out = np.zeros((len(rows), max(len(r) for r in rows)), dtype=rows[0].dtype)
+        for i, r in enumerate(rows):
+            out[i, :len(r)] = r
+        return out
+
+    return {"audio": tf.constant(padded("audio")), "labels": tf.constant(padded("labels")),
+            "audio_len": tf.constant([len(u["audio"]) for u in utterances], tf.int32),
+            "label_len": tf.constant([len(u["labels"]) for u in utterances], tf.int32),
+            "duration": tf.constant([u["duration"] for u in utterances], tf.float32),
+            **{k: tf.constant([u[k] for u in utterances]) for k in ("utt_id", "transcript", "path")}}
+
+
+def subset_micro_batches(utterances: Sequence[dict], batch_seconds: float | None) -> list[dict]:
+    """The utterances as padded micro-batches of at most ``batch_seconds`` padded audio each
+    (:func:`~lowrank_asr.data.micro_batches.plan_micro_batches`; None: one batch in the given order)."""
+    from lowrank_asr.data.micro_batches import padded_seconds, plan_micro_batches
+
+    durations = [u["duration"] for u in utterances]
+    plan = plan_micro_batches(durations, batch_seconds, [u["utt_id"] for u in utterances])
+    log.info("%d utterances in %d micro-batch(es), at most %.1f padded s per pass (evaluation.batch_seconds: %s)",
+             len(utterances), len(plan), max(padded_seconds(durations, plan), default=0.0), batch_seconds)
+    return [pad_batch([utterances[i] for i in group]) for group in plan]
 
 
 def all_utt_ids(files: Sequence[str]) -> list[str]:

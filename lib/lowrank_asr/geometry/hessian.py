@@ -19,6 +19,7 @@ import numpy as np
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.landscape.asr import subset_objective
+from lowrank_asr.landscape.parts import dense_gradient, part_sum, variable_spec
 
 HVP_METHODS = ("double_backprop", "finite_difference")
 
@@ -98,12 +99,16 @@ def hutchinson_trace(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, sampl
 
 
 class ModelHVP:
-    """``H v`` of ``loss_fn()`` (a zero-argument closure) with respect to ``model.trainable_variables``.
+    """``H v`` of a loss with respect to ``model.trainable_variables``.
 
-    Vectors are flat float64 arrays in variable order. ``count`` is the number of products computed.
+    The loss is ``loss_fn()`` (a zero-argument closure), or with ``parts`` (argument tuples, e.g. the featurised
+    micro-batches of ``SubsetObjective``) the sum of ``loss_fn(*part)`` over them: each product then sums one
+    product (or gradient) per part, so no pass holds more than one part; ``loss_fn`` is traced once for all
+    part shapes. Vectors are flat float64 arrays in variable order. ``count`` is the number of products computed.
     """
 
-    def __init__(self, model, loss_fn: Callable, method: str = "double_backprop", fd_scale: float = 1e-3):
+    def __init__(self, model, loss_fn: Callable, method: str = "double_backprop", fd_scale: float = 1e-3,
+                 parts: Sequence[tuple] | None = None):
         import tensorflow as tf
 
         if method not in HVP_METHODS:
@@ -114,44 +119,58 @@ class ModelHVP:
         self.dim = int(sum(self.sizes))
         self.method = method
         self.count = 0
+        self.parts = [()] if parts is None else list(parts)
+        if not self.parts:
+            raise PipelineError("ModelHVP: no parts given; pass at least one micro-batch")
         variables = self.variables
-
-        def grads():
-            with tf.GradientTape() as tape:
-                loss = loss_fn()
-            # embedding gradients arrive as IndexedSlices: densify them for products and sums
-            return [tf.convert_to_tensor(g) for g in
-                    tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+        vector_spec = variable_spec(variables)
+        like = self.parts[0]
 
         if method == "double_backprop":
-            @tf.function
-            def product(vs):
+            def part_product(vs, *part):
                 with tf.GradientTape() as outer:
-                    g = grads()
+                    g = dense_gradient(loss_fn, variables, part)
                     dot = tf.add_n([tf.reduce_sum(a * tf.cast(b, a.dtype)) for a, b in zip(g, vs, strict=True)])
                 return [tf.convert_to_tensor(h) for h in
                         outer.gradient(dot, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+
+            summed_product = part_sum(part_product, vector_spec, vector_spec, like)
+
+            def product(vs):
+                return summed_product(vs, self.parts)
         else:
             w_norm = float(np.sqrt(sum(float(tf.reduce_sum(tf.square(v))) for v in variables)))
             eps = fd_scale * (1.0 + w_norm)
+            gradient = part_sum(lambda _, *part: dense_gradient(loss_fn, variables, part), vector_spec, [], like)
 
-            # One traced function per product: eager per-variable ops would cost more than the two gradients.
-            # Automatic control dependencies keep the reads, moves and gradients in program order.
-            @tf.function
-            def product(vs):
+            # Traced moves: eager per-variable ops would cost more than the gradients on a model with hundreds
+            # of variables. The weights move once per side; the gradients at each side sum over the parts.
+            @tf.function(input_signature=[vector_spec])
+            def step(vs):
                 v_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(d, tf.float64))) for d in vs]))
                 h = eps / tf.maximum(v_norm, 1e-30)
                 steps = [tf.cast(h, v.dtype) * tf.cast(d, v.dtype) for v, d in zip(variables, vs, strict=True)]
-                originals = [tf.identity(v) for v in variables]
+                return [tf.identity(v) for v in variables], steps, h
+
+            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float32)])
+            def place(originals, steps, sign):  # v <- w + sign * d; sign 0 restores w exactly
                 for v, w, d in zip(variables, originals, steps, strict=True):
-                    v.assign(w + d)
-                plus = grads()
-                for v, w, d in zip(variables, originals, steps, strict=True):
-                    v.assign(w - d)
-                minus = grads()
-                for v, w in zip(variables, originals, strict=True):
-                    v.assign(w)
+                    v.assign(w + tf.cast(sign, w.dtype) * d)
+
+            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float64)])
+            def difference(plus, minus, h):
                 return [(p - m) / tf.cast(2.0 * h, p.dtype) for p, m in zip(plus, minus, strict=True)]
+
+            def product(vs):
+                originals, steps, h = step(vs)
+                try:
+                    place(originals, steps, 1.0)
+                    plus = gradient([], self.parts)
+                    place(originals, steps, -1.0)
+                    minus = gradient([], self.parts)
+                finally:
+                    place(originals, steps, 0.0)
+                return difference(plus, minus, h)
 
         self._product = product
 
@@ -194,25 +213,18 @@ def hvp_method_for(model) -> str:
 
 def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
               epochs: Sequence[int], data_files: Sequence[str], subset: int, max_iter: int, tol: float,
-              samples: int, seed: int) -> SharpnessResult:
+              samples: int, seed: int, batch_seconds: float | None = None) -> SharpnessResult:
     """Largest Hessian eigenvalue (power iteration, see :func:`largest_eigenvalue`) and trace (Hutchinson) of the
-    subset loss at each epoch."""
+    subset loss at each epoch; products and gradients sum over the subset's micro-batches (``batch_seconds``)."""
     import tensorflow as tf
 
     from lowrank_asr.models.weights import load_weights
 
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[0],
-                           data_files=data_files, subset=subset)
+                           data_files=data_files, subset=subset, batch_seconds=batch_seconds)
     model = obj.model
-    hvp = ModelHVP(model, obj.loss_fn, hvp_method_for(model))
+    hvp = ModelHVP(model, obj.part_loss, hvp_method_for(model), parts=obj.parts)
     out = SharpnessResult(epochs=list(epochs), hvp_method=hvp.method, subset_ids=obj.subset_ids)
-    variables = list(model.trainable_variables)
-
-    @tf.function
-    def gradient():
-        with tf.GradientTape() as tape:
-            loss = obj.loss_fn()
-        return tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
 
     hvp(np.ones(hvp.dim))  # traces the product, so that the timings below are the steady-state cost
     hvp_times, grad_times = [], []
@@ -223,9 +235,9 @@ def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequenc
         top, dominant = largest_eigenvalue(hvp, hvp.dim, max_iter=max_iter, tol=tol, seed=seed)
         trace, err = hutchinson_trace(hvp, hvp.dim, samples=samples, seed=seed)
         hvp_times.append((time.perf_counter() - began) / (hvp.count - count))
-        gradient()  # first call traces
+        obj.gradient()  # first call traces
         began = time.perf_counter()
-        [tf.convert_to_tensor(g).numpy() for g in gradient()]
+        [tf.convert_to_tensor(g).numpy() for g in obj.gradient()]
         grad_times.append(time.perf_counter() - began)
         out.eigenvalue.append(top.eigenvalue)
         out.dominant.append(dominant)

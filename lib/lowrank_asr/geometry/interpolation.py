@@ -88,13 +88,16 @@ class InterpolationResult:
 
 def interpolations(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
                    data_files: Sequence[str], subset: int, points: int, span: Sequence[float], per_epoch: int,
-                   wer: bool, max_symbols_per_step: int = 5) -> InterpolationResult:
+                   wer: bool, max_symbols_per_step: int = 5,
+                   batch_seconds: float | None = None) -> InterpolationResult:
     """Loss (and WER) from θ_init = ``weights_paths[0]`` to θ_final = ``weights_paths[-1]`` at ``points``
-    values of t over ``span``, and along the consecutive epochs ``weights_paths[0] → [1] → …``."""
+    values of t over ``span``, and along the consecutive epochs ``weights_paths[0] → [1] → …``; the subset is
+    evaluated in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
     from lowrank_asr.models.weights import load_weights
 
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
-                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step)
+                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step,
+                           batch_seconds=batch_seconds)
     model = obj.model
     states = []
     for path in weights_paths:

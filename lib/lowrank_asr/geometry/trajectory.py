@@ -110,12 +110,13 @@ class TrajectoryResult:
 
 def trajectory_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
                          data_files: Sequence[str], subset: int, grid: int, margin: float,
-                         progress: bool = False) -> TrajectoryResult:
-    """The loss on the PCA plane of ``weights_paths`` (epochs in order; the last is the centre)."""
+                         progress: bool = False, batch_seconds: float | None = None) -> TrajectoryResult:
+    """The loss on the PCA plane of ``weights_paths`` (epochs in order; the last is the centre), over the subset
+    in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
     from lowrank_asr.models.weights import load_weights
 
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
-                           data_files=data_files, subset=subset)
+                           data_files=data_files, subset=subset, batch_seconds=batch_seconds)
     model = obj.model
     epochs = []
     for path in weights_paths:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +11,7 @@ import numpy as np
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.landscape.directions import model_directions
 from lowrank_asr.landscape.grid import LossGrid, evaluate_grid, grid_points, shard_points
+from lowrank_asr.landscape.parts import dense_gradient, open_signature, part_sum, variable_spec
 
 
 @dataclass
@@ -26,48 +27,72 @@ def grid_axis(n: int, span: Sequence[float]) -> np.ndarray:
 
 @dataclass
 class SubsetObjective:
-    """A trained model with its fixed analysis subset featurised once: ``loss_fn()`` is the mean loss over the
-    subset for the model's current weights (inference mode), ``metric_fn()`` the greedy WER (or None)."""
+    """A trained model with its fixed analysis subset featurised once, in micro-batches (``parts``).
+
+    ``part_loss(*part)`` is one micro-batch's share of the mean loss (its summed per-utterance loss / N, traced
+    once for every shape), so the subset's mean loss is the sum over ``parts``: :meth:`loss_fn` for the
+    model's current weights (inference mode); gradients and Hessian-vector products sum per part in the same
+    way (:meth:`gradient`, ``geometry.hessian.ModelHVP``), so that one pass never holds more than one
+    micro-batch. ``metric_fn()`` is the greedy WER over the same micro-batches (or None).
+    """
 
     model: object
     vocab: object
-    loss_fn: Callable
+    parts: list[tuple]
+    part_loss: Callable
     metric_fn: Callable | None
     subset_ids: list[str]
+    _gradient: Callable | None = field(default=None, init=False, repr=False)
+
+    def loss_fn(self) -> float:
+        return float(sum(float(self.part_loss(*part)) for part in self.parts))
+
+    def gradient(self) -> list:
+        """Gradient of the mean loss for ``model.trainable_variables``, summed one micro-batch at a time."""
+        if self._gradient is None:  # traced on first use, once for every micro-batch shape
+            variables = list(self.model.trainable_variables)
+            self._gradient = part_sum(lambda _, *part: dense_gradient(self.part_loss, variables, part),
+                                      variable_spec(variables), [], self.parts[0])
+        return self._gradient([], self.parts)
 
 
 def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
                      data_files: Sequence[str], subset: int, wer: bool = False,
-                     max_symbols_per_step: int = 5) -> SubsetObjective:
-    """Load ``weights_path`` into the variant's model and close the loss (and WER) over the fixed subset."""
+                     max_symbols_per_step: int = 5, batch_seconds: float | None = None) -> SubsetObjective:
+    """Load ``weights_path`` into the variant's model and close the loss (and WER) over the fixed subset.
+
+    ``batch_seconds`` (``evaluation.batch_seconds``): padded audio seconds per pass (None: the whole subset in
+    one batch); the subset is the same either way (its first ``subset`` utterances).
+    """
     import tensorflow as tf
 
-    from lowrank_asr.data.subset import fixed_subset, utt_ids
+    from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
     from lowrank_asr.models.trained import load_trained
 
     model, vocab = load_trained(model_cfg, vocab_path, weights_path)
-    batch = fixed_subset(data_files, vocab, subset)
-    x, x_len = model.featurize(batch["audio"], batch["audio_len"])
-    labels, label_len = batch["labels"], batch["label_len"]
+    utterances = subset_utterances(data_files, vocab, subset)
+    batches = subset_micro_batches(utterances, batch_seconds)
+    parts = [(*model.featurize(b["audio"], b["audio_len"]), b["labels"], b["label_len"]) for b in batches]
+    n = float(len(utterances))
 
-    @tf.function
-    def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, labels, label_len, training=False))
+    @tf.function(input_signature=open_signature(parts[0]))
+    def part_loss(x, x_len, labels, label_len):
+        return tf.reduce_sum(model.utterance_loss(x, x_len, labels, label_len, training=False)) / n
 
     metric_fn = None
     if wer:
         from lowrank_asr.evaluation.transcribe import greedy_wer
 
         def metric_fn():
-            return greedy_wer(model, [batch], vocab, max_symbols_per_step=max_symbols_per_step)
+            return greedy_wer(model, batches, vocab, max_symbols_per_step=max_symbols_per_step)
 
-    return SubsetObjective(model, vocab, loss_fn, metric_fn, utt_ids(batch))
+    return SubsetObjective(model, vocab, parts, part_loss, metric_fn, [u["utt_id"] for u in utterances])
 
 
 def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
                     data_files: Sequence[str], grid: int, span: Sequence[float], subset: int, seed: int,
                     shard: int = 0, n_shards: int = 1, wer: bool = False, max_symbols_per_step: int = 5,
-                    progress: bool = True) -> EpochLandscape:
+                    progress: bool = True, batch_seconds: float | None = None) -> EpochLandscape:
     """Mean loss over the subset at w + a·d₁ + b·d₂ for this shard's grid points (one epoch's weights).
 
     The directions come from `seed` alone (filter-normalised to this epoch's weights), so every epoch of a
@@ -76,14 +101,15 @@ def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: st
     [result] = variant_landscapes(model_cfg=model_cfg, vocab_path=vocab_path, weights_paths=[weights_path],
                                   data_files=data_files, grid=grid, span=span, subset=subset, seed=seed,
                                   shard=shard, n_shards=n_shards, wer=wer,
-                                  max_symbols_per_step=max_symbols_per_step, progress=progress)
+                                  max_symbols_per_step=max_symbols_per_step, progress=progress,
+                                  batch_seconds=batch_seconds)
     return result
 
 
 def variant_landscapes(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
                        data_files: Sequence[str], grid: int, span: Sequence[float], subset: int, seed: int,
                        shard: int = 0, n_shards: int = 1, wer: bool = False, max_symbols_per_step: int = 5,
-                       progress: bool = True) -> Iterator[EpochLandscape]:
+                       progress: bool = True, batch_seconds: float | None = None) -> Iterator[EpochLandscape]:
     """:func:`epoch_landscape` for each of one variant's epochs (``weights_paths``, in order), one at a time.
 
     TensorFlow, the model, the subset's features and the traced loss are set up once: each epoch's weights are
@@ -95,7 +121,8 @@ def variant_landscapes(*, model_cfg: dict, vocab_path: str | Path, weights_paths
     if not weights_paths:
         raise PipelineError("variant_landscapes: no weights files given; pass one per analysed epoch")
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[0],
-                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step)
+                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step,
+                           batch_seconds=batch_seconds)
     axis = grid_axis(grid, span)
     points = shard_points(grid_points(len(axis), len(axis)), shard, n_shards)
     for i, weights_path in enumerate(weights_paths):
