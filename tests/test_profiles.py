@@ -309,6 +309,7 @@ def test_profile_budgets_follow_from_memory_model(name):
     assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= usable
     assert training["batch_seconds"] >= 0.75 * planning.max_batch_seconds(card, training["joint_chunk"], precision)
     assert evaluation["batch_seconds"] >= 0.75 * planning.max_evaluation_seconds(card)
+    assert evaluation["batch_seconds"] >= planning.LONGEST_EVAL_UTTERANCE  # else the longest test utterance stops
     for rule in TF_RULES:
         assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(rule), rule
 

@@ -29,6 +29,9 @@ PLAN_JOINT_UNITS = 640
 FRAMES_PER_SECOND = 100  # the log-mel front end's 10-ms hop
 ENCODER_STRIDE = 8  # ContextNet's three stride-2 blocks: T' = ceil(frames / 8)
 MAX_DURATION = 17.0  # config/librispeech.yaml data.max_duration: the longest utterance of any batch
+# LibriSpeech's longest dev/test utterance (dev-other, ~35.2 s): evaluation keeps every utterance, so an evaluation
+# budget below this stops the evaluate job at that utterance
+LONGEST_EVAL_UTTERANCE = 35.2
 # Word-pieces per second of audio (assumed until the recipe's vocabulary exists: LibriSpeech's 960 h hold ~9.4 M
 # words, 2.7 words/s, and a 1 024-piece unigram model splits a word into ~1.4 pieces): the mean, and a generous
 # upper value for the longest label sequence a batch can hold.
