@@ -51,6 +51,7 @@ rule representations:
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
         final_epoch=EPOCHS,
         training_seed=run_seed,
+        batch_seconds=BATCH_SECONDS,
         code=script_code("representations.py"),
     script:
         "../workflow_scripts/representations.py"
@@ -81,6 +82,7 @@ rule representation_similarity:
         models={r.name: variant_model_config(config, r.variant) for r in REPRESENTATION_RUNS},
         epochs=[int(e) for e in REPRESENTATION_EPOCHS],
         training_seed=REPRESENTATION_RUNS[0].seed,
+        batch_seconds=BATCH_SECONDS,
         code=script_code("representation_similarity.py"),
     script:
         "../workflow_scripts/representation_similarity.py"
@@ -119,6 +121,7 @@ rule compression:
         model=model_settings,
         seed=config["seed"],
         batch_size=config["evaluation"].get("batch_size", 32),
+        batch_seconds=BATCH_SECONDS,
         max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
         code=script_code("compression.py"),
     script:

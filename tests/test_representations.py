@@ -395,6 +395,16 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
     assert list(small) == [1, 2]
     assert small[1].subset_ids == big[1].subset_ids == small[2].subset_ids and len(small[1].subset_ids) == 6
     np.testing.assert_allclose(small[1].cka_final, big[1].cka_final, atol=1e-9)  # batching does not matter
+    # batches by duration (evaluation.batch_seconds): the same utterances, maybe in another order, same statistics
+    from lowrank_asr.data.dataset import scan_durations
+
+    longest = max(u.duration for u in scan_durations(speech_corpus.shards))
+    budget = dict(variant_representations(batch_size=8, batch_seconds=2.05 * longest, **kw))
+    assert sorted(budget[1].subset_ids) == sorted(big[1].subset_ids)
+    np.testing.assert_allclose(budget[1].cka_final, big[1].cka_final, atol=1e-6)
+    for a, b in zip(budget[1].activations, big[1].activations, strict=True):
+        assert a.frames == b.frames
+        np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-5, atol=1e-8)
     for a, b in zip(small[1].activations, big[1].activations, strict=True):
         assert a.frames == b.frames
         np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-6, atol=1e-9)

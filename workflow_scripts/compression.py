@@ -14,7 +14,8 @@ model, vocab = load_trained(p.model, snakemake.input.vocab[0], snakemake.input.w
 
 
 def split_batches(files):
-    return lambda: make_dataset(files, vocab, batch_size=p.batch_size, training=False, seed=0)
+    return lambda: make_dataset(files, vocab, batch_size=p.batch_size, training=False, seed=0,
+                                batch_seconds=p.batch_seconds)
 
 
 def calibration():

@@ -106,18 +106,22 @@ def analyse_variants(models: dict[str, object], batches: Iterable[dict]) -> tupl
     return {pair: acc.matrix() for pair, acc in accs.items()}, ids
 
 
-def subset_batches(data_files: Sequence[str], vocab, *, subset: int, seed: int, batch_size: int):
-    """The seeded subset of the split as padded batches in file order (the same for every model and epoch)."""
+def subset_batches(data_files: Sequence[str], vocab, *, subset: int, seed: int, batch_size: int,
+                   batch_seconds: float | None = None):
+    """The seeded subset of the split as padded batches (the same for every model and epoch): in file order, or
+    by duration under ``batch_seconds`` padded seconds per batch (evaluation.batch_seconds)."""
     from lowrank_asr.data.dataset import make_dataset
     from lowrank_asr.data.subset import seeded_subset_ids
 
     ids = seeded_subset_ids(data_files, subset, seed)
-    return make_dataset(list(data_files), vocab, batch_size=batch_size, training=False, seed=0, utt_ids=ids)
+    return make_dataset(list(data_files), vocab, batch_size=batch_size, training=False, seed=0, utt_ids=ids,
+                        batch_seconds=batch_seconds)
 
 
 def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_weights: Mapping[int, str | Path],
                             final_weights_path: str | Path, data_files: Sequence[str], subset: int, seed: int,
-                            batch_size: int = 16) -> Iterator[tuple[int, EpochRepresentations]]:
+                            batch_size: int = 16, batch_seconds: float | None = None,
+                            ) -> Iterator[tuple[int, EpochRepresentations]]:
     """(epoch, ``analyse_epoch`` against the final epoch) for each of a variant's epochs, in epoch order.
 
     One model is built (and its block function traced) for all epochs, whose weights are loaded into it in
@@ -127,7 +131,8 @@ def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_we
     from lowrank_asr.models.weights import load_weights
 
     final, vocab = load_trained(model_cfg, vocab_path, final_weights_path)
-    batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size)
+    batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size,
+                                     batch_seconds=batch_seconds)
     model = None
     for epoch in sorted(epoch_weights):
         path = epoch_weights[epoch]
@@ -143,7 +148,7 @@ def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_we
 
 def variant_similarities(*, model_cfgs: Mapping[str, dict], vocab_path: str | Path,
                          epoch_weights: Mapping[int, Mapping[str, str | Path]], data_files: Sequence[str],
-                         subset: int, seed: int, batch_size: int = 16):
+                         subset: int, seed: int, batch_size: int = 16, batch_seconds: float | None = None):
     """(epoch, {(a, b): CKA}, utterance ids) for each epoch, ``epoch_weights[epoch][variant]`` the weights.
 
     Each variant's model is built once and gets every epoch's weights in turn.
@@ -160,6 +165,7 @@ def variant_similarities(*, model_cfgs: Mapping[str, dict], vocab_path: str | Pa
             else:
                 models[name], vocab = load_trained(cfg, vocab_path, epoch_weights[epoch][name])
         if batches is None:
-            batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size)
+            batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size,
+                                     batch_seconds=batch_seconds)
         cka, ids = analyse_variants(models, batches)
         yield epoch, cka, ids
