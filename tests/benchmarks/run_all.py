@@ -10,7 +10,10 @@ report's path with ``.json``):
 3. ``snakemake -n`` on a finished smoke workspace (``--workspace DIR``, else one is built first: minutes);
 4. building the DAG of the LibriSpeech config (6 variants × 50 epochs of landscapes and attributions);
 5. the analyses benchmark of ``bench_analyses.py`` (landscape grid-point cost, batched integrated gradients,
-   representation analysis per variant × epoch) when that file is present.
+   representation analysis per variant × epoch) when that file is present;
+6. ``first_call`` (``bench_first_call.py``): first-call and steady-call seconds of the training step, the
+   evaluation of a batch, a loss-grid point and an integrated-gradients call at the LibriSpeech recipe's shapes,
+   each in a fresh process (goal: first call <= 30 s).
 
 These machines are shared: compare ratios measured in one run rather than absolute times across runs.
 ``--quick`` shrinks every part for development (and skips 3. unless ``--workspace`` is given).
@@ -44,7 +47,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 import bench_workflow  # noqa: E402
 import yaml  # noqa: E402
 
-SECTIONS = ("training", "pipeline", "noop", "dag", "analyses")
+SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "first_call")
 
 FULL = {"utterances": 160, "matmul_repeats": 20, "trials": 5, "steps": 5, "noop_repeats": 3, "dag_repeats": 3,
         "dag_epochs": 50}
@@ -171,6 +174,13 @@ def run_analyses(quick: bool, results: dict) -> None:
                            "stderr_tail": proc.stderr[-2000:]}
 
 
+def run_first_call(quick: bool, results: dict) -> None:
+    import bench_first_call
+
+    log("bench_first_call: one fresh process per call")
+    results["first_call"] = bench_first_call.run(quick=quick)
+
+
 # ------------------------------------------------------------------------------------------------ report
 def _g(x: float) -> str:
     return f"{x / 1e9:.1f}"
@@ -223,6 +233,9 @@ def render(meta: dict, results: dict, errors: dict) -> str:
     if dag:
         summary.append((f"DAG build, LibriSpeech config ({dag['jobs']} jobs)",
                         f"{dag['wall_s']:.1f} s ({dag['wall_s'] / dag['jobs'] * 1e3:.1f} ms/job)"))
+    for row in (results.get("first_call") or {}).get("rows", []):
+        summary.append((f"first call ({row['call']}): first / steady", f"{row['first_s']:.1f} s / "
+                        f"{row['steady_s']:.1f} s{'' if row['goal_met'] else ' (goal 30 s missed)'}"))
     analyses_ratios = _analyses_ratios(results.get("analyses"))
     summary += analyses_ratios
     out += ["## Summary", "", "| measure | value |", "|---|---|"]
@@ -311,6 +324,17 @@ def render(meta: dict, results: dict, errors: dict) -> str:
                 out += ["```", text, "```", ""]
             if an.get("returncode"):
                 out += [f"Exit code {an['returncode']}:", "```", an.get("stderr_tail", ""), "```", ""]
+    first = results.get("first_call")
+    if first:
+        params = first["rows"][0]["params"] if first["rows"] else {}
+        out += ["## 6. First call (bench_first_call.py)", "",
+                "| call | first call | steady call | first − steady | first <= 30 s |", "|---|---|---|---|---|"]
+        out += [f"| {r['call']} | {r['first_s']:.1f} s | {r['steady_s']:.1f} s | {r['overhead_s']:.1f} s "
+                f"| {'yes' if r['goal_met'] else 'no'} |" for r in first["rows"]]
+        out += ["", f"ContextNet-S of config/librispeech.yaml, V = 1 024, float32, batch {params.get('batch')} of "
+                f"{params.get('seconds')}-s random audio with {params.get('labels')} labels; each call in a fresh "
+                "process, timed twice (the first time includes tracing, Grappler and kernel set-up). "
+                "Details: tests/benchmarks/bench_first_call.py.", ""]
     if errors:
         out += ["## Errors", ""]
         for name, tb in errors.items():
@@ -396,6 +420,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("training", run_training, params, tmp, results, sections)
         if "analyses" in sections:
             guarded("analyses", run_analyses, args.quick, results)
+        if "first_call" in sections:
+            guarded("first_call", run_first_call, args.quick, results)
     finally:
         meta["wall_s"] = time.perf_counter() - began
         meta["loadavg_end"] = list(os.getloadavg())

@@ -36,17 +36,10 @@ class SubsetObjective:
     subset_ids: list[str]
 
 
-def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
-                     data_files: Sequence[str], subset: int, wer: bool = False,
-                     max_symbols_per_step: int = 5) -> SubsetObjective:
-    """Load ``weights_path`` into the variant's model and close the loss (and WER) over the fixed subset."""
+def subset_loss_fn(model, batch: dict) -> Callable:
+    """The traced mean inference-mode loss of ``model``'s current weights over ``batch`` (featurised once)."""
     import tensorflow as tf
 
-    from lowrank_asr.data.subset import fixed_subset, utt_ids
-    from lowrank_asr.models.trained import load_trained
-
-    model, vocab = load_trained(model_cfg, vocab_path, weights_path)
-    batch = fixed_subset(data_files, vocab, subset)
     x, x_len = model.featurize(batch["audio"], batch["audio_len"])
     labels, label_len = batch["labels"], batch["label_len"]
 
@@ -54,6 +47,19 @@ def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: s
     def loss_fn():
         return tf.reduce_mean(model.utterance_loss(x, x_len, labels, label_len, training=False))
 
+    return loss_fn
+
+
+def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
+                     data_files: Sequence[str], subset: int, wer: bool = False,
+                     max_symbols_per_step: int = 5) -> SubsetObjective:
+    """Load ``weights_path`` into the variant's model and close the loss (and WER) over the fixed subset."""
+    from lowrank_asr.data.subset import fixed_subset, utt_ids
+    from lowrank_asr.models.trained import load_trained
+
+    model, vocab = load_trained(model_cfg, vocab_path, weights_path)
+    batch = fixed_subset(data_files, vocab, subset)
+    loss_fn = subset_loss_fn(model, batch)
     metric_fn = None
     if wer:
         from lowrank_asr.evaluation.transcribe import greedy_wer
