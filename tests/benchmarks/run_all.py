@@ -328,9 +328,11 @@ def render(meta: dict, results: dict, errors: dict) -> str:
     if first:
         params = first["rows"][0]["params"] if first["rows"] else {}
         out += ["## 6. First call (bench_first_call.py)", "",
-                "| call | first call | steady call | first − steady | first <= 30 s |", "|---|---|---|---|---|"]
+                "| call | first call | steady call | first − steady | CPU s first / steady | first <= 30 s |",
+                "|---|---|---|---|---|---|"]
         out += [f"| {r['call']} | {r['first_s']:.1f} s | {r['steady_s']:.1f} s | {r['overhead_s']:.1f} s "
-                f"| {'yes' if r['goal_met'] else 'no'} |" for r in first["rows"]]
+                f"| {r['first_cpu_s']:.1f} / {r['steady_cpu_s']:.1f} | {'yes' if r['goal_met'] else 'no'} |"
+                for r in first["rows"]]
         out += ["", f"ContextNet-S of config/librispeech.yaml, V = 1 024, float32, batch {params.get('batch')} of "
                 f"{params.get('seconds')}-s random audio with {params.get('labels')} labels; each call in a fresh "
                 "process, timed twice (the first time includes tracing, Grappler and kernel set-up). "
