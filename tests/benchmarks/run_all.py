@@ -15,6 +15,9 @@ report's path with ``.json``):
    a config's training TFRecords (``--padding-config``) or seeded LibriSpeech-shaped durations.
 7. the data stages ``transcripts`` and ``tfrecords`` on a LibriSpeech-shaped synthetic split (``bench_data.py``):
    audio hours per CPU-minute.
+8. ``first_call`` (``bench_first_call.py``): first-call and steady-call seconds of the training step, the
+   evaluation of a batch, a loss-grid point and an integrated-gradients call at the LibriSpeech recipe's shapes,
+   each in a fresh process (goal: first call <= 30 s).
 
 These machines are shared: compare ratios measured in one run rather than absolute times across runs.
 ``--quick`` shrinks every part for development (and skips 3. unless ``--workspace`` is given).
@@ -48,7 +51,7 @@ sys.path.insert(0, str(ROOT / "lib"))
 import bench_workflow  # noqa: E402
 import yaml  # noqa: E402
 
-SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "padding", "data")
+SECTIONS = ("training", "pipeline", "noop", "dag", "analyses", "padding", "data", "first_call")
 
 FULL = {"utterances": 160, "matmul_repeats": 20, "trials": 5, "steps": 5, "noop_repeats": 3, "dag_repeats": 3,
         "dag_epochs": 50, "data_utterances": 1000}
@@ -180,11 +183,20 @@ def run_padding(args, results: dict) -> None:
 
     log("padding of count-based and duration-budget batches")
     results["padding"] = bench_padding.run(args.padding_config, args.padding_workdir)
+
+
 def run_data(params: dict, tmp: Path, results: dict) -> None:
     import bench_data
 
     log(f"data stages on a {params['data_utterances']}-utterance LibriSpeech-shaped split")
     results["data"] = bench_data.run(params["data_utterances"], tmp / "data")
+
+
+def run_first_call(quick: bool, results: dict) -> None:
+    import bench_first_call
+
+    log("bench_first_call: one fresh process per call")
+    results["first_call"] = bench_first_call.run(quick=quick)
 
 
 # ------------------------------------------------------------------------------------------------ report
@@ -239,6 +251,9 @@ def render(meta: dict, results: dict, errors: dict) -> str:
     if dag:
         summary.append((f"DAG build, LibriSpeech config ({dag['jobs']} jobs)",
                         f"{dag['wall_s']:.1f} s ({dag['wall_s'] / dag['jobs'] * 1e3:.1f} ms/job)"))
+    for row in (results.get("first_call") or {}).get("rows", []):
+        summary.append((f"first call ({row['call']}): first / steady", f"{row['first_s']:.1f} s / "
+                        f"{row['steady_s']:.1f} s{'' if row['goal_met'] else ' (goal 30 s missed)'}"))
     analyses_ratios = _analyses_ratios(results.get("analyses"))
     summary += analyses_ratios
     padding = results.get("padding")
@@ -353,6 +368,19 @@ def render(meta: dict, results: dict, errors: dict) -> str:
             out.append(f"| {name} | {r['wall_s']:.2f} | {r['cpu_s']:.2f} | {r['hours_per_cpu_min']:.0f} "
                        f"| {r['hours_per_wall_min']:.0f} |")
         out += [""]
+    first = results.get("first_call")
+    if first:
+        params = first["rows"][0]["params"] if first["rows"] else {}
+        out += ["## 8. First call (bench_first_call.py)", "",
+                "| call | first call | steady call | first − steady | CPU s first / steady | first <= 30 s |",
+                "|---|---|---|---|---|---|"]
+        out += [f"| {r['call']} | {r['first_s']:.1f} s | {r['steady_s']:.1f} s | {r['overhead_s']:.1f} s "
+                f"| {r['first_cpu_s']:.1f} / {r['steady_cpu_s']:.1f} | {'yes' if r['goal_met'] else 'no'} |"
+                for r in first["rows"]]
+        out += ["", f"ContextNet-S of config/librispeech.yaml, V = 1 024, float32, batch {params.get('batch')} of "
+                f"{params.get('seconds')}-s random audio with {params.get('labels')} labels; each call in a fresh "
+                "process, timed twice (the first time includes tracing, Grappler and kernel set-up). "
+                "Details: tests/benchmarks/bench_first_call.py.", ""]
     if errors:
         out += ["## Errors", ""]
         for name, tb in errors.items():
@@ -444,6 +472,8 @@ def main(argv: list[str] | None = None) -> int:
             guarded("padding", run_padding, args, results)
         if "data" in sections:
             guarded("data", run_data, params, tmp, results)
+        if "first_call" in sections:
+            guarded("first_call", run_first_call, args.quick, results)
     finally:
         meta["wall_s"] = time.perf_counter() - began
         meta["loadavg_end"] = list(os.getloadavg())

@@ -56,6 +56,23 @@ class SubsetObjective:
         return self._gradient([], self.parts)
 
 
+def featurized_part(model, batch: dict) -> tuple:
+    """A micro-batch as the loss takes it: (features, frames, labels, label lengths), featurised once."""
+    return (*model.featurize(batch["audio"], batch["audio_len"]), batch["labels"], batch["label_len"])
+
+
+def part_loss_fn(model, like: Sequence, n: int) -> Callable:
+    """``part_loss(*part)``: a micro-batch's share of the mean inference-mode loss over ``n`` utterances, for the
+    model's current weights; traced once for every part shaped like ``like`` (any batch size and length)."""
+    import tensorflow as tf
+
+    @tf.function(input_signature=open_signature(like))
+    def part_loss(x, x_len, labels, label_len):
+        return tf.reduce_sum(model.utterance_loss(x, x_len, labels, label_len, training=False)) / float(n)
+
+    return part_loss
+
+
 def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
                      data_files: Sequence[str], subset: int, wer: bool = False,
                      max_symbols_per_step: int = 5, batch_seconds: float | None = None) -> SubsetObjective:
@@ -64,21 +81,14 @@ def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: s
     ``batch_seconds`` (``evaluation.batch_seconds``): padded audio seconds per pass (None: the whole subset in
     one batch); the subset is the same either way (its first ``subset`` utterances).
     """
-    import tensorflow as tf
-
     from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
     from lowrank_asr.models.trained import load_trained
 
     model, vocab = load_trained(model_cfg, vocab_path, weights_path)
     utterances = subset_utterances(data_files, vocab, subset)
     batches = subset_micro_batches(utterances, batch_seconds)
-    parts = [(*model.featurize(b["audio"], b["audio_len"]), b["labels"], b["label_len"]) for b in batches]
-    n = float(len(utterances))
-
-    @tf.function(input_signature=open_signature(parts[0]))
-    def part_loss(x, x_len, labels, label_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, labels, label_len, training=False)) / n
-
+    parts = [featurized_part(model, b) for b in batches]
+    part_loss = part_loss_fn(model, parts[0], len(utterances))
     metric_fn = None
     if wer:
         from lowrank_asr.evaluation.transcribe import greedy_wer

@@ -23,6 +23,7 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from lowrank_asr.errors import TrainingError
+from lowrank_asr.training.optimizer import Adam
 from lowrank_asr.training.precise_bn import PreciseBatchNorm
 from lowrank_asr.training.schedule import make_schedule
 from lowrank_asr.training.state import TrainingState, checkpoint_problem, publish, write_history_csv
@@ -105,7 +106,7 @@ class Trainer:
         self.settings = settings
         self.strategy = strategy
         with strategy.scope():
-            optimizer = keras.optimizers.Adam(
+            optimizer = Adam(
                 make_schedule(settings.learning_rate, d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9,
                 global_clipnorm=settings.clip_norm,
             )
