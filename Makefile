@@ -5,7 +5,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages run smoke test lint dag rulegraph report bench clean-results
+.PHONY: setup system-packages run smoke rehearsal test lint dag rulegraph report bench clean-results
 
 setup: $(STAMP)
 
@@ -25,6 +25,11 @@ run: setup
 
 smoke: setup
 	$(BIN)/snakemake all --cores $(CORES) --configfile config/smoke.yaml --directory .smoke
+
+# Every stage of `all` at the LibriSpeech recipe's shapes (ContextNet-S, 1024 word-pieces, 1-17 s utterances) on a
+# synthetic corpus, with the smallest counts; tests/test_rehearsal.py runs it in CI (README, "Rehearsal").
+rehearsal: setup
+	$(BIN)/snakemake all --cores $(CORES) --configfile config/rehearsal.yaml --directory .rehearsal
 
 # graphviz, slurm-wlm and munge: apt-get installs them when missing (Debian, as root), else a message names them.
 system-packages:

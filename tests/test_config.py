@@ -17,7 +17,7 @@ def load(name: str) -> dict:
     return yaml.safe_load((ROOT / "config" / name).read_text())
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml", "rehearsal.yaml"])
 def test_shipped_configs_validate(name):
     validate_config(load(name), SCHEMA)
 
@@ -145,7 +145,7 @@ def test_training_runs_gain_the_seed_only_when_there_are_several():
         validate_config(config, SCHEMA)
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml", "rehearsal.yaml"])
 def test_run_model_configs_are_each_runs_merged_variant_settings(name):
     from lowrank_asr.config import run_named, training_runs
     from lowrank_asr.workflow.run_settings import run_model_configs

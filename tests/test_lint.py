@@ -11,7 +11,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/librispeech.yaml"])
+@pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/librispeech.yaml",
+                                    "config/rehearsal.yaml"])
 def test_snakemake_lint_is_clean(config: str) -> None:
     lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", config], cwd=ROOT,
                           capture_output=True, text=True, timeout=300)

@@ -12,7 +12,7 @@ import soundfile as sf
 from lowrank_asr.data import synthesis
 from lowrank_asr.data.librispeech import parse_speakers, read_trans_file
 from lowrank_asr.data.synthesis import SplitSpec, make_speaker, synthesize_split_tarball
-from lowrank_asr.data.wordlist import WORDS
+from lowrank_asr.data.wordlist import LEXICONS, WORDS
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.text.normalize import normalize
 
@@ -156,3 +156,48 @@ def test_split_spec_defaults_and_aliases():
     spec = SplitSpec.from_dict({"voices": ["en-gb", "en-us"], "rate": [160, 180], "snr_db": 20})
     assert spec.rate == (160.0, 180.0) and spec.snr_db == 20.0 and spec.chapters_per_speaker == 1
     assert make_speaker(1, 0, spec).voice.split("+")[0] in ("en", "en-us")
+
+
+@pytest.mark.parametrize(("cfg", "needle"), [
+    ({"min_words": 2, "max_words": 10, "mean_words": 10}, "mean_words"),
+    ({"min_words": 2, "max_words": 10, "mean_words": 2}, "mean_words"),
+    ({"mean_words": "long"}, "mean_words"),
+    ({"lexicon": "klingon"}, "lexicon"),
+    ({"lexicon": ["extended"]}, "lexicon"),
+    ({"max_words": synthesis.MAX_WORDS + 1}, "max_words"),
+])
+def test_split_spec_rejects_bad_word_settings(cfg, needle):
+    with pytest.raises(ConfigError, match=needle):
+        SplitSpec.from_dict(cfg)
+
+
+def test_explicit_defaults_plan_the_same_corpus():
+    """A spec without the word-count and lexicon keys plans what it did before they existed."""
+    plain = synthesis.plan_split("train-clean-100", SplitSpec.from_dict(TRAIN), 11)
+    explicit = synthesis.plan_split("train-clean-100", SplitSpec.from_dict(
+        {**TRAIN, "mean_words": None, "lexicon": "basic"}), 11)
+    assert plain == explicit
+
+
+def test_mean_words_gives_that_mean_rising_to_max_words():
+    spec = SplitSpec.from_dict({"speakers": 4, "utterances": 4000, "min_words": 2, "max_words": 41,
+                                "mean_words": 32, "lexicon": "extended"})
+    _, items = synthesis.plan_split("train-clean-100", spec, 3)
+    counts = np.array([len(it["text"].split()) for it in items])
+    assert counts.min() >= 2 and counts.max() == 41
+    assert counts.mean() == pytest.approx(32, abs=0.5)
+    # the density rises towards max_words: the top quarter of the range is the most common
+    assert np.mean(counts > 31) > 0.4 > np.mean(counts < 12)
+    words = {w for it in items for w in it["text"].split()}
+    assert words <= set(LEXICONS["extended"]) and len(words - set(WORDS)) > 1000
+
+
+def test_extended_lexicon_is_plain_distinct_and_has_no_homophones():
+    lexicon = LEXICONS["extended"]
+    assert lexicon[:len(WORDS)] == WORDS and len(set(lexicon)) == len(lexicon) > 1300
+    assert all(w.isascii() and w.isalpha() and w.islower() and normalize(w) == w for w in lexicon)
+    for voice in ("en-us", "en"):
+        spoken: dict[str, str] = {}
+        for w in lexicon:
+            other = spoken.setdefault(synthesis.espeak_phonemes(w, voice), w)
+            assert other == w, f"{w!r} sounds like {other!r} in eSpeak's {voice}"

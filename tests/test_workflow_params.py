@@ -62,7 +62,7 @@ def test_training_reads_its_own_dev_decoding_knob() -> None:
     assert TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0).max_symbols_per_step == 5
 
 
-@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml"])
+@pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml", "rehearsal.yaml"])
 def test_every_config_sets_the_dev_decoding_knob_under_training(name: str) -> None:
     config = load_yaml(ROOT / "config" / name)
     validate_config(config, ROOT / "config" / "schema.yaml")

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
-from lowrank_asr.data.wordlist import WORDS
+from lowrank_asr.data.wordlist import LEXICONS
 from lowrank_asr.errors import ConfigError
 
 ESPEAK_RATE = 22_050
@@ -44,6 +44,7 @@ VOICES: tuple[str, ...] = (
 )
 VOICE_ALIASES = {"en-gb": "en"}
 DEFAULT_VOICES: tuple[str, ...] = ("en-us", "en", "en-gb-x-rp", "en-us-nyc")
+MAX_WORDS = 60  # words per utterance: ~20 s of speech at LibriSpeech's 2.7 words per second
 VARIANTS: tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
 
 @dataclasses.dataclass(frozen=True)
@@ -53,6 +54,11 @@ class SplitSpec:
     ``rate`` is eSpeak's speaking rate in words per minute (80-450, default voice 175), ``pitch`` its base
     pitch (0-99). Each speaker gets a fixed place inside both ranges; ``snr_db`` adds noise at that SNR
     (``noise``: white or pink), ``None`` keeps the audio clean.
+
+    Words per utterance are uniform in ``[min_words, max_words]``, or, with ``mean_words``, drawn from a power
+    density over that range with this mean: above the middle it rises towards ``max_words``, as LibriSpeech's
+    segments pile up near their longest (1-17 s, mean ~12 s). ``lexicon`` names the word list
+    (``lowrank_asr.data.wordlist.LEXICONS``).
     """
 
     speakers: int = 8
@@ -66,6 +72,8 @@ class SplitSpec:
     snr_db: float | None = None
     noise: str = "white"
     voices: tuple[str, ...] | None = None
+    mean_words: float | None = None
+    lexicon: str = "basic"
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SplitSpec:
@@ -92,6 +100,12 @@ class SplitSpec:
             if isinstance(kw["snr_db"], bool) or not isinstance(kw["snr_db"], int | float):
                 raise ConfigError(f"split spec key 'snr_db' must be a number or null, got {kw['snr_db']!r}")
             kw["snr_db"] = float(kw["snr_db"])
+        if kw.get("mean_words") is not None:
+            if isinstance(kw["mean_words"], bool) or not isinstance(kw["mean_words"], int | float):
+                raise ConfigError(f"split spec key 'mean_words' must be a number or null, got {kw['mean_words']!r}")
+            kw["mean_words"] = float(kw["mean_words"])
+        if "lexicon" in kw and not isinstance(kw["lexicon"], str):
+            raise ConfigError(f"split spec key 'lexicon' must be one of {sorted(LEXICONS)}, got {kw['lexicon']!r}")
         if kw.get("voices") is not None:
             v = kw["voices"]
             if isinstance(v, str) or not isinstance(v, Sequence) or not v:
@@ -109,7 +123,10 @@ class SplitSpec:
             ("chapters_per_speaker", 1 <= self.chapters_per_speaker <= 99, "in 1..99"),
             ("utterances", self.utterances >= 1, ">= 1"),
             ("min_words", 1 <= self.min_words <= self.max_words, "in 1..max_words"),
-            ("max_words", self.max_words <= 40, "<= 40"),
+            ("max_words", self.max_words <= MAX_WORDS, f"<= {MAX_WORDS}"),
+            ("mean_words", self.mean_words is None or self.min_words < self.mean_words < self.max_words,
+             "null or strictly between min_words and max_words"),
+            ("lexicon", self.lexicon in LEXICONS, f"one of {sorted(LEXICONS)}"),
             ("rate", 80 <= self.rate[0] <= self.rate[1] <= 450, "[low, high] within 80..450 words/min"),
             ("pitch", 0 <= self.pitch[0] <= self.pitch[1] <= 99, "[low, high] within 0..99"),
             ("noise", self.noise in ("white", "pink"), "'white' or 'pink'"),
@@ -160,17 +177,30 @@ def make_speaker(seed: int, index: int, spec: SplitSpec) -> Speaker:
     )
 
 
+def _draw_word_count(rng: np.random.Generator, spec: SplitSpec) -> int:
+    """Words in the next utterance. The uniform draw is the one every existing corpus was built with."""
+    if spec.mean_words is None:
+        return int(rng.integers(spec.min_words, spec.max_words + 1))
+    # x = min + width * u^(1/a) has density ∝ (x - min)^(a - 1) over [min, max + 1) and mean min + width * a/(a+1);
+    # a solves that for mean_words + 0.5, since flooring x to a count takes half a word off the mean
+    width = spec.max_words + 1 - spec.min_words
+    f = (spec.mean_words + 0.5 - spec.min_words) / width
+    x = spec.min_words + width * rng.random() ** ((1 - f) / f)
+    return int(min(np.floor(x), spec.max_words))
+
+
 def plan_split(split: str, spec: SplitSpec, seed: int) -> tuple[list[Speaker], list[dict[str, Any]]]:
     """The deterministic list of utterances: id, member path, text and synthesis parameters."""
     sseed = split_seed(seed, split)
     rng = np.random.default_rng(sseed)
     speakers = [make_speaker(seed, spec.speaker_offset + i, spec) for i in range(spec.speakers)]
     pairs = [(spk, chapter_base(split) + c) for spk in speakers for c in range(spec.chapters_per_speaker)]
+    lexicon = LEXICONS[spec.lexicon]
     items = []
     for k in range(spec.utterances):
         spk, chapter = pairs[k % len(pairs)]
-        n_words = int(rng.integers(spec.min_words, spec.max_words + 1))
-        words = [WORDS[int(i)] for i in rng.integers(len(WORDS), size=n_words)]
+        n_words = _draw_word_count(rng, spec)
+        words = [lexicon[int(i)] for i in rng.integers(len(lexicon), size=n_words)]
         jitter = rng.uniform(-0.05, 0.05, size=2)  # small per-utterance prosody variation
         utt_id = f"{spk.id}-{chapter}-{k // len(pairs):04d}"
         items.append({
@@ -198,6 +228,7 @@ _POS_CHARACTER = 1
 _CHARS_AUTO = 0
 _PARAM_RATE = 1
 _PARAM_PITCH = 3
+_PHONEMES_IPA = 0x02
 
 
 def _espeak() -> dict[str, Any]:
@@ -213,6 +244,8 @@ def _espeak() -> dict[str, Any]:
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+    lib.espeak_TextToPhonemes.argtypes = [ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int]
+    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
     rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, espeakng_loader.get_data_path().encode(), 0)
     if rate != ESPEAK_RATE:
         raise RuntimeError(f"libespeak-ng initialisation failed or gave {rate} Hz (expected {ESPEAK_RATE})")
@@ -248,6 +281,17 @@ def espeak_synthesize(text: str, voice: str, rate: int, pitch: int) -> np.ndarra
         out = np.concatenate(es["chunks"]) if es["chunks"] else np.zeros(0, np.int16)
         es["chunks"].clear()
         return out
+
+
+def espeak_phonemes(text: str, voice: str) -> str:
+    """eSpeak NG's IPA transcription of ``text`` in ``voice`` (without stress marks): equal strings sound alike."""
+    with _ESPEAK_LOCK:
+        lib = _espeak()["lib"]
+        if lib.espeak_SetVoiceByName(voice.encode()) != 0:
+            raise ConfigError(f"eSpeak NG has no voice {voice!r}; base voices: {list(VOICES)}")
+        pointer = ctypes.c_char_p(text.encode())
+        out = lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_AUTO, _PHONEMES_IPA)
+    return (out or b"").decode().strip().replace("ˈ", "").replace("ˌ", "")
 
 
 def _noise(rng: np.random.Generator, n: int, color: str) -> np.ndarray:
