@@ -46,3 +46,19 @@ def speech_corpus(tmp_path_factory: pytest.TempPathFactory) -> SpeechCorpus:
     vocab_path = root / "vocab.json"
     build_char_vocabulary(transcripts).save(vocab_path)
     return SpeechCorpus(list_shards(root / "tfrecords"), vocab_path, transcripts)
+
+
+def seeded_weight_files(model_cfg: dict, vocab_size: int, folder: Path, epochs=(1, 2)) -> list[Path]:
+    """One weights file per "epoch" of the same architecture, each initialised from the epoch as seed (different
+    initialisations stand in for the epochs of a run)."""
+    import keras
+
+    from lowrank_asr.models import build_model, save_weights
+
+    paths = []
+    for epoch in epochs:
+        keras.utils.set_random_seed(epoch)
+        path = folder / f"epoch_{epoch:03d}.weights.h5"
+        save_weights(build_model(model_cfg, vocab_size), path)
+        paths.append(path)
+    return paths

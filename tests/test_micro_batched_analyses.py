@@ -3,11 +3,11 @@ products, the WER, the interpolation and integrated gradients summed over micro-
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import seeded_weight_files
 from lowrank_asr.attribution.asr import variant_attributions
 from lowrank_asr.data.dataset import make_dataset
 from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
@@ -15,7 +15,6 @@ from lowrank_asr.errors import ConfigError
 from lowrank_asr.geometry.hessian import ModelHVP
 from lowrank_asr.geometry.interpolation import interpolations
 from lowrank_asr.landscape.asr import subset_objective, variant_landscapes
-from lowrank_asr.models import build_model, save_weights
 from lowrank_asr.models.trained import load_trained
 from lowrank_asr.text.vocabulary import load_vocabulary
 
@@ -31,13 +30,7 @@ REL = 1e-5
 def setting(speech_corpus, tmp_path_factory):
     """Two weights files, the subset's durations and a budget that splits it into micro-batches of 1-2."""
     vocab = load_vocabulary(speech_corpus.vocab_path)
-    folder = tmp_path_factory.mktemp("weights")
-    paths = []
-    for epoch in (1, 2):
-        keras.utils.set_random_seed(epoch)
-        path = folder / f"epoch_{epoch:03d}.weights.h5"
-        save_weights(build_model(MODEL, vocab.size), path)
-        paths.append(path)
+    paths = seeded_weight_files(MODEL, vocab.size, tmp_path_factory.mktemp("weights"))
     batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=SUBSET, training=False, seed=0)))
     durations = batch["audio_len"].numpy() / 16000
     budget = 1.05 * 2 * float(np.median(durations))

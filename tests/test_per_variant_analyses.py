@@ -3,14 +3,13 @@ those of separate per-epoch calls (a stale trace or a model that kept the first 
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 import pytest
 
+from conftest import seeded_weight_files
 from lowrank_asr.attribution.asr import epoch_attributions, variant_attributions
 from lowrank_asr.errors import ConfigError, PipelineError
 from lowrank_asr.landscape.asr import epoch_landscape, variant_landscapes
-from lowrank_asr.models import build_model, save_weights
 from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
 
@@ -26,13 +25,7 @@ IG = {"utterances": 2, "steps": 8, "baseline": "silence"}
 def two_epochs(speech_corpus, tmp_path_factory):
     """Two weights files of the same architecture (different initialisations stand in for two epochs)."""
     vocab = load_vocabulary(speech_corpus.vocab_path)
-    folder = tmp_path_factory.mktemp("weights")
-    paths = []
-    for epoch in (1, 2):
-        keras.utils.set_random_seed(epoch)
-        path = folder / f"epoch_{epoch:03d}.weights.h5"
-        save_weights(build_model(MODEL, vocab.size), path)
-        paths.append(path)
+    paths = seeded_weight_files(MODEL, vocab.size, tmp_path_factory.mktemp("weights"))
     return speech_corpus, paths
 
 
