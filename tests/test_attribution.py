@@ -102,6 +102,25 @@ def test_completeness_on_conv_net_and_shrinks_with_steps(conv_f):
     assert res.f_baseline == pytest.approx(float(f(base[None])[0]), rel=1e-5)
 
 
+def test_a_function_returning_its_gradient_gives_the_same_result(conv_f):
+    f, x = conv_f
+    base = zeros(x)
+
+    @tf.function
+    def value_and_gradient(batch):
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            values = f(batch)
+            total = tf.reduce_sum(values)
+        return values, tape.gradient(total, batch)
+
+    taped = integrated_gradients(f, x, base, steps=16, batch_size=5)
+    inside = integrated_gradients(value_and_gradient, x, base, steps=16, batch_size=5, returns_gradient=True)
+    np.testing.assert_allclose(inside.attributions, taped.attributions, rtol=1e-5, atol=1e-7)
+    assert inside.f_input == pytest.approx(taped.f_input, rel=1e-6)
+    assert inside.completeness_error == pytest.approx(taped.completeness_error, rel=1e-4, abs=1e-7)
+
+
 def test_batched_equals_unbatched(conv_f):
     f, x = conv_f
     base = zeros(x)

@@ -608,13 +608,14 @@ def test_precise_batchnorm_saves_the_statistics_of_its_batches(speech_corpus, ba
 
     # every BN layer's input frames in a batch-statistics forward pass over the same batches (eager, numpy)
     frames: dict[str, list[np.ndarray]] = {path: [] for path in saved}
-    original = keras.layers.BatchNormalization.call
+    layer_type = type(bn[0])  # the model's BN class (a keras.layers.BatchNormalization)
+    original = layer_type.call
 
     def capture(self, inputs, training=None, mask=None):
         frames[self.path].append(inputs.numpy()[mask.numpy()].astype(np.float64))
         return original(self, inputs, training=training, mask=mask)
 
-    monkeypatch.setattr(keras.layers.BatchNormalization, "call", capture)
+    monkeypatch.setattr(layer_type, "call", capture)
     batches = precise_batches(speech_corpus, batchnorm_runs.settings)
     assert len(batches) == 2
     for batch in batches:

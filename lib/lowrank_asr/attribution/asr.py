@@ -71,10 +71,13 @@ def path_spacing(frontend: str) -> str:
 
 
 def log_likelihood_fn(model) -> Callable:
-    """``f(zs [K, *x.shape], mean, scale, x_len [1], labels [1, U], label_len [1]) -> [K]`` log P(reference).
+    """``f(zs [K, *x.shape], mean, scale, x_len [1], labels [1, U], label_len [1])`` -> ``(log P(reference) [K],
+    its gradient d Σ log P / d zs)``.
 
     Traced once for every utterance (the signature leaves all sizes open). ``mean``/``scale``: the fixed
-    normalisation statistics (ignored for ``features.normalize: false``).
+    normalisation statistics (ignored for ``features.normalize: false``). The gradient is taken inside the
+    traced function: one graph, traced and optimised once (a tape around the call made TensorFlow trace and
+    optimise the forward pass a second time, with the values the backward pass needs as extra outputs).
     """
     import tensorflow as tf
 
@@ -90,9 +93,13 @@ def log_likelihood_fn(model) -> Callable:
     def log_likelihood(zs, mean, scale, x_len, labels, label_len):
         k = tf.shape(zs)[0]
         lengths = tf.repeat(x_len, k)
-        inputs = apply_normalization(zs, lengths, (mean, scale)) if normalize else zs
-        return -model.utterance_loss(inputs, lengths, tf.repeat(labels, k, axis=0), tf.repeat(label_len, k),
-                                     training=False, frontend_stats=(mean, scale) if wave else None)
+        with tf.GradientTape() as tape:
+            tape.watch(zs)
+            inputs = apply_normalization(zs, lengths, (mean, scale)) if normalize else zs
+            values = -model.utterance_loss(inputs, lengths, tf.repeat(labels, k, axis=0), tf.repeat(label_len, k),
+                                           training=False, frontend_stats=(mean, scale) if wave else None)
+            total = tf.reduce_sum(values)
+        return values, tape.gradient(total, zs)
 
     return log_likelihood
 
@@ -125,7 +132,7 @@ def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: s
         return f_all(zs, mean, scale, x_len, labels, label_len)
 
     return inp, base, integrated_gradients(f, inp.x, base, steps=steps, batch_size=batch_size,
-                                           spacing=path_spacing(model.cfg["frontend"]))
+                                           spacing=path_spacing(model.cfg["frontend"]), returns_gradient=True)
 
 
 def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,

@@ -75,11 +75,14 @@ def integrated_gradients(
     *,
     spacing: str = "uniform",
     progress: bool = False,
+    returns_gradient: bool = False,
 ) -> IGResult:
     """Integrated gradients of ``f`` at ``x`` against ``baseline`` (same shape, no batch axis).
 
     ``batch_size``: interpolation points per forward/backward pass (default: all m + 1 at once).
     ``spacing``: where the m + 1 points lie on [0, 1] (see the module docstring).
+    ``returns_gradient``: ``f`` returns ``(values, d Σ values / d batch)`` itself (a traced function that takes
+    the gradient inside is traced and optimised once), instead of values that a tape here differentiates.
     ``mask``: broadcastable to ``x``; attributions are multiplied by it (zero at padded frames/samples).
     ``completeness_error`` = |Σ IG − (F(x) − F(x'))| / |F(x) − F(x')| is computed on the UNMASKED
     attributions: it checks the numerical integration, not the masking (where the mask removes non-zero
@@ -108,13 +111,17 @@ def integrated_gradients(
     for c in tqdm(range(n_chunks), desc="IG", disable=None if progress else True, mininterval=5):
         a = tf.constant(alphas_p[c * bs:(c + 1) * bs][expand])
         inputs = base_t[None] + a * delta_t[None]
-        with tf.GradientTape() as tape:
-            tape.watch(inputs)
-            y = f(inputs)
-            if y.shape.rank != 1:
-                y = tf.reshape(y, [-1])
-            total = tf.reduce_sum(y)
-        g = tape.gradient(total, inputs)
+        if returns_gradient:
+            y, g = f(inputs)
+            y = tf.reshape(y, [-1])
+        else:
+            with tf.GradientTape() as tape:
+                tape.watch(inputs)
+                y = f(inputs)
+                if y.shape.rank != 1:
+                    y = tf.reshape(y, [-1])
+                total = tf.reduce_sum(y)
+            g = tape.gradient(total, inputs)
         if g is None:
             raise PipelineError("integrated_gradients: f's output does not depend on its input (no gradient); "
                                 "f must compute from the batch it is given")

@@ -24,6 +24,7 @@ import keras
 import tensorflow as tf
 
 from lowrank_asr.features.logmel import LOG_EPS, apply_normalization, normalize_per_utterance, num_frames
+from lowrank_asr.models.batchnorm import MaskedBatchNorm
 from lowrank_asr.models.config import BlockSpec
 from lowrank_asr.models.convolutions import make_conv, out_length
 
@@ -53,7 +54,7 @@ class ConvLayer(Composite):
         super().__init__(**kwargs)
         self.stride = stride
         self.conv = make_conv(conv, filters, kernel_size, stride, rank, name="conv")
-        self.bn = keras.layers.BatchNormalization(name="bn")
+        self.bn = MaskedBatchNorm(name="bn")
 
     def call(self, x, lengths, training=False):
         y = self.conv(x)
@@ -94,7 +95,7 @@ class ContextNetBlock(Composite):
         self.se = SqueezeExcite(spec.channels, name="se") if se else None
         if spec.residual:
             self.res_conv = Pointwise(spec.channels, spec.stride, name="res_conv")
-            self.res_bn = keras.layers.BatchNormalization(name="res_bn")
+            self.res_bn = MaskedBatchNorm(name="res_bn")
         self.dropout = keras.layers.Dropout(dropout) if dropout > 0 else None
 
     def call(self, x, lengths, training=False):
