@@ -73,14 +73,14 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
     config = [MODEL, LANDSCAPE]
     full = tmp_path / "epoch_002.h5"
     _run("loss_grid.py", _snakemake([full], {"landscape": LANDSCAPE, "shards": 1, "epochs": [2], "model": MODEL,
-                                             "code": "grid-1"}, {"variant": "v", "epoch": "002"}, inputs),
+                                             "code": "grid-1", "batch_seconds": None}, {"variant": "v", "epoch": "002"}, inputs),
          monkeypatch)
     _check(read_landscape(full)["attrs"], 7, config, "grid-1")
 
     shards = [tmp_path / f"epoch_002.shard{i}.h5" for i in range(2)]
     for i, path in enumerate(shards):
         _run("loss_grid.py", _snakemake([path], {"landscape": LANDSCAPE, "shards": 2, "epochs": [2], "model": MODEL,
-                                                 "code": "grid-2"}, {"variant": "v", "epoch": "002", "shard": str(i)},
+                                                 "code": "grid-2", "batch_seconds": None}, {"variant": "v", "epoch": "002", "shard": str(i)},
                                         inputs), monkeypatch)
     _check(read_landscape_shard(shards[0])[1], 7, config, "grid-2")
 
@@ -99,7 +99,7 @@ def test_one_landscape_job_per_variant_writes_each_epoch_with_its_provenance(tmp
     inputs = {"vocab": ["vocab.json"], "weights": ["w1.h5", "w3.h5"], "data": _shard_index(tmp_path)}
     outputs = [tmp_path / "epoch_001.h5", tmp_path / "epoch_003.h5"]
     _run("loss_grid.py", _snakemake(outputs, {"landscape": LANDSCAPE, "shards": 1, "epochs": [1, 3], "model": MODEL,
-                                              "code": "grid-1"}, {"variant": "v"}, inputs), monkeypatch)
+                                              "code": "grid-1", "batch_seconds": None}, {"variant": "v"}, inputs), monkeypatch)
     for i, (epoch, path) in enumerate(zip([1, 3], outputs, strict=True)):
         data = read_landscape(path)
         _check(data["attrs"], 7, [MODEL, LANDSCAPE], "grid-1")
@@ -118,7 +118,7 @@ def test_attribution_file_carries_provenance(tmp_path, monkeypatch):
     monkeypatch.setattr("lowrank_asr.attribution.asr.variant_attributions", fake)
     outputs = [tmp_path / "epoch_004.h5", tmp_path / "epoch_005.h5"]
     params = {"attribution": ATTRIBUTION, "epochs": [4, 5], "model": MODEL, "max_symbols": 5, "seed": 1234,
-              "code": "ig-1"}
+              "code": "ig-1", "batch_seconds": None}
     _run("integrated_gradients.py", _snakemake(outputs, params, {"variant": "v"},
                                                {"vocab": ["vocab.json"], "weights": ["w4.h5", "w5.h5"],
                                                 "data": _shard_index(tmp_path)}),
