@@ -259,3 +259,37 @@ def test_summary_cli(tmp_path, capsys):
     path.write_text(yaml.safe_dump(bad))
     assert cli_main(["summary", "--config", str(path), "--variant", "low"]) == 2
     assert "'convv'" in capsys.readouterr().err
+
+
+def test_swish_is_tf_silu_in_values_and_gradient():
+    from lowrank_asr.models.contextnet import swish
+
+    x = tf.random.normal([3, 17, 8], seed=4) * 4.0
+    dy = tf.random.normal([3, 17, 8], seed=5)
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        ours, theirs = swish(x), tf.nn.silu(x)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    np.testing.assert_array_equal(tape.gradient(ours, x, dy).numpy(), tape.gradient(theirs, x, dy).numpy())
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+def test_depthwise_conv1d_pads_inside_the_op_as_pad_time(stride):
+    """One op with explicit padding = ``pad_time`` then a 'VALID' conv: outputs equal, gradients to rounding."""
+    from lowrank_asr.models.convolutions import depthwise_conv1d, pad_time
+
+    x = tf.random.normal([2, 13, 6], seed=6)
+    kernel = tf.random.normal([5, 6], seed=7)
+    dy = tf.random.normal([2, -(-13 // stride), 6], seed=8)
+
+    def reference(x, kernel):
+        y = tf.nn.depthwise_conv2d(pad_time(x, 5)[:, :, None, :], kernel[:, None, :, None],
+                                   strides=[1, stride, stride, 1], padding="VALID")
+        return y[:, :, 0, :]
+
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch([x, kernel])
+        ours, theirs = depthwise_conv1d(x, kernel, stride), reference(x, kernel)
+    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    for a, b in zip(tape.gradient(ours, [x, kernel], dy), tape.gradient(theirs, [x, kernel], dy), strict=True):
+        np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

@@ -611,9 +611,10 @@ def test_precise_batchnorm_saves_the_statistics_of_its_batches(speech_corpus, ba
     layer_type = type(bn[0])  # the model's BN class (a keras.layers.BatchNormalization)
     original = layer_type.call
 
-    def capture(self, inputs, training=None, mask=None):
-        frames[self.path].append(inputs.numpy()[mask.numpy()].astype(np.float64))
-        return original(self, inputs, training=training, mask=mask)
+    def capture(self, inputs, training=None, mask=None, weight=None):
+        valid = mask.numpy() if weight is None else weight.numpy()[..., 0] > 0
+        frames[self.path].append(inputs.numpy()[valid].astype(np.float64))
+        return original(self, inputs, training=training, mask=mask, weight=weight)
 
     monkeypatch.setattr(layer_type, "call", capture)
     batches = precise_batches(speech_corpus, batchnorm_runs.settings)
@@ -695,7 +696,8 @@ def test_duration_batches_train_deterministically_and_skip_what_is_over_budget(s
 @pytest.mark.parametrize("training", [{}, {"accumulate": 2}, {"mixed_precision": True}],
                          ids=["plain", "accumulate", "mixed"])
 def test_trainer_adam_is_bit_identical_to_keras_adam(monkeypatch, training) -> None:
-    """The trainer's Adam (optimizer.py: fewer graph ops) gives Keras Adam's weights and slots exactly."""
+    """The trainer's Adam (optimizer.py: one fused op per variable) gives Keras Adam's weights and slots
+    exactly, given Keras the β's float32 values (the fused kernel forms 1 - β in float32)."""
     rng = np.random.default_rng(0)
     audio_len = tf.constant([16000, 13000, 11000, 15900])
     batch = {"audio": tf.constant(rng.normal(0, 0.1, (4, 16000)).astype(np.float32)), "audio_len": audio_len,
@@ -718,7 +720,11 @@ def test_trainer_adam_is_bit_identical_to_keras_adam(monkeypatch, training) -> N
         assert int(trainer.optimizer.iterations) > 1
         return [v.numpy() for v in [*model.weights, *trainer.optimizer.variables]]
 
-    ours, theirs = train(Adam), train(keras.optimizers.Adam)
+    def keras_adam(*args, beta_1, beta_2, **kwargs):
+        return keras.optimizers.Adam(*args, beta_1=float(np.float32(beta_1)), beta_2=float(np.float32(beta_2)),
+                                     **kwargs)
+
+    ours, theirs = train(Adam), train(keras_adam)
     assert len(ours) == len(theirs)
     for a, b in zip(ours, theirs, strict=True):
         np.testing.assert_array_equal(a, b)

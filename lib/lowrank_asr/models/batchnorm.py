@@ -22,20 +22,25 @@ import tensorflow as tf
 class MaskedBatchNorm(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` over the last axis whose ``call`` builds a small graph."""
 
-    def call(self, inputs, training=None, mask=None):
+    def call(self, inputs, training=None, mask=None, weight=None):
+        """``weight``: the mask as a [..., 1] 0/1 float tensor instead of ``mask`` ([...] bool), where the caller
+        has it (the encoder builds one per frame rate, not one per layer)."""
         if self.renorm or self.synchronized or self.axis not in (-1, len(inputs.shape) - 1):
+            if mask is None and weight is not None:
+                mask = tf.squeeze(weight, -1) > 0
             return super().call(inputs, training=training, mask=mask)
         compute_dtype = tf.float64 if inputs.dtype == tf.float64 else tf.float32  # Keras: result_type(x, f32)
         x = tf.cast(inputs, compute_dtype)
         gamma = tf.cast(self.gamma, compute_dtype) if self.scale else None
         beta = tf.cast(self.beta, compute_dtype) if self.center else None
         if training and self.trainable:
-            if mask is None:
+            if weight is None and mask is not None:
+                weight = tf.expand_dims(mask, -1)
+            if weight is None:
                 mean, variance = self._moments(x, None)  # Keras's unmasked moments
                 outputs = tf.nn.batch_normalization(x, mean, variance, beta, gamma, self.epsilon)
             else:
-                weight = tf.cast(mask, compute_dtype)[..., None]
-                outputs, mean, variance = self._masked_training(x, weight, gamma, beta)
+                outputs, mean, variance = self._masked_training(x, tf.cast(weight, compute_dtype), gamma, beta)
             momentum = self.momentum
             moving_mean = tf.cast(self.moving_mean, compute_dtype)
             moving_variance = tf.cast(self.moving_variance, compute_dtype)

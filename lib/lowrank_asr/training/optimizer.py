@@ -1,14 +1,16 @@
-"""Keras Adam with the same arithmetic in fewer graph ops: the traced training step builds faster.
+"""Keras Adam in one fused op per variable: the traced training step builds and optimises faster.
 
 ``keras.optimizers.Adam.update_step`` recomputes the step's scalars (learning rate cast, step count, both
-β powers, the bias-corrected step size α) for every variable, each through Keras' op dispatch. With the
-594 variables of ContextNet-S, Adam was ~25 000 of the training step's ~60 700 graph nodes and ~35 % of its
-Python tracing time, which the first step of every job (and every resume) pays, and Grappler then spent
-seconds merging the copies again. ``Adam`` computes the scalars once per step and updates each variable with
-plain TensorFlow ops in the order Keras uses, so every value is bit-identical to Keras' Adam
-(tests/test_training.py checks the weights and slots after several steps). Measured: ~50 000 nodes, Adam's
-tracing 17 -> 11 s, the first step's CPU time -10 % (README, "First call of a job"). Its variables,
-configuration and checkpoints are Keras Adam's own.
+β powers, the bias-corrected step size α) for every variable and updates m, v and the weight with ~20 graph
+ops, each through Keras' op dispatch: with the 594 variables of ContextNet-S, Keras Adam was ~25 000 of the
+training step's ~60 700 graph nodes, and the first step of every job (and every resume) paid their tracing and
+Grappler's optimisation. ``Adam`` computes the β powers once per step and updates each variable with
+TensorFlow's ``ResourceApplyAdam`` kernel, which evaluates Keras' expressions in Keras' order
+(m += (g - m)·(1 - β₁), v += (g² - v)·(1 - β₂), w -= m·α / (√v + ε), α = lr·√(1 - β₂ᵗ) / (1 - β₁ᵗ)).
+One difference: the kernel forms 1 - β in float32, Keras in float64 before rounding (1 - 0.9f = 0.100000024
+against 0.1f), so the weights are bit-identical to Keras Adam given ``beta_1=float(np.float32(0.9))`` (and so for
+β₂), within rounding of Keras Adam given 0.9 (tests/test_training.py). Its variables, configuration and
+checkpoints are Keras Adam's own. Measured in README, "First call of a job".
 """
 
 from __future__ import annotations
@@ -41,16 +43,14 @@ class Adam(keras.optimizers.Adam):
         local_step = tf.cast(self.iterations.value + 1, dtype)
         beta_1_power = tf.pow(tf.cast(self.beta_1, dtype), local_step)
         beta_2_power = tf.pow(tf.cast(self.beta_2, dtype), local_step)
-        alpha = lr * tf.sqrt(1 - beta_2_power) / (1 - beta_1_power)
-        return alpha, tf.constant(1 - self.beta_1, dtype), tf.constant(1 - self.beta_2, dtype)
+        return (lr, beta_1_power, beta_2_power, tf.constant(self.beta_1, dtype), tf.constant(self.beta_2, dtype),
+                tf.constant(self.epsilon, dtype))
 
     def _update_variable(self, gradient, variable, scalars) -> None:
-        alpha, one_minus_beta_1, one_minus_beta_2 = scalars
+        lr, beta_1_power, beta_2_power, beta_1, beta_2, epsilon = scalars
         gradient = tf.cast(tf.convert_to_tensor(gradient), variable.dtype)
         index = self._get_variable_index(variable)
-        m = self._momentums[index].value
-        v = self._velocities[index].value
-        m.assign_add((gradient - m) * one_minus_beta_1)
-        v.assign_add((tf.square(gradient) - v) * one_minus_beta_2)
-        # automatic control dependencies order these reads after the assignments above
-        variable.assign_sub((m * alpha) / (tf.sqrt(v) + tf.constant(self.epsilon, variable.dtype)))
+        tf.raw_ops.ResourceApplyAdam(
+            var=variable.handle, m=self._momentums[index].value.handle, v=self._velocities[index].value.handle,
+            beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr, beta1=beta_1, beta2=beta_2,
+            epsilon=epsilon, grad=gradient)

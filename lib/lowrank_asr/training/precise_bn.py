@@ -55,14 +55,21 @@ class PreciseBatchNorm:
         self.model.encode(x, x_len, training=False)
 
     def _recorder(self, index: int, original: Callable) -> Callable:
-        def call(inputs, training=None, mask=None):
+        def call(inputs, training=None, mask=None, **weight):
+            """``weight``: MaskedBatchNorm's [..., 1] float mask, where the caller passes one."""
             x = tf.cast(inputs, tf.float64)
-            weight = tf.ones(tf.shape(x)[:-1], tf.float64) if mask is None else tf.cast(mask, tf.float64)
+            if weight.get("weight") is not None:
+                frames = tf.cast(weight["weight"], tf.float64)
+            elif mask is not None:
+                frames = tf.expand_dims(tf.cast(mask, tf.float64), -1)
+            else:
+                frames = tf.ones_like(x[..., :1])
             axes = list(range(len(x.shape) - 1))
-            self.count[index].assign_add(tf.reduce_sum(weight))
-            self.sum[index].assign_add(tf.reduce_sum(x * weight[..., None], axis=axes))
-            self.sum_sq[index].assign_add(tf.reduce_sum(tf.square(x) * weight[..., None], axis=axes))
-            return original(inputs, training=True, mask=mask)  # its moving-average update is overwritten below
+            self.count[index].assign_add(tf.reduce_sum(frames))
+            self.sum[index].assign_add(tf.reduce_sum(x * frames, axis=axes))
+            self.sum_sq[index].assign_add(tf.reduce_sum(tf.square(x) * frames, axis=axes))
+            # its moving-average update is overwritten below
+            return original(inputs, training=True, mask=mask, **weight)
 
         return call
 
