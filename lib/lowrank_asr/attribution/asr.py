@@ -89,7 +89,8 @@ def log_likelihood_fn(model) -> Callable:
 
     @tf.function(input_signature=[tf.TensorSpec([None] * rank, tf.float32), tf.TensorSpec(None, tf.float32),
                                   tf.TensorSpec(None, tf.float32), tf.TensorSpec([1], tf.int32),
-                                  tf.TensorSpec([1, None], tf.int32), tf.TensorSpec([1], tf.int32)])
+                                  tf.TensorSpec([1, None], tf.int32), tf.TensorSpec([1], tf.int32)],
+                 autograph=False)
     def log_likelihood(zs, mean, scale, x_len, labels, label_len):
         k = tf.shape(zs)[0]
         lengths = tf.repeat(x_len, k)

@@ -80,7 +80,7 @@ def _greedy_loop(model, enc, enc_len, pred, state, max_symbols: int):
     return tf.reshape(tokens.stack(), [-1, batch])
 
 
-_greedy_graph = tf.function(_greedy_loop, reduce_retracing=True)
+_greedy_graph = tf.function(_greedy_loop, reduce_retracing=True, autograph=False)
 
 
 def rnnt_greedy(model, enc, enc_len, max_symbols_per_step: int = 5, use_tf_function: bool = True
@@ -117,8 +117,8 @@ def _traced_steps(model):
     milliseconds each, the traced ones (shapes relaxed after the first retrace) a fraction of that.
     """
     if model not in _STEP_FNS:
-        _STEP_FNS[model] = (tf.function(model.pred_step, reduce_retracing=True),
-                            tf.function(model.joint_step, reduce_retracing=True))
+        _STEP_FNS[model] = (tf.function(model.pred_step, reduce_retracing=True, autograph=False),
+                            tf.function(model.joint_step, reduce_retracing=True, autograph=False))
     return _STEP_FNS[model]
 
 

@@ -58,7 +58,7 @@ def make_encoder_fn(model):
     if model in _ENCODERS:
         return _ENCODERS[model]
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def encode(audio, audio_len):
         x, x_len = model.featurize(audio, audio_len)
         return model.encode(x, x_len, training=False)

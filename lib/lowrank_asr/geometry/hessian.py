@@ -145,19 +145,19 @@ class ModelHVP:
 
             # Traced moves: eager per-variable ops would cost more than the gradients on a model with hundreds
             # of variables. The weights move once per side; the gradients at each side sum over the parts.
-            @tf.function(input_signature=[vector_spec])
+            @tf.function(input_signature=[vector_spec], autograph=False)
             def step(vs):
                 v_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(d, tf.float64))) for d in vs]))
                 h = eps / tf.maximum(v_norm, 1e-30)
                 steps = [tf.cast(h, v.dtype) * tf.cast(d, v.dtype) for v, d in zip(variables, vs, strict=True)]
                 return [tf.identity(v) for v in variables], steps, h
 
-            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float32)])
+            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float32)], autograph=False)
             def place(originals, steps, sign):  # v <- w + sign * d; sign 0 restores w exactly
                 for v, w, d in zip(variables, originals, steps, strict=True):
                     v.assign(w + tf.cast(sign, w.dtype) * d)
 
-            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float64)])
+            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float64)], autograph=False)
             def difference(plus, minus, h):
                 return [(p - m) / tf.cast(2.0 * h, p.dtype) for p, m in zip(plus, minus, strict=True)]
 

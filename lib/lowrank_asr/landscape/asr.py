@@ -66,7 +66,7 @@ def part_loss_fn(model, like: Sequence, n: int) -> Callable:
     model's current weights; traced once for every part shaped like ``like`` (any batch size and length)."""
     import tensorflow as tf
 
-    @tf.function(input_signature=open_signature(like))
+    @tf.function(input_signature=open_signature(like), autograph=False)
     def part_loss(x, x_len, labels, label_len):
         return tf.reduce_sum(model.utterance_loss(x, x_len, labels, label_len, training=False)) / float(n)
 

@@ -43,11 +43,11 @@ def part_sum(term: Callable, out_spec: Sequence, extra_spec: Sequence, like: Seq
 
     out_spec = list(out_spec)
 
-    @tf.function(input_signature=[out_spec, list(extra_spec), *open_signature(like)])
+    @tf.function(input_signature=[out_spec, list(extra_spec), *open_signature(like)], autograph=False)
     def add(total, extra, *part):
         return [t + tf.cast(x, t.dtype) for t, x in zip(total, term(extra, *part), strict=True)]
 
-    @tf.function(input_signature=[])
+    @tf.function(input_signature=[], autograph=False)
     def zeros():
         return [tf.zeros(s.shape, s.dtype) for s in out_spec]
 

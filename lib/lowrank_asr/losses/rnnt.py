@@ -115,4 +115,4 @@ def _rnnt_loss_impl(logits, labels, logit_length, label_length, blank: int):
     return -(final_alpha + final_blank)
 
 
-_rnnt_loss_graph = tf.function(_rnnt_loss_impl, reduce_retracing=True)
+_rnnt_loss_graph = tf.function(_rnnt_loss_impl, reduce_retracing=True, autograph=False)

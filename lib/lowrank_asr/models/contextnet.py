@@ -62,6 +62,19 @@ def swish(x: tf.Tensor):
     return x * tf.sigmoid(x), grad
 
 
+@tf.custom_gradient
+def masked_swish(x: tf.Tensor, mask: tf.Tensor):
+    """``swish(x) * mask`` (mask [B, T, 1]) with the same values and gradient, without the broadcasting
+    multiplication's generic gradient (~8 ops, after each of the encoder's ~140 activations)."""
+
+    def grad(dy):
+        with tf.control_dependencies([dy]):
+            sigmoid = tf.sigmoid(x)
+        return (dy * mask) * (sigmoid * (1.0 + x * (1.0 - sigmoid))), None
+
+    return x * tf.sigmoid(x) * mask, grad
+
+
 class ConvLayer(Composite):
     """Conv variant → batch norm (masked statistics) → swish → zero the padded frames.
 
@@ -84,7 +97,7 @@ class ConvLayer(Composite):
             mask = time_mask(lengths, tf.shape(y)[1], y.dtype)
         mask = tf.cast(mask, y.dtype)
         y = self.bn(y, training=training, weight=mask)
-        return swish(y) * mask, lengths, mask
+        return masked_swish(y, mask), lengths, mask
 
 
 class SqueezeExcite(Composite):
@@ -132,10 +145,12 @@ class ContextNetBlock(Composite):
         if self.spec.residual:
             r = self.res_conv(x)
             r = self.res_bn(r, training=training, weight=mask)
-            y = swish(y + r)
+            y = masked_swish(y + r, mask)
+        # the padded frames are 0 already: the layers' and the residual's outputs are masked, SE and dropout
+        # scale them
         if self.dropout is not None:
             y = self.dropout(y, training=training)
-        return y * mask, y_len
+        return y, y_len
 
 
 class Pointwise(keras.layers.Layer):

@@ -32,7 +32,7 @@ def make_block_outputs_fn(model):
         return _FNS[model]
     from lowrank_asr.models.contextnet import time_mask
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def block_outputs(audio, audio_len):
         x, x_len = model.featurize(audio, audio_len)
         x_len = tf.cast(x_len, tf.int32)

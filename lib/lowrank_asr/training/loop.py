@@ -160,7 +160,7 @@ class Trainer:
 
         # One trace for every batch shape: the signature has unknown batch, time and label sizes (without
         # it each bucket's new shape would retrace the whole model, seconds per batch).
-        @tf.function(input_signature=[element_spec])
+        @tf.function(input_signature=[element_spec], autograph=False)
         def step(batch):
             total, count = strategy.run(replica_step, args=(batch,))
             total = strategy.reduce(tf.distribute.ReduceOp.SUM, total, axis=None)
@@ -180,14 +180,14 @@ class Trainer:
             for acc in accumulators:
                 acc.assign(tf.zeros_like(acc))
 
-        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)])
+        @tf.function(input_signature=[tf.TensorSpec([], tf.float32)], autograph=False)
         def apply_step(count):
             self.strategy.run(replica_apply, args=(count,))
 
         return apply_step
 
     def _make_loss_step(self, element_spec) -> Callable:
-        @tf.function(input_signature=[element_spec])
+        @tf.function(input_signature=[element_spec], autograph=False)
         def loss_step(batch):
             return self._per_utterance_loss(batch, training=False)
 

@@ -46,8 +46,8 @@ class PreciseBatchNorm:
         self.count = [tf.Variable(0.0, dtype=tf.float64, trainable=False) for _ in shapes]
         self.sum = [tf.Variable(tf.zeros(s, tf.float64), trainable=False) for s in shapes]
         self.sum_sq = [tf.Variable(tf.zeros(s, tf.float64), trainable=False) for s in shapes]
-        self._step = (tf.function(self._accumulate, reduce_retracing=True) if element_spec is None
-                      else tf.function(self._accumulate, input_signature=[element_spec]))
+        self._step = (tf.function(self._accumulate, reduce_retracing=True, autograph=False) if element_spec is None
+                      else tf.function(self._accumulate, input_signature=[element_spec], autograph=False))
 
     def _accumulate(self, batch: dict) -> None:
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
