@@ -262,15 +262,17 @@ def test_summary_cli(tmp_path, capsys):
 
 
 def test_swish_is_tf_silu_in_values_and_gradient():
-    from lowrank_asr.models.contextnet import swish
+    from lowrank_asr.models.contextnet import masked_swish, swish, time_mask
 
     x = tf.random.normal([3, 17, 8], seed=4) * 4.0
     dy = tf.random.normal([3, 17, 8], seed=5)
+    mask = time_mask(tf.constant([17, 9, 1]), 17)
     with tf.GradientTape(persistent=True) as tape:
         tape.watch(x)
-        ours, theirs = swish(x), tf.nn.silu(x)
-    np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    np.testing.assert_array_equal(tape.gradient(ours, x, dy).numpy(), tape.gradient(theirs, x, dy).numpy())
+        pairs = [(swish(x), tf.nn.silu(x)), (masked_swish(x, mask), tf.nn.silu(x) * mask)]
+    for ours, theirs in pairs:
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+        np.testing.assert_array_equal(tape.gradient(ours, x, dy).numpy(), tape.gradient(theirs, x, dy).numpy())
 
 
 @pytest.mark.parametrize("stride", [1, 2])

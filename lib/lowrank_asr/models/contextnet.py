@@ -47,32 +47,26 @@ def time_mask(lengths: tf.Tensor, maxlen: tf.Tensor, dtype=tf.float32) -> tf.Ten
     return tf.expand_dims(tf.sequence_mask(lengths, maxlen, dtype=dtype), -1)
 
 
+def _swish_gradient(x: tf.Tensor, dy: tf.Tensor) -> tf.Tensor:
+    """dy · swish'(x) in ``tf.nn.silu``'s expression. As there, sigmoid(x) is recomputed once dy exists, not kept
+    from the forward pass: that saves the memory of one [B, T, C] tensor per layer."""
+    with tf.control_dependencies([dy]):
+        sigmoid = tf.sigmoid(x)
+    return dy * (sigmoid * (1.0 + x * (1.0 - sigmoid)))
+
+
 @tf.custom_gradient
 def swish(x: tf.Tensor):
     """``tf.nn.silu(x)`` with the same values and gradient in fewer graph ops: without the gradient for the
     constant β that ``tf.nn.silu`` builds and then drops, in every one of the encoder's ~115 layers."""
-
-    def grad(dy):
-        # as tf.nn.silu: sigmoid(x) recomputed after dy exists (not kept from the forward pass), which saves
-        # the memory of one [B, T, C] tensor per layer
-        with tf.control_dependencies([dy]):
-            sigmoid = tf.sigmoid(x)
-        return dy * (sigmoid * (1.0 + x * (1.0 - sigmoid)))
-
-    return x * tf.sigmoid(x), grad
+    return x * tf.sigmoid(x), lambda dy: _swish_gradient(x, dy)
 
 
 @tf.custom_gradient
 def masked_swish(x: tf.Tensor, mask: tf.Tensor):
     """``swish(x) * mask`` (mask [B, T, 1]) with the same values and gradient, without the broadcasting
     multiplication's generic gradient (~8 ops, after each of the encoder's ~140 activations)."""
-
-    def grad(dy):
-        with tf.control_dependencies([dy]):
-            sigmoid = tf.sigmoid(x)
-        return (dy * mask) * (sigmoid * (1.0 + x * (1.0 - sigmoid))), None
-
-    return x * tf.sigmoid(x) * mask, grad
+    return x * tf.sigmoid(x) * mask, lambda dy: (_swish_gradient(x, dy * mask), None)
 
 
 class ConvLayer(Composite):
