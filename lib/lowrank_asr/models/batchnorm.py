@@ -19,6 +19,14 @@ import keras
 import tensorflow as tf
 
 
+def frame_weight(mask: tf.Tensor | None = None, weight: tf.Tensor | None = None) -> tf.Tensor | None:
+    """The valid frames as a [..., 1] 0/1 weight, from a float ``weight`` of that shape or Keras's bool ``mask``
+    [...]; None if neither is given (every frame counts)."""
+    if weight is not None:
+        return weight
+    return None if mask is None else tf.expand_dims(mask, -1)
+
+
 class MaskedBatchNorm(keras.layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` over the last axis whose ``call`` builds a small graph."""
 
@@ -34,8 +42,7 @@ class MaskedBatchNorm(keras.layers.BatchNormalization):
         gamma = tf.cast(self.gamma, compute_dtype) if self.scale else None
         beta = tf.cast(self.beta, compute_dtype) if self.center else None
         if training and self.trainable:
-            if weight is None and mask is not None:
-                weight = tf.expand_dims(mask, -1)
+            weight = frame_weight(mask, weight)
             if weight is None:
                 mean, variance = self._moments(x, None)  # Keras's unmasked moments
                 outputs = tf.nn.batch_normalization(x, mean, variance, beta, gamma, self.epsilon)

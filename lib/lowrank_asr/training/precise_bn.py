@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.models.batchnorm import frame_weight
 
 
 def batchnorm_layers(model: keras.Model) -> list[keras.layers.BatchNormalization]:
@@ -55,21 +56,17 @@ class PreciseBatchNorm:
         self.model.encode(x, x_len, training=False)
 
     def _recorder(self, index: int, original: Callable) -> Callable:
-        def call(inputs, training=None, mask=None, **weight):
-            """``weight``: MaskedBatchNorm's [..., 1] float mask, where the caller passes one."""
+        def call(inputs, training=None, mask=None, **kwargs):
+            """``kwargs``: MaskedBatchNorm's ``weight`` (the valid frames, [..., 1]) where the caller passes it."""
             x = tf.cast(inputs, tf.float64)
-            if weight.get("weight") is not None:
-                frames = tf.cast(weight["weight"], tf.float64)
-            elif mask is not None:
-                frames = tf.expand_dims(tf.cast(mask, tf.float64), -1)
-            else:
-                frames = tf.ones_like(x[..., :1])
+            frames = frame_weight(mask, kwargs.get("weight"))
+            frames = tf.ones_like(x[..., :1]) if frames is None else tf.cast(frames, tf.float64)
             axes = list(range(len(x.shape) - 1))
             self.count[index].assign_add(tf.reduce_sum(frames))
             self.sum[index].assign_add(tf.reduce_sum(x * frames, axis=axes))
             self.sum_sq[index].assign_add(tf.reduce_sum(tf.square(x) * frames, axis=axes))
             # its moving-average update is overwritten below
-            return original(inputs, training=True, mask=mask, **weight)
+            return original(inputs, training=True, mask=mask, **kwargs)
 
         return call
 
