@@ -297,6 +297,10 @@ def test_skip_leaves_over_budget_utterances_out_and_lists_them(corpus, caplog):
     seen = sorted(e["utt_id"] for e in collect(ds))
     assert seen == sorted(set(Path(r.path).stem for r in rows) - set(too_long))
     assert all(uid in caplog.text for uid in too_long)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.dataset"):  # the next epoch's dataset
+        make_dataset(files, vocab, batch_size=1, training=False, seed=1, batch_seconds=budget, skip_over_budget=True)
+    assert not any(uid in caplog.text for uid in too_long)  # warned once per process, not every epoch
     assert sorted(u.utt_id for u in over_budget_utterances(files, budget)) == too_long
     assert over_budget_utterances(files, budget, max_duration=budget) == []
 

@@ -184,6 +184,10 @@ def over_budget_utterances(files: Sequence[str], batch_seconds: float,
     return _split_by_budget([str(f) for f in files], batch_seconds, max_duration, None)[1]
 
 
+# (FLAC path, budget key, budget) of every over-budget utterance this process has warned of leaving out
+_SKIPS_WARNED: set[tuple[str, str, float]] = set()
+
+
 def _plan_budget(files: Sequence[str], batch_seconds: float, *, training: bool, max_duration: float | None,
                  utt_ids: Sequence[str] | None, skip_over_budget: bool,
                  bucket_boundaries: Sequence[float] | None) -> tuple[BucketPlan, list[Utterance]]:
@@ -196,8 +200,10 @@ def _plan_budget(files: Sequence[str], batch_seconds: float, *, training: bool, 
     if too_long and not skip_over_budget:
         raise ConfigError(over_budget_message(too_long, batch_seconds, key))
     for u in too_long:
-        log.warning("data.on_bad_audio = skip: leaving out %s, longer than %s = %s s", u.describe(), key,
-                    batch_seconds)
+        if (u.path, key, batch_seconds) not in _SKIPS_WARNED:  # once per process, not again every epoch
+            _SKIPS_WARNED.add((u.path, key, batch_seconds))
+            log.warning("data.on_bad_audio = skip: leaving out %s, longer than %s = %s s", u.describe(), key,
+                        batch_seconds)
     if not kept:
         raise ConfigError(f"{key} = {batch_seconds} s leaves no utterance of {files[0]}...; raise it")
     durations = [u.duration for u in kept]
