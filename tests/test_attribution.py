@@ -22,6 +22,7 @@ from lowrank_asr.attribution import (
     read_attributions,
     silence_baseline,
     trapezoid_alphas,
+    with_input_gradient,
     write_attributions,
 )
 from lowrank_asr.attribution.asr import attributed_input, utterance_attribution
@@ -83,7 +84,7 @@ def test_linear_model_ig_is_exact():
     def f(batch):
         return tf.reduce_sum(batch * wt, axis=[1, 2]) + 0.7
 
-    res = integrated_gradients(f, x, base, steps=3)
+    res = integrated_gradients(with_input_gradient(f), x, base, steps=3)
     np.testing.assert_allclose(res.attributions, (x - base) * w, rtol=1e-5, atol=1e-6)
     assert res.f_input == pytest.approx(float(np.sum(x * w)) + 0.7, rel=1e-5)
     assert res.f_baseline == pytest.approx(float(np.sum(base * w)) + 0.7, rel=1e-5)
@@ -93,29 +94,20 @@ def test_linear_model_ig_is_exact():
 def test_completeness_on_conv_net_and_shrinks_with_steps(conv_f):
     f, x = conv_f
     base = zeros(x)
-    errors = {m: integrated_gradients(f, x, base, steps=m).completeness_error for m in (4, 16, 64)}
+    errors = {m: integrated_gradients(with_input_gradient(f), x, base, steps=m).completeness_error for m in (4, 16, 64)}
     assert errors[64] <= 0.05
     assert errors[64] < errors[16] < errors[4]
-    res = integrated_gradients(f, x, base, steps=64)
+    res = integrated_gradients(with_input_gradient(f), x, base, steps=64)
     assert res.attributions.shape == x.shape
     assert res.f_input == pytest.approx(float(f(x[None])[0]), rel=1e-5)
     assert res.f_baseline == pytest.approx(float(f(base[None])[0]), rel=1e-5)
 
 
-def test_a_function_returning_its_gradient_gives_the_same_result(conv_f):
+def test_the_gradient_taken_inside_a_traced_function_gives_the_same_result(conv_f):
     f, x = conv_f
     base = zeros(x)
-
-    @tf.function
-    def value_and_gradient(batch):
-        with tf.GradientTape() as tape:
-            tape.watch(batch)
-            values = f(batch)
-            total = tf.reduce_sum(values)
-        return values, tape.gradient(total, batch)
-
-    taped = integrated_gradients(f, x, base, steps=16, batch_size=5)
-    inside = integrated_gradients(value_and_gradient, x, base, steps=16, batch_size=5, returns_gradient=True)
+    taped = integrated_gradients(with_input_gradient(f), x, base, steps=16, batch_size=5)
+    inside = integrated_gradients(tf.function(with_input_gradient(f)), x, base, steps=16, batch_size=5)
     np.testing.assert_allclose(inside.attributions, taped.attributions, rtol=1e-5, atol=1e-7)
     assert inside.f_input == pytest.approx(taped.f_input, rel=1e-6)
     assert inside.completeness_error == pytest.approx(taped.completeness_error, rel=1e-4, abs=1e-7)
@@ -124,9 +116,9 @@ def test_a_function_returning_its_gradient_gives_the_same_result(conv_f):
 def test_batched_equals_unbatched(conv_f):
     f, x = conv_f
     base = zeros(x)
-    full = integrated_gradients(f, x, base, steps=32)
+    full = integrated_gradients(with_input_gradient(f), x, base, steps=32)
     for bs in (1, 7, 16):
-        part = integrated_gradients(f, x, base, steps=32, batch_size=bs)
+        part = integrated_gradients(with_input_gradient(f), x, base, steps=32, batch_size=bs)
         np.testing.assert_allclose(part.attributions, full.attributions, rtol=1e-4, atol=1e-6)
         assert part.f_input == pytest.approx(full.f_input, rel=1e-6)
         assert part.completeness_error == pytest.approx(full.completeness_error, rel=1e-3, abs=1e-6)
@@ -136,7 +128,7 @@ def test_mask_zeroes_padded_frames(conv_f):
     f, x = conv_f
     mask = np.ones((20, 1), dtype="float32")
     mask[15:] = 0
-    res = integrated_gradients(f, x, zeros(x), steps=8, mask=mask)
+    res = integrated_gradients(with_input_gradient(f), x, zeros(x), steps=8, mask=mask)
     assert not res.attributions[15:].any() and res.attributions[:15].any()
 
 
@@ -169,7 +161,7 @@ def test_baselines_and_frame_summary():
 def test_attribution_file_roundtrip(conv_f, tmp_path):
     f, x = conv_f
     base = zeros(x)
-    res = integrated_gradients(f, x, base, steps=8)
+    res = integrated_gradients(with_input_gradient(f), x, base, steps=8)
     items = [
         AttributionItem.from_result("84-121-0001", x, base, res, "hello world", hypothesis="hello word"),
         {"utt_id": "wave-1", "features": np.zeros(320), "baseline": np.zeros(320), "attributions": np.ones(320),

@@ -13,6 +13,7 @@ from lowrank_asr.attribution.integrated_gradients import (
     frame_summary,
     integrated_gradients,
     trapezoid_alphas,
+    with_input_gradient,
 )
 from lowrank_asr.attribution.io import AttributionItem, read_attributions, write_attributions
 
@@ -29,5 +30,6 @@ __all__ = [
     "read_attributions",
     "silence_baseline",
     "trapezoid_alphas",
+    "with_input_gradient",
     "write_attributions",
 ]

@@ -133,7 +133,7 @@ def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: s
         return f_all(zs, mean, scale, x_len, labels, label_len)
 
     return inp, base, integrated_gradients(f, inp.x, base, steps=steps, batch_size=batch_size,
-                                           spacing=path_spacing(model.cfg["frontend"]), returns_gradient=True)
+                                           spacing=path_spacing(model.cfg["frontend"]))
 
 
 def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,

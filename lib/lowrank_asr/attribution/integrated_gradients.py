@@ -11,9 +11,11 @@ path ends (α = 1 and α = 0).
 end), F changes as much between α = 0.001 and 0.01 as between 0.1 and 1, which a uniform grid cannot resolve.
 
 ``f`` maps a batch ``[K, *x.shape]`` to ``[K]`` scalars (e.g. the log-likelihood of the reference transcript)
-and must treat batch rows independently (inference mode: no batch statistics, no cross-row padding effects).
-Wrap it in ``tf.function`` for speed; batches all have the same size (the last one is padded with zero-weight
-copies) so a traced ``f`` is traced once.
+and their gradient d Σ values / d batch; it must treat batch rows independently (inference mode: no batch
+statistics, no cross-row padding effects). Take the gradient inside one ``tf.function`` (traced and optimised
+once; a tape around a traced call makes TensorFlow trace and optimise its forward pass again), or wrap a
+function of values only with ``with_input_gradient``. Batches all have the same size (the last one is padded
+with zero-weight copies) so a traced ``f`` is traced once.
 """
 
 from __future__ import annotations
@@ -65,8 +67,22 @@ def trapezoid_alphas(steps: int, spacing: str = "uniform") -> tuple[np.ndarray, 
     return alphas, weights
 
 
+def with_input_gradient(f: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+    """``f`` (batch → values) as ``integrated_gradients`` takes it: batch → (values, d Σ values / d batch)."""
+    import tensorflow as tf
+
+    def value_and_gradient(batch):
+        with tf.GradientTape() as tape:
+            tape.watch(batch)
+            values = f(batch)
+            total = tf.reduce_sum(values)
+        return values, tape.gradient(total, batch)
+
+    return value_and_gradient
+
+
 def integrated_gradients(
-    f: Callable[[tf.Tensor], tf.Tensor],
+    f: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
     x: np.ndarray,
     baseline: np.ndarray,
     steps: int = 64,
@@ -75,14 +91,12 @@ def integrated_gradients(
     *,
     spacing: str = "uniform",
     progress: bool = False,
-    returns_gradient: bool = False,
 ) -> IGResult:
-    """Integrated gradients of ``f`` at ``x`` against ``baseline`` (same shape, no batch axis).
+    """Integrated gradients of ``f`` (values and input gradient, see the module docstring) at ``x`` against
+    ``baseline`` (same shape, no batch axis).
 
     ``batch_size``: interpolation points per forward/backward pass (default: all m + 1 at once).
     ``spacing``: where the m + 1 points lie on [0, 1] (see the module docstring).
-    ``returns_gradient``: ``f`` returns ``(values, d Σ values / d batch)`` itself (a traced function that takes
-    the gradient inside is traced and optimised once), instead of values that a tape here differentiates.
     ``mask``: broadcastable to ``x``; attributions are multiplied by it (zero at padded frames/samples).
     ``completeness_error`` = |Σ IG − (F(x) − F(x'))| / |F(x) − F(x')| is computed on the UNMASKED
     attributions: it checks the numerical integration, not the masking (where the mask removes non-zero
@@ -111,17 +125,8 @@ def integrated_gradients(
     for c in tqdm(range(n_chunks), desc="IG", disable=None if progress else True, mininterval=5):
         a = tf.constant(alphas_p[c * bs:(c + 1) * bs][expand])
         inputs = base_t[None] + a * delta_t[None]
-        if returns_gradient:
-            y, g = f(inputs)
-            y = tf.reshape(y, [-1])
-        else:
-            with tf.GradientTape() as tape:
-                tape.watch(inputs)
-                y = f(inputs)
-                if y.shape.rank != 1:
-                    y = tf.reshape(y, [-1])
-                total = tf.reduce_sum(y)
-            g = tape.gradient(total, inputs)
+        y, g = f(inputs)
+        y = tf.reshape(y, [-1])
         if g is None:
             raise PipelineError("integrated_gradients: f's output does not depend on its input (no gradient); "
                                 "f must compute from the batch it is given")

@@ -132,7 +132,7 @@ def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_we
 
     final, vocab = load_trained(model_cfg, vocab_path, final_weights_path)
     batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size,
-                                     batch_seconds=batch_seconds)
+                             batch_seconds=batch_seconds)
     model = None
     for epoch in sorted(epoch_weights):
         path = epoch_weights[epoch]
