@@ -5,7 +5,7 @@ CORES  ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup system-packages run smoke rehearsal test lint dag rulegraph report bench clean-results
+.PHONY: setup system-packages run smoke rehearsal test lint docs format-check dag rulegraph report bench clean-results
 
 setup: $(STAMP)
 
@@ -27,7 +27,7 @@ smoke: setup
 	$(BIN)/snakemake all --cores $(CORES) --configfile config/smoke.yaml --directory .smoke
 
 # Every stage of `all` at the LibriSpeech recipe's shapes (ContextNet-S, 1024 word-pieces, 1-17 s utterances) on a
-# synthetic corpus, with the smallest counts; tests/test_rehearsal.py runs it in CI (README, "Rehearsal").
+# synthetic corpus, with the smallest counts; tests/test_rehearsal.py runs it in CI (docs/testing.md).
 rehearsal: setup
 	$(BIN)/snakemake all --cores $(CORES) --configfile config/rehearsal.yaml --directory .rehearsal
 
@@ -40,9 +40,19 @@ lint: setup
 	$(BIN)/snakemake --lint
 	$(BIN)/snakefmt --check Snakefile rules
 
-test: setup system-packages
-	$(BIN)/ruff check lib workflow_scripts tests
+test: setup system-packages docs format-check
+	$(BIN)/ruff check lib workflow_scripts tests docs
 	$(BIN)/python -m pytest tests
+
+# The documentation site, strictly (a broken link or anchor fails), and config/README.md up to date with the schema.
+docs: setup
+	$(BIN)/python docs/gen_config_reference.py --check
+	$(BIN)/mkdocs build --strict --quiet
+
+# Formatting is checked, not applied: `ruff format lib workflow_scripts tests docs` and `snakefmt Snakefile rules` fix it.
+format-check: setup
+	$(BIN)/ruff format --check lib workflow_scripts tests docs
+	$(BIN)/snakefmt --check Snakefile rules
 
 dag rulegraph: setup
 	$(BIN)/snakemake --$@ dot all | dot -Tsvg > $@.svg

@@ -22,7 +22,7 @@ OUTPUT = ROOT / "config" / "README.md"
 HEADER = """\
 # Configuration reference
 
-Generated from [`schema.yaml`](schema.yaml) by `docs/gen_config_reference.py`: do not edit by hand; run
+Generated from `config/schema.yaml` by `docs/gen_config_reference.py`: do not edit by hand; run
 `python docs/gen_config_reference.py` after changing the schema. How configs, profiles and `--config` combine:
 [the docs site's configuration page](../docs/configuration.md).
 
