@@ -30,7 +30,8 @@ def test_snakefile_and_rules_are_snakefmt_formatted() -> None:
 
 def test_documented_commands_give_no_target_after_configfile() -> None:
     """`--configfile` takes several values: a target right after its file would be read as another config file."""
-    commands = [line for name in ("README.md", "Makefile") for line in (ROOT / name).read_text().splitlines()
+    documents = [ROOT / "README.md", ROOT / "Makefile", *sorted((ROOT / "docs").glob("*.md"))]
+    commands = [line for path in documents for line in path.read_text().splitlines()
                 if line.strip().startswith(("snakemake ", "$(BIN)/snakemake ")) and "--configfile" in line]
     assert commands
     for line in commands:

@@ -72,8 +72,8 @@ def test_paper_block_plan():
 
 
 def _readme_parameter_table() -> dict[str, str]:
-    """variant -> the "ours" column (e.g. "11.76") of README.md's parameter table for config/librispeech.yaml."""
-    text = (ROOT / "README.md").read_text()
+    """variant -> the "ours" column (e.g. "11.76") of docs/models.md's parameter table for config/librispeech.yaml."""
+    text = (ROOT / "docs" / "models.md").read_text()
     table = text[text.index("| variant (config/librispeech.yaml)"):]
     table = table[: table.index("\n\n")]
     return dict(re.findall(r"^\| `(\w+)` \|[^|]*\|[^|]*\| ([\d.]+) M \|", table, flags=re.M))
@@ -81,7 +81,7 @@ def _readme_parameter_table() -> dict[str, str]:
 
 @pytest.mark.parametrize("variant", list(load_yaml(LIBRISPEECH)["variants"]))
 def test_librispeech_variants_match_readme_and_paper(variant, capsys):
-    """The summary CLI on config/librispeech.yaml's variants gives README's counts, the paper's within 10 %."""
+    """The summary CLI on config/librispeech.yaml's variants gives the docs' counts, the paper's within 10 %."""
     assert cli_main(["summary", "--config", str(LIBRISPEECH), "--variant", variant, "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     n = out["total_params"]
