@@ -1,17 +1,35 @@
-"""How sure is an error rate? Bootstrap intervals over utterances and paired comparisons of two systems.
+"""How sure is an error rate? Intervals over the test set's speakers (or utterances) and the training seeds, and
+paired comparisons of two systems.
 
-Following Bisani & Ney (2004), a corpus WER is Σ edits ÷ Σ reference words over the utterances, and its sampling
-distribution is estimated by resampling *utterances* with replacement and recomputing that ratio from the
-resampled sums (not by averaging per-utterance rates). A paired comparison resamples the same utterances for both
-systems, so that what the two have in common (hard utterances) cancels out of their difference.
+Following Bisani & Ney (2004), a corpus WER is Σ edits ÷ Σ reference words, and its test-set sampling distribution
+is estimated by resampling with replacement and recomputing that ratio from the resampled sums. LibriSpeech-style
+test sets are clustered by speaker (a hard speaker makes all of their utterances hard), so the resampled unit is
+the *speaker* by default (a cluster bootstrap); resampling utterances (``unit="utterance"``) covers only the
+choice of utterances of a fixed set of speakers. With fewer than ``MIN_SPEAKERS`` speakers no resampling can
+estimate the between-speaker spread: the speaker unit then falls back to utterances and says so (``covers``).
 
-With several training seeds, a system's per-utterance edits are a seeds × utterances matrix and its rate the mean
-over seeds; each bootstrap resample then also resamples the seeds (with replacement), so that the interval
-covers the spread between training runs as well as the choice of test utterances.
+The target is the expected WER over training seeds and over the test population. With k seeds scored on one
+shared test set, the seed-mean rate is ``T + (G + H)`` averaged over seeds, where ``T`` (the test set's difficulty)
+is common to all seeds and ``G + H`` (the seed's own luck, including its luck on these utterances) is independent
+across seeds given the test set. Hence
 
-Intervals are percentile intervals. The two-sided p-value of a difference is twice the fraction of resampled
-differences on the far side of zero (those ≤ 0 when the observed difference is positive, ≥ 0 when it is negative),
-capped at 1: it falls below 1 − confidence when (up to ties at zero) the percentile interval excludes zero.
+    Var(mean) = Var(T) + σ²_seed / k,
+
+and each term has an unbiased estimate: σ²_seed by the sample variance of the k per-seed rates (the seed is the
+unit of inference, k − 1 degrees of freedom), and Var(T) by the *covariance between different seeds'* resampled
+rates (resampling the test set moves every seed's rate through T; their cross-seed covariance holds T alone,
+whereas a seed's own bootstrap variance also holds its H, which the seed term already counts). The interval is
+``estimate ± t·SE`` with the Welch–Satterthwaite degrees of freedom of the two terms (test term: clusters − 1),
+the bootstrap variance scaled by m ÷ (m − 1) for m resampled clusters (the bootstrap's plug-in variance is that
+much too small). With one seed there is no seed term: the interval covers test-set sampling only, and with a
+seed-to-seed spread it cannot cover the expected WER over seeds (``covers`` says "one seed only").
+
+A paired comparison resamples the same clusters for both systems and pairs their seeds by position, so that
+what the two share (hard speakers, the data order of a seed) cancels out of their difference; the per-seed
+differences then take the place of the per-seed rates above. The two-sided p-value comes from the same t
+distribution, so that p < 1 − confidence exactly when the interval excludes zero; it is never exactly 0.
+``holm`` adjusts the p-values of a family of comparisons (Holm–Bonferroni). ``metrics.calibration`` and
+``tests/benchmarks/bench_calibration.py`` check the coverage by simulation.
 """
 
 from __future__ import annotations
@@ -22,12 +40,17 @@ from typing import Literal
 
 import jiwer
 import numpy as np
+from scipy import stats
 
 from lowrank_asr.errors import PipelineError
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
-_CHUNK_CELLS = 4_000_000  # resampled indices held at once (resamples × utterances), ~32 MB
+UNITS = ("speaker", "utterance")
+Unit = Literal["speaker", "utterance"]
+# A cluster bootstrap estimates the between-speaker variance from the speakers it sees: with one speaker it sees
+# none, with two a single difference (and the t quantile on 1 df is 12.7). Below this, resample utterances.
+MIN_SPEAKERS = 3
 
 
 @dataclass(frozen=True)
@@ -89,33 +112,72 @@ def edit_counts(references: Sequence[str], hypotheses: Sequence[str],
     return EditCounts(errors, lengths)
 
 
-def resampled_rates(systems: Sequence[EditCounts], *, resamples: int = DEFAULT_RESAMPLES,
-                    seed: int = 0) -> list[np.ndarray]:
-    """Each system's corpus rate on each of ``resamples`` bootstrap resamples of the utterances (and its seeds).
+@dataclass(frozen=True)
+class Design:
+    """How the test set is resampled: each utterance's cluster (0 … clusters − 1) and what that covers."""
 
-    All systems share the same resampled utterances (that is what makes a comparison paired); each system's seeds
-    are resampled on their own (different runs). Seeded, and chunked so that memory stays bounded on large splits.
+    clusters: np.ndarray
+    unit: Unit            # what is resampled
+    speakers: int         # distinct speakers in the split (0: not known)
+    fallback: bool        # speakers were asked for but are too few: utterances are resampled instead
+
+    @property
+    def size(self) -> int:
+        return int(self.clusters.max()) + 1 if len(self.clusters) else 0
+
+    @property
+    def test_set(self) -> str:
+        """What the test-set part of an interval covers, in words."""
+        if self.unit == "speaker":
+            return "speakers"
+        if self.fallback:
+            return f"utterances of {self.speakers} speaker{'s' if self.speakers != 1 else ''}"
+        return "utterances"
+
+
+def design(n: int, speakers: Sequence[str] | None = None, unit: Unit = "speaker") -> Design:
+    """The resampling of ``n`` utterances: by speaker (``speakers`` labels them) or by utterance."""
+    if unit not in UNITS:
+        raise ValueError(f"bootstrap unit must be one of {UNITS}, got {unit!r}")
+    if speakers is not None and len(speakers) != n:
+        raise ValueError(f"{len(speakers)} speaker labels for {n} utterances")
+    count = len(set(speakers)) if speakers is not None else 0
+    if unit == "speaker":
+        if speakers is None:
+            raise ValueError("a speaker bootstrap needs each utterance's speaker")
+        if count >= MIN_SPEAKERS:
+            return Design(np.unique(np.asarray(speakers), return_inverse=True)[1], "speaker", count, False)
+    return Design(np.arange(n), "utterance", count, unit == "speaker")
+
+
+def covers(seeds: int, plan: Design) -> str:
+    """The interval's ``covers`` text: the test-set part and whether seed-to-seed spread is in it."""
+    return f"{plan.test_set} + seeds" if seeds > 1 else f"{plan.test_set}, one seed only"
+
+
+def resampled_rates(systems: Sequence[EditCounts], plan: Design | None = None, *,
+                    resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> list[np.ndarray]:
+    """Each system's per-seed corpus rates on ``resamples`` resamples of the test set: ``[resamples, seeds]``.
+
+    All systems share the same resampled clusters (that is what makes a comparison paired); the seeds are not
+    resampled (their spread is estimated from the k per-seed rates instead). Seeded. A resample is a vector of
+    how often each cluster was drawn, so that the rates are two matrix products over per-cluster sums.
     """
     n = len(systems[0])
     if n == 0 or any(len(s) != n or not np.array_equal(s.lengths, systems[0].lengths) for s in systems):
         raise ValueError("the systems were not scored on the same utterances")
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, got {resamples}")
-    rng = np.random.default_rng(seed)
-    lengths = systems[0].lengths
-    rates = [np.empty(resamples) for _ in systems]
-    chunk = max(1, _CHUNK_CELLS // n)
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        words = lengths[idx].sum(axis=1)
-        for system, out in zip(systems, rates, strict=True):
-            per_seed = system.per_seed[:, idx].sum(axis=2)  # [seeds, resamples]
-            k = len(per_seed)
-            # a resample of the seeds, as weights (how often each is drawn ÷ k); one seed: weight 1, no draw
-            weights = rng.multinomial(k, np.full(k, 1 / k), size=stop - start).T / k if k > 1 else 1.0
-            out[start:stop] = (weights * per_seed).sum(axis=0) / words
-    return rates
+    if resamples < 2:
+        raise ValueError(f"resamples must be at least 2, got {resamples}")
+    plan = plan or design(n, unit="utterance")
+    m = plan.size
+    words = np.bincount(plan.clusters, weights=systems[0].lengths, minlength=m)
+    draws = np.random.default_rng(seed).multinomial(m, np.full(m, 1 / m), size=resamples).astype(np.float64)
+    total_words = draws @ words
+    out = []
+    for system in systems:
+        edits = np.stack([np.bincount(plan.clusters, weights=row, minlength=m) for row in system.per_seed])
+        out.append((draws @ edits.T) / total_words[:, None])
+    return out
 
 
 def _check_confidence(confidence: float) -> None:
@@ -124,20 +186,83 @@ def _check_confidence(confidence: float) -> None:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """The standard error of a seed-mean statistic, its parts and degrees of freedom."""
+
+    test_var: float    # shared test-set sampling, Var(T) (resampled clusters)
+    seed_var: float    # between seeds ÷ k (0 with one seed)
+    df: float
+
+    @property
+    def se(self) -> float:
+        return float(np.sqrt(self.test_var + self.seed_var))
+
+
+def spread(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread:
+    """Var(T) + σ²_seed ÷ k for a statistic observed per seed (``per_seed``, [k]) and resampled ([B, k]).
+
+    With one seed, the bootstrap variance of its statistic (test-set sampling only). With k seeds, Var(T) is the
+    mean covariance between different seeds' resampled statistics (floored at 0) and σ²_seed the per-seed sample
+    variance. (Subtracting the test-set noise from the latter instead narrows the interval but, floored at 0 and
+    with 1–2 df, under-covers: 0.86 for k = 2 with a 15 % seed effect in the calibration benchmark.)
+    """
+    k = len(per_seed)
+    if clusters < 2:
+        return Spread(float("nan"), 0.0, float("nan"))
+    inflate = clusters / (clusters - 1)
+    if k == 1:
+        test, seed_var = float(np.var(resampled[:, 0], ddof=1)) * inflate, 0.0
+    else:
+        cov = np.cov(resampled, rowvar=False)
+        test = max(0.0, float(cov.sum() - np.trace(cov)) / (k * (k - 1))) * inflate
+        seed_var = float(np.var(per_seed, ddof=1)) / k
+    parts = [(test, clusters - 1), (seed_var, k - 1)]
+    denominator = sum(v * v / df for v, df in parts if v > 0)
+    df = (test + seed_var) ** 2 / denominator if denominator > 0 else float("inf")
+    return Spread(test, seed_var, df)
+
+
+def _t_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, float, float]:
+    """(low, high, two-sided p-value of zero) of ``estimate ± t·SE``."""
+    if not np.isfinite(s.se):
+        return float("-inf"), float("inf"), 1.0
+    if s.se == 0:
+        return estimate, estimate, 1.0 if estimate == 0 else 0.0
+    half = float(stats.t.ppf(0.5 + confidence / 2, s.df)) * s.se
+    p = float(2 * stats.t.sf(abs(estimate) / s.se, s.df))
+    return estimate - half, estimate + half, min(1.0, p)
+
+
+@dataclass(frozen=True)
 class Interval:
     estimate: float
     low: float
     high: float
+    covers: str = ""
+    seeds: int = 1
+    fallback: bool = False  # too few speakers for the speaker bootstrap: speakers are not covered
+
+    @property
+    def supports_finding(self) -> bool:
+        """Whether the interval covers what a conclusion about the variant needs: seeds and the test set's unit."""
+        return self.seeds > 1 and not self.fallback
 
 
-def rate_interval(counts: EditCounts, *, resamples: int = DEFAULT_RESAMPLES,
+def rate_interval(counts: EditCounts, plan: Design | None = None, *, resamples: int = DEFAULT_RESAMPLES,
                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Interval:
-    """The corpus rate (mean over seeds) and its bootstrap percentile interval."""
+    """The corpus rate (mean over seeds) and its interval (module docstring); ``plan`` defaults to utterances."""
     _check_confidence(confidence)
-    (rates,) = resampled_rates([counts], resamples=resamples, seed=seed)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(rates, [tail, 1 - tail])
-    return Interval(counts.rate, float(low), float(high))
+    plan = plan or design(len(counts), unit="utterance")
+    (rates,) = resampled_rates([counts], plan, resamples=resamples, seed=seed)
+    if counts.rate > 0 and (rates > 0).all() and (counts.seed_rates > 0).all():
+        # on the log scale: a rate is positive and, with few speakers, right-skewed (a hard speaker weighs more)
+        log_low, log_high, _ = _t_interval(np.log(counts.rate),
+                                           spread(np.log(counts.seed_rates), np.log(rates), plan.size), confidence)
+        low, high = float(np.exp(log_low)), float(np.exp(log_high))
+    else:
+        low, high, _ = _t_interval(counts.rate, spread(counts.seed_rates, rates, plan.size), confidence)
+    k = len(counts.per_seed)
+    return Interval(counts.rate, low, high, covers(k, plan), k, plan.fallback)
 
 
 @dataclass(frozen=True)
@@ -150,23 +275,44 @@ class Difference:
     low: float
     high: float
     p_value: float
+    covers: str = ""
+    seeds: int = 1
+    fallback: bool = False
 
     @property
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
 
+    @property
+    def supports_finding(self) -> bool:
+        return self.seeds > 1 and not self.fallback
 
-def paired_difference(a: EditCounts, b: EditCounts, *, resamples: int = DEFAULT_RESAMPLES,
-                      confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Difference:
-    """Paired bootstrap of ``b.rate − a.rate``: both systems are scored on the same resampled utterances."""
+
+def paired_difference(a: EditCounts, b: EditCounts, plan: Design | None = None, *,
+                      resamples: int = DEFAULT_RESAMPLES, confidence: float = DEFAULT_CONFIDENCE,
+                      seed: int = 0) -> Difference:
+    """``b.rate − a.rate`` on the same resampled clusters, seeds paired by position (module docstring)."""
     _check_confidence(confidence)
-    rates_a, rates_b = resampled_rates([a, b], resamples=resamples, seed=seed)
-    diffs = rates_b - rates_a
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
+    k = len(a.per_seed)
+    if len(b.per_seed) != k:
+        raise ValueError(f"cannot pair {k} seeds with {len(b.per_seed)}: compare systems trained on the same seeds")
+    plan = plan or design(len(a), unit="utterance")
+    rates_a, rates_b = resampled_rates([a, b], plan, resamples=resamples, seed=seed)
     observed = b.rate - a.rate
-    far_side = np.mean(diffs <= 0) if observed > 0 else np.mean(diffs >= 0) if observed < 0 else 1.0
-    return Difference(a.rate, b.rate, observed, float(low), float(high), float(min(1.0, 2 * far_side)))
+    low, high, p = _t_interval(observed, spread(b.seed_rates - a.seed_rates, rates_b - rates_a, plan.size),
+                               confidence)
+    return Difference(a.rate, b.rate, observed, low, high, p, covers(k, plan), k, plan.fallback)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values: reject at level α where the adjusted p < α; controls the family-wise
+    error over all of them (any dependence)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    scaled = np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p))))
+    out = np.empty_like(p)
+    out[order] = np.minimum(1.0, scaled)
+    return out.tolist()
 
 
 def aligned_decodes(rows_a: Sequence[dict], rows_b: Sequence[dict], name_a: str,
