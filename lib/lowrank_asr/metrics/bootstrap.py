@@ -40,7 +40,7 @@ from typing import Literal
 
 import jiwer
 import numpy as np
-from scipy import stats
+from scipy import special
 
 from lowrank_asr.errors import PipelineError
 
@@ -228,8 +228,8 @@ def _t_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, f
         return float("-inf"), float("inf"), 1.0
     if s.se == 0:
         return estimate, estimate, 1.0 if estimate == 0 else 0.0
-    half = float(stats.t.ppf(0.5 + confidence / 2, s.df)) * s.se
-    p = float(2 * stats.t.sf(abs(estimate) / s.se, s.df))
+    half = float(special.stdtrit(s.df, 0.5 + confidence / 2)) * s.se  # the t quantile (a fast ufunc)
+    p = float(2 * special.stdtr(s.df, -abs(estimate) / s.se))
     return estimate - half, estimate + half, min(1.0, p)
 
 
