@@ -9,27 +9,31 @@ choice of utterances of a fixed set of speakers. With fewer than ``MIN_SPEAKERS`
 estimate the between-speaker spread: the speaker unit then falls back to utterances and says so (``covers``).
 
 The target is the expected WER over training seeds and over the test population. With k seeds scored on one
-shared test set, the seed-mean rate is ``T + (G + H)`` averaged over seeds, where ``T`` (the test set's difficulty)
-is common to all seeds and ``G + H`` (the seed's own luck, including its luck on these utterances) is independent
-across seeds given the test set. Hence
+shared test set, the seed-mean rate is ``T + mean(G + H)``, where ``T`` (the test set's difficulty) is common to
+all seeds and ``G + H`` (a run's own luck: G overall, H on these particular utterances) is independent across
+seeds given the test set. Hence
 
-    Var(mean) = Var(T) + σ²_seed / k,
+    Var(mean) = Var(T) + (σ²_G + σ²_H) / k,
 
-and each term has an unbiased estimate: σ²_seed by the sample variance of the k per-seed rates (the seed is the
-unit of inference, k − 1 degrees of freedom), and Var(T) by the *covariance between different seeds'* resampled
-rates (resampling the test set moves every seed's rate through T; their cross-seed covariance holds T alone,
-whereas a seed's own bootstrap variance also holds its H, which the seed term already counts). The interval is
-``estimate ± t·SE`` with the Welch–Satterthwaite degrees of freedom of the two terms (test term: clusters − 1),
-the bootstrap variance scaled by m ÷ (m − 1) for m resampled clusters (the bootstrap's plug-in variance is that
-much too small). With one seed there is no seed term: the interval covers test-set sampling only, and with a
-seed-to-seed spread it cannot cover the expected WER over seeds (``covers`` says "one seed only").
+which is estimated from the resampled per-seed rates (``[resamples, seeds]``) and the k observed ones, the seed
+being the unit of inference for the between-seed part (k − 1 degrees of freedom):
 
-A paired comparison resamples the same clusters for both systems and pairs their seeds by position, so that
-what the two share (hard speakers, the data order of a seed) cancels out of their difference; the per-seed
-differences then take the place of the per-seed rates above. The two-sided p-value comes from the same t
-distribution, so that p < 1 − confidence exactly when the interval excludes zero; it is never exactly 0.
-``holm`` adjusts the p-values of a family of comparisons (Holm–Bonferroni). ``metrics.calibration`` and
-``tests/benchmarks/bench_calibration.py`` check the coverage by simulation.
+- a rate (``spread_of_rates``, on the log scale: a rate is positive and right-skewed with few speakers): the
+  bootstrap variance of the seed mean (Var(T) + σ²_H / k, clusters − 1 df) plus σ²_G / k, the per-seed sample
+  variance minus σ²_H (a seed's own bootstrap variance minus the seed mean's, × k / (k − 1)), floored at 0;
+  ``estimate ± t·SE`` with the Welch–Satterthwaite df of the two terms.
+- a paired difference (``spread_of_differences``): the same clusters are resampled for both systems and their
+  seeds are paired by position, so what the two share (hard speakers) cancels. Var(T) is the mean covariance
+  between *different* seeds' resampled differences, σ²_G + σ²_H the per-seed differences' sample variance; the
+  interval is Banerjee's ``± √(t²_test·Var(T) + t²_seed·σ² / k)`` (each term with its own df), which does not
+  lean on a df estimated from a 1-df variance.
+
+The bootstrap's plug-in variance is scaled by m / (m − 1) for m resampled clusters. With one seed there is no
+seed term: the interval covers test-set sampling only, and with a seed-to-seed spread it cannot cover the
+expected WER over seeds (``covers`` says "one seed only"). The two-sided p-value is where the interval reaches
+zero (p < 1 − confidence exactly when it excludes zero); it is never exactly 0. ``holm`` adjusts the p-values of
+a family of comparisons (Holm–Bonferroni). ``metrics.calibration`` and ``tests/benchmarks/bench_calibration.py``
+check coverage and false positives by simulation; each choice above is the one that passed there.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from typing import Literal
 
 import jiwer
 import numpy as np
-from scipy import special
+from scipy import optimize, special
 
 from lowrank_asr.errors import PipelineError
 
@@ -191,20 +195,53 @@ class Spread:
 
     test_var: float    # shared test-set sampling, Var(T) (resampled clusters)
     seed_var: float    # between seeds ÷ k (0 with one seed)
-    df: float
+    df: float          # Welch–Satterthwaite's, of the sum
+    test_df: float = float("inf")   # clusters − 1
+    seed_df: float = float("inf")   # seeds − 1
 
     @property
     def se(self) -> float:
         return float(np.sqrt(self.test_var + self.seed_var))
 
 
-def spread(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread:
-    """Var(T) + σ²_seed ÷ k for a statistic observed per seed (``per_seed``, [k]) and resampled ([B, k]).
+def _satterthwaite(test: float, seed_var: float, clusters: int, k: int) -> Spread:
+    parts = [(test, clusters - 1), (seed_var, k - 1)]
+    denominator = sum(v * v / df for v, df in parts if v > 0)
+    df = (test + seed_var) ** 2 / denominator if denominator > 0 else float("inf")
+    return Spread(test, seed_var, df, clusters - 1, k - 1 if k > 1 else float("inf"))
 
-    With one seed, the bootstrap variance of its statistic (test-set sampling only). With k seeds, Var(T) is the
-    mean covariance between different seeds' resampled statistics (floored at 0) and σ²_seed the per-seed sample
-    variance. (Subtracting the test-set noise from the latter instead narrows the interval but, floored at 0 and
-    with 1–2 df, under-covers: 0.86 for k = 2 with a 15 % seed effect in the calibration benchmark.)
+
+def spread_of_rates(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread:
+    """Var(seed mean) of a rate observed per seed (``per_seed``, [k]) and resampled ([B, k]).
+
+    ``test_var``: the bootstrap variance of the seed mean, Var(T) + σ²_H ÷ k (T: the test set, H: a run's own
+    noise on these utterances, independent across runs), with clusters − 1 df. ``seed_var``: σ²_G ÷ k, the spread
+    between runs that the test set does not explain: the per-seed sample variance (σ²_G + σ²_H, k − 1 df) minus
+    σ²_H, which the bootstrap measures as each seed's own variance minus the seed mean's, × k ÷ (k − 1); floored
+    at 0. A rate's test-set term is large and real (hard speakers are hard for every seed), and this keeps the
+    k − 1 df of the seed term from widening what the test set already measures well.
+    """
+    k = len(per_seed)
+    if clusters < 2:
+        return Spread(float("nan"), 0.0, float("nan"))
+    inflate = clusters / (clusters - 1)
+    test = float(np.var(resampled.mean(axis=1), ddof=1)) * inflate
+    seed_var = 0.0
+    if k > 1:
+        own = float(np.var(resampled, axis=0, ddof=1).mean()) * inflate
+        noise = (own - test) * k / (k - 1)
+        seed_var = max(0.0, float(np.var(per_seed, ddof=1)) - noise) / k
+    return _satterthwaite(test, seed_var, clusters, k)
+
+
+def spread_of_differences(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread:
+    """Var(T) + σ²_seed ÷ k for a paired difference observed per seed (``per_seed``, [k]) and resampled ([B, k]).
+
+    With one seed, the bootstrap variance of its difference (test-set sampling only). With k seeds, Var(T) is the
+    mean covariance between different seeds' resampled differences (floored at 0) and σ²_seed the per-seed sample
+    variance, which holds all of each run's own noise: pairing cancels most of the test set out of a difference,
+    so the seed term dominates. (``spread_of_rates``' split, floored at 0 with 1–2 df, under-covers here: 0.86
+    for 2 seeds with a 15 % seed effect in the calibration benchmark.)
     """
     k = len(per_seed)
     if clusters < 2:
@@ -216,10 +253,7 @@ def spread(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread
         cov = np.cov(resampled, rowvar=False)
         test = max(0.0, float(cov.sum() - np.trace(cov)) / (k * (k - 1))) * inflate
         seed_var = float(np.var(per_seed, ddof=1)) / k
-    parts = [(test, clusters - 1), (seed_var, k - 1)]
-    denominator = sum(v * v / df for v, df in parts if v > 0)
-    df = (test + seed_var) ** 2 / denominator if denominator > 0 else float("inf")
-    return Spread(test, seed_var, df)
+    return _satterthwaite(test, seed_var, clusters, k)
 
 
 def _t_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, float, float]:
@@ -231,6 +265,31 @@ def _t_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, f
     half = float(special.stdtrit(s.df, 0.5 + confidence / 2)) * s.se  # the t quantile (a fast ufunc)
     p = float(2 * special.stdtr(s.df, -abs(estimate) / s.se))
     return estimate - half, estimate + half, min(1.0, p)
+
+
+def _banerjee_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, float, float]:
+    """(low, high, p) of ``estimate ± √(t²_test·test_var + t²_seed·seed_var)``, each term with its own df.
+
+    Banerjee's (1961) interval covers at least the nominal level whatever the ratio of the two variances, without
+    estimating a df from them. Used for differences: there the test-set term (a cross-seed covariance) is mostly
+    seed × speaker interaction of random sign, and Satterthwaite's df computed from it is far too large when the
+    seed term has 1–2 df (2 seeds, 15 % seed effect: 0.91 coverage); Banerjee's: 0.96. p: the level at which
+    the interval reaches zero, so that p < 1 − confidence exactly when it excludes zero.
+    """
+    if not np.isfinite(s.se) or s.se == 0 or s.seed_var == 0:
+        return _t_interval(estimate, s, confidence)
+
+    def half(level: float) -> float:
+        q = 0.5 + level / 2
+        return float(np.sqrt(special.stdtrit(s.test_df, q) ** 2 * s.test_var
+                             + special.stdtrit(s.seed_df, q) ** 2 * s.seed_var))
+
+    width = half(confidence)
+    if estimate == 0:
+        return estimate - width, estimate + width, 1.0
+    tiny = 1e-12
+    p = tiny if half(1 - tiny) < abs(estimate) else 1 - optimize.brentq(lambda c: half(c) - abs(estimate), 0.0, 1 - tiny)
+    return estimate - width, estimate + width, float(p)
 
 
 @dataclass(frozen=True)
@@ -257,10 +316,10 @@ def rate_interval(counts: EditCounts, plan: Design | None = None, *, resamples: 
     if counts.rate > 0 and (rates > 0).all() and (counts.seed_rates > 0).all():
         # on the log scale: a rate is positive and, with few speakers, right-skewed (a hard speaker weighs more)
         log_low, log_high, _ = _t_interval(np.log(counts.rate),
-                                           spread(np.log(counts.seed_rates), np.log(rates), plan.size), confidence)
+                                           spread_of_rates(np.log(counts.seed_rates), np.log(rates), plan.size), confidence)
         low, high = float(np.exp(log_low)), float(np.exp(log_high))
     else:
-        low, high, _ = _t_interval(counts.rate, spread(counts.seed_rates, rates, plan.size), confidence)
+        low, high, _ = _t_interval(counts.rate, spread_of_rates(counts.seed_rates, rates, plan.size), confidence)
     k = len(counts.per_seed)
     return Interval(counts.rate, low, high, covers(k, plan), k, plan.fallback)
 
@@ -299,8 +358,8 @@ def paired_difference(a: EditCounts, b: EditCounts, plan: Design | None = None, 
     plan = plan or design(len(a), unit="utterance")
     rates_a, rates_b = resampled_rates([a, b], plan, resamples=resamples, seed=seed)
     observed = b.rate - a.rate
-    low, high, p = _t_interval(observed, spread(b.seed_rates - a.seed_rates, rates_b - rates_a, plan.size),
-                               confidence)
+    low, high, p = _banerjee_interval(
+        observed, spread_of_differences(b.seed_rates - a.seed_rates, rates_b - rates_a, plan.size), confidence)
     return Difference(a.rate, b.rate, observed, low, high, p, covers(k, plan), k, plan.fallback)
 
 
