@@ -64,7 +64,7 @@ def _evaluation(tmp_path, variant, rows, split="test-clean"):
     decodes = tmp_path / f"{stem}.{split}.tsv"
     write_decodes(rows, decodes)
     scores = score_decodes(read_decodes(decodes))
-    scores.update(variant=variant, split=split, epochs=3, params=1234, rtf=0.01)
+    scores.update(variant=variant, split=split, epochs=3, params=1234, params_all=1300, rtf=0.01)
     out = tmp_path / f"{stem}.{split}.json"
     write_json(scores, out)
     return out, decodes
@@ -91,6 +91,7 @@ def test_table_columns_and_values_from_decodes(tmp_path):
     assert (by_variant["rank2"]["utterances"], by_variant["rank2"]["words"], by_variant["rank2"]["skipped"]) == (
         "3", "7", "2")
     assert by_variant["rank2"]["rank"] == "2" and by_variant["contextnet"]["rank"] == ""
+    assert (by_variant["rank2"]["params"], by_variant["rank2"]["params_all"]) == ("1234", "1300")
     assert (by_variant["rank2"]["kernel_size"], by_variant["rank2"]["blocks"]) == ("3", "4")
     assert (by_variant["contextnet"]["kernel_size"], by_variant["contextnet"]["blocks"]) == ("5", "7")
     assert by_variant["contextnet"]["frontend"] == "logmel"
