@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import multiprocessing
 import sys
 import time
 from pathlib import Path
@@ -58,9 +59,9 @@ def width_lines(results: list[dict]) -> list[str]:
     for effect in SEED_EFFECTS:
         cells = []
         for k in SEEDS:
-            r = next(r for r in results if (r["speakers"], r["speaker_sd"], r["seed_effect"], r["seeds"],
-                                            r["difference"]) == (12, 0.5, effect, k, 0.0))
-            cells.append(f"{100 * r['rate_width']:.2f} / {100 * r['difference_width']:.2f}")
+            r = next((r for r in results if (r["speakers"], r["speaker_sd"], r["seed_effect"], r["seeds"],
+                                             r["difference"]) == (12, 0.5, effect, k, 0.0)), None)
+            cells.append(f"{100 * r['rate_width']:.2f} / {100 * r['difference_width']:.2f}" if r else "(not run)")
         lines.append(f"| {100 * effect:g} % | " + " | ".join(cells) + " |")
     return lines
 
@@ -69,7 +70,7 @@ def write(results: list[dict], seconds: float, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     claimed = [r for r in results if r["claimed"]]
     failed = [r for r in claimed if r["verdict"] != "pass"]
-    summary = {"scenarios": len(results), "claimed": len(claimed), "claimed_failed": len(failed),
+    summary = {"scenarios": len(results), "of": len(scenarios()), "claimed": len(claimed), "claimed_failed": len(failed),
                "seconds": round(seconds, 1), "t_0975": {k - 1: round(float(stats.t.ppf(0.975, k - 1)), 2)
                                                         for k in SEEDS if k > 1}}
     (out / "calibration.json").write_text(json.dumps({"summary": summary, "results": results}, indent=1) + "\n")
@@ -84,7 +85,8 @@ def write(results: list[dict], seconds: float, out: Path) -> None:
         "≤ 0.06 (false positives) wherever the method claims to cover; 'not claimed' rows are where no method "
         "can (one seed cannot see seed-to-seed spread; one or two speakers cannot show the spread between "
         "speakers: the speaker bootstrap falls back to utterances and the table says so).", "",
-        f"**{len(claimed)} of {len(results)} scenarios claimed; {len(failed)} of them failed.**", "",
+        f"**{len(results)} of {len(scenarios())} scenarios run; {len(claimed)} claimed to cover; {len(failed)} of "
+        "them failed.**", "",
         "## What seeds cost in width", "",
         "Mean 95 % interval width (percentage points) of the rate / of the paired difference, 12 speakers × 10 "
         "utterances, speaker log-SD 0.5, equal systems. With k seeds the seed term has k − 1 degrees of "
@@ -99,14 +101,22 @@ def write(results: list[dict], seconds: float, out: Path) -> None:
     (out / "calibration.md").write_text("\n".join(lines) + "\n")
 
 
-def run(trials: int = 1000, resamples: int = 200, out: Path = ROOT / "benchmarks") -> dict:
+def _one(job: tuple[int, Scenario, int, int]) -> dict:
+    i, scenario, trials, resamples = job
+    result = simulate(scenario, trials, resamples=resamples, seed=i)
+    return {**result, "verdict": judge(result)}
+
+
+def run(trials: int = 1000, resamples: int = 200, out: Path = ROOT / "benchmarks", jobs: int = 1) -> dict:
+    """All scenarios (``jobs`` processes); the outputs are rewritten after each, so an interrupted run leaves
+    the scenarios it finished."""
     start, results = time.perf_counter(), []
-    for i, scenario in enumerate(scenarios()):
-        result = simulate(scenario, trials, resamples=resamples, seed=i)
-        result["verdict"] = judge(result)
-        results.append(result)
-        print(_row(result), flush=True)
-    write(results, time.perf_counter() - start, out)
+    work = [(i, scenario, trials, resamples) for i, scenario in enumerate(scenarios())]
+    with multiprocessing.Pool(jobs) as pool:
+        for result in pool.imap(_one, work):
+            results.append(result)
+            print(_row(result), flush=True)
+            write(results, time.perf_counter() - start, out)
     return {"scenarios": len(results), "failed": sum(r["verdict"].startswith("FAIL") for r in results)}
 
 
@@ -114,5 +124,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=1000)
     parser.add_argument("--resamples", type=int, default=200)
+    parser.add_argument("--jobs", type=int, default=1, help="processes")
     args = parser.parse_args()
-    print(run(args.trials, args.resamples))
+    print(run(args.trials, args.resamples, jobs=args.jobs))

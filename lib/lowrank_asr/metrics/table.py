@@ -257,7 +257,7 @@ def write_table(rows: Sequence[Mapping], csv_path: str | Path, md_path: str | Pa
             "utterances", "words", "skipped", "greedy WER", "greedy CER", "beam WER", "beam CER", "interval covers",
             "RTF")
     lines = [f"Error rates with {100 * confidence:g} % intervals of the expected rate over training seeds and "
-             "speakers (t intervals: the seeds are the unit of inference, the test set's part from a speaker "
+             "speakers (the seeds are the unit of inference, with t quantiles on k − 1 df; the test set's part from a speaker "
              "bootstrap); with several seeds, the mean over seeds ± their standard deviation. params: trainable "
              "parameters.", "", _COVERS_NOTE, "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -281,7 +281,7 @@ def write_comparisons(rows: Sequence[Mapping], csv_path: str | Path, md_path: st
     """``comparisons.csv`` (fractions) and a Markdown view in which only findings (``finding``) are bold."""
     _write_csv(rows, COMPARISON_COLUMNS, Path(csv_path))
     level, alpha = f"{100 * confidence:g} %", f"{1 - confidence:.2g}"
-    lines = [f"WER of B minus WER of A on the same utterances, with its paired {level} interval (t interval: the "
+    lines = [f"WER of B minus WER of A on the same utterances, with its paired {level} interval (the "
              "seeds, paired by position, are the unit of inference; the test set's part from a speaker bootstrap) "
              f"and two-sided p-value. p (Holm): adjusted by Holm–Bonferroni over all {len(rows)} comparisons of "
              f"this table (every pair × split × decoding). **Bold**: a finding, Holm p < {alpha} with two or more "
