@@ -244,6 +244,11 @@ def test_summary_cli(tmp_path, capsys):
     keras.utils.set_random_seed(0)
     model = build_model({**TINY_RNNT, "conv": "lowrank", "decoder": "ctc"}, 29)
     assert out["total_params"] == model.count_params() and out["vocab_size"] == 29
+    # trainable: all weights but the batch norms' moving mean and variance (2 × channels per norm)
+    moving = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    assert out["trainable_params"] == out["total_params"] - moving and moving > 0
+    assert moving == sum(2 * layer.moving_mean.shape[0] for layer in model._flatten_layers()
+                         if hasattr(layer, "moving_mean"))
     assert [b["name"] for b in out["blocks"]] == ["logmel", "C0", "C1", "C2", "C3", "ctc_head"]
     assert sum(b["params"] for b in out["blocks"]) == out["total_params"]
     assert all(b["macs"] > 0 for b in out["blocks"][1:])

@@ -64,7 +64,7 @@ def _evaluation(tmp_path, variant, rows, split="test-clean"):
     decodes = tmp_path / f"{stem}.{split}.tsv"
     write_decodes(rows, decodes)
     scores = score_decodes(read_decodes(decodes))
-    scores.update(variant=variant, split=split, epochs=3, params=1234, rtf=0.01)
+    scores.update(variant=variant, split=split, epochs=3, params=1234, params_all=1300, rtf=0.01)
     out = tmp_path / f"{stem}.{split}.json"
     write_json(scores, out)
     return out, decodes
@@ -91,13 +91,17 @@ def test_table_columns_and_values_from_decodes(tmp_path):
     assert (by_variant["rank2"]["utterances"], by_variant["rank2"]["words"], by_variant["rank2"]["skipped"]) == (
         "3", "7", "2")
     assert by_variant["rank2"]["rank"] == "2" and by_variant["contextnet"]["rank"] == ""
+    assert (by_variant["rank2"]["params"], by_variant["rank2"]["params_all"]) == ("1234", "1300")
     assert (by_variant["rank2"]["kernel_size"], by_variant["rank2"]["blocks"]) == ("3", "4")
     assert (by_variant["contextnet"]["kernel_size"], by_variant["contextnet"]["blocks"]) == ("5", "7")
     assert by_variant["contextnet"]["frontend"] == "logmel"
     md = (tmp_path / "t.md").read_text()
     low, high = float(by_variant["rank2"]["greedy_wer_low"]), float(by_variant["rank2"]["greedy_wer_high"])
+    # one speaker, one seed: the interval covers utterances only, and says so next to the number (†, covers)
     assert (f"| rank2 | test-clean | rank | 2 | 3 | 4 | logmel | 1,234 | 3 | 1 | 3 | 7 | 2 | "
-            f"28.6 % [{100 * low:.1f}, {100 * high:.1f}] |") in md
+            f"28.6 % [{100 * low:.1f}, {100 * high:.1f}] † |") in md
+    assert "| utterances of 1 speaker, one seed only |" in md and "one seed it covers test-set sampling only" in md
+    assert by_variant["rank2"]["interval_covers"] == "utterances of 1 speaker, one seed only"
     assert json.loads((tmp_path / "rank2.test-clean.json").read_text())["greedy_wer"] < 1
 
 
@@ -154,14 +158,70 @@ def test_bootstrap_interval_of_a_binomial_case_matches_the_analytic_one():
     assert iv.low < narrower.low < narrower.high < iv.high
 
 
-def test_resampling_in_chunks_gives_the_same_rates(monkeypatch):
-    counts = EditCounts(np.arange(50), np.full(50, 60))
-    whole = bootstrap.resampled_rates([counts], resamples=1000, seed=4)[0]
-    monkeypatch.setattr(bootstrap, "_CHUNK_CELLS", 120)  # 2 resamples per chunk
-    assert np.array_equal(bootstrap.resampled_rates([counts], resamples=1000, seed=4)[0], whole)
+def test_speaker_bootstrap_resamples_whole_speakers():
+    # 3 speakers × 4 ten-word utterances with 0, 1 and 5 edits each: a resample draws 3 speakers with replacement
+    lengths, errors = np.full(12, 10), np.repeat([0, 1, 5], 4)
+    plan = bootstrap.design(12, np.repeat(["s1", "s2", "s3"], 4).tolist(), "speaker")
+    assert (plan.unit, plan.speakers, plan.size, plan.fallback) == ("speaker", 3, 3, False)
+    (rates,) = bootstrap.resampled_rates([EditCounts(errors, lengths)], plan, resamples=500, seed=1)
+    possible = {round((c0 * 0 + c1 * 1 + c2 * 5) / 30, 12)
+                for c0 in range(4) for c1 in range(4) for c2 in range(4) if c0 + c1 + c2 == 3}
+    seen = set(np.round(rates[:, 0], 12))
+    assert seen <= possible and len(seen) > 3
+    by_utterance = bootstrap.design(12, None, "utterance")
+    (rates_u,) = bootstrap.resampled_rates([EditCounts(errors, lengths)], by_utterance, resamples=500, seed=1)
+    assert not set(np.round(rates_u[:, 0], 12)) <= possible  # utterances mix within a speaker
 
 
-def test_seeds_are_resampled_too():
+def test_too_few_speakers_fall_back_to_utterances_and_say_so():
+    plan = bootstrap.design(4, ["a", "a", "b", "b"], "speaker")
+    assert (plan.unit, plan.fallback, plan.speakers) == ("utterance", True, 2)
+    counts = EditCounts(np.array([1, 0, 2, 1]), np.full(4, 5))
+    iv = rate_interval(counts, plan)
+    assert iv.covers == "utterances of 2 speakers, one seed only" and not iv.supports_finding
+    with pytest.raises(ValueError, match="unit must be one of"):
+        bootstrap.design(4, None, "chapter")
+    with pytest.raises(ValueError, match="needs each utterance's speaker"):
+        bootstrap.design(4, None, "speaker")
+
+
+def test_speaker_of_librispeech_ids_and_other_files():
+    from lowrank_asr.metrics.decodes import speaker_of
+
+    assert speaker_of("resources/LibriSpeech/test-clean/1089/134686/1089-134686-0000.flac") == "1089"
+    assert speaker_of("a/1-1-0001.flac") == "1"
+    assert speaker_of("resources/real/alice/take-3.wav") == "resources/real/alice"
+
+
+def _shared_plus_own(rng, shared_var: float, own_var: float, k: int, resamples: int = 20000) -> np.ndarray:
+    """Resampled per-seed statistics: a part shared by all seeds (the test set) plus each seed's own noise."""
+    return (np.sqrt(shared_var) * rng.standard_normal((resamples, 1))
+            + np.sqrt(own_var) * rng.standard_normal((resamples, k)))
+
+
+def test_difference_spread_takes_the_test_set_part_from_the_covariance_between_seeds():
+    resampled = _shared_plus_own(np.random.default_rng(2), 4.0, 1.0, 3)
+    per_seed = np.array([0.1, 0.4, 0.7])
+    s = bootstrap.spread_of_differences(per_seed, resampled, clusters=10)
+    assert s.test_var == pytest.approx(4 * 10 / 9, rel=0.05)  # the own noise is left to the seed term
+    assert s.seed_var == pytest.approx(np.var(per_seed, ddof=1) / 3)
+    assert (s.test_df, s.seed_df) == (9, 2)
+    assert 2 <= s.df <= 2 + 9  # Welch–Satterthwaite: between the smaller part's df and the sum of both
+    one = bootstrap.spread_of_differences(per_seed[:1], resampled[:, :1], clusters=10)
+    assert one.seed_var == 0 and one.test_var == pytest.approx(5 * 10 / 9, rel=0.05) and one.df == 9
+
+
+def test_rate_spread_leaves_only_the_unexplained_seed_spread_to_the_seeds():
+    # own noise variance 1 per seed: three seeds' rates 2 apart (sample variance 4) leave 4 − 1 = 3 to the seeds
+    resampled = _shared_plus_own(np.random.default_rng(3), 4.0, 1.0, 3)
+    s = bootstrap.spread_of_rates(np.array([0.0, 2.0, 4.0]), resampled, clusters=10)
+    assert s.test_var == pytest.approx((4 + 1 / 3) * 10 / 9, rel=0.05)  # Var(T) + σ²_H / k
+    assert s.seed_var == pytest.approx((4 - 10 / 9) / 3, rel=0.05)
+    # seeds no further apart than their own noise explains: no seed term
+    assert bootstrap.spread_of_rates(np.array([1.0, 1.5, 2.0]), resampled, clusters=10).seed_var == 0
+
+
+def test_seeds_are_the_unit_of_inference():
     # two training runs of one system, 10 % and 30 % WER on the same 400 ten-word utterances
     n, rng = 400, np.random.default_rng(8)
     lengths = np.full(n, 10)
@@ -171,12 +231,22 @@ def test_seeds_are_resampled_too():
     assert both.rate == pytest.approx((runs[0].rate + runs[1].rate) / 2)
     assert both.seed_rates == pytest.approx([runs[0].rate, runs[1].rate])
     iv = rate_interval(both, seed=1)
-    # a quarter of the resamples draw the first run twice, a quarter the second: the interval spans both runs
-    assert iv.low < runs[0].rate + 0.02 and iv.high > runs[1].rate - 0.02
+    # two seeds 20 points apart, one degree of freedom (t = 12.7): the interval is far wider than both
+    assert iv.low < runs[0].rate and iv.high > runs[1].rate
+    assert iv.covers == "utterances + seeds" and iv.supports_finding
     single = rate_interval(runs[0], seed=1)
-    assert single.high - single.low < (iv.high - iv.low) / 3
+    assert single.high - single.low < (iv.high - iv.low) / 10 and single.covers == "utterances, one seed only"
     with pytest.raises(ValueError, match="same utterances"):
         bootstrap.stack_seeds([runs[0], EditCounts(runs[1].errors[:-1], lengths[:-1])])
+    with pytest.raises(ValueError, match="cannot pair 2 seeds with 1"):
+        paired_difference(both, runs[0])
+
+
+def test_holm_adjusts_by_hand():
+    # sorted 0.01, 0.02, 0.04, 0.5 × 4, 3, 2, 1 = 0.04, 0.06, 0.08, 0.5 (each at least the one before)
+    assert bootstrap.holm([0.04, 0.5, 0.01, 0.02]) == pytest.approx([0.08, 0.5, 0.04, 0.06])
+    assert bootstrap.holm([0.3, 0.9]) == pytest.approx([0.6, 0.9])
+    assert bootstrap.holm([]) == []
 
 
 def test_paired_test_of_identical_decodes_gives_zero_and_p_one():
@@ -236,7 +306,10 @@ def test_comparisons_of_every_pair_on_every_split(tmp_path):
     with (tmp_path / "c.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(pairs)
     md = (tmp_path / "c.md").read_text()
-    assert "| test-clean | greedy | a | c | 1/1 | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] | 1.000 |" in md
+    assert ("| test-clean | greedy | a | c | 1/1 | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] † | 1 | 1 | "
+            "utterances of 1 speaker, one seed only |") in md
+    assert not any(p["finding"] for p in pairs) and "| **" not in md  # one seed: never a finding
+    assert f"over all {len(pairs)} comparisons of this table" in md
 
 
 def test_comparisons_name_both_files_when_utterances_differ(tmp_path):
@@ -279,3 +352,43 @@ def test_skipped_counts_the_utterances_over_the_evaluation_budget(tmp_path):
     write_json(data, scores)
     rows = table_rows([Evaluation.load(scores, decodes)], {"contextnet": {}}, {"test-clean": 1})
     assert rows[0]["skipped"] == 3  # one from the transcripts stage, two over the budget
+
+
+def _speaker_rows(drop: int) -> list[Decoded]:
+    """12 utterances of 4 LibriSpeech speakers; the hypothesis drops the word at index ``drop`` (None: none)."""
+    rows = []
+    for i in range(12):
+        ref = " ".join(["the", "cat", "sat", "on", "a", "mat", "today"][: 3 + i % 5])
+        words = ref.split()
+        hyp = " ".join(words[:drop] + words[drop + 1:]) if drop is not None else ref
+        rows.append(Decoded(f"{i % 4}-1-{i}", f"a/{i % 4}-1-{i:04d}.flac", 1.0, ref, hyp, hyp))
+    return rows
+
+
+def test_only_several_seed_differences_that_survive_holm_are_bold(tmp_path):
+    runs = {f"{v}/seed_{k}": v for v in ("a", "b") for k in (1, 2)}
+    decodes = {"a/seed_1": _speaker_rows(None), "a/seed_2": _speaker_rows(None),
+               "b/seed_1": _speaker_rows(0), "b/seed_2": _speaker_rows(1)}
+    evaluations = [Evaluation.load(*_evaluation(tmp_path, run, rows)) for run, rows in decodes.items()]
+    pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
+    assert all(p["interval_covers"] == "speakers + seeds" and p["finding"] for p in pairs)
+    assert all(p["p_holm"] == pytest.approx(min(1, 2 * p["p_value"])) for p in pairs)  # a family of two
+    write_comparisons(pairs, tmp_path / "c.csv", tmp_path / "c.md")
+    assert (tmp_path / "c.md").read_text().count("| **") == len(pairs)
+    # the same decodes from one seed each: as small a p, but not a finding
+    one = comparison_rows(evaluations[::2], ["a", "b"], Bootstrap(), runs)
+    assert all(p["p_value"] < 0.05 and not p["finding"] for p in one)
+    assert one[0]["interval_covers"] == "speakers, one seed only"
+    # a p-value is never printed as 0, and never with more digits than it has
+    from lowrank_asr.metrics.table import _p
+    assert (_p(0.0), _p(0.04567), _p(1.0)) == ("< 0.001", "0.046", "1")
+
+
+def test_bootstrap_unit_default_is_the_schema_default():
+    from pathlib import Path
+
+    import yaml
+
+    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "schema.yaml").read_text())
+    unit = schema["properties"]["evaluation"]["properties"]["bootstrap"]["properties"]["unit"]
+    assert unit["default"] == Bootstrap().unit and set(unit["enum"]) == set(bootstrap.UNITS)

@@ -6,6 +6,7 @@ log = start_from_snakemake(snakemake)
 
 from lowrank_asr.data.dataset import make_dataset, over_budget_utterances
 from lowrank_asr.evaluation.transcribe import score_decodes, transcribe, write_decodes, write_json
+from lowrank_asr.models.summary import trainable_params
 from lowrank_asr.models.trained import load_trained
 
 settings = snakemake.params.decoding
@@ -20,7 +21,7 @@ rows, timing = transcribe(model, data, vocab, beam_width=settings.get("beam_widt
 write_decodes(rows, snakemake.output.decodes)
 scores = score_decodes([{"GROUNDTRUTH": r.reference, "GREEDY": r.greedy, "BEAMSEARCH": r.beam} for r in rows])
 scores.update(variant=snakemake.wildcards.variant, split=snakemake.wildcards.split, epochs=snakemake.params.epoch,
-              params=int(model.count_params()), audio_seconds=timing.audio_seconds, rtf=timing.rtf,
+              params=trainable_params(model), params_all=int(model.count_params()), audio_seconds=timing.audio_seconds, rtf=timing.rtf,
               beam_rtf=timing.beam_rtf, beam_width=settings.get("beam_width", 4),
               over_budget=[{"utt_id": u.utt_id, "path": u.path, "duration": u.duration} for u in over_budget])
 write_json(scores, snakemake.output.scores)

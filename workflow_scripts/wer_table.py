@@ -1,5 +1,5 @@
-"""Rule wer_table: results/wer_table.csv/.md (rates with bootstrap intervals, what was scored) and
-results/comparisons.csv/.md (paired differences of every two variants) from the decodes and scores."""
+"""Rule wer_table: results/wer_table.csv/.md (rates with intervals over speakers and seeds, what was scored) and
+results/comparisons.csv/.md (paired differences of every two variants, Holm-adjusted) from the decodes and scores."""
 
 from lowrank_asr.workflow.runtime import start_from_snakemake
 
@@ -18,4 +18,5 @@ table.write_table(rows, snakemake.output.csv, snakemake.output.md, confidence=bo
 pairs = table.comparison_rows(evaluations, snakemake.params.variants, bootstrap, runs)
 table.write_comparisons(pairs, snakemake.output.comparisons, snakemake.output.comparisons_md,
                         confidence=bootstrap.confidence)
-log.info("wrote %d rows and %d comparisons (%d resamples)", len(rows), len(pairs), bootstrap.resamples)
+log.info("wrote %d rows and %d comparisons (%d resamples of each %s; %d findings after Holm)", len(rows), len(pairs),
+         bootstrap.resamples, bootstrap.unit, sum(p["finding"] for p in pairs))

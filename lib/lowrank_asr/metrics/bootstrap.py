@@ -1,17 +1,39 @@
-"""How sure is an error rate? Bootstrap intervals over utterances and paired comparisons of two systems.
+"""How sure is an error rate? Intervals over the test set's speakers (or utterances) and the training seeds, and
+paired comparisons of two systems.
 
-Following Bisani & Ney (2004), a corpus WER is Σ edits ÷ Σ reference words over the utterances, and its sampling
-distribution is estimated by resampling *utterances* with replacement and recomputing that ratio from the
-resampled sums (not by averaging per-utterance rates). A paired comparison resamples the same utterances for both
-systems, so that what the two have in common (hard utterances) cancels out of their difference.
+Following Bisani & Ney (2004), a corpus WER is Σ edits ÷ Σ reference words, and its test-set sampling distribution
+is estimated by resampling with replacement and recomputing that ratio from the resampled sums. LibriSpeech-style
+test sets are clustered by speaker (a hard speaker makes all of their utterances hard), so the resampled unit is
+the *speaker* by default (a cluster bootstrap); resampling utterances (``unit="utterance"``) covers only the
+choice of utterances of a fixed set of speakers. With fewer than ``MIN_SPEAKERS`` speakers no resampling can
+estimate the between-speaker spread: the speaker unit then falls back to utterances and says so (``covers``).
 
-With several training seeds, a system's per-utterance edits are a seeds × utterances matrix and its rate the mean
-over seeds; each bootstrap resample then also resamples the seeds (with replacement), so that the interval
-covers the spread between training runs as well as the choice of test utterances.
+The target is the expected WER over training seeds and over the test population. With k seeds scored on one
+shared test set, the seed-mean rate is ``T + mean(G + H)``, where ``T`` (the test set's difficulty) is common to
+all seeds and ``G + H`` (a run's own luck: G overall, H on these particular utterances) is independent across
+seeds given the test set. Hence
 
-Intervals are percentile intervals. The two-sided p-value of a difference is twice the fraction of resampled
-differences on the far side of zero (those ≤ 0 when the observed difference is positive, ≥ 0 when it is negative),
-capped at 1: it falls below 1 − confidence when (up to ties at zero) the percentile interval excludes zero.
+    Var(mean) = Var(T) + (σ²_G + σ²_H) / k,
+
+which is estimated from the resampled per-seed rates (``[resamples, seeds]``) and the k observed ones, the seed
+being the unit of inference for the between-seed part (k − 1 degrees of freedom):
+
+- a rate (``spread_of_rates``, on the log scale: a rate is positive and right-skewed with few speakers): the
+  bootstrap variance of the seed mean (Var(T) + σ²_H / k, clusters − 1 df) plus σ²_G / k, the per-seed sample
+  variance minus σ²_H (a seed's own bootstrap variance minus the seed mean's, × k / (k − 1)), floored at 0.
+- a paired difference (``spread_of_differences``): the same clusters are resampled for both systems and their
+  seeds are paired by position, so what the two share (hard speakers) cancels. Var(T) is the mean covariance
+  between *different* seeds' resampled differences, σ²_G + σ²_H the per-seed differences' sample variance.
+
+Both intervals are Banerjee's ``estimate ± √(t²_test·test term + t²_seed·seed term)``, each term with its own
+t quantile (clusters − 1 and k − 1 df), which does not lean on a df estimated from a 1-df variance.
+
+The bootstrap's plug-in variance is scaled by m / (m − 1) for m resampled clusters. With one seed there is no
+seed term: the interval covers test-set sampling only, and with a seed-to-seed spread it cannot cover the
+expected WER over seeds (``covers`` says "one seed only"). The two-sided p-value is where the interval reaches
+zero (p < 1 − confidence exactly when it excludes zero); it is never exactly 0. ``holm`` adjusts the p-values of
+a family of comparisons (Holm–Bonferroni). ``metrics.calibration`` and ``tests/benchmarks/bench_calibration.py``
+check coverage and false positives by simulation; each choice above is the one that passed there.
 """
 
 from __future__ import annotations
@@ -22,12 +44,17 @@ from typing import Literal
 
 import jiwer
 import numpy as np
+from scipy import optimize, special
 
 from lowrank_asr.errors import PipelineError
 
 DEFAULT_RESAMPLES = 1000
 DEFAULT_CONFIDENCE = 0.95
-_CHUNK_CELLS = 4_000_000  # resampled indices held at once (resamples × utterances), ~32 MB
+UNITS = ("speaker", "utterance")
+Unit = Literal["speaker", "utterance"]
+# A cluster bootstrap estimates the between-speaker variance from the speakers it sees: with one speaker it sees
+# none, with two a single difference (and the t quantile on 1 df is 12.7). Below this, resample utterances.
+MIN_SPEAKERS = 3
 
 
 @dataclass(frozen=True)
@@ -89,33 +116,72 @@ def edit_counts(references: Sequence[str], hypotheses: Sequence[str],
     return EditCounts(errors, lengths)
 
 
-def resampled_rates(systems: Sequence[EditCounts], *, resamples: int = DEFAULT_RESAMPLES,
-                    seed: int = 0) -> list[np.ndarray]:
-    """Each system's corpus rate on each of ``resamples`` bootstrap resamples of the utterances (and its seeds).
+@dataclass(frozen=True)
+class Design:
+    """How the test set is resampled: each utterance's cluster (0 … clusters − 1) and what that covers."""
 
-    All systems share the same resampled utterances (that is what makes a comparison paired); each system's seeds
-    are resampled on their own (different runs). Seeded, and chunked so that memory stays bounded on large splits.
+    clusters: np.ndarray
+    unit: Unit            # what is resampled
+    speakers: int         # distinct speakers in the split (0: not known)
+    fallback: bool        # speakers were asked for but are too few: utterances are resampled instead
+
+    @property
+    def size(self) -> int:
+        return int(self.clusters.max()) + 1 if len(self.clusters) else 0
+
+    @property
+    def test_set(self) -> str:
+        """What the test-set part of an interval covers, in words."""
+        if self.unit == "speaker":
+            return "speakers"
+        if self.fallback:
+            return f"utterances of {self.speakers} speaker{'s' if self.speakers != 1 else ''}"
+        return "utterances"
+
+
+def design(n: int, speakers: Sequence[str] | None = None, unit: Unit = "speaker") -> Design:
+    """The resampling of ``n`` utterances: by speaker (``speakers`` labels them) or by utterance."""
+    if unit not in UNITS:
+        raise ValueError(f"bootstrap unit must be one of {UNITS}, got {unit!r}")
+    if speakers is not None and len(speakers) != n:
+        raise ValueError(f"{len(speakers)} speaker labels for {n} utterances")
+    count = len(set(speakers)) if speakers is not None else 0
+    if unit == "speaker":
+        if speakers is None:
+            raise ValueError("a speaker bootstrap needs each utterance's speaker")
+        if count >= MIN_SPEAKERS:
+            return Design(np.unique(np.asarray(speakers), return_inverse=True)[1], "speaker", count, False)
+    return Design(np.arange(n), "utterance", count, unit == "speaker")
+
+
+def covers(seeds: int, plan: Design) -> str:
+    """The interval's ``covers`` text: the test-set part and whether seed-to-seed spread is in it."""
+    return f"{plan.test_set} + seeds" if seeds > 1 else f"{plan.test_set}, one seed only"
+
+
+def resampled_rates(systems: Sequence[EditCounts], plan: Design | None = None, *,
+                    resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> list[np.ndarray]:
+    """Each system's per-seed corpus rates on ``resamples`` resamples of the test set: ``[resamples, seeds]``.
+
+    All systems share the same resampled clusters (that is what makes a comparison paired); the seeds are not
+    resampled (their spread is estimated from the k per-seed rates instead). Seeded. A resample is a vector of
+    how often each cluster was drawn, so that the rates are two matrix products over per-cluster sums.
     """
     n = len(systems[0])
     if n == 0 or any(len(s) != n or not np.array_equal(s.lengths, systems[0].lengths) for s in systems):
         raise ValueError("the systems were not scored on the same utterances")
-    if resamples < 1:
-        raise ValueError(f"resamples must be at least 1, got {resamples}")
-    rng = np.random.default_rng(seed)
-    lengths = systems[0].lengths
-    rates = [np.empty(resamples) for _ in systems]
-    chunk = max(1, _CHUNK_CELLS // n)
-    for start in range(0, resamples, chunk):
-        stop = min(resamples, start + chunk)
-        idx = rng.integers(0, n, size=(stop - start, n))
-        words = lengths[idx].sum(axis=1)
-        for system, out in zip(systems, rates, strict=True):
-            per_seed = system.per_seed[:, idx].sum(axis=2)  # [seeds, resamples]
-            k = len(per_seed)
-            # a resample of the seeds, as weights (how often each is drawn ÷ k); one seed: weight 1, no draw
-            weights = rng.multinomial(k, np.full(k, 1 / k), size=stop - start).T / k if k > 1 else 1.0
-            out[start:stop] = (weights * per_seed).sum(axis=0) / words
-    return rates
+    if resamples < 2:
+        raise ValueError(f"resamples must be at least 2, got {resamples}")
+    plan = plan or design(n, unit="utterance")
+    m = plan.size
+    words = np.bincount(plan.clusters, weights=systems[0].lengths, minlength=m)
+    draws = np.random.default_rng(seed).multinomial(m, np.full(m, 1 / m), size=resamples).astype(np.float64)
+    total_words = draws @ words
+    out = []
+    for system in systems:
+        edits = np.stack([np.bincount(plan.clusters, weights=row, minlength=m) for row in system.per_seed])
+        out.append((draws @ edits.T) / total_words[:, None])
+    return out
 
 
 def _check_confidence(confidence: float) -> None:
@@ -124,20 +190,139 @@ def _check_confidence(confidence: float) -> None:
 
 
 @dataclass(frozen=True)
+class Spread:
+    """The standard error of a seed-mean statistic, its parts and degrees of freedom."""
+
+    test_var: float    # shared test-set sampling, Var(T) (resampled clusters)
+    seed_var: float    # between seeds ÷ k (0 with one seed)
+    df: float          # Welch–Satterthwaite's, of the sum
+    test_df: float = float("inf")   # clusters − 1
+    seed_df: float = float("inf")   # seeds − 1
+
+    @property
+    def se(self) -> float:
+        return float(np.sqrt(self.test_var + self.seed_var))
+
+
+def _satterthwaite(test: float, seed_var: float, clusters: int, k: int) -> Spread:
+    parts = [(test, clusters - 1), (seed_var, k - 1)]
+    denominator = sum(v * v / df for v, df in parts if v > 0)
+    df = (test + seed_var) ** 2 / denominator if denominator > 0 else float("inf")
+    return Spread(test, seed_var, df, clusters - 1, k - 1 if k > 1 else float("inf"))
+
+
+def spread_of_rates(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread:
+    """Var(seed mean) of a rate observed per seed (``per_seed``, [k]) and resampled ([B, k]).
+
+    ``test_var``: the bootstrap variance of the seed mean, Var(T) + σ²_H ÷ k (T: the test set, H: a run's own
+    noise on these utterances, independent across runs), with clusters − 1 df. ``seed_var``: σ²_G ÷ k, the spread
+    between runs that the test set does not explain: the per-seed sample variance (σ²_G + σ²_H, k − 1 df) minus
+    σ²_H, which the bootstrap measures as each seed's own variance minus the seed mean's, × k ÷ (k − 1); floored
+    at 0. A rate's test-set term is large and real (hard speakers are hard for every seed), and this keeps the
+    k − 1 df of the seed term from widening what the test set already measures well.
+    """
+    k = len(per_seed)
+    if clusters < 2:
+        return Spread(float("nan"), 0.0, float("nan"))
+    inflate = clusters / (clusters - 1)
+    test = float(np.var(resampled.mean(axis=1), ddof=1)) * inflate
+    seed_var = 0.0
+    if k > 1:
+        own = float(np.var(resampled, axis=0, ddof=1).mean()) * inflate
+        noise = (own - test) * k / (k - 1)
+        seed_var = max(0.0, float(np.var(per_seed, ddof=1)) - noise) / k
+    return _satterthwaite(test, seed_var, clusters, k)
+
+
+def spread_of_differences(per_seed: np.ndarray, resampled: np.ndarray, clusters: int) -> Spread:
+    """Var(T) + σ²_seed ÷ k for a paired difference observed per seed (``per_seed``, [k]) and resampled ([B, k]).
+
+    With one seed, the bootstrap variance of its difference (test-set sampling only). With k seeds, Var(T) is the
+    mean covariance between different seeds' resampled differences (floored at 0) and σ²_seed the per-seed sample
+    variance, which holds all of each run's own noise: pairing cancels most of the test set out of a difference,
+    so the seed term dominates. (``spread_of_rates``' split, floored at 0 with 1–2 df, under-covers here: 0.86
+    for 2 seeds with a 15 % seed effect in the calibration benchmark.)
+    """
+    k = len(per_seed)
+    if clusters < 2:
+        return Spread(float("nan"), 0.0, float("nan"))
+    inflate = clusters / (clusters - 1)
+    if k == 1:
+        test, seed_var = float(np.var(resampled[:, 0], ddof=1)) * inflate, 0.0
+    else:
+        cov = np.cov(resampled, rowvar=False)
+        test = max(0.0, float(cov.sum() - np.trace(cov)) / (k * (k - 1))) * inflate
+        seed_var = float(np.var(per_seed, ddof=1)) / k
+    return _satterthwaite(test, seed_var, clusters, k)
+
+
+def _t_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, float, float]:
+    """(low, high, two-sided p-value of zero) of ``estimate ± t·SE``."""
+    if not np.isfinite(s.se):
+        return float("-inf"), float("inf"), 1.0
+    if s.se == 0:
+        return estimate, estimate, 1.0 if estimate == 0 else 0.0
+    half = float(special.stdtrit(s.df, 0.5 + confidence / 2)) * s.se  # the t quantile (a fast ufunc)
+    p = float(2 * special.stdtr(s.df, -abs(estimate) / s.se))
+    return estimate - half, estimate + half, min(1.0, p)
+
+
+def _banerjee_interval(estimate: float, s: Spread, confidence: float) -> tuple[float, float, float]:
+    """(low, high, p) of ``estimate ± √(t²_test·test_var + t²_seed·seed_var)``, each term with its own df.
+
+    Banerjee's (1961) interval covers at least the nominal level whatever the ratio of the two variances, without
+    estimating a df from them. With 2–3 seeds, Satterthwaite's df, computed from a seed variance of 1–2 df, is
+    far too large whenever that variance came out small by chance: 2 seeds with a 15 % seed effect covered 0.91
+    (differences) and 0.89 (rates); Banerjee's: 0.96 and 0.92 (calibration benchmark). p: the level at which
+    the interval reaches zero, so that p < 1 − confidence exactly when it excludes zero.
+    """
+    if not np.isfinite(s.se) or s.se == 0 or s.seed_var == 0:
+        return _t_interval(estimate, s, confidence)
+
+    def half(level: float) -> float:
+        q = 0.5 + level / 2
+        return float(np.sqrt(special.stdtrit(s.test_df, q) ** 2 * s.test_var
+                             + special.stdtrit(s.seed_df, q) ** 2 * s.seed_var))
+
+    width = half(confidence)
+    if estimate == 0:
+        return estimate - width, estimate + width, 1.0
+    tiny = 1e-12
+    p = tiny if half(1 - tiny) < abs(estimate) else 1 - optimize.brentq(lambda c: half(c) - abs(estimate), 0.0, 1 - tiny)
+    return estimate - width, estimate + width, float(p)
+
+
+@dataclass(frozen=True)
 class Interval:
     estimate: float
     low: float
     high: float
+    covers: str = ""
+    seeds: int = 1
+    fallback: bool = False  # too few speakers for the speaker bootstrap: speakers are not covered
+
+    @property
+    def supports_finding(self) -> bool:
+        """Whether the interval covers what a conclusion about the variant needs: seeds and the test set's unit."""
+        return self.seeds > 1 and not self.fallback
 
 
-def rate_interval(counts: EditCounts, *, resamples: int = DEFAULT_RESAMPLES,
+def rate_interval(counts: EditCounts, plan: Design | None = None, *, resamples: int = DEFAULT_RESAMPLES,
                   confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Interval:
-    """The corpus rate (mean over seeds) and its bootstrap percentile interval."""
+    """The corpus rate (mean over seeds) and its interval (module docstring); ``plan`` defaults to utterances."""
     _check_confidence(confidence)
-    (rates,) = resampled_rates([counts], resamples=resamples, seed=seed)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(rates, [tail, 1 - tail])
-    return Interval(counts.rate, float(low), float(high))
+    plan = plan or design(len(counts), unit="utterance")
+    (rates,) = resampled_rates([counts], plan, resamples=resamples, seed=seed)
+    if counts.rate > 0 and (rates > 0).all() and (counts.seed_rates > 0).all():
+        # on the log scale: a rate is positive and, with few speakers, right-skewed (a hard speaker weighs more)
+        log_low, log_high, _ = _banerjee_interval(
+            np.log(counts.rate), spread_of_rates(np.log(counts.seed_rates), np.log(rates), plan.size), confidence)
+        low, high = float(np.exp(log_low)), float(np.exp(log_high))
+    else:
+        low, high, _ = _banerjee_interval(counts.rate, spread_of_rates(counts.seed_rates, rates, plan.size),
+                                          confidence)
+    k = len(counts.per_seed)
+    return Interval(counts.rate, low, high, covers(k, plan), k, plan.fallback)
 
 
 @dataclass(frozen=True)
@@ -150,23 +335,44 @@ class Difference:
     low: float
     high: float
     p_value: float
+    covers: str = ""
+    seeds: int = 1
+    fallback: bool = False
 
     @property
     def excludes_zero(self) -> bool:
         return self.low > 0 or self.high < 0
 
+    @property
+    def supports_finding(self) -> bool:
+        return self.seeds > 1 and not self.fallback
 
-def paired_difference(a: EditCounts, b: EditCounts, *, resamples: int = DEFAULT_RESAMPLES,
-                      confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Difference:
-    """Paired bootstrap of ``b.rate − a.rate``: both systems are scored on the same resampled utterances."""
+
+def paired_difference(a: EditCounts, b: EditCounts, plan: Design | None = None, *,
+                      resamples: int = DEFAULT_RESAMPLES, confidence: float = DEFAULT_CONFIDENCE,
+                      seed: int = 0) -> Difference:
+    """``b.rate − a.rate`` on the same resampled clusters, seeds paired by position (module docstring)."""
     _check_confidence(confidence)
-    rates_a, rates_b = resampled_rates([a, b], resamples=resamples, seed=seed)
-    diffs = rates_b - rates_a
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
+    k = len(a.per_seed)
+    if len(b.per_seed) != k:
+        raise ValueError(f"cannot pair {k} seeds with {len(b.per_seed)}: compare systems trained on the same seeds")
+    plan = plan or design(len(a), unit="utterance")
+    rates_a, rates_b = resampled_rates([a, b], plan, resamples=resamples, seed=seed)
     observed = b.rate - a.rate
-    far_side = np.mean(diffs <= 0) if observed > 0 else np.mean(diffs >= 0) if observed < 0 else 1.0
-    return Difference(a.rate, b.rate, observed, float(low), float(high), float(min(1.0, 2 * far_side)))
+    low, high, p = _banerjee_interval(
+        observed, spread_of_differences(b.seed_rates - a.seed_rates, rates_b - rates_a, plan.size), confidence)
+    return Difference(a.rate, b.rate, observed, low, high, p, covers(k, plan), k, plan.fallback)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values: reject at level α where the adjusted p < α; controls the family-wise
+    error over all of them (any dependence)."""
+    p = np.asarray(p_values, dtype=np.float64)
+    order = np.argsort(p, kind="stable")
+    scaled = np.maximum.accumulate(p[order] * (len(p) - np.arange(len(p))))
+    out = np.empty_like(p)
+    out[order] = np.minimum(1.0, scaled)
+    return out.tolist()
 
 
 def aligned_decodes(rows_a: Sequence[dict], rows_b: Sequence[dict], name_a: str,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import csv
-from pathlib import Path
+import re
+from pathlib import Path, PurePosixPath
 
 from lowrank_asr.errors import PipelineError
 
@@ -24,3 +25,14 @@ def read_decodes(path: str | Path) -> list[dict]:
                                     "rerun the evaluate rule")
             rows.append({k: (v or "") for k, v in row.items()})
         return rows
+
+
+_LIBRISPEECH_ID = re.compile(r"^(\d+)-\d+-\d+$")
+
+
+def speaker_of(path: str) -> str:
+    """The speaker of a decoded utterance: the first field of a LibriSpeech id (``<speaker>-<chapter>-<utt>``,
+    the file's stem); for other names, the folder that holds the file (one folder per speaker)."""
+    p = PurePosixPath(path)
+    match = _LIBRISPEECH_ID.match(p.stem)
+    return match.group(1) if match else str(p.parent)

@@ -46,12 +46,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     from lowrank_asr.models.asr_model import build_model
-    from lowrank_asr.models.summary import format_table
+    from lowrank_asr.models.summary import format_table, trainable_params
 
     model = build_model(cfg, vocab_size)
     rows = model.summary_table()
     total = int(model.count_params())
-    trainable = int(sum(int(w.numpy().size) for w in model.trainable_weights))
+    trainable = trainable_params(model)
     macs = sum(r["macs"] for r in rows if r.get("macs_unit") != "per token")
     if args.json:
         print(json.dumps({"variant": args.variant, "vocab_size": vocab_size, "total_params": total,

@@ -24,6 +24,12 @@ def _params(layer) -> int:
     return int(sum(np.prod(w.shape) for w in layer.weights))
 
 
+def trainable_params(layer) -> int:
+    """Trainable parameters: what the WER table and compression report as ``params`` (``count_params`` also
+    counts batch-norm moving statistics and the seed generator's state)."""
+    return int(sum(np.prod(w.shape) for w in layer.trainable_weights))
+
+
 def summary_table(model) -> list[dict]:
     """Rows {name, params, macs, channels, stride, frame_rate} for the front end, blocks and decoder."""
     cfg = model.cfg

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.models.summary import trainable_params
 
 
 def truncated_svd(weight: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray]:
@@ -79,7 +80,7 @@ class TruncatedLayer:
 class Truncation:
     fraction: float
     layers: list[TruncatedLayer]
-    model_params: int    # parameters of the whole model after truncation (count_params: as the WER table)
+    model_params: int    # trainable parameters of the whole model after truncation (as the WER table)
     encoder_params: int  # ... of the encoder
 
     @property
@@ -107,8 +108,7 @@ def truncate_encoder(model, fraction: float, originals: Mapping[str, np.ndarray]
         var.assign(w if rank == min(c, o) else truncate(w, rank).astype(w.dtype))
         layers.append(TruncatedLayer(path, (c, o), rank, layer_params(c, o, rank)))
     saved = sum(c * o - layer.params for layer in layers for c, o in [layer.shape])
-    return Truncation(float(fraction), layers, int(model.count_params()) - saved,
-                      int(model.encoder.count_params()) - saved)
+    return Truncation(float(fraction), layers, trainable_params(model) - saved, trainable_params(model.encoder) - saved)
 
 
 def snapshot_dense_weights(model) -> dict[str, np.ndarray]:
