@@ -21,9 +21,12 @@ envvars:
     "PYTHONPATH",
 
 
-from lowrank_asr.config import deep_merge, load_yaml, validate_config  # noqa: E402
+from lowrank_asr.config import deep_merge, load_yaml  # noqa: E402
+from lowrank_asr.workflow.config import check_configfiles, validate_config  # noqa: E402
 from lowrank_asr.workflow.overrides import retype_overrides  # noqa: E402
 
+# Snakemake merges each --configfile into `config` and takes an empty one for no keys at all: name it instead.
+check_configfiles(workflow.overwrite_configfiles)
 # A profile's nested `config:` values arrive as strings ('8', 'True'); give them their YAML types.
 retype_overrides(config, workflow.config_settings.config)
 
@@ -33,6 +36,7 @@ if "variants" not in config:
     _cli = dict(config)
     config.clear()
     config.update(deep_merge(load_yaml(Path(workflow.basedir) / "config" / "config.yaml"), _cli))
+# fills in the schema's defaults: rules read complete sections
 validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
 
 
