@@ -38,7 +38,7 @@ def _describe(error) -> str:
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"unknown config key(s) {short_repr(', '.join(map(repr, extra)))} under '{where}'{hint}"
+        return f"unknown config key(s) {_cut(', '.join(short_repr(k) for k in extra[:8]))} under '{where}'{hint}"
     if error.validator == "enum":
         return (f"config key '{where}' is {short_repr(error.instance)}; allowed values: "
                 f"{', '.join(map(repr, schema['enum']))}")
@@ -46,11 +46,17 @@ def _describe(error) -> str:
         return (f"config key '{where}' is {short_repr(error.instance)} ({type(error.instance).__name__}); "
                 f"expected {schema['type']}")
     if error.validator == "required":
-        return f"config section '{where}' is missing a required key: {short_repr(error.message, 200)}"
+        return f"config section '{where}' is missing a required key: {_cut(error.message)}"
     if error.validator in ("oneOf", "anyOf") and error.context:
         return _describe(min(error.context, key=lambda e: len(list(e.absolute_path))))
-    return f"config key '{where}': {error.validator} {short_repr(error.validator_value)} fails for " \
-           f"{short_repr(error.instance)}"
+    if len(error.message) <= 200:
+        return f"config key '{where}': {error.message}"
+    return f"config key '{where}' is {short_repr(error.instance)}: it fails {error.validator} " \
+           f"{short_repr(error.validator_value)}"
+
+
+def _cut(text: str, limit: int = 200) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _resolve(schema: Mapping, root: Mapping) -> Mapping:
