@@ -1,7 +1,6 @@
 """Config validation names the bad key and the allowed values; defaults come from the schema alone; bounded,
 finite values; variant merging; epoch selection."""
 
-import ast
 import copy
 import math
 import re

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lowrank_asr.config import check_bounds, check_finite, deep_merge, load_yaml, short_repr, variant_model_config
+from lowrank_asr.config import (
+    check_bounds,
+    check_finite,
+    load_yaml,
+    short_repr,
+    variant_model_config,
+)
 from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.errors import ConfigError
 
@@ -89,6 +95,15 @@ def fill_defaults(instance: Any, schema: Mapping, root: Mapping | None = None) -
         for key, value in instance.items():
             if key not in properties:
                 fill_defaults(value, extra, root)
+
+
+def section_with_defaults(section: str, values: Mapping, schema_path: str | Path = SCHEMA) -> dict:
+    """``values`` completed with the schema's defaults for the top-level ``section``, as validation completes it
+    (for callers outside the workflow, e.g. tests that build one section)."""
+    root = load_yaml(schema_path)
+    filled = copy.deepcopy(dict(values))
+    fill_defaults(filled, root["properties"][section], root)
+    return filled
 
 
 def schema_defaults(schema_path: str | Path = SCHEMA) -> dict:
