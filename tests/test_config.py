@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lowrank_asr.config import MAX_REPR, deep_merge, load_yaml, stable_hash, variant_model_config
+from lowrank_asr.config import (
+    MAX_REPR,
+    deep_merge,
+    load_yaml,
+    schema_defaults,
+    stable_hash,
+    variant_model_config,
+)
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.workflow.config import (
     analysis_epochs,
@@ -20,7 +27,6 @@ from lowrank_asr.workflow.config import (
     evaluation_decoding_settings,
     run_model_configs,
     run_named,
-    schema_defaults,
     train_job_settings,
     training_runs,
     validate_config,

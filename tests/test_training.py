@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lowrank_asr.config import section_with_defaults
 from lowrank_asr.errors import TrainingError
 from lowrank_asr.models import build_model
 from lowrank_asr.training import TrainSettings, run_training
@@ -39,7 +40,6 @@ from lowrank_asr.training.state import (
     publish,
     write_checksum,
 )
-from lowrank_asr.workflow.config import section_with_defaults
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 7

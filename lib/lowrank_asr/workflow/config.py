@@ -11,15 +11,16 @@ hash; the library never imports it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lowrank_asr.config import (
+    SCHEMA,
     check_bounds,
     check_finite,
+    dotted_key,
+    fill_defaults,
     load_yaml,
     short_repr,
     variant_model_config,
@@ -29,16 +30,11 @@ from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")
 ANALYSIS_JOBS = ("variant", "epoch")
-SCHEMA = Path(__file__).resolve().parents[3] / "config" / "schema.yaml"
-
-
-def _dotted(path) -> str:
-    return ".".join(str(p) for p in path) or "<top level>"
 
 
 def _describe(error) -> str:
     """One line that names the key, what is wrong and what is allowed (values shown cut short)."""
-    where = _dotted(error.absolute_path)
+    where = dotted_key(error.absolute_path)
     schema = error.schema
     if error.validator == "additionalProperties":
         allowed = sorted(schema.get("properties", {}))
@@ -63,66 +59,6 @@ def _describe(error) -> str:
 
 def _cut(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _resolve(schema: Mapping, root: Mapping) -> Mapping:
-    while "$ref" in schema:
-        ref = schema["$ref"]
-        target = root
-        for part in ref.removeprefix("#/").split("/"):
-            target = target[part]
-        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}  # a sibling key wins
-    return schema
-
-
-def fill_defaults(instance: Any, schema: Mapping, root: Mapping | None = None) -> None:
-    """Write each absent key's schema ``default`` into ``instance``, through ``properties``, ``$ref`` and
-    ``additionalProperties``. A schema with ``fill_defaults: false`` is left as given: a variant's model keys are
-    overrides of the ``model`` section, which holds the defaults."""
-    root = schema if root is None else root
-    schema = _resolve(schema, root)
-    if not isinstance(instance, dict) or schema.get("fill_defaults") is False:
-        return
-    properties = schema.get("properties", {})
-    for key, sub in properties.items():
-        sub = _resolve(sub, root)
-        if key not in instance and "default" in sub:
-            instance[key] = copy.deepcopy(sub["default"])
-        if key in instance:
-            fill_defaults(instance[key], sub, root)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, Mapping):
-        for key, value in instance.items():
-            if key not in properties:
-                fill_defaults(value, extra, root)
-
-
-def section_with_defaults(section: str, values: Mapping, schema_path: str | Path = SCHEMA) -> dict:
-    """``values`` completed with the schema's defaults for the top-level ``section``, as validation completes it
-    (for callers outside the workflow, e.g. tests that build one section)."""
-    root = load_yaml(schema_path)
-    filled = copy.deepcopy(dict(values))
-    fill_defaults(filled, root["properties"][section], root)
-    return filled
-
-
-def schema_defaults(schema_path: str | Path = SCHEMA) -> dict:
-    """Every default of the schema by dotted key (through ``properties``; ``$ref`` resolved)."""
-    root = load_yaml(schema_path)
-    found: dict[str, Any] = {}
-
-    def walk(schema: Mapping, path: tuple) -> None:
-        schema = _resolve(schema, root)
-        if schema.get("fill_defaults") is False:
-            return
-        for key, sub in schema.get("properties", {}).items():
-            sub = _resolve(sub, root)
-            if "default" in sub:
-                found[_dotted((*path, key))] = sub["default"]
-            walk(sub, (*path, key))
-
-    walk(root, ())
-    return found
 
 
 def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
