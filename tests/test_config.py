@@ -2,6 +2,7 @@
 finite values; variant merging; epoch selection."""
 
 import copy
+import json
 import math
 import re
 import subprocess
@@ -399,3 +400,71 @@ def test_an_empty_configfile_stops_the_dry_run_before_any_job(tmp_path):
     assert done.returncode != 0
     assert "keys at top level" in out or str(path) in out, out[-2000:]
     assert "Job stats" not in out
+
+
+# Loads the workflow through Snakemake's API (in a child process: the API changes directory) and prints the
+# config the rules see and every rule's params that do not depend on wildcards.
+RULE_PARAMS = r"""
+import json, sys
+from pathlib import Path
+from snakemake.api import SnakemakeApi
+from snakemake.settings.types import ConfigSettings, ResourceSettings, OutputSettings
+settings = ConfigSettings(configfiles=[Path(sys.argv[2])])
+with SnakemakeApi(OutputSettings()) as api:
+    wf = api.workflow(resource_settings=ResourceSettings(cores=1), snakefile=Path("Snakefile").resolve(),
+                      workdir=Path(sys.argv[1]), config_settings=settings)
+    params = {rule.name: {k: v for k, v in rule.params.items() if not callable(v)} for rule in wf._workflow.rules}
+    print("RULES=" + json.dumps({"config": wf._workflow.config, "params": params}))
+"""
+
+
+def test_the_rules_receive_the_schema_defaults(tmp_path):
+    path = tmp_path / "minimal.yaml"
+    path.write_text(yaml.safe_dump(minimal_config()))
+    proc = subprocess.run([sys.executable, "-c", RULE_PARAMS, str(tmp_path / "work"), str(path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RULES=")).removeprefix("RULES="))
+    defaults = schema_defaults(SCHEMA)
+    for dotted, default in defaults.items():
+        if default != {}:
+            assert value_at(got["config"], dotted) == default, dotted
+    params = got["params"]
+    section = {name: {k: v for k, v in defaults.items() if k.startswith(f"{name}.")} for name in
+               ("training", "evaluation", "representations", "compression", "landscape", "attribution")}
+
+    def slice_of(name: str, keys) -> dict:
+        return {k: value_at(got["config"], f"{name}.{k}") for k in keys}
+
+    train = params["train"]["training"]
+    for key in ("clip_norm", "mixed_precision", "max_steps_per_epoch", "dev_max_symbols_per_step",
+                "precise_bn_batches", "joint_chunk", "accumulate", "batch_seconds"):
+        assert train[key] == defaults[f"training.{key}"], key
+    assert train["evaluation_batch_seconds"] == defaults["evaluation.batch_seconds"]
+    assert params["train"]["max_duration"] == defaults["data.max_duration"]
+    for key in ("batch_size", "beam_width", "max_symbols_per_step", "batch_seconds"):
+        assert params["evaluate"]["decoding"][key] == defaults[f"evaluation.{key}"], key
+    for rule in ("integrated_gradients", "interpolation", "compression"):
+        assert params[rule]["max_symbols"] == defaults["evaluation.max_symbols_per_step"], rule
+    assert params["compression"]["batch_size"] == defaults["evaluation.batch_size"]
+    assert params["wer_table"]["bootstrap"] == slice_of("evaluation", ["bootstrap"])["bootstrap"]
+    for rule in ("representations", "representation_similarity"):
+        for dotted in section["representations"]:
+            key = dotted.removeprefix("representations.")
+            if key != "epochs":
+                assert params[rule]["representations"][key] == defaults[dotted], (rule, key)
+    for dotted in section["compression"]:
+        assert params["compression"]["compression"][dotted.removeprefix("compression.")] == defaults[dotted]
+    for dotted in section["attribution"]:
+        key = dotted.removeprefix("attribution.")
+        if key not in ("epochs", "all_seeds", "job"):
+            assert params["integrated_gradients"]["attribution"][key] == defaults[dotted], key
+    for dotted in section["landscape"]:
+        key = dotted.removeprefix("landscape.")
+        if key not in ("epochs", "shards", "all_seeds", "job"):
+            assert params["loss_grid"]["landscape"][key] == defaults[dotted], key
+    assert params["landscape_video"]["fps"] == defaults["video.fps"]
+    for model in params["wer_table"]["knobs"].values():
+        for dotted, default in defaults.items():
+            if dotted.startswith("model.") and default != {} and dotted.removeprefix("model.") != "conv":
+                assert value_at({"model": model}, dotted) == default, dotted
