@@ -25,7 +25,8 @@ from lowrank_asr.config import deep_merge, load_yaml  # noqa: E402
 from lowrank_asr.workflow.config import check_configfiles, validate_config  # noqa: E402
 from lowrank_asr.workflow.overrides import retype_overrides  # noqa: E402
 
-# Snakemake merges each --configfile into `config` and takes an empty one for no keys at all: name it instead.
+# Each --configfile again, bounded (an alias bomb or runaway nesting is refused, naming the file, before anything
+# walks the config); Snakemake itself refuses an empty one before this runs, without naming it.
 check_configfiles(workflow.overwrite_configfiles)
 # A profile's nested `config:` values arrive as strings ('8', 'True'); give them their YAML types.
 retype_overrides(config, workflow.config_settings.config)

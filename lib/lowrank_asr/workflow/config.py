@@ -254,7 +254,8 @@ def load_config(path: str | Path, schema_path: str | Path = SCHEMA) -> dict:
 
 
 def check_configfiles(paths) -> None:
-    """Refuse an empty or comment-only ``--configfile`` (Snakemake would merge it as no keys), naming the file."""
+    """Load each ``--configfile`` with ``load_yaml``'s checks (empty, not a mapping, an alias bomb, too deep),
+    so that a refusal names the file."""
     for path in paths or ():
         if Path(path).is_file():
             load_yaml(path)
