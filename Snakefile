@@ -21,7 +21,8 @@ envvars:
     "PYTHONPATH",
 
 
-from lowrank_asr.config import deep_merge, load_yaml  # noqa: E402
+from lowrank_asr.config import deep_merge  # noqa: E402
+from lowrank_asr.config_files import load_yaml  # noqa: E402
 from lowrank_asr.workflow.config import check_configfiles, validate_config  # noqa: E402
 from lowrank_asr.workflow.overrides import retype_overrides  # noqa: E402
 

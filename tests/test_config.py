@@ -13,14 +13,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lowrank_asr.config import (
-    MAX_REPR,
-    deep_merge,
-    load_yaml,
-    schema_defaults,
-    stable_hash,
-    variant_model_config,
-)
+from lowrank_asr.config import deep_merge, stable_hash, variant_model_config
+from lowrank_asr.config_files import MAX_REPR, load_yaml, schema_defaults
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.workflow.config import (
     analysis_epochs,

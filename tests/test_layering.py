@@ -1,5 +1,6 @@
 """The library's import layering: packages form an acyclic graph (no import runs back up), ``lowrank_asr.config``
-is a leaf, and the library never imports the workflow's config logic (``lowrank_asr.workflow``).
+and ``lowrank_asr.config_files`` are leaves, and the library never imports the workflow's config logic
+(``lowrank_asr.workflow``).
 
 Imports are read as the rules' code hashes read them (lowrank_asr.workflow.codehash): from the AST, deferred
 imports inside functions included.
@@ -48,8 +49,9 @@ def test_the_packages_form_an_acyclic_graph():
     assert "lowrank_asr.config" in order and "lowrank_asr.workflow" in order
 
 
-def test_the_config_helpers_are_a_leaf():
+def test_the_config_helpers_are_leaves():
     assert imports("lowrank_asr.config") <= {"lowrank_asr.errors"}
+    assert imports("lowrank_asr.config_files") <= {"lowrank_asr.errors"}
 
 
 def test_the_library_never_imports_the_workflow():
@@ -58,7 +60,8 @@ def test_the_library_never_imports_the_workflow():
     assert not offenders, offenders
 
 
-def test_no_workflow_script_depends_on_the_workflow_config():
-    """Only the Snakefile reads the config logic: an edit to it must change no rule's code hash."""
+def test_no_workflow_script_depends_on_the_config_logic():
+    """Only the Snakefile reads config files and validates them: an edit there must change no rule's code hash."""
     for script in sorted((ROOT / "workflow_scripts").glob("*.py")):
-        assert "lowrank_asr.workflow.config" not in codehash.modules_of_script(script), script.name
+        modules = codehash.modules_of_script(script)
+        assert not {"lowrank_asr.workflow.config", "lowrank_asr.config_files"} & set(modules), script.name

@@ -13,7 +13,8 @@ import pytest
 
 import lowrank_asr
 from lowrank_asr.attribution import AttributionItem, read_attributions
-from lowrank_asr.config import section_with_defaults, stable_hash
+from lowrank_asr.config import stable_hash
+from lowrank_asr.config_files import section_with_defaults
 from lowrank_asr.landscape import LossGrid, read_landscape, read_landscape_shard
 from lowrank_asr.landscape.asr import EpochLandscape
 from lowrank_asr.landscape.grid import grid_points, shard_points

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowrank_asr.config import section_with_defaults
+from lowrank_asr.config_files import section_with_defaults
 from lowrank_asr.errors import TrainingError
 from lowrank_asr.models import build_model
 from lowrank_asr.training import TrainSettings, run_training

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from lowrank_asr.config import load_yaml, stable_hash
+from lowrank_asr.config import stable_hash
+from lowrank_asr.config_files import load_yaml
 from lowrank_asr.training.loop import TrainSettings
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, known_bad_audio
 from lowrank_asr.workflow.config import (

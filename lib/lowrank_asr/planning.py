@@ -249,7 +249,7 @@ def main() -> None:
     """``python -m lowrank_asr.planning``: the README's tables for config/librispeech.yaml and the GPU profiles."""
     import yaml
 
-    from lowrank_asr.config import load_yaml, with_defaults
+    from lowrank_asr.config_files import load_yaml, with_defaults
 
     root = Path(__file__).resolve().parents[2]
     config = with_defaults(load_yaml(root / "config" / "librispeech.yaml"))

@@ -17,7 +17,7 @@ CHAR_VOCAB_SIZE = 29
 
 
 def vocab_size_from_config(config: dict) -> int:
-    """The vocabulary size of a complete config (``lowrank_asr.config.with_defaults``)."""
+    """The vocabulary size of a complete config (``lowrank_asr.config_files.with_defaults``)."""
     vocab = config["vocabulary"]
     if vocab["type"] == "sentencepiece":
         return int(vocab["size"])
@@ -34,7 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from lowrank_asr.config import load_yaml, variant_model_config, with_defaults
+    from lowrank_asr.config import variant_model_config
+    from lowrank_asr.config_files import load_yaml, with_defaults
     from lowrank_asr.errors import PipelineError
     from lowrank_asr.models.config import merge_model_config
 

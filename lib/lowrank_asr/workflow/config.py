@@ -15,7 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lowrank_asr.config import (
+from lowrank_asr.config import variant_model_config
+from lowrank_asr.config_files import (
     SCHEMA,
     check_bounds,
     check_finite,
@@ -23,7 +24,6 @@ from lowrank_asr.config import (
     fill_defaults,
     load_yaml,
     short_repr,
-    variant_model_config,
 )
 from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.errors import ConfigError
