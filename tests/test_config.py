@@ -364,7 +364,7 @@ def test_an_empty_config_file_is_named(tmp_path, text):
 def test_a_local_key_that_names_no_split_is_an_error(tmp_path):
     config = load("config.yaml")
     config["corpus"]["local"] = {"test-clen": str(tmp_path)}
-    with pytest.raises(ConfigError, match=r"corpus.local names split\(s\) 'test-clen', which the config does not use"):
+    with pytest.raises(ConfigError, match=r"corpus.local.test-clen names no split of the config \(its splits: train-clean-100, "):
         validate_config(config, SCHEMA)
     config = load("config.yaml")
     config["corpus"]["local"] = {"test-clean": str(tmp_path)}

@@ -80,12 +80,12 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
 
 
 def _fill_derived_defaults(config: dict) -> None:
-    """Defaults that are other keys' values (the schema's descriptions say which)."""
-    evaluation = config.get("evaluation")
-    if isinstance(evaluation, dict) and evaluation.get("splits") is None and isinstance(config.get("data"), dict):
-        evaluation["splits"] = list(config["data"].get("test_splits") or [])
-    compression = config.get("compression")
-    if isinstance(compression, dict) and compression.get("splits") is None and isinstance(evaluation, dict):
+    """Defaults that are other keys' values (the schema's descriptions say which); unset or empty takes them.
+    Runs before validation, so it tolerates sections of the wrong type (validation then names them)."""
+    evaluation, data, compression = (config.get(k) for k in ("evaluation", "data", "compression"))
+    if isinstance(evaluation, dict) and not evaluation.get("splits") and isinstance(data, dict):
+        evaluation["splits"] = list(data.get("test_splits") or [])
+    if isinstance(compression, dict) and not compression.get("splits") and isinstance(evaluation, dict):
         compression["splits"] = list(evaluation.get("splits") or [])
 
 
@@ -105,8 +105,9 @@ def _check_cross_fields(config: dict) -> None:
     unknown = [s for s in local if s not in splits]
     if unknown:
         raise ConfigError(
-            f"corpus.local names split(s) {', '.join(map(repr, unknown))}, which the config does not use "
-            f"(its splits: {', '.join(splits)}); fix the name or add the split to data.*_splits"
+            f"{', '.join(f'corpus.local.{s}' for s in unknown)} names no split of the config (its splits: "
+            f"{', '.join(splits)}); fix the split's name, or add the split to data.train_splits, dev_splits or "
+            "test_splits"
         )
     if corpus["source"] == "synthetic":
         missing = [s for s in splits if s not in local and s not in synthetic]
