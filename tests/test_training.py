@@ -70,7 +70,6 @@ DRIVER = textwrap.dedent("""
 
     import tensorflow as tf
     from lowrank_asr.training import TrainSettings, run_training
-from lowrank_asr.workflow.config import section_with_defaults
     from lowrank_asr.training import loop
 
     def gate(index):
