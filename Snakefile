@@ -21,9 +21,14 @@ envvars:
     "PYTHONPATH",
 
 
-from lowrank_asr.config import deep_merge, load_yaml, validate_config  # noqa: E402
+from lowrank_asr.config import deep_merge  # noqa: E402
+from lowrank_asr.config_files import load_yaml  # noqa: E402
+from lowrank_asr.workflow.config import check_configfiles, validate_config  # noqa: E402
 from lowrank_asr.workflow.overrides import retype_overrides  # noqa: E402
 
+# Each --configfile again, bounded (an alias bomb or runaway nesting is refused, naming the file, before anything
+# walks the config); Snakemake itself refuses an empty one before this runs, without naming it.
+check_configfiles(workflow.overwrite_configfiles)
 # A profile's nested `config:` values arrive as strings ('8', 'True'); give them their YAML types.
 retype_overrides(config, workflow.config_settings.config)
 
@@ -33,6 +38,7 @@ if "variants" not in config:
     _cli = dict(config)
     config.clear()
     config.update(deep_merge(load_yaml(Path(workflow.basedir) / "config" / "config.yaml"), _cli))
+# fills in the schema's defaults: rules read complete sections
 validate_config(config, Path(workflow.basedir) / "config" / "schema.yaml")
 
 

@@ -24,7 +24,7 @@ rule integrated_gradients:
         attribution={k: v for k, v in ATTRIBUTION.items() if k not in ("epochs", "all_seeds", "job")},
         epochs=analysis_job_epochs("attribution"),
         model=model_settings,
-        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        max_symbols=config["evaluation"]["max_symbols_per_step"],
         batch_seconds=BATCH_SECONDS,
         seed=run_seed,
         code=script_code("integrated_gradients.py"),

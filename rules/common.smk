@@ -1,23 +1,25 @@
 # Paths, wildcard constraints, config slices and code hashes shared by every rule group.
 import re
 
-from lowrank_asr.config import (
+from lowrank_asr.config import stable_hash, variant_model_config
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
+from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
+from lowrank_asr.workflow.config import (
     all_splits,
     analysis_epochs,
     analysis_runs,
     evaluation_decoding_settings,
+    first_seed_runs,
+    per_variant_jobs,
+    run_model_configs,
     run_named,
-    stable_hash,
     train_job_settings,
     training_resume_settings,
     training_runs,
-    variant_model_config,
 )
-from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
-from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
-from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
-from lowrank_asr.workflow.run_settings import run_model_configs
+
+# `config` is validated (Snakefile): every section is complete, with the schema's defaults (config/schema.yaml).
 
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])
@@ -29,12 +31,12 @@ RUN_NAMES = [r.name for r in RUNS]
 GEOMETRY_RUN_NAMES = [r.name for r in analysis_runs(config, "landscape")]
 EPOCHS = config["training"]["epochs"]
 SHARDS = config["data"]["shards"]
-LOCAL = config["corpus"].get("local") or {}
-BAD_AUDIO_POLICY = config["data"].get("on_bad_audio", "fail")
+LOCAL = config["corpus"]["local"]
+BAD_AUDIO_POLICY = config["data"]["on_bad_audio"]
 SCRIPTS = Path(workflow.basedir) / "workflow_scripts"
 # conda envs (with --software-deployment-method conda); paths relative to the rules/ folder
 ENV_DATA = "../envs/data.yaml"
-ENV_TF = f"../envs/{config.get('software', {}).get('tf_env', 'tf')}.yaml"
+ENV_TF = f"../envs/{config['software']['tf_env']}.yaml"
 ENV_PLOT = "../envs/plot.yaml"
 # Training runs on one core: the small default model keeps a second thread mostly idle (CPU time per step equals
 # wall time, benchmarks/report.md), so on 2 cores the variants train side by side instead of one after the other
@@ -111,7 +113,7 @@ def tarball(wildcards):
 
 
 # padded audio seconds per pass of the per-epoch analyses (None: a whole subset in one batch)
-BATCH_SECONDS = config["evaluation"].get("batch_seconds")
+BATCH_SECONDS = config["evaluation"]["batch_seconds"]
 
 # `seeds` only says how many runs there are: adding a seed must not retrain the others.
 TRAINING = {k: v for k, v in config["training"].items() if k != "seeds"}
@@ -128,7 +130,7 @@ def train_state_dir(wildcards):
             model_settings(wildcards),
             training_resume_settings(TRAINING),
             run_seed(wildcards),
-            config["data"].get("max_duration"),
+            config["data"]["max_duration"],
             script_code("train.py"),
         ]
     )

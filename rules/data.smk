@@ -37,7 +37,7 @@ rule download_librispeech:
     conda:
         ENV_DATA
     params:
-        url=config["corpus"].get("url", "https://www.openslr.org/resources/12"),
+        url=config["corpus"]["url"],
         code=script_code("download_librispeech.py"),
     script:
         "../workflow_scripts/download_librispeech.py"

@@ -1,5 +1,5 @@
 # Recognition of every evaluation split by every variant, and the table that compares them.
-EVAL_SPLITS = config["evaluation"].get("splits") or config["data"]["test_splits"]
+EVAL_SPLITS = config["evaluation"]["splits"]
 # What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
 EVAL_DECODING = evaluation_decoding_settings(config)
 
@@ -53,7 +53,7 @@ rule wer_table:
         variants=VARIANTS,
         runs={r.name: r.variant for r in RUNS},
         splits=EVAL_SPLITS,
-        bootstrap=config["evaluation"].get("bootstrap", {}),
+        bootstrap=config["evaluation"]["bootstrap"],
         code=script_code("wer_table.py"),
     script:
         "../workflow_scripts/wer_table.py"

@@ -3,7 +3,7 @@
 # variant and analysis: each pays the TensorFlow start-up once for all epochs. The fixed subset is the landscape's.
 GEOMETRY = config["geometry"]
 GEOMETRY_SUBSET = {k: LANDSCAPE[k] for k in ("split", "subset")}
-TRAJECTORY_EPOCHS = list(range(GEOMETRY["trajectory"].get("from_epoch", 1), EPOCHS + 1))
+TRAJECTORY_EPOCHS = list(range(GEOMETRY["trajectory"]["from_epoch"], EPOCHS + 1))
 SHARPNESS_EPOCHS = analysis_epochs(config, "landscape")
 
 
@@ -56,7 +56,7 @@ rule interpolation:
         subset=GEOMETRY_SUBSET,
         batch_seconds=BATCH_SECONDS,
         seed=config["seed"],
-        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        max_symbols=config["evaluation"]["max_symbols_per_step"],
         model=model_settings,
         code=script_code("interpolation.py"),
     script:

@@ -1,6 +1,6 @@
 # Loss landscapes (Li et al. 2018) per variant and epoch: grids, plots and videos.
 LANDSCAPE = config["landscape"]
-LANDSCAPE_SHARDS = LANDSCAPE.get("shards", 1)
+LANDSCAPE_SHARDS = LANDSCAPE["shards"]
 LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
 # the grid's content depends neither on which epochs are analysed nor on how jobs split them: keep those out
 LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards", "all_seeds", "job")}

@@ -3,22 +3,12 @@
 # One job per variant (and one for the pairs) covers all analysed epochs: the cost of a job is TensorFlow start-up
 # and tracing (~10 s), the analysis of an epoch a fraction of a second, so per-epoch jobs would cost ~30x more.
 # `all` asks for representation_targets() (rules/common.smk): the files below, their plots and the video.
-# Defaults for configs without the sections (config/config.yaml documents the keys with the same values).
-REPRESENTATIONS = {
-    "epochs": "all",
-    "split": "dev-clean",
-    "subset": 64,
-    "seed": 5,
-    "batch_size": 16,
-    **(config.get("representations") or {}),
-}
-REPRESENTATION_EPOCHS = [
-    epoch_tag(e) for e in analysis_epochs({**config, "representations": REPRESENTATIONS}, "representations")
-]
+REPRESENTATIONS = config["representations"]
+REPRESENTATION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "representations")]
 # the analysis of an epoch does not depend on which other epochs are analysed: keep `epochs` out of the params
 REPRESENTATION_SETTINGS = {k: v for k, v in REPRESENTATIONS.items() if k != "epochs"}
 # the first seed's run of every variant (paths name the run: the variant, or variant/seed_N with several seeds)
-REPRESENTATION_RUNS = analysis_runs({**config, "representations": REPRESENTATIONS}, "representations")
+REPRESENTATION_RUNS = first_seed_runs(config)
 REPRESENTATION_NAMES = [r.name for r in REPRESENTATION_RUNS]
 # the heat maps between variants show the first and the last analysed epoch (the files hold every epoch)
 SIMILARITY_PLOT_EPOCHS = sorted({REPRESENTATION_EPOCHS[0], REPRESENTATION_EPOCHS[-1]})
@@ -89,13 +79,8 @@ rule representation_similarity:
 
 
 # Post-hoc low-rank approximation of each variant's final epoch: WER/CER against parameter count.
-COMPRESSION = {
-    "fractions": [1.0, 0.5, 0.25],
-    "calibration_batches": 10,
-    "calibration_batch_size": 16,
-    **(config.get("compression") or {}),
-}
-COMPRESSION_SPLITS = COMPRESSION.get("splits") or EVAL_SPLITS
+COMPRESSION = config["compression"]
+COMPRESSION_SPLITS = COMPRESSION["splits"]
 
 
 rule compression:
@@ -120,9 +105,9 @@ rule compression:
         split_files={s: tfrecord_files(s) for s in COMPRESSION_SPLITS},
         model=model_settings,
         seed=config["seed"],
-        batch_size=config["evaluation"].get("batch_size", 32),
+        batch_size=config["evaluation"]["batch_size"],
         batch_seconds=BATCH_SECONDS,
-        max_symbols=config["evaluation"].get("max_symbols_per_step", 5),
+        max_symbols=config["evaluation"]["max_symbols_per_step"],
         code=script_code("compression.py"),
     script:
         "../workflow_scripts/compression.py"

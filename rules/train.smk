@@ -25,7 +25,7 @@ rule train:
         model=model_settings,
         training=train_job_settings(config),
         seed=run_seed,
-        max_duration=config["data"].get("max_duration"),
+        max_duration=config["data"]["max_duration"],
         state_dir=train_state_dir,
         tensorboard="logs/tensorboard/{variant}",
         code=script_code("train.py"),

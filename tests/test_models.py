@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from lowrank_asr.config import load_yaml
+from lowrank_asr.config_files import load_yaml
 from lowrank_asr.errors import ConfigError, PipelineError
 from lowrank_asr.models import build_model, load_weights, merge_model_config, save_weights
 from lowrank_asr.models.__main__ import main as cli_main

@@ -11,7 +11,7 @@ from lowrank_asr.attribution.asr import epoch_attributions, variant_attributions
 from lowrank_asr.errors import ConfigError, PipelineError
 from lowrank_asr.landscape.asr import epoch_landscape, variant_landscapes
 from lowrank_asr.text.vocabulary import load_vocabulary
-from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
+from lowrank_asr.workflow.config import per_variant_jobs
 
 MODEL = {
     "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
@@ -82,7 +82,7 @@ def test_per_variant_entry_points_need_weights(two_epochs):
 
 
 def test_analysis_job_setting():
-    assert per_variant_jobs({"landscape": {}}, "landscape")  # the default: one job per run
+    assert per_variant_jobs({"landscape": {"job": "variant"}}, "landscape")
     assert not per_variant_jobs({"attribution": {"job": "epoch"}}, "attribution")
     with pytest.raises(ConfigError, match=r"landscape.job is 'shard'; use one of: variant, epoch"):
         per_variant_jobs({"landscape": {"job": "shard"}}, "landscape")

@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from lowrank_asr import planning
-from lowrank_asr.config import all_splits, analysis_epochs, deep_merge, validate_config
-from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
+from lowrank_asr.config import deep_merge
+from lowrank_asr.workflow.config import all_splits, analysis_epochs, per_variant_jobs, validate_config
 from lowrank_asr.workflow.overrides import retype_overrides
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +33,12 @@ RUN_STATE = [".snakemake", "results", "resources", "logs", "benchmarks"]
 
 
 def load_yaml(path: Path) -> dict:
-    return yaml.safe_load(path.read_text())
+    """A YAML file; a complete config (one with variants) as the Snakefile completes it: with the schema's
+    defaults filled in."""
+    data = yaml.safe_load(path.read_text())
+    if path.parent == ROOT / "config" and "variants" in data:
+        validate_config(data, ROOT / "config" / "schema.yaml")
+    return data
 
 
 def profile(name: str) -> dict:
@@ -112,8 +117,8 @@ def expected_counts(config: dict) -> dict[str, int]:
     # `job: variant`: one loss-grid job per variant (and shard) and one IG job per variant do every epoch
     grid_jobs = variants * (1 if per_variant_jobs(config, "landscape") else landscape)
     ig_jobs = variants * (1 if per_variant_jobs(config, "attribution") else attribution)
-    shards = config["landscape"].get("shards", 1)
-    eval_splits = config["evaluation"].get("splits") or config["data"]["test_splits"]
+    shards = config["landscape"]["shards"]
+    eval_splits = config["evaluation"]["splits"]
     source = "synthesize_corpus" if config["corpus"]["source"] == "synthetic" else "download_librispeech"
     counts = {
         source: len(splits), "extract": len(splits), "transcripts": len(splits), "tfrecords": len(splits),
@@ -139,7 +144,10 @@ def expected_counts(config: dict) -> dict[str, int]:
 
 def default_config(name: str) -> dict:
     config = load_yaml(ROOT / "config" / name)
-    return config if "variants" in config else deep_merge(load_yaml(ROOT / "config" / "config.yaml"), config)
+    if "variants" in config:
+        return config
+    return validate_config(deep_merge(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), config),
+                           ROOT / "config" / "schema.yaml")
 
 
 # --- configs ----------------------------------------------------------------------------------------------------

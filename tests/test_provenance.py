@@ -14,14 +14,17 @@ import pytest
 import lowrank_asr
 from lowrank_asr.attribution import AttributionItem, read_attributions
 from lowrank_asr.config import stable_hash
+from lowrank_asr.config_files import section_with_defaults
 from lowrank_asr.landscape import LossGrid, read_landscape, read_landscape_shard
 from lowrank_asr.landscape.asr import EpochLandscape
 from lowrank_asr.landscape.grid import grid_points, shard_points
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow_scripts"
-MODEL = {"blocks": "paper", "alpha": 0.5}
+# complete sections, as the rules pass them (the schema's defaults filled in)
+MODEL = section_with_defaults("model", {"blocks": "paper", "alpha": 0.5})
 LANDSCAPE = {"grid": 3, "range": [-1.0, 1.0], "split": "dev-clean", "subset": 2, "seed": 7, "wer": False}
-ATTRIBUTION = {"split": "test-clean", "utterances": 1, "steps": 8, "baseline": "blur", "blur_sigma": [4, 2]}
+ATTRIBUTION = {"split": "test-clean", "utterances": 1, "steps": 8, "baseline": "blur", "blur_sigma": [4, 2],
+               "batch_size": 16}
 
 
 class _Namespace(dict):

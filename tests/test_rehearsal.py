@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 
 
 def rehearsal_config() -> dict:
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml
 
     return load_yaml(CONFIG)
 

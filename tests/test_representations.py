@@ -486,9 +486,9 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
 
 
 def test_representations_and_compression_splits_are_prepared():
-    from lowrank_asr.config import all_splits, analysis_epochs, load_yaml
+    from lowrank_asr.workflow.config import all_splits, analysis_epochs, load_config
 
-    config = load_yaml(Path(__file__).resolve().parents[1] / "config" / "smoke.yaml")
+    config = load_config(Path(__file__).resolve().parents[1] / "config" / "smoke.yaml")
     config["representations"]["split"] = "test-other"
     config["data"]["dev_splits"] = []
     config["evaluation"]["splits"] = []

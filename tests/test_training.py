@@ -26,6 +26,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from lowrank_asr.config_files import section_with_defaults
 from lowrank_asr.errors import TrainingError
 from lowrank_asr.models import build_model
 from lowrank_asr.training import TrainSettings, run_training
@@ -49,8 +50,11 @@ MODEL = {
     "embed_dim": 16, "pred_units": 32, "joint_units": 32, "dropout": 0.1,
     "specaugment": {"enabled": True, "freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_ratio": 0.1},
 }
-TRAINING = {"epochs": EPOCHS, "batch_size": 4, "clip_norm": 5.0, "precise_bn_batches": 2,
-            "learning_rate": {"schedule": "transformer", "peak": 0.002, "warmup_steps": 4}}
+# the train job's complete `training` params (the schema's defaults filled in; train_job_settings' two keys)
+TRAINING = {**section_with_defaults("training", {
+    "epochs": EPOCHS, "batch_size": 4, "clip_norm": 5.0, "precise_bn_batches": 2, "dev_max_symbols_per_step": 3,
+    "learning_rate": {"schedule": "transformer", "peak": 0.002, "warmup_steps": 4}}),
+    "evaluation_batch_seconds": None, "skip_over_budget": False}
 
 # A training job as workflow_scripts/train.py runs it, in its own process. Test hooks: every epoch that
 # Trainer.train_epoch starts is appended to the journal, and with "hang_epoch" the training data of that
@@ -92,7 +96,7 @@ DRIVER = textwrap.dedent("""
 
     loop.Trainer.train_epoch = train_epoch
     run_training(model_cfg=job["model"], vocab_path=job["vocab"], train_files=job["train"], dev_files=job["dev"],
-                 settings=TrainSettings.from_config(job["training"], seed=job["seed"], max_symbols_per_step=3),
+                 settings=TrainSettings.from_config(job["training"], seed=job["seed"], max_duration=None),
                  state_dir=job["state_dir"], epoch_outputs=job["epoch_outputs"],
                  history_output=job["history_output"], progress=False)
 """)
@@ -133,7 +137,7 @@ class Layout:
 
 
 def settings(**training) -> TrainSettings:
-    return TrainSettings.from_config({**TRAINING, **training}, seed=SEED, max_symbols_per_step=3)
+    return TrainSettings.from_config({**TRAINING, **training}, seed=SEED, max_duration=None)
 
 
 def start_job(corpus, layout: Layout, *, hang_epoch: int | None = None) -> subprocess.Popen:
@@ -205,14 +209,12 @@ def reference(speech_corpus, tmp_path_factory) -> Layout:
 
 # ------------------------------------------------------------------------------------------------ settings
 def test_settings_from_config() -> None:
-    s = TrainSettings.from_config({"epochs": 4, "batch_size": 16, "learning_rate": {"schedule": "constant",
-                                   "peak": 1e-3}, "clip_norm": 2.5, "max_steps_per_epoch": 10},
-                                  seed=3, max_duration=12.5, max_symbols_per_step=2)
+    training = {**TRAINING, "epochs": 4, "batch_size": 16, "learning_rate": {"schedule": "constant", "peak": 1e-3,
+                "warmup_steps": 0}, "clip_norm": 2.5, "max_steps_per_epoch": 10, "dev_max_symbols_per_step": 2}
+    s = TrainSettings.from_config(training, seed=3, max_duration=12.5)
     assert (s.epochs, s.batch_size, s.seed, s.clip_norm, s.max_steps_per_epoch) == (4, 16, 3, 2.5, 10)
-    assert s.learning_rate == {"schedule": "constant", "peak": 1e-3}
-    assert (s.max_duration, s.max_symbols_per_step, s.mixed_precision) == (12.5, 2, False)
-    bare = TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0)
-    assert bare.clip_norm is None and bare.max_steps_per_epoch is None and bare.learning_rate == {}
+    assert s.learning_rate == training["learning_rate"]
+    assert (s.max_duration, s.dev_max_symbols_per_step, s.mixed_precision) == (12.5, 2, False)
 
 
 def test_epoch_outputs_must_match_epochs(speech_corpus, tmp_path) -> None:
@@ -571,7 +573,7 @@ def batchnorm_runs(speech_corpus, tmp_path_factory) -> BatchNormRuns:
     for name, batches in (("off", 0), ("on", 2)):
         root = tmp_path_factory.mktemp(f"precise_bn_{name}")
         s = TrainSettings.from_config({**TRAINING, "epochs": 1, "precise_bn_batches": batches}, seed=SEED,
-                                      max_symbols_per_step=3)
+                                      max_duration=None)
         run_training(model_cfg=PLAIN, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
                      dev_files=speech_corpus.shards[:1], settings=s, state_dir=root / "state",
                      epoch_outputs=[root / "epoch_001.weights.h5"], history_output=root / "history.csv",

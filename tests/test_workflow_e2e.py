@@ -91,7 +91,7 @@ def smoke_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml
     from lowrank_asr.video import count_frames
 
     cfg = load_yaml(ROOT / "config" / "smoke.yaml")
@@ -126,7 +126,7 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
 
 
 def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml
     from lowrank_asr.representations.compression import read_compression_csv
     from lowrank_asr.representations.io import read_representations, read_variant_similarity
     from lowrank_asr.video import count_frames
@@ -234,7 +234,7 @@ def test_editing_model_code_reruns_training_and_everything_after(smoke_repo: Pat
     with edited(smoke_repo / "lib/lowrank_asr/models/contextnet.py", "\n\ndef _probe() -> int:\n    return 1\n"):
         jobs = planned_jobs(smoke_repo)
     rules = {rule for rule, _ in jobs}
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml
 
     variants = set(load_yaml(ROOT / "config" / "smoke.yaml")["variants"])
     assert {w["variant"] for rule, w in jobs if rule == "train"} == variants
@@ -346,7 +346,7 @@ def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(smok
 
 
 def smoke_config() -> dict:
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml
 
     return load_yaml(ROOT / "config" / "smoke.yaml")
 

@@ -10,16 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from lowrank_asr.config import (
+from lowrank_asr.config import stable_hash
+from lowrank_asr.config_files import load_yaml
+from lowrank_asr.training.loop import TrainSettings
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, known_bad_audio
+from lowrank_asr.workflow.config import (
     evaluation_decoding_settings,
-    load_yaml,
-    stable_hash,
+    load_config,
     train_job_settings,
     training_resume_settings,
     validate_config,
 )
-from lowrank_asr.training.loop import TrainSettings
-from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, known_bad_audio
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,10 +57,19 @@ def test_an_unreadable_skip_list_counts_as_bad_audio(tmp_path: Path) -> None:
     assert known_bad_audio(skip_list(tmp_path, None, text="[{not json"))
 
 
+SMOKE = ROOT / "config" / "smoke.yaml"
+
+
+def train_settings(config: dict) -> TrainSettings:
+    return TrainSettings.from_config(train_job_settings(config), seed=0, max_duration=config["data"]["max_duration"])
+
+
 def test_training_reads_its_own_dev_decoding_knob() -> None:
-    training = {"epochs": 1, "batch_size": 2, "dev_max_symbols_per_step": 7}
-    assert TrainSettings.from_config(training, seed=0).max_symbols_per_step == 7
-    assert TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0).max_symbols_per_step == 5
+    config = load_config(SMOKE)
+    config["training"]["dev_max_symbols_per_step"] = 7
+    config["evaluation"]["max_symbols_per_step"] = 2
+    assert train_settings(config).dev_max_symbols_per_step == 7
+    assert "dev_max_symbols_per_step" not in evaluation_decoding_settings(config)
 
 
 @pytest.mark.parametrize("name", ["config.yaml", "smoke.yaml", "librispeech.yaml", "rehearsal.yaml"])
@@ -70,46 +80,46 @@ def test_every_config_sets_the_dev_decoding_knob_under_training(name: str) -> No
 
 
 def test_the_joint_chunk_keeps_the_resume_state_and_accumulation_changes_it() -> None:
-    base = {"epochs": 3, "batch_size": 8, "seeds": [1]}
+    base = load_config(SMOKE)["training"]
     key = stable_hash(training_resume_settings(base))
     # a memory knob (same maths): a run that ran out of memory resumes with a smaller chunk
     assert stable_hash(training_resume_settings({**base, "joint_chunk": 2})) == key
-    assert stable_hash(training_resume_settings({**base, "accumulate": 1})) == key  # the default
+    assert stable_hash(training_resume_settings({**base, "seeds": [1, 2]})) == key  # adding a seed
     assert stable_hash(training_resume_settings({**base, "accumulate": 4})) != key  # other updates
     assert stable_hash(training_resume_settings({**base, "batch_size": 4})) != key
 
 
 def test_training_reads_the_chunk_and_accumulation_knobs() -> None:
-    settings = TrainSettings.from_config({"epochs": 1, "batch_size": 2, "joint_chunk": 3, "accumulate": 4},
-                                         seed=0)
+    config = load_config(SMOKE)
+    config["training"].update(joint_chunk=3, accumulate=4)
+    settings = train_settings(config)
     assert (settings.joint_chunk, settings.accumulate) == (3, 4)
-    default = TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0)
-    assert (default.joint_chunk, default.accumulate) == (None, 1)
 
 
 def _budget_config(train=None, dev=None, policy="fail") -> dict:
-    return {"training": {"epochs": 3, "batch_size": 8, "seeds": [1], **({"batch_seconds": train} if train else {})},
-            "evaluation": {"batch_size": 16, "beam_width": 4, "splits": ["test-clean"],
-                           **({"batch_seconds": dev} if dev else {})},
-            "data": {"on_bad_audio": policy}}
+    config = load_yaml(SMOKE)
+    config["training"]["batch_seconds"] = train
+    config["evaluation"]["batch_seconds"] = dev
+    config["data"]["on_bad_audio"] = policy
+    return validate_config(config, ROOT / "config" / "schema.yaml")
 
 
-def test_budgets_reach_the_train_and_evaluate_jobs_only_where_set() -> None:
-    plain = _budget_config(policy="skip")
-    # no budget: the params the jobs had before the knobs existed, whatever the bad-audio policy
-    assert train_job_settings(plain) == {"epochs": 3, "batch_size": 8}
-    assert evaluation_decoding_settings(plain) == {"batch_size": 16, "beam_width": 4}
+def test_budgets_reach_the_train_and_evaluate_jobs_with_the_skip_policy() -> None:
+    plain = train_settings(_budget_config(policy="skip"))
+    # no budget, nothing to skip whatever the bad-audio policy
+    assert (plain.batch_seconds, plain.evaluation_batch_seconds, plain.skip_over_budget) == (None, None, False)
+    assert not evaluation_decoding_settings(_budget_config(policy="skip"))["skip_over_budget"]
     both = _budget_config(train=120.0, dev=300.0, policy="skip")
-    settings = TrainSettings.from_config(train_job_settings(both), seed=0)
-    assert (settings.batch_seconds, settings.dev_batch_seconds, settings.skip_over_budget) == (120.0, 300.0, True)
-    assert evaluation_decoding_settings(both) == {"batch_size": 16, "beam_width": 4, "batch_seconds": 300.0,
-                                                  "skip_over_budget": True}
-    failing = TrainSettings.from_config(train_job_settings(_budget_config(train=120.0)), seed=0)
-    assert (failing.batch_seconds, failing.dev_batch_seconds, failing.skip_over_budget) == (120.0, None, False)
-    # the budget shapes the batches, hence the run: a new resume state; unset (null) keeps the old one
-    base = {"epochs": 3, "batch_size": 8}
+    settings = train_settings(both)
+    assert (settings.batch_seconds, settings.evaluation_batch_seconds, settings.skip_over_budget) == (120.0, 300.0,
+                                                                                                      True)
+    decoding = evaluation_decoding_settings(both)
+    assert (decoding["batch_seconds"], decoding["skip_over_budget"]) == (300.0, True)
+    failing = train_settings(_budget_config(train=120.0))
+    assert (failing.batch_seconds, failing.evaluation_batch_seconds, failing.skip_over_budget) == (120.0, None, False)
+    # the budget shapes the batches, hence the run: a new resume state
+    base = _budget_config()["training"]
     key = stable_hash(training_resume_settings(base))
-    assert stable_hash(training_resume_settings({**base, "batch_seconds": None})) == key
     assert stable_hash(training_resume_settings({**base, "batch_seconds": 120.0})) != key
 
 

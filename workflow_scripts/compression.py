@@ -19,12 +19,12 @@ def split_batches(files):
 
 
 def calibration():
-    return make_dataset(list(snakemake.input.train), vocab, batch_size=comp.get("calibration_batch_size", 16),
+    return make_dataset(list(snakemake.input.train), vocab, batch_size=comp["calibration_batch_size"],
                         training=True, seed=p.seed)
 
 
 rows = compression_sweep(model, vocab, comp["fractions"], {s: split_batches(f) for s, f in p.split_files.items()},
-                         calibration, calibration_batches=comp.get("calibration_batches", 20),
+                         calibration, calibration_batches=comp["calibration_batches"],
                          max_symbols_per_step=p.max_symbols)
 write_compression_csv(rows, snakemake.wildcards.variant, snakemake.output[0])
 for row in rows:

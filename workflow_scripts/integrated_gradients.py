@@ -9,19 +9,19 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 log = start_from_snakemake(snakemake)
 
 from lowrank_asr.attribution.asr import path_spacing, variant_attributions
-from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, blur_sigma
+from lowrank_asr.attribution.baselines import blur_sigma
 from lowrank_asr.attribution.io import write_attributions
 from lowrank_asr.data.shard_index import read_shard_index
 from lowrank_asr.hdf5 import provenance
 
 p, w = snakemake.params, snakemake.wildcards
 ig = p.attribution
-baseline, sigma = ig.get("baseline", "silence"), ig.get("blur_sigma", list(DEFAULT_BLUR_SIGMA))
-frontend = p.model.get("frontend", "logmel")
+baseline, sigma = ig["baseline"], ig["blur_sigma"]
+frontend = p.model["frontend"]
 results = variant_attributions(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
                                weights_paths=list(snakemake.input.weights), data_files=read_shard_index(snakemake.input.data),
                                utterances=ig["utterances"], steps=ig["steps"], baseline=baseline, blur_sigma=sigma,
-                               batch_size=ig.get("batch_size", 16), max_symbols_per_step=p.max_symbols,
+                               batch_size=ig["batch_size"], max_symbols_per_step=p.max_symbols,
                                batch_seconds=p.batch_seconds)
 for epoch, output, items in zip(p.epochs, snakemake.output, results, strict=True):
     write_attributions(output, items, provenance(

@@ -19,7 +19,7 @@ shard = int(w.get("shard", 0))
 results = variant_landscapes(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
                              weights_paths=list(snakemake.input.weights), data_files=read_shard_index(snakemake.input.data),
                              grid=ls["grid"], span=ls["range"], subset=ls["subset"], seed=ls["seed"], shard=shard,
-                             n_shards=p.shards, wer=ls.get("wer", False),
+                             n_shards=p.shards, wer=ls["wer"],
                              batch_seconds=p.batch_seconds)
 for epoch, output, result in zip(p.epochs, snakemake.output, results, strict=True):
     attrs = provenance(seed=ls["seed"], config=[p.model, ls], code=p.code, variant=w.variant, epoch=int(epoch),

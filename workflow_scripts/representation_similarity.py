@@ -21,7 +21,7 @@ for name, cfg in p.models.items():
     blocks[name] = [s.name for s in expand_blocks(merged["blocks"], merged["alpha"])]
 results = variant_similarities(model_cfgs=p.models, vocab_path=snakemake.input.vocab[0], epoch_weights=epoch_weights,
                                data_files=list(snakemake.input.data), subset=rep["subset"], seed=rep["seed"],
-                               batch_size=rep.get("batch_size", 16), batch_seconds=p.batch_seconds)
+                               batch_size=rep["batch_size"], batch_seconds=p.batch_seconds)
 for epoch, cka, ids in results:
     write_variant_similarity(outputs[epoch], cka, blocks, ids,
                              provenance(seed=rep["seed"], config=[p.models, rep], code=p.code, epoch=epoch,

@@ -12,9 +12,9 @@ from lowrank_asr.text.vocabulary import build_char_vocabulary, train_sentencepie
 settings = snakemake.params.vocabulary
 texts = [row.transcript for tsv in snakemake.input for row in read_transcripts(tsv)]
 vocab_json = Path(snakemake.output[0])
-if settings.get("type", "char") == "char":
+if settings["type"] == "char":
     vocab = build_char_vocabulary(texts)
 else:
     vocab = train_sentencepiece(texts, settings["size"], vocab_json.parent / "spm")
 vocab.save(vocab_json)
-log.info("vocabulary: %s with %d tokens", settings.get("type", "char"), vocab.size)
+log.info("vocabulary: %s with %d tokens", settings["type"], vocab.size)

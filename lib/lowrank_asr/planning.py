@@ -249,10 +249,10 @@ def main() -> None:
     """``python -m lowrank_asr.planning``: the README's tables for config/librispeech.yaml and the GPU profiles."""
     import yaml
 
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml, with_defaults
 
     root = Path(__file__).resolve().parents[2]
-    config = load_yaml(root / "config" / "librispeech.yaml")
+    config = with_defaults(load_yaml(root / "config" / "librispeech.yaml"))
     profiles = {name: yaml.safe_load((root / "profiles" / name / "config.v8+.yaml").read_text())["config"]
                 for name in CARDS}
     rows = plan(config, profiles)

@@ -47,7 +47,8 @@ def _median_time(fn, repeats: int) -> float:
 def _model_and_batch(subset: int, seconds: float, labels: int):
     import tensorflow as tf
 
-    from lowrank_asr.config import load_yaml, variant_model_config
+    from lowrank_asr.config import variant_model_config
+    from lowrank_asr.config_files import load_yaml
     from lowrank_asr.models import build_model
 
     cfg = load_yaml(ROOT / "config" / "config.yaml")
@@ -133,7 +134,8 @@ def bench_representations(quick: bool) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from lowrank_asr.config import load_yaml, variant_model_config
+    from lowrank_asr.config import variant_model_config
+    from lowrank_asr.config_files import load_yaml
     from lowrank_asr.evaluation.transcribe import transcribe
     from lowrank_asr.models import build_model
     from lowrank_asr.representations.analysis import analyse_epoch, analyse_variants

@@ -53,13 +53,13 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
     sys.path.insert(0, str(lib))
     import numpy as np
     import tensorflow as tf
-    import yaml
 
     from lowrank_asr.config import variant_model_config
     from lowrank_asr.models import build_model
     from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism
+    from lowrank_asr.workflow.config import load_config, train_job_settings
 
-    config = yaml.safe_load((ROOT / "config" / "librispeech.yaml").read_text())
+    config = load_config(ROOT / "config" / "librispeech.yaml")  # complete: the schema's defaults filled in
     configure_determinism(seed)
     model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
     b, samples, labels = params["batch"], int(params["seconds"] * 16000), params["labels"]
@@ -69,11 +69,11 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
              "labels": tf.constant(rng.integers(1, VOCAB, (b, labels)), tf.int32),
              "label_len": tf.fill([b], labels)}
     data = tf.data.Dataset.from_tensors(batch).unbatch().padded_batch(b)  # open shapes, as in training
-    training = dict(config["training"], batch_size=b, mixed_precision=False, accumulate=1,
+    training = dict(train_job_settings(config), batch_size=b, mixed_precision=False, accumulate=1,
                     max_steps_per_epoch=None)
     max_symbols = int(config["training"]["dev_max_symbols_per_step"])
     if call in ("train", "evaluate"):
-        trainer = Trainer(model, TrainSettings.from_config(training, seed=seed), tf.distribute.get_strategy(),
+        trainer = Trainer(model, TrainSettings.from_config(training, seed=seed, max_duration=None), tf.distribute.get_strategy(),
                           d_model=model.specs[-1].channels)
     if call == "train":
         def run():

@@ -40,19 +40,19 @@ def _child(batch_size: int, mode: str, seed: int = 1) -> dict:
     sys.path.insert(0, str(ROOT / "lib"))
     import numpy as np
     import tensorflow as tf
-    import yaml
 
     from lowrank_asr.config import variant_model_config
     from lowrank_asr.models import build_model
     from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism
+    from lowrank_asr.workflow.config import load_config, train_job_settings
 
-    config = yaml.safe_load((ROOT / "config" / "librispeech.yaml").read_text())
+    config = load_config(ROOT / "config" / "librispeech.yaml")  # complete: the schema's defaults filled in
     configure_determinism(seed)
     model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
     chunk = int(mode[len("chunk"):]) if mode.startswith("chunk") else None
-    training = dict(config["training"], batch_size=batch_size, mixed_precision=False, joint_chunk=chunk,
+    training = dict(train_job_settings(config), batch_size=batch_size, mixed_precision=False, joint_chunk=chunk,
                     accumulate=1, max_steps_per_epoch=None)
-    trainer = Trainer(model, TrainSettings.from_config(training, seed=seed), tf.distribute.get_strategy(),
+    trainer = Trainer(model, TrainSettings.from_config(training, seed=seed, max_duration=None), tf.distribute.get_strategy(),
                       d_model=model.specs[-1].channels)
     if mode == "nojoint":
         def trivial_loss(x, x_len, labels, label_len, training=False, joint_chunk=None):

@@ -48,20 +48,20 @@ def _child(points: list[tuple[int, float, int]], precision: str, seed: int = 1) 
     import keras
     import numpy as np
     import tensorflow as tf
-    import yaml
 
     from lowrank_asr.config import variant_model_config
     from lowrank_asr.models import build_model
     from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism
+    from lowrank_asr.workflow.config import load_config, train_job_settings
 
-    config = yaml.safe_load((ROOT / "config" / "librispeech.yaml").read_text())
+    config = load_config(ROOT / "config" / "librispeech.yaml")  # complete: the schema's defaults filled in
     configure_determinism(seed)
     mixed = precision == "mixed"
     keras.mixed_precision.set_dtype_policy("mixed_float16" if mixed else "float32")
     model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
-    training = dict(config["training"], batch_size=max(p[0] for p in points), mixed_precision=mixed,
+    training = dict(train_job_settings(config), batch_size=max(p[0] for p in points), mixed_precision=mixed,
                     joint_chunk=None, accumulate=1, max_steps_per_epoch=None)
-    trainer = Trainer(model, TrainSettings.from_config(training, seed=seed), tf.distribute.get_strategy(),
+    trainer = Trainer(model, TrainSettings.from_config(training, seed=seed, max_duration=None), tf.distribute.get_strategy(),
                       d_model=model.specs[-1].channels)
     rng = np.random.default_rng(seed)
 

@@ -38,7 +38,7 @@ def synthetic_durations(n: int = 20000, seed: int = 0) -> list[float]:
 def config_durations(config_path: str | Path, workdir: str | Path) -> tuple[list[float], float | None, str]:
     """The durations of a config's training splits (within its data.max_duration), its max_duration, and where
     they came from."""
-    from lowrank_asr.config import load_yaml
+    from lowrank_asr.config_files import load_yaml
     from lowrank_asr.data.dataset import list_shards, scan_durations
 
     config = load_yaml(config_path)

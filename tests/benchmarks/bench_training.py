@@ -147,8 +147,10 @@ def _trainer(config: dict, model_cfg: dict, vocab_size: int, batch_size: int, se
 
     configure_determinism(seed)
     model = build_model(model_cfg, vocab_size)
-    training = dict(config["training"], batch_size=batch_size, mixed_precision=False, max_steps_per_epoch=None)
-    settings = TrainSettings.from_config(training, seed=seed)
+    from lowrank_asr.workflow.config import train_job_settings
+
+    training = dict(train_job_settings(config), batch_size=batch_size, mixed_precision=False, max_steps_per_epoch=None)
+    settings = TrainSettings.from_config(training, seed=seed, max_duration=None)
     trainer = Trainer(model, settings, tf.distribute.get_strategy(), d_model=model.specs[-1].channels)
     return model, trainer
 

@@ -58,7 +58,7 @@ def attributed_input(model, audio, num_samples: int) -> AttributedInput:
     t = int(raw_len[0])
     silence, _ = log_mel(tf.zeros_like(audio), [num_samples], **raw_cfg)
     mean = scale = None
-    if features.get("normalize", True):
+    if features["normalize"]:
         m, s = normalization_stats(raw, raw_len)
         mean, scale = m.numpy().reshape(-1), s.numpy().reshape(-1)
     hop = frame_params(features["sample_rate"], features["frame_ms"], features["hop_ms"])[1]
@@ -84,7 +84,7 @@ def log_likelihood_fn(model) -> Callable:
     from lowrank_asr.features.logmel import apply_normalization
 
     wave = model.wave is not None
-    normalize = not wave and model.cfg["features"].get("normalize", True)
+    normalize = not wave and model.cfg["features"]["normalize"]
     rank = 2 if wave else 3
 
     @tf.function(input_signature=[tf.TensorSpec([None] * rank, tf.float32), tf.TensorSpec(None, tf.float32),

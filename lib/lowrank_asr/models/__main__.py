@@ -17,8 +17,9 @@ CHAR_VOCAB_SIZE = 29
 
 
 def vocab_size_from_config(config: dict) -> int:
-    vocab = config.get("vocabulary") or {}
-    if vocab.get("type", "char") == "sentencepiece":
+    """The vocabulary size of a complete config (``lowrank_asr.config_files.with_defaults``)."""
+    vocab = config["vocabulary"]
+    if vocab["type"] == "sentencepiece":
         return int(vocab["size"])
     return CHAR_VOCAB_SIZE
 
@@ -33,12 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from lowrank_asr.config import load_yaml, variant_model_config
+    from lowrank_asr.config import variant_model_config
+    from lowrank_asr.config_files import load_yaml, with_defaults
     from lowrank_asr.errors import PipelineError
     from lowrank_asr.models.config import merge_model_config
 
     try:
-        config = load_yaml(args.config)
+        config = with_defaults(load_yaml(args.config))
         cfg = merge_model_config(variant_model_config(config, args.variant))
         vocab_size = vocab_size_from_config(config)
     except (OSError, PipelineError) as exc:

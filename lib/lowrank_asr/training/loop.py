@@ -13,7 +13,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,37 +38,30 @@ class TrainSettings:
     epochs: int
     batch_size: int
     seed: int
-    learning_rate: dict = field(default_factory=lambda: {"schedule": "transformer", "warmup_steps": 1000})
+    learning_rate: dict = field(default_factory=lambda: {"schedule": "transformer", "peak": None, "warmup_steps": 1000})
     clip_norm: float | None = 5.0
     mixed_precision: bool = False
     max_steps_per_epoch: int | None = None
     max_duration: float | None = None
-    max_symbols_per_step: int = 5
+    dev_max_symbols_per_step: int = 5
     precise_bn_batches: int = 0
     joint_chunk: int | None = None
     accumulate: int = 1
     # budgets of padded audio seconds per batch (training.batch_seconds, evaluation.batch_seconds for the dev
     # set); None: batches of batch_size. skip_over_budget: leave out (and log) utterances longer than a budget.
     batch_seconds: float | None = None
-    dev_batch_seconds: float | None = None
+    evaluation_batch_seconds: float | None = None
     skip_over_budget: bool = False
 
     @classmethod
-    def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
-                    max_symbols_per_step: int = 5) -> TrainSettings:
-        """`max_symbols_per_step` is the dev decode's default where `training.dev_max_symbols_per_step` is unset.
-        `training` may carry the train job's `evaluation_batch_seconds` and `skip_over_budget`
-        (lowrank_asr.config.train_job_settings)."""
-        return cls(epochs=training["epochs"], batch_size=training["batch_size"], seed=seed,
-                   learning_rate=training.get("learning_rate", {}), clip_norm=training.get("clip_norm"),
-                   mixed_precision=training.get("mixed_precision", False),
-                   max_steps_per_epoch=training.get("max_steps_per_epoch"), max_duration=max_duration,
-                   max_symbols_per_step=training.get("dev_max_symbols_per_step", max_symbols_per_step),
-                   precise_bn_batches=training.get("precise_bn_batches", 0),
-                   joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1),
-                   batch_seconds=training.get("batch_seconds"),
-                   dev_batch_seconds=training.get("evaluation_batch_seconds"),
-                   skip_over_budget=training.get("skip_over_budget", False))
+    def from_config(cls, training: Mapping, *, seed: int, max_duration: float | None) -> TrainSettings:
+        """The settings from the train job's complete ``training`` section (config/schema.yaml's defaults filled
+        in, plus ``evaluation_batch_seconds`` and ``skip_over_budget``: lowrank_asr.workflow.config.
+        train_job_settings); a missing key is a KeyError, not a default of its own."""
+        keys = ("epochs", "batch_size", "learning_rate", "clip_norm", "mixed_precision", "max_steps_per_epoch",
+                "dev_max_symbols_per_step", "precise_bn_batches", "joint_chunk", "accumulate", "batch_seconds",
+                "evaluation_batch_seconds", "skip_over_budget")
+        return cls(seed=seed, max_duration=max_duration, **{k: training[k] for k in keys})
 
 
 def configure_determinism(seed: int) -> None:
@@ -345,7 +338,7 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
     # each make_dataset checks its budget against the shards' durations as it is built: before any step
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
-                            seed=settings.seed, batch_seconds=settings.dev_batch_seconds,
+                            seed=settings.seed, batch_seconds=settings.evaluation_batch_seconds,
                             skip_over_budget=settings.skip_over_budget)
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
@@ -366,7 +359,7 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
             log.info("epoch %d: precise batch norm over %d batches in %.1f s", epoch, used,
                      time.perf_counter() - bn_began)
         dev_loss = trainer.mean_loss(dev_data)
-        dev_wer = greedy_wer(model, dev_data, vocab, max_symbols_per_step=settings.max_symbols_per_step)
+        dev_wer = greedy_wer(model, dev_data, vocab, max_symbols_per_step=settings.dev_max_symbols_per_step)
         row = {"epoch": epoch, "train_loss": f"{train_loss:.5f}", "dev_loss": f"{dev_loss:.5f}",
                "dev_wer": f"{dev_wer:.5f}", "learning_rate": f"{trainer.learning_rate():.6g}", "steps": steps,
                "seconds": f"{time.perf_counter() - began:.1f}"}

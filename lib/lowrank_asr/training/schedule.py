@@ -33,8 +33,8 @@ def default_peak(d_model: int) -> float:
 
 
 def make_schedule(spec: dict, d_model: int):
-    """A schedule from the config's `training.learning_rate` mapping."""
-    peak = spec.get("peak") or default_peak(d_model)
-    if spec.get("schedule", "transformer") == "constant":
+    """A schedule from the config's complete `training.learning_rate` mapping (`peak: null`: `default_peak`)."""
+    peak = default_peak(d_model) if spec["peak"] is None else spec["peak"]
+    if spec["schedule"] == "constant":
         return peak
-    return TransformerSchedule(peak, spec.get("warmup_steps", 1000))
+    return TransformerSchedule(peak, spec["warmup_steps"])
