@@ -13,12 +13,23 @@ from lowrank_asr.config import (
     training_runs,
     variant_model_config,
 )
+from lowrank_asr.data.packaged import PACKAGED_SPLITS, drop_unavailable_splits
+from lowrank_asr.data.packaged import UNAVAILABLE_MARKER as REAL_TEST_UNAVAILABLE
 from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
 from lowrank_asr.workflow.run_settings import run_model_configs
 
+REAL_TEST_TARBALL = "resources/downloads/real-test.tar.gz"
+
+# The real-speech split joins only where apt-get can fetch its packages: decided here, once per DAG build,
+# so that no job of the run depends on it otherwise (lowrank_asr.data.packaged.drop_unavailable_splits).
+_REAL_TEST_NOTICE = drop_unavailable_splits(
+    config, cached=Path(REAL_TEST_TARBALL).is_file(), marker=REAL_TEST_UNAVAILABLE
+)
+if _REAL_TEST_NOTICE and workflow.is_main_process:
+    print(_REAL_TEST_NOTICE, file=sys.stderr)
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])
 # Each variant trains once per `training.seeds` entry. The `{variant}` wildcard names a run: the variant alone with

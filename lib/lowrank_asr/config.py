@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from lowrank_asr.data.librispeech import SAMPLE_RATE
+from lowrank_asr.data.packaged import PACKAGED_SPLITS
 from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")
@@ -85,7 +86,8 @@ def _check_cross_fields(config: dict) -> None:
     corpus = config["corpus"]
     local = corpus.get("local") or {}
     if corpus["source"] == "synthetic":
-        missing = [s for s in all_splits(config) if s not in local and s not in corpus.get("synthetic", {})]
+        missing = [s for s in all_splits(config)
+                   if s not in local and s not in corpus.get("synthetic", {}) and s not in PACKAGED_SPLITS]
         if missing:
             raise ConfigError(
                 f"split(s) {', '.join(missing)} have no entry under corpus.synthetic and none under corpus.local; "
