@@ -7,11 +7,11 @@ log = start_from_snakemake(snakemake)
 from lowrank_asr.data.dataset import make_dataset, over_budget_utterances
 from lowrank_asr.data.packaged import SENTENCE_WORDS
 from lowrank_asr.evaluation.transcribe import (
-                    score_decodes,
-                    score_sentences,
-                    transcribe,
-                    write_decodes,
-                    write_json,
+    score_decodes,
+    score_sentences,
+    transcribe,
+    write_decodes,
+    write_json,
 )
 from lowrank_asr.models.trained import load_trained
 
