@@ -29,7 +29,9 @@ rule plot_headline:
         table="results/wer_table.csv",
         compression="results/compression.csv",
     output:
-        report("results/plots/headline.png", caption="../report/headline.rst", category="0. What low rank buys"),
+        report(
+            "results/plots/headline.png", caption="../report/headline.rst", category="0. What low rank buys"
+        ),
     log:
         "logs/plot_headline/headline.log",
     benchmark:
