@@ -17,7 +17,7 @@ from pathlib import Path
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.plotting import style as st
-from lowrank_asr.plotting.representations import variant_colors
+from lowrank_asr.plotting.style import variant_colors
 
 HEADLINE_SPLITS: tuple[str, ...] = ("test-other", "real-test")
 _FLOATS = ("greedy_wer", "greedy_wer_low", "greedy_wer_high", "rtf", "params", "fraction")
