@@ -173,6 +173,9 @@ def test_split_from_fake_packages_is_librispeech_format_and_deterministic(fake_d
     assert "LibriSpeech/SPEAKERS.TXT" in names and "LibriSpeech/real-test/9001/1/9001-1.trans.txt" in names
     durations = sorted(r.duration for r in rows if "/9001/" in r.path)
     assert durations == pytest.approx([0.25, 0.45, 0.5], abs=1e-3)  # activated, agent-pass, dictate/pause
+    by_id = [r.duration for r in sorted(rows, key=lambda r: r.path)]
+    assert by_id[:3] == sorted(by_id[:3])  # numbered shortest first (homogeneous evaluation batches)
+    assert record["names"]["9001-1-0000"] == "asterisk:activated" and len(record["names"]) == 5
     info = sf.info(split_dir / "9001" / "1" / "9001-1-0000.flac")
     assert info.samplerate == 16000 and info.frames == 2 * int(0.25 * 8000)
 
