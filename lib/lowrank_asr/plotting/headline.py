@@ -71,7 +71,7 @@ def plot_headline(table: Sequence[Mapping], compression: Sequence[Mapping], out_
         fig.suptitle("What low rank buys: greedy WER against size and inference cost")
         axes = fig.subplots(len(present), 2, squeeze=False)
         for row_axes, split in zip(axes, present, strict=True):
-            for ax, x_key, x_label in ((row_axes[0], "params", "trainable parameters (log scale)"),
+            for ax, x_key, x_label in ((row_axes[0], "params", "parameters (log scale)"),
                                        (row_axes[1], "rtf", "real-time factor, greedy (traced code)")):
                 for k, variant in enumerate(variants):
                     p = points.get((variant, split))
