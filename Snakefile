@@ -62,6 +62,7 @@ rule all:
         "results/wer_table.csv",
         "results/wer_table.md",
         "results/plots/training_curves.png",
+        "results/plots/headline.png",
         landscape_targets(),
         attribution_targets(),
         representation_targets(),

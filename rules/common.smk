@@ -17,10 +17,22 @@ from lowrank_asr.workflow.config import (
     training_resume_settings,
     training_runs,
 )
+from lowrank_asr.data.packaged import PACKAGED_SPLITS, drop_unavailable_splits
+from lowrank_asr.data.packaged import UNAVAILABLE_MARKER as REAL_TEST_UNAVAILABLE
 from lowrank_asr.workflow.paths import local_split_source
 
 # `config` is validated (Snakefile): every section is complete, with the schema's defaults (config/schema.yaml).
 
+REAL_TEST_TARBALL = "resources/downloads/real-test.tar.gz"
+
+# The real-speech split joins only where apt-get can fetch its packages: decided here, once per DAG build,
+# so that no job of the run depends on it otherwise (lowrank_asr.data.packaged.drop_unavailable_splits).
+_REAL_TEST_NOTICE = drop_unavailable_splits(
+    config, cached=Path(REAL_TEST_TARBALL).is_file(), marker=REAL_TEST_UNAVAILABLE
+)
+# once per `make run`: its `--report` pass, which runs nothing, stays quiet (so do remote jobs)
+if _REAL_TEST_NOTICE and workflow.is_main_process and "--report" not in sys.argv:
+    print(_REAL_TEST_NOTICE, file=sys.stderr)
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])
 # Each variant trains once per `training.seeds` entry. The `{variant}` wildcard names a run: the variant alone with

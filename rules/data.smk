@@ -1,6 +1,6 @@
 # Corpus → transcripts → TFRecords → vocabulary.
 SOURCE = config["corpus"]["source"]
-TARBALL_SPLITS = [s for s in SPLITS if s not in LOCAL]
+TARBALL_SPLITS = [s for s in SPLITS if s not in LOCAL and s not in PACKAGED_SPLITS]
 SYNTH_SPLITS = TARBALL_SPLITS if SOURCE == "synthetic" else []
 DOWNLOAD_SPLITS = TARBALL_SPLITS if SOURCE == "librispeech" else []
 
@@ -41,6 +41,25 @@ rule download_librispeech:
         code=script_code("download_librispeech.py"),
     script:
         "../workflow_scripts/download_librispeech.py"
+
+
+# Recorded human speech from Debian packages (apt-get download + dpkg-deb -x, nothing installed); joins the DAG
+# only where common.smk's gate found the packages (lowrank_asr.data.packaged).
+rule real_test_split:
+    output:
+        tarball=REAL_TEST_TARBALL,
+        sources="resources/downloads/real-test.sources.json",
+    log:
+        "logs/real_test_split/real-test.log",
+    benchmark:
+        "benchmarks/real_test_split/real-test.tsv"
+    conda:
+        ENV_DATA
+    params:
+        marker=REAL_TEST_UNAVAILABLE,
+        code=script_code("real_test_split.py"),
+    script:
+        "../workflow_scripts/real_test_split.py"
 
 
 rule extract:

@@ -21,3 +21,25 @@ rule training_curves:
         code=script_code("training_curves.py"),
     script:
         "../workflow_scripts/training_curves.py"
+
+
+# The study's headline figure, first in the report: greedy WER of every variant and truncation against size and RTF.
+rule plot_headline:
+    input:
+        table="results/wer_table.csv",
+        compression="results/compression.csv",
+    output:
+        report(
+            "results/plots/headline.png", caption="../report/headline.rst", category="0. What low rank buys"
+        ),
+    log:
+        "logs/plot_headline/headline.log",
+    benchmark:
+        "benchmarks/plot_headline/headline.tsv"
+    conda:
+        ENV_PLOT
+    params:
+        runs={r.name: r.variant for r in RUNS},
+        code=script_code("plot_headline.py"),
+    script:
+        "../workflow_scripts/plot_headline.py"

@@ -27,7 +27,8 @@ DATA_RULES = {"synthesize_corpus", "extract", "transcripts", "tfrecords", "tfrec
 LANDSCAPE_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video"}
 REPRESENTATION_RULES = {"representations", "representation_similarity", "plot_representations",
                         "plot_representation_spectra", "plot_representation_similarity", "representation_video",
-                        "compression", "compression_table", "plot_compression"}
+                        "compression", "compression_table", "plot_compression",
+                        "plot_headline"}  # the headline figure draws the compression table too
 GEOMETRY_RULES = {"trajectory_plane", "interpolation", "sharpness", "plot_geometry"}
 
 pytestmark = pytest.mark.slow
@@ -357,7 +358,8 @@ def test_adding_an_evaluation_split_runs_only_that_split(smoke_repo: Path) -> No
     jobs = planned_jobs(smoke_repo, "--config", f"evaluation={{splits: [{', '.join(splits)}]}}")
     # the compression sweep decodes the evaluation splits (compression.splits is unset in smoke.yaml), so it is
     # redone too; nothing else: no training, no evaluation of the other splits
-    compression = {("compression", None), ("compression_table", None), ("plot_compression", None)}
+    compression = {("compression", None), ("compression_table", None), ("plot_compression", None),
+                   ("plot_headline", None)}
     assert "splits" not in cfg["compression"]
     assert {(rule, w.get("split")) for rule, w in jobs} == {("evaluate", "dev-clean"), ("wer_table", None)} | compression
     assert {w["variant"] for rule, w in jobs if rule == "evaluate"} == set(cfg["variants"])
@@ -374,7 +376,7 @@ def test_changing_a_decoding_knob_retrains_nothing(smoke_repo: Path, knob: str) 
     uses_knob = {"beam_width": set(), "max_symbols_per_step": {
         "integrated_gradients", "plot_attribution", "attribution_video", "interpolation", "plot_geometry",
         "compression", "compression_table", "plot_compression"}}[knob]
-    assert rules <= {"evaluate", "wer_table"} | uses_knob
+    assert rules <= {"evaluate", "wer_table", "plot_headline"} | uses_knob
 
 
 def test_toggling_the_bad_audio_policy_reruns_only_splits_with_bad_audio(smoke_repo: Path) -> None:
@@ -386,7 +388,8 @@ def test_toggling_the_bad_audio_policy_reruns_only_splits_with_bad_audio(smoke_r
     skipped.write_text(json.dumps([{"path": "x.flac", "utt_id": "x", "reason": "audio file holds no samples"}]))
     try:
         # the table counts the skipped utterances it reads from the list: only it is redone
-        assert planned_jobs(smoke_repo, "--config", "data={on_bad_audio: skip}") == [("wer_table", {})]
+        assert sorted(planned_jobs(smoke_repo, "--config", "data={on_bad_audio: skip}")) == [
+            ("plot_headline", {}), ("wer_table", {})]
         jobs = planned_jobs(smoke_repo)  # back to `fail`: test-other's transcripts must run again (and fail)
     finally:
         skipped.write_text(original)
@@ -394,7 +397,7 @@ def test_toggling_the_bad_audio_policy_reruns_only_splits_with_bad_audio(smoke_r
     assert {w.get("split") for _, w in jobs} == {"test-other", None}
     # the compression sweep decodes the evaluation splits too
     assert {rule for rule, _ in jobs} == {"transcripts", "tfrecords", "evaluate", "wer_table", "compression",
-                                          "compression_table", "plot_compression"}
+                                          "compression_table", "plot_compression", "plot_headline"}
 
 
 def test_changing_the_training_history_reruns_only_the_curves(smoke_repo: Path) -> None:

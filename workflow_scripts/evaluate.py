@@ -5,7 +5,14 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 log = start_from_snakemake(snakemake)
 
 from lowrank_asr.data.dataset import make_dataset, over_budget_utterances
-from lowrank_asr.evaluation.transcribe import score_decodes, transcribe, write_decodes, write_json
+from lowrank_asr.data.packaged import SENTENCE_WORDS
+from lowrank_asr.evaluation.transcribe import (
+    score_decodes,
+    score_sentences,
+    transcribe,
+    write_decodes,
+    write_json,
+)
 from lowrank_asr.models.summary import trainable_params
 from lowrank_asr.models.trained import load_trained
 
@@ -19,7 +26,10 @@ over_budget = over_budget_utterances(snakemake.input.data, budget) if budget is 
 rows, timing = transcribe(model, data, vocab, beam_width=settings["beam_width"],
                           max_symbols_per_step=settings["max_symbols_per_step"])
 write_decodes(rows, snakemake.output.decodes)
-scores = score_decodes([{"GROUNDTRUTH": r.reference, "GREEDY": r.greedy, "BEAMSEARCH": r.beam} for r in rows])
+scored = [{"GROUNDTRUTH": r.reference, "GREEDY": r.greedy, "BEAMSEARCH": r.beam} for r in rows]
+scores = score_decodes(scored)
+# the rates over utterances of SENTENCE_WORDS+ words ("sentences"; real-test is half single words)
+scores["sentences"] = score_sentences(scored, SENTENCE_WORDS)
 scores.update(variant=snakemake.wildcards.variant, split=snakemake.wildcards.split, epochs=snakemake.params.epoch,
               params=trainable_params(model), params_all=int(model.count_params()),
               audio_seconds=timing.audio_seconds, rtf=timing.rtf,

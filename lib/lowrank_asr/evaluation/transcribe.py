@@ -170,6 +170,13 @@ def score_decodes(rows: Sequence[dict]) -> dict:
             "greedy_wer": greedy.wer, "greedy_cer": greedy.cer, "beam_wer": beam.wer, "beam_cer": beam.cer}
 
 
+def score_sentences(rows: Sequence[dict], min_words: int) -> dict | None:
+    """`score_decodes` over the utterances whose reference has at least `min_words` words (with `min_words`),
+    or None when there are none: a split of many single words (real-test) also reports its sentences alone."""
+    sentences = [r for r in rows if len(r["GROUNDTRUTH"].split()) >= min_words]
+    return {**score_decodes(sentences), "min_words": min_words} if sentences else None
+
+
 def write_json(obj: dict, path: str | Path) -> None:
     path = Path(path)
     tmp = path.with_name(path.name + ".tmp")

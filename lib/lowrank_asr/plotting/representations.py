@@ -24,20 +24,13 @@ from matplotlib.ticker import MaxNLocator
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.plotting import style as st
+from lowrank_asr.plotting.style import variant_colors
 
 PANEL = (2.6, 2.4)  # inches per panel
 CKA_CMAP = "viridis"
 SPECTRUM_FLOOR = 1e-6  # normalised spectra below this are drawn at it (log scale; exact zeros of rank-deficient W)
 KERNEL_STYLE = {"linestyle": "--", "linewidth": 1.0, "alpha": 0.8}
 ACTIVATION_STYLE = {"linestyle": "-", "linewidth": 1.6}
-
-
-def variant_colors(variants: Sequence[str]) -> dict[str, str]:
-    """One fixed colour per variant (tab10 in the given order), the same in every figure."""
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10"]
-    return {v: cmap(i % 10) for i, v in enumerate(variants)}
 
 
 def _kernels_of(rep: Mapping, block: str) -> list[dict]:

@@ -7,7 +7,7 @@ Figures are built with the object-oriented API (``matplotlib.figure.Figure`` + t
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,3 +70,11 @@ def save_figure(fig: Figure, out_png: str | os.PathLike) -> Path:
     finally:
         tmp.unlink(missing_ok=True)
     return out
+
+
+def variant_colors(variants: Sequence[str]) -> dict[str, str]:
+    """One fixed colour per variant (tab10 in the given order), the same in every figure."""
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10"]
+    return {v: cmap(i % 10) for i, v in enumerate(variants)}

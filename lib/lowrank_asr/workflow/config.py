@@ -26,6 +26,7 @@ from lowrank_asr.config_files import (
     short_repr,
 )
 from lowrank_asr.data.librispeech import SAMPLE_RATE
+from lowrank_asr.data.packaged import PACKAGED_SPLITS
 from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")
@@ -110,7 +111,7 @@ def _check_cross_fields(config: dict) -> None:
             "test_splits"
         )
     if corpus["source"] == "synthetic":
-        missing = [s for s in splits if s not in local and s not in synthetic]
+        missing = [s for s in splits if s not in local and s not in synthetic and s not in PACKAGED_SPLITS]
         if missing:
             raise ConfigError(
                 f"split(s) {', '.join(missing)} have no entry under corpus.synthetic and none under corpus.local; "
