@@ -265,7 +265,7 @@ def test_geometry_plots_from_files(tmp_path):
             attrs), "interpolation"))
         sharp.append(read_geometry(write_geometry(tmp_path / f"{variant}_s.h5", "sharpness", {
             "epochs": [1, 2], "eigenvalue": [10.0, 5.0 + k], "converged": [True, False], "trace": [50.0, 40.0],
-            "trace_stderr": [2.0, 3.0], "iterations": [4, 10]}, {**attrs, "tolerance": 0.01}), "sharpness"))
+            "trace_stderr": [2.0, 3.0], "iterations": [4, 10], "residual": [0.05, 2.0]}, {**attrs, "tolerance": 0.01}), "sharpness"))
     outs = [plot_trajectories(traj, tmp_path / "t.png"), plot_trajectories(traj[:1], tmp_path / "t1.png"),
             plot_interpolation(interp[0], tmp_path / "i.png"), plot_sharpness(sharp, tmp_path / "s.png")]
     assert all(p.stat().st_size > 10_000 for p in outs)
