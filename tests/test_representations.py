@@ -319,6 +319,10 @@ def test_parameter_count_of_a_rank_r_layer():
     assert layer_params(64, 32, 30) == 64 * 32         # not worth factorising: counted dense
     assert rank_for_fraction((64, 32), 0.25) == 8 and rank_for_fraction((64, 32), 1.0) == 32
     assert rank_for_fraction((64, 32), 0.001) == 1
+    # ⌈f · min(C, O)⌉, values worked out by hand: 0.25 · 10 = 2.5 -> 3 (round-half-even would give 2)
+    hand = {((10, 16), 0.25): 3, ((16, 10), 0.25): 3, ((10, 16), 0.5): 5, ((7, 9), 0.5): 4, ((30, 40), 0.1): 3,
+            ((144, 144), 0.25): 36, ((6, 100), 0.34): 3, ((6, 100), 1 / 3): 2, ((5, 5), 0.01): 1}
+    assert {key: rank_for_fraction(*key) for key in hand} == hand
     with pytest.raises(PipelineError, match="fraction"):
         rank_for_fraction((4, 4), 0.0)
 
