@@ -14,7 +14,6 @@ layer is min(C·O, r·(C + O)) and at full rank it is the original C·O (and the
 from __future__ import annotations
 
 import math
-
 from collections.abc import Mapping
 from dataclasses import dataclass
 
