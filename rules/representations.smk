@@ -14,7 +14,8 @@ REPRESENTATIONS = {
 }
 # epoch 0, the seeded initialisation, always comes first: whether training lowers a rank is read against it
 REPRESENTATION_EPOCHS = [
-    epoch_tag(e) for e in [0] + analysis_epochs({**config, "representations": REPRESENTATIONS}, "representations")
+    epoch_tag(e)
+    for e in [0] + analysis_epochs({**config, "representations": REPRESENTATIONS}, "representations")
 ]
 # the analysis of an epoch does not depend on which other epochs are analysed: keep `epochs` out of the params
 REPRESENTATION_SETTINGS = {k: v for k, v in REPRESENTATIONS.items() if k != "epochs"}
