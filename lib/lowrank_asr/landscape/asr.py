@@ -58,7 +58,7 @@ class SubsetObjective:
     def loss_fn64(self) -> float:
         """The mean loss at the model's current weights (all of them, BN statistics included), computed by a
         float64 twin of the model on the same features: built and traced on first use, for the rare points where
-        the float32 activations overflow. Costs about twice a float32 evaluation."""
+        the float32 activations overflow (the twin doubles the model's memory while it exists)."""
         import keras
         import tensorflow as tf
 
