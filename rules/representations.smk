@@ -4,7 +4,8 @@
 # and tracing (~10 s), the analysis of an epoch a fraction of a second, so per-epoch jobs would cost ~30x more.
 # `all` asks for representation_targets() (rules/common.smk): the files below, their plots and the video.
 REPRESENTATIONS = config["representations"]
-REPRESENTATION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "representations")]
+# epoch 0, the seeded initialisation, always comes first: whether training lowers a rank is read against it
+REPRESENTATION_EPOCHS = [epoch_tag(e) for e in [0] + analysis_epochs(config, "representations")]
 # the analysis of an epoch does not depend on which other epochs are analysed: keep `epochs` out of the params
 REPRESENTATION_SETTINGS = {k: v for k, v in REPRESENTATIONS.items() if k != "epochs"}
 # the first seed's run of every variant (paths name the run: the variant, or variant/seed_N with several seeds)

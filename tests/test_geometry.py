@@ -1,4 +1,4 @@
-"""Training geometry: trajectory PCA plane, Hessian sharpness (power iteration, Hutchinson), 1-D interpolation."""
+"""Training geometry: trajectory PCA plane, Hessian sharpness (Lanczos, Hutchinson), 1-D interpolation."""
 
 import keras
 import numpy as np
@@ -10,8 +10,7 @@ from lowrank_asr.geometry.hessian import (
     ModelHVP,
     hutchinson_trace,
     hvp_method_for,
-    largest_eigenvalue,
-    power_iteration,
+    lanczos,
 )
 from lowrank_asr.geometry.interpolation import epoch_path_positions, evaluate_path, model_state
 from lowrank_asr.geometry.io import read_geometry, write_geometry
@@ -80,7 +79,7 @@ def _quadratic(seed=0, eigs=(6.0, 3.0, 1.0, 0.5, -0.25, 0.1)):
     return q @ np.diag(eigs) @ q.T, np.array(eigs)
 
 
-def test_power_iteration_finds_top_eigenvalue_within_tolerance():
+def test_lanczos_finds_top_eigenvalue_within_its_residual():
     h, eigs = _quadratic()
     calls = []
 
@@ -88,29 +87,48 @@ def test_power_iteration_finds_top_eigenvalue_within_tolerance():
         calls.append(1)
         return h @ v
 
-    tol = 1e-8
-    res = power_iteration(hvp, len(eigs), max_iter=500, tol=tol, seed=3)
-    assert res.converged and res.iterations == len(calls) == len(res.history)
-    assert res.relative_change <= tol
-    # the Rayleigh quotient error is second order in the eigenvector error: far below the stopping tolerance
-    assert abs(res.eigenvalue - eigs.max()) / eigs.max() < 1e-6
-    short = power_iteration(hvp, len(eigs), max_iter=2, tol=1e-12, seed=3)
-    assert not short.converged and short.iterations == 2
+    res = lanczos(hvp, len(eigs), max_iter=500, tol=1e-8, seed=3)
+    assert res.converged and res.iterations == len(calls) == len(res.history) <= len(eigs)
+    assert res.eigenvalue == pytest.approx(6.0, rel=1e-6) and res.dominant == pytest.approx(6.0, rel=1e-6)
+    short = lanczos(hvp, len(eigs), max_iter=2, tol=1e-12, seed=3)
+    assert not short.converged and short.iterations == 2 and short.residual > 1e-12 * abs(short.eigenvalue)
 
 
-def test_largest_eigenvalue_when_the_dominant_one_is_negative():
-    h, eigs = _quadratic(2, eigs=(2.0, 1.0, 0.5, -0.3, -5.0))
-    top, dominant = largest_eigenvalue(lambda v: h @ v, 5, max_iter=2000, tol=1e-10)
-    assert dominant == pytest.approx(-5.0, rel=1e-6)
-    assert top.converged and top.eigenvalue == pytest.approx(2.0, rel=1e-6)
-    assert top.iterations == len(top.history) > 2
-    h, _ = _quadratic(2, eigs=(5.0, 1.0, -2.0))
-    top, dominant = largest_eigenvalue(lambda v: h @ v, 3, max_iter=2000, tol=1e-10)
-    assert top.eigenvalue == dominant == pytest.approx(5.0, rel=1e-6)  # positive: one run only
-    # λ_max tiny next to |λ_d|: the tolerance is on λ_max itself, so a short run says it did not converge
+def _spectrum_5_and_minus_4_9(n=2000, seed=0):
+    """Eigenvalues 5 and −4.9 at the edges of a bulk in [−4, 4]: power iteration's rate is 4.9/5 = 0.98."""
+    rng = np.random.default_rng(seed)
+    eigs = np.concatenate([[5.0, -4.9], rng.uniform(-4.0, 4.0, n - 2)])
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    return (q * eigs) @ q.T
+
+
+@pytest.mark.parametrize("max_iter, tol", [(10, 0.01), (30, 0.01), (60, 1e-4), (200, 1e-6)])
+def test_lanczos_converged_means_within_tolerance_with_close_eigenvalues_of_both_signs(max_iter, tol):
+    h = _spectrum_5_and_minus_4_9()
+    res = lanczos(lambda v: h @ v, len(h), max_iter=max_iter, tol=tol, seed=1)
+    # the stored residual is the Ritz pair's own, recomputed here with one more product
+    true = np.linalg.norm(h @ res.vector - res.eigenvalue * res.vector)
+    assert res.residual == pytest.approx(true, rel=1e-3, abs=1e-6 * abs(res.eigenvalue))
+    assert np.min(np.abs(np.linalg.eigvalsh(h) - res.eigenvalue)) <= res.residual * (1 + 1e-6) + 1e-9
+    assert res.eigenvalue <= 5.0 * (1 + 1e-6)  # Ritz values never pass λ_max (up to the float32 basis)
+    assert res.converged == (res.residual <= tol * abs(res.eigenvalue))
+    if res.converged:
+        assert abs(res.eigenvalue - 5.0) <= tol * 5.0
+    else:
+        assert res.iterations == max_iter
+    if max_iter >= 30:  # power iteration needs hundreds of products here; Lanczos tens
+        assert res.converged and res.iterations < max_iter
+
+
+def test_lanczos_finds_the_largest_eigenvalue_when_the_dominant_one_is_negative():
+    h, _ = _quadratic(2, eigs=(2.0, 1.0, 0.5, -0.3, -5.0))
+    res = lanczos(lambda v: h @ v, 5, max_iter=50, tol=1e-7)
+    assert res.converged and res.eigenvalue == pytest.approx(2.0, rel=1e-6)
+    assert res.dominant == pytest.approx(-5.0, rel=1e-6)
+    # λ_max tiny next to |λ_d|: the tolerance is on λ_max itself, so a one-product run says it did not converge
     h, _ = _quadratic(3, eigs=(0.05, 0.04, -0.5, -5.0))
-    top, _ = largest_eigenvalue(lambda v: h @ v, 4, max_iter=5, tol=1e-3)
-    assert not top.converged and top.iterations <= 10
+    res = lanczos(lambda v: h @ v, 4, max_iter=1, tol=1e-3)
+    assert not res.converged and res.iterations == 1
 
 
 def test_hutchinson_trace_exact_on_diagonal_and_unbiased_in_general():
@@ -144,7 +162,7 @@ def test_model_hvp_exact_eigenvalue_and_trace_on_quadratic(method):
     assert hvp.dim == 6
     v = np.random.default_rng(0).standard_normal(6)
     assert np.allclose(hvp(v), h @ v, rtol=1e-3, atol=1e-3)
-    res = power_iteration(hvp, hvp.dim, max_iter=300, tol=1e-4)  # float32 products: ~1e-5 noise
+    res = lanczos(hvp, hvp.dim, max_iter=300, tol=1e-4)  # float32 products: ~1e-5 noise
     assert res.converged and res.eigenvalue == pytest.approx(6.0, rel=1e-3)
     # Hutchinson's mean over all 2^6 sign vectors would be exact; 400 samples land within a few errors
     mean, err = hutchinson_trace(hvp, hvp.dim, samples=400)
@@ -247,7 +265,7 @@ def test_geometry_plots_from_files(tmp_path):
             attrs), "interpolation"))
         sharp.append(read_geometry(write_geometry(tmp_path / f"{variant}_s.h5", "sharpness", {
             "epochs": [1, 2], "eigenvalue": [10.0, 5.0 + k], "converged": [True, False], "trace": [50.0, 40.0],
-            "trace_stderr": [2.0, 3.0], "iterations": [4, 10]}, {**attrs, "tolerance": 0.01}), "sharpness"))
+            "trace_stderr": [2.0, 3.0], "iterations": [4, 10], "residual": [0.05, 2.0]}, {**attrs, "tolerance": 0.01}), "sharpness"))
     outs = [plot_trajectories(traj, tmp_path / "t.png"), plot_trajectories(traj[:1], tmp_path / "t1.png"),
             plot_interpolation(interp[0], tmp_path / "i.png"), plot_sharpness(sharp, tmp_path / "s.png")]
     assert all(p.stat().st_size > 10_000 for p in outs)

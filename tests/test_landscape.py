@@ -231,3 +231,77 @@ def test_lossgrid_partial_array_has_nan():
     g = LossGrid(xs=np.zeros(2), ys=np.zeros(2), points=np.array([[0, 1]]), loss=np.array([3.0]))
     arr = g.loss_array()
     assert arr[0, 1] == 3.0 and np.isnan(arr).sum() == 3 and not g.complete
+
+
+def test_guarded_loss_recomputes_or_stores_inf_never_nan():
+    from lowrank_asr.landscape.grid import FLOAT32, FLOAT64, NOT_FINITE, GuardedLoss
+
+    values = iter([2.5, np.nan, np.float32(np.inf), np.nan])
+    fallbacks = iter([7.0, np.nan])
+    guarded = GuardedLoss(lambda: next(values), lambda: next(fallbacks))
+    assert [guarded() for _ in range(3)] == [2.5, 7.0, np.inf]
+    assert guarded.status == [FLOAT32, FLOAT64, NOT_FINITE]
+    bare = GuardedLoss(lambda: next(values))  # no fallback: +inf with its status
+    assert bare() == np.inf and bare.status == [NOT_FINITE]
+
+
+# an encoder with batch norms and a small RNN-T decoder (the rehearsal's kind), built in seconds
+OVERFLOW_MODEL = {"blocks": [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+                             {"layers": 1, "channels": 16, "stride": 2, "repeat": 1}],
+                  "kernel_size": 5, "decoder": "rnnt", "embed_dim": 4, "pred_units": 8, "joint_units": 8}
+
+
+def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_corpus, tmp_path):
+    """Far along a direction the float32 activations overflow (the rehearsal's corners: the loss was NaN). The
+    grid stores the float64 loss there, or +inf where float64 overflows too, and says which; never NaN."""
+    from lowrank_asr.landscape.asr import subset_objective
+    from lowrank_asr.landscape.grid import FLOAT32, FLOAT64, NOT_FINITE
+    from lowrank_asr.landscape.io import read_landscape, write_landscape
+    from lowrank_asr.models import build_model, save_weights
+    from lowrank_asr.plotting.landscape import plot_landscape
+    from lowrank_asr.text.vocabulary import load_vocabulary
+
+    keras.utils.set_random_seed(3)
+    build = build_model(OVERFLOW_MODEL, load_vocabulary(speech_corpus.vocab_path).size)
+    save_weights(build, tmp_path / "w.weights.h5")
+    obj = subset_objective(model_cfg=OVERFLOW_MODEL, vocab_path=speech_corpus.vocab_path,
+                           weights_path=tmp_path / "w.weights.h5", data_files=speech_corpus.shards, subset=2)
+    centre = obj.loss_fn()
+    assert obj.loss_fn64() == pytest.approx(centre, rel=1e-4)  # the float64 twin computes the same function
+    rng = np.random.default_rng(0)
+    d1 = [rng.standard_normal(v.shape).astype(np.float32) for v in obj.model.trainable_variables]
+    d2 = [np.zeros(v.shape, np.float32) for v in obj.model.trainable_variables]
+    # weights moved by 1e15 x a unit Gaussian: products of a few layers overflow float32 (3.4e38) but not float64
+    # (the joint's tanh saturates: the loss stays finite); at 1e39 the weights themselves overflow float32
+    xs = np.array([0.0, 1e15, 1e39])
+    grid = evaluate_grid(obj.model, obj.loss_fn, d1, d2, xs, [0.0], fallback_fn=obj.loss_fn64, progress=False)
+    assert grid.status.tolist() == [FLOAT32, FLOAT64, NOT_FINITE]
+    assert grid.loss[0] == pytest.approx(centre) and np.isfinite(grid.loss[1]) and grid.loss[2] == np.inf
+    assert grid.status_array().tolist() == [[FLOAT32, FLOAT64, NOT_FINITE]]
+    # the float32 loss at the middle point is indeed not a number: the fallback was needed
+    for v, w, d in zip(obj.model.trainable_variables, [v.numpy() for v in obj.model.trainable_variables], d1,
+                       strict=True):
+        v.assign(w + 1e15 * d)
+    assert not np.isfinite(obj.loss_fn()) and obj.loss_fn64() == pytest.approx(grid.loss[1], rel=1e-9)
+
+    prov = provenance(seed=0, config={}, code="c", variant="v", epoch=1, eval_loss=centre)
+    ys = [0.0, 1.0]
+    path = write_landscape(tmp_path / "l.h5", xs, ys, np.vstack([grid.loss, grid.loss]), None, prov,
+                           status=np.vstack([grid.status, grid.status]))
+    back = read_landscape(path)
+    assert back["loss_status"].tolist() == [[0, 1, 2]] * 2 and not np.isnan(back["loss"]).any()
+    info = plot_landscape(back, tmp_path / "l.png")
+    assert info["n_masked"] == 2 and info["n_recomputed"] == 2
+    with pytest.raises(PipelineError, match="NaN"):
+        write_landscape(tmp_path / "nan.h5", xs, ys, np.full((2, 3), np.nan), None, prov)
+    # a CTC model has no float64 fallback (TensorFlow's CTC kernels are float32-only): +inf, with its status
+    ctc = {**OVERFLOW_MODEL, "decoder": "ctc"}
+    keras.utils.set_random_seed(3)
+    save_weights(build_model(ctc, load_vocabulary(speech_corpus.vocab_path).size), tmp_path / "c.weights.h5")
+    obj = subset_objective(model_cfg=ctc, vocab_path=speech_corpus.vocab_path, weights_path=tmp_path / "c.weights.h5",
+                           data_files=speech_corpus.shards, subset=2)
+    assert obj.fallback_loss is None
+    d1 = [rng.standard_normal(v.shape).astype(np.float32) for v in obj.model.trainable_variables]
+    d2 = [np.zeros(v.shape, np.float32) for v in obj.model.trainable_variables]
+    grid = evaluate_grid(obj.model, obj.loss_fn, d1, d2, xs[:2], [0.0], fallback_fn=obj.fallback_loss, progress=False)
+    assert grid.status.tolist() == [FLOAT32, NOT_FINITE] and grid.loss[1] == np.inf

@@ -38,3 +38,15 @@ def test_documented_commands_give_no_target_after_configfile() -> None:
         words = line.split("#", 1)[0].split()
         after = words[words.index("--configfile") + 2:]
         assert not after or after[0].startswith("-") or after[0] in {"|", "&&", ";"}, line
+
+
+def test_no_test_statement_is_a_bare_boolean_expression() -> None:
+    """`assert_allclose(a, b) and x == y` as a statement checks only the first part (assert_* returns None)."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "tests").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Expr) and isinstance(node.value, (ast.BoolOp, ast.Compare)):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)[:80]}")
+    assert not found, "\n".join(found)

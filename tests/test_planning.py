@@ -53,3 +53,15 @@ def test_epoch_time_falls_with_the_card_and_the_joint_chunk():
     quadro, a100 = planning.CARDS["quadro"], planning.CARDS["a100"]
     assert planning.epoch_hours(macs, a100, "mixed", 4) < planning.epoch_hours(macs, quadro, "mixed", 4)
     assert planning.epoch_hours(macs, a100, "mixed", 16) < planning.epoch_hours(macs, a100, "mixed", 4)
+
+
+def test_evaluation_budget_holds_the_joint_of_the_longest_evaluated_utterance():
+    """Values worked out by hand: one 35.2-s utterance (LibriSpeech's longest dev/test) in a 35.2-s batch has
+    T' = 3520 / 8 = 440 encoder frames and U + 1 = 5 x 35.2 + 1 = 177 labels, widest variant (width 4)."""
+    fixed = 1500 + 107_956_112 * 16 / 2**20
+    frames = 0.1470 * 4 * 3520
+    joint = 0.02107 * 440 * 177
+    assert planning.evaluation_peak_mb(35.2) == pytest.approx(fixed + frames + joint, rel=1e-9)
+    assert planning.evaluation_peak_mb(35.2) == pytest.approx(6858, abs=1)
+    # twice the batch holds two such utterances: twice the variable part
+    assert planning.evaluation_peak_mb(70.4) - fixed == pytest.approx(2 * (frames + joint), rel=1e-9)

@@ -335,9 +335,14 @@ def test_profile_budgets_follow_from_memory_model(name):
     precision = "mixed" if training["mixed_precision"] else "float32"
     usable = planning.usable_mb(card)
     assert planning.training_peak_mb(training["batch_seconds"], training["joint_chunk"], precision) <= usable
-    assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= usable
+    longest = planning.LONGEST_EVAL_UTTERANCE
+    if planning.max_evaluation_seconds(card) >= longest:
+        assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= usable
+        assert evaluation["batch_seconds"] >= 0.75 * planning.max_evaluation_seconds(card)
+    else:  # the longest utterance does not fit the headroom (Quadro): the budget holds it and no more, in the card
+        assert evaluation["batch_seconds"] < longest + 1
+        assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= card.memory_gb * 1024
     assert training["batch_seconds"] >= 0.75 * planning.max_batch_seconds(card, training["joint_chunk"], precision)
-    assert evaluation["batch_seconds"] >= 0.75 * planning.max_evaluation_seconds(card)
     assert evaluation["batch_seconds"] >= planning.LONGEST_EVAL_UTTERANCE  # else the longest test utterance stops
     for rule in TF_RULES:
         assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(rule), rule
@@ -417,7 +422,7 @@ def test_retype_overrides_as_snakemake_passes_them():
     retype_overrides(config, overrides)
     assert config["training"] == {**load_yaml(ROOT / "config" / "config.yaml")["training"], "batch_seconds": 180,
                                   "joint_chunk": 8, "accumulate": 16, "mixed_precision": True}
-    assert config["evaluation"]["batch_seconds"] == 102
+    assert config["evaluation"]["batch_seconds"] == 86
     assert config["software"] == {"tf_env": "tf-gpu"}
     validate_config(config, ROOT / "config" / "schema.yaml")
 

@@ -135,6 +135,42 @@ def test_per_filter_rank_of_each_variant(models, variant, rank):
         assert set(folded.filter_rank.tolist()) == {rank}
 
 
+@pytest.mark.parametrize("variant", ["separable", "lowrank", "wave"])
+def test_layer_spectra_invariant_to_rescaling_filters_that_a_batch_norm_follows(models, variant):
+    """BN makes each output filter's scale irrelevant to the function: rescaling filters by exp(N(0, 0.7)) must
+    leave the layer-level effective and stable rank where they were (they moved from 46 to 37 and from 21 to 5
+    on raw kernels), while a kernel without a BN after it (the wave front end) keeps its raw spectrum."""
+    import dataclasses
+
+    rng = np.random.default_rng(11)
+    for kern in encoder_kernels(models[variant]):
+        scales = np.exp(rng.normal(0.0, 0.7, kern.kernel.shape[2]))
+        rescaled = dataclasses.replace(kern, kernel=kern.kernel * scales[None, None, :])
+        before, after = kernel_spectrum(kern.normalised()), kernel_spectrum(rescaled.normalised())
+        if kern.bn_scale is None:
+            assert kern.name == "wave_frontend/conv"
+            np.testing.assert_array_equal(kern.normalised(), kern.kernel)
+            continue
+        assert after.effective_rank == pytest.approx(before.effective_rank, rel=1e-9), kern.name
+        assert after.stable_rank == pytest.approx(before.stable_rank, rel=1e-9), kern.name
+        np.testing.assert_allclose(after.singular_values, before.singular_values, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(np.linalg.norm(kern.normalised(), axis=(0, 1)), 1.0, rtol=1e-12)
+        # the raw spectrum does move (so the check above could fail)
+        raw_before, raw_after = kernel_spectrum(kern.kernel), kernel_spectrum(rescaled.kernel)
+        assert abs(raw_after.stable_rank - raw_before.stable_rank) > 1e-3 * raw_before.stable_rank, kern.name
+
+
+def test_normalised_kernel_keeps_zero_filters_zero():
+    from lowrank_asr.representations.kernels import ConvKernel
+
+    w = np.zeros((3, 2, 4))
+    w[:, :, 1] = 2.0
+    kern = ConvKernel("B/conv0", "B", "separable", w, 1, "centred", np.ones(4))
+    out = kern.normalised()
+    assert np.all(np.isfinite(out)) and np.all(out[:, :, [0, 2, 3]] == 0)
+    assert np.linalg.norm(out[:, :, 1]) == pytest.approx(1.0)
+
+
 # --------------------------------------------------------------------------------------- activation spectra
 def test_block_output_in_a_d_dimensional_subspace_gives_d():
     rng = np.random.default_rng(3)
@@ -258,7 +294,10 @@ def test_pool_frames_averages_valid_frames_only():
     np.testing.assert_allclose(pooled[0, :, 0], [0.5, 2.5, 4.0])
     np.testing.assert_allclose(pooled[1, :2, 0], [5.5, 7.0])  # frame 8 is padding and not averaged
     same, same_len = pool_frames(y, np.array([5, 3]), 1)
-    np.testing.assert_allclose(same[:, :, 0][:, :3], y[:, :3, 0]) and same_len.tolist() == [5, 3]
+    # a factor of 1 keeps every valid frame as it is
+    assert same_len.tolist() == [5, 3]
+    np.testing.assert_allclose(same[0, :5, 0], y[0, :5, 0])
+    np.testing.assert_allclose(same[1, :3, 0], y[1, :3, 0])
 
 
 # -------------------------------------------------------------------------------------------- truncation
@@ -283,6 +322,10 @@ def test_parameter_count_of_a_rank_r_layer():
     assert layer_params(64, 32, 30) == 64 * 32         # not worth factorising: counted dense
     assert rank_for_fraction((64, 32), 0.25) == 8 and rank_for_fraction((64, 32), 1.0) == 32
     assert rank_for_fraction((64, 32), 0.001) == 1
+    # ⌈f · min(C, O)⌉, values worked out by hand: 0.25 · 10 = 2.5 -> 3 (round-half-even would give 2)
+    hand = {((10, 16), 0.25): 3, ((16, 10), 0.25): 3, ((10, 16), 0.5): 5, ((7, 9), 0.5): 4, ((30, 40), 0.1): 3,
+            ((144, 144), 0.25): 36, ((6, 100), 0.34): 3, ((6, 100), 1 / 3): 2, ((5, 5), 0.01): 1}
+    assert {key: rank_for_fraction(*key) for key in hand} == hand
     with pytest.raises(PipelineError, match="fraction"):
         rank_for_fraction((4, 4), 0.0)
 
@@ -422,6 +465,9 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
     assert back["blocks"] == ["C0", "C1", "C2"] and back["subset_ids"] == small[1].subset_ids
     np.testing.assert_allclose(back["cka_final"], small[1].cka_final)
     assert back["kernels"]["C1"]["conv1"]["filter_rank"].tolist() == [1] * 32
+    conv = back["kernels"]["C1"]["conv1"]
+    assert conv["attrs"]["normalisation"] == "unit_filter_norm"
+    np.testing.assert_allclose(np.sum(conv["filter_singular_values"] ** 2, axis=1), 1.0, rtol=1e-9)  # unit filters
     assert back["activations"]["C2"]["attrs"]["frames"] == small[1].activations[2].frames
     with pytest.raises(PipelineError, match="final_epoch"):
         write_representations(tmp_path / "x.h5", small[1], provenance(seed=0, config={}, code="abc", variant="v",

@@ -136,11 +136,11 @@ def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
     variants, epochs = list(cfg["variants"]), cfg["training"]["epochs"]
     results = smoke_repo / "results"
     for variant in variants:
-        for epoch in range(1, epochs + 1):
+        for epoch in range(0, epochs + 1):  # epoch 0: the initialisation
             rep = read_representations(results / "representations" / variant / f"epoch_{epoch:03d}.h5")
             assert rep["attrs"]["variant"] == variant and rep["attrs"]["epoch"] == epoch
             assert len(rep["subset_ids"]) == cfg["representations"]["subset"]
-    for epoch in range(1, epochs + 1):
+    for epoch in range(0, epochs + 1):
         sim = read_variant_similarity(results / "representations" / f"variants_epoch_{epoch:03d}.h5")
         assert len(sim["cka"]) == len(variants) * (len(variants) - 1) // 2
         assert (results / "plots" / "representations" / "spectra" / f"epoch_{epoch:03d}.png").stat().st_size > 10_000
@@ -151,7 +151,7 @@ def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
     for name in ("effective_rank", "cka_final", "cka_variants"):
         assert (results / "plots" / "representations" / f"{name}.png").stat().st_size > 10_000
     assert (results / "plots" / "compression.png").stat().st_size > 10_000
-    assert count_frames(results / "videos" / "representation_spectra.mp4") == epochs
+    assert count_frames(results / "videos" / "representation_spectra.mp4") == epochs + 1
     report = (smoke_repo / "report.html").read_text(errors="replace")
     assert "effective_rank" in report and "compression" in report
     assert {p.name for p in (smoke_repo / "logs").iterdir()} >= REPRESENTATION_RULES

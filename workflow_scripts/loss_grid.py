@@ -8,6 +8,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
+import numpy as np
+
 from lowrank_asr.data.shard_index import read_shard_index
 from lowrank_asr.hdf5 import provenance
 from lowrank_asr.landscape.asr import variant_landscapes
@@ -26,8 +28,11 @@ for epoch, output, result in zip(p.epochs, snakemake.output, results, strict=Tru
                        eval_loss=result.eval_loss, split=ls["split"])
     if p.shards == 1:
         write_landscape(output, result.grid.xs, result.grid.ys, result.grid.loss_array(),
-                        result.grid.metric_array(), attrs, subset_ids=result.subset_ids)
+                        result.grid.metric_array(), attrs, subset_ids=result.subset_ids,
+                        status=result.grid.status_array())
     else:
         write_landscape_shard(output, result.grid, attrs, shard=shard, n_shards=p.shards,
                               subset_ids=result.subset_ids)
-    log.info("%s epoch %s: eval loss %.4f", w.variant, epoch, result.eval_loss)
+    log.info("%s epoch %s: eval loss %.4f; %d points recomputed in float64 (float32 overflowed), %d not finite "
+             "(+inf)", w.variant, epoch, result.eval_loss, np.count_nonzero(np.asarray(result.grid.status) == 1),
+             np.count_nonzero(np.asarray(result.grid.status) == 2))

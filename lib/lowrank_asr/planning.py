@@ -104,7 +104,8 @@ EVAL_UTTERANCE_S = 7.3  # mean utterance of dev-clean / test-clean (5.4 h / 2 70
 
 
 def encoder_frames(seconds: float) -> int:
-    return math.ceil(seconds * FRAMES_PER_SECOND / ENCODER_STRIDE)
+    # rounded first: 35.2 x 100 is 3520.0000000000005 in binary, whose ceiling / 8 would be one frame too many
+    return math.ceil(round(seconds * FRAMES_PER_SECOND, 6) / ENCODER_STRIDE)
 
 
 def max_joint_cells(joint_chunk: int, longest: float = MAX_DURATION) -> int:
@@ -128,12 +129,18 @@ def training_peak_mb(batch_seconds: float, joint_chunk: int, precision: str, *, 
 def evaluation_peak_mb(batch_seconds: float, *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH) -> float:
     """Predicted GPU memory of an evaluation / analysis micro-batch: float32 (the analyses set no mixed policy),
     the joint over the whole batch (the loss grid and integrated gradients do not chunk it) and, for integrated
-    gradients, a backward pass: the training coefficients bound it. At most batch_seconds / MAX_DURATION
-    utterances of the longest duration."""
+    gradients, a backward pass: the training coefficients bound it.
+
+    Evaluation keeps every utterance, up to LONGEST_EVAL_UTTERANCE. A batch of B padded seconds holds B / L
+    utterances of length L, whose joint cells grow as L² each: B / L · T'(L) · (U(L) + 1) grows with L, so the
+    worst case is batch_seconds / LONGEST_EVAL_UTTERANCE utterances of the longest (not of the training
+    MAX_DURATION, which underestimated the joint ~2x). Sharpness' Hessian-vector products run under the same
+    budget and are not in this model: on CPU one holds ~4.3x a gradient pass's memory (benchmarks/hvp_memory.json,
+    tests/benchmarks/bench_hvp_memory.py)."""
     coef = MEMORY["float32"]
-    utterances = batch_seconds / MAX_DURATION
+    utterances = batch_seconds / LONGEST_EVAL_UTTERANCE
     return (gpu_fixed_mb(params) + coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND
-            + coef.mb_per_joint_cell * utterances * max_joint_cells(1))
+            + coef.mb_per_joint_cell * utterances * max_joint_cells(1, LONGEST_EVAL_UTTERANCE))
 
 
 def usable_mb(card: Card) -> float:

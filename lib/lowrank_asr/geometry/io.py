@@ -12,8 +12,10 @@ Every file carries the attributes ``variant`` and the provenance ``seed``, ``con
   optional ``wer [K]`` for θ(t) = (1 − t)·θ_init + t·θ_final; ``path_position [L]`` (in epochs),
   ``path_segment [L]``, ``path_t [L]``, ``path_loss [L]``, optional ``path_wer [L]`` between consecutive epochs.
 - Sharpness (``sharpness.h5``, format ``lowrank-asr/sharpness``): per analysed epoch ``epochs``, ``loss``,
-  ``eigenvalue`` (the largest), ``dominant_eigenvalue`` (largest magnitude), ``iterations`` (power-iteration
-  Hessian-vector products, both runs), ``converged``, ``relative_change``, ``trace``, ``trace_stderr``; attributes
+  ``eigenvalue`` (the largest: Lanczos' largest Ritz value θ), ``residual`` (‖H y − θ y‖ of its unit Ritz vector
+  y: an eigenvalue of H lies within it), ``converged`` (residual <= tolerance · |θ|), ``dominant_eigenvalue``
+  (largest-magnitude Ritz value), ``iterations`` (Lanczos Hessian-vector products), ``hvp_count`` (all products of
+  the epoch, Hutchinson's included), ``trace``, ``trace_stderr``; attributes
   ``hvp_method``, ``tolerance``, ``max_iterations``, ``hutchinson_samples``, ``hvp_seconds``, ``grad_seconds``.
 """
 

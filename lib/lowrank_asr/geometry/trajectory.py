@@ -127,5 +127,6 @@ def trajectory_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_pat
     xs, ys = plane_axes(plane.coords, grid, margin)
     eval_loss = float(obj.loss_fn())
     began = time.perf_counter()
-    result = evaluate_grid(model, obj.loss_fn, plane.d1, plane.d2, xs, ys, progress=progress)
+    result = evaluate_grid(model, obj.loss_fn, plane.d1, plane.d2, xs, ys, fallback_fn=obj.fallback_loss,
+                           progress=progress)
     return TrajectoryResult(plane, result, eval_loss, obj.subset_ids, time.perf_counter() - began)

@@ -33,7 +33,8 @@ class SubsetObjective:
     once for every shape), so the subset's mean loss is the sum over ``parts``: :meth:`loss_fn` for the
     model's current weights (inference mode); gradients and Hessian-vector products sum per part in the same
     way (:meth:`gradient`, ``geometry.hessian.ModelHVP``), so that one pass never holds more than one
-    micro-batch. ``metric_fn()`` is the greedy WER over the same micro-batches (or None).
+    micro-batch. ``metric_fn()`` is the greedy WER over the same micro-batches (or None). :meth:`loss_fn64`
+    recomputes the loss in float64 (needs ``model_cfg``), for points where float32 overflows.
     """
 
     model: object
@@ -42,10 +43,41 @@ class SubsetObjective:
     part_loss: Callable
     metric_fn: Callable | None
     subset_ids: list[str]
+    model_cfg: dict | None = None
     _gradient: Callable | None = field(default=None, init=False, repr=False)
+    _float64: tuple | None = field(default=None, init=False, repr=False)
 
     def loss_fn(self) -> float:
         return float(sum(float(self.part_loss(*part)) for part in self.parts))
+
+    @property
+    def fallback_loss(self) -> Callable[[], float] | None:
+        """:meth:`loss_fn64` where it can run: RNN-T models (TensorFlow's CTC kernels are float32-only)."""
+        return self.loss_fn64 if getattr(self.model, "decoder_type", "rnnt") == "rnnt" else None
+
+    def loss_fn64(self) -> float:
+        """The mean loss at the model's current weights (all of them, BN statistics included), computed by a
+        float64 twin of the model on the same features: built and traced on first use, for the rare points where
+        the float32 activations overflow (the twin doubles the model's memory while it exists)."""
+        import keras
+        import tensorflow as tf
+
+        if self.model_cfg is None:
+            raise PipelineError("SubsetObjective.loss_fn64: no model_cfg to build the float64 twin from")
+        if self._float64 is None:
+            from lowrank_asr.models import build_model
+
+            previous = keras.config.dtype_policy()
+            keras.config.set_dtype_policy("float64")
+            try:
+                twin = build_model(self.model_cfg, self.vocab.size)
+            finally:
+                keras.config.set_dtype_policy(previous)
+            parts = [tuple(tf.cast(t, tf.float64) if t.dtype.is_floating else t for t in part) for part in self.parts]
+            self._float64 = (twin, parts, part_loss_fn(twin, parts[0], len(self.subset_ids)))
+        twin, parts, part_loss = self._float64
+        twin.set_weights(self.model.get_weights())
+        return float(sum(float(part_loss(*part)) for part in parts))
 
     def gradient(self) -> list:
         """Gradient of the mean loss for ``model.trainable_variables``, summed one micro-batch at a time."""
@@ -96,7 +128,8 @@ def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: s
         def metric_fn():
             return greedy_wer(model, batches, vocab, max_symbols_per_step=max_symbols_per_step)
 
-    return SubsetObjective(model, vocab, parts, part_loss, metric_fn, [u["utt_id"] for u in utterances])
+    return SubsetObjective(model, vocab, parts, part_loss, metric_fn, [u["utt_id"] for u in utterances],
+                           model_cfg=model_cfg)
 
 
 def epoch_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
@@ -141,5 +174,5 @@ def variant_landscapes(*, model_cfg: dict, vocab_path: str | Path, weights_paths
         eval_loss = float(obj.loss_fn())
         d1, d2 = model_directions(obj.model, seed)
         result = evaluate_grid(obj.model, obj.loss_fn, d1, d2, axis, axis, points, metric_fn=obj.metric_fn,
-                               progress=progress)
+                               fallback_fn=obj.fallback_loss, progress=progress)
         yield EpochLandscape(result, eval_loss, obj.subset_ids)

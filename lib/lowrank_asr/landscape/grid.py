@@ -7,6 +7,12 @@ evaluation pass plus one weight assignment. The trained weights are restored aft
 Grid points are index pairs ``(iy, ix)`` (row, column of the ``loss [M, N]`` array; row = y), enumerated
 row-major (y outer, x inner) by :func:`grid_points`. Shards take every ``n_shards``-th point, so each shard
 covers the whole plane (balanced cost when the loss evaluation time depends on the region).
+
+A loss is never stored as NaN (:class:`GuardedLoss`): far from the minimum the encoder's activations can grow by
+orders of magnitude per block (the batch norms divide by the moving variances of the unperturbed weights) and
+overflow float32, after which inf − inf or inf · 0 give NaN. Such a point is evaluated again by the caller's
+float64 fallback (the true loss, usually finite); what is still not finite is stored as +inf. ``status`` says
+which (:data:`LOSS_STATUS`).
 """
 
 from __future__ import annotations
@@ -19,6 +25,30 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from lowrank_asr.errors import PipelineError
+
+FLOAT32, FLOAT64, NOT_FINITE = 0, 1, 2
+LOSS_STATUS = {FLOAT32: "float32 value", FLOAT64: "float32 not finite (overflow); recomputed in float64",
+               NOT_FINITE: "not finite in float64 either, or no float64 fallback (CTC: TensorFlow's CTC kernels are "
+                           "float32-only): stored as +inf"}
+NOT_EVALUATED = -1
+
+
+class GuardedLoss:
+    """``loss_fn`` as a float that is never NaN: a non-finite value is recomputed by ``fallback_fn`` (float64) when
+    given, and what is still not finite becomes +inf. ``status`` lists one :data:`LOSS_STATUS` code per call."""
+
+    def __init__(self, loss_fn: Callable[[], object], fallback_fn: Callable[[], float] | None = None):
+        self.loss_fn, self.fallback_fn = loss_fn, fallback_fn
+        self.status: list[int] = []
+
+    def __call__(self) -> float:
+        value, status = float(np.asarray(self.loss_fn())), FLOAT32
+        if not np.isfinite(value) and self.fallback_fn is not None:
+            value, status = float(self.fallback_fn()), FLOAT64
+        if not np.isfinite(value):
+            value, status = float("inf"), NOT_FINITE
+        self.status.append(status)
+        return value
 
 
 @dataclass
@@ -33,6 +63,7 @@ class LossGrid:
     points: np.ndarray
     loss: np.ndarray
     metric: np.ndarray | None = None
+    status: np.ndarray | None = None  # [K] LOSS_STATUS codes (None: not recorded)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -57,6 +88,15 @@ class LossGrid:
     def metric_array(self) -> np.ndarray | None:
         """``[M, N]`` metric (e.g. WER) or None."""
         return None if self.metric is None else self._array(self.metric)
+
+    def status_array(self) -> np.ndarray | None:
+        """``[M, N]`` int8 LOSS_STATUS codes (NOT_EVALUATED where a point was not evaluated) or None."""
+        if self.status is None:
+            return None
+        out = np.full(self.shape, NOT_EVALUATED, dtype=np.int8)
+        if len(self.points):
+            out[self.points[:, 0], self.points[:, 1]] = self.status
+        return out
 
 
 def _unique_count(points: np.ndarray, shape: tuple[int, int]) -> int:
@@ -121,13 +161,15 @@ def evaluate_grid(
     points: np.ndarray | None = None,
     *,
     metric_fn: Callable[[], float] | None = None,
+    fallback_fn: Callable[[], float] | None = None,
     progress: bool = True,
 ) -> LossGrid:
     """Loss (and ``metric_fn``) at ``w + xs[ix] * d1 + ys[iy] * d2`` for each ``(iy, ix)`` in ``points``.
 
     ``loss_fn()`` returns a scalar (tensor or float) for the model's *current* weights; ``metric_fn()`` too
-    (e.g. WER over the same subset). ``points`` defaults to the whole grid. Non-finite losses are recorded
-    as they are (plots mask them). Weights are restored to their exact original values afterwards.
+    (e.g. WER over the same subset). ``points`` defaults to the whole grid. A non-finite loss is recomputed by
+    ``fallback_fn`` (float64) and stored as +inf if still not finite, never as NaN (:class:`GuardedLoss`; the
+    grid's ``status`` says which). Weights are restored to their exact original values afterwards.
     Returns a :class:`LossGrid`; ``.loss_array()`` gives the ``[M, N]`` array of a full grid.
     """
     import tensorflow as tf  # here, not at module level: reading/merging landscape files needs no TensorFlow
@@ -160,9 +202,11 @@ def evaluate_grid(
         assign_fn(tf_vars, w_t, d1_t, d2_t, tf.constant(a, tf.float64), tf.constant(b, tf.float64))
 
     bar = tqdm(points, desc="loss grid", unit="pt", disable=None if progress else True, mininterval=5)
+    guarded = GuardedLoss(loss_fn, fallback_fn)
     loss, metric = evaluate_placements(variables, originals, lambda p: set_point(xs[p[1]], ys[p[0]]), bar,
-                                       len(points), loss_fn, metric_fn)
-    return LossGrid(xs=xs, ys=ys, points=points, loss=loss, metric=metric)
+                                       len(points), guarded, metric_fn)
+    return LossGrid(xs=xs, ys=ys, points=points, loss=loss, metric=metric,
+                    status=np.asarray(guarded.status, dtype=np.int8))
 
 
 def evaluate_placements(variables: Sequence, originals: Sequence[np.ndarray], place: Callable[[Any], None],
@@ -198,6 +242,9 @@ def merge_shards(shards: Sequence[LossGrid]) -> LossGrid:
     points = np.concatenate([np.asarray(s.points, dtype=np.int64).reshape(-1, 2) for s in shards])
     loss = np.concatenate([np.asarray(s.loss, dtype=np.float64) for s in shards])
     metric = None if first.metric is None else np.concatenate([np.asarray(s.metric) for s in shards])
+    # statuses only when every shard recorded them (files written before they existed have none)
+    status = None if any(s.status is None for s in shards) else np.concatenate(
+        [np.asarray(s.status, dtype=np.int8) for s in shards])
     shape = first.shape
     flat = points[:, 0] * shape[1] + points[:, 1]
     counts = np.bincount(flat, minlength=shape[0] * shape[1])
@@ -211,4 +258,5 @@ def merge_shards(shards: Sequence[LossGrid]) -> LossGrid:
                             f"{missing}; a shard result is absent or incomplete")
     order = np.argsort(flat, kind="stable")
     return LossGrid(xs=first.xs, ys=first.ys, points=points[order], loss=loss[order],
-                    metric=None if metric is None else metric[order])
+                    metric=None if metric is None else metric[order],
+                    status=None if status is None else status[order])

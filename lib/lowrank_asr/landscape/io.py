@@ -1,14 +1,18 @@
 """HDF5 files for loss landscapes: full grids and shard results (written atomically).
 
 Full landscape (``results/landscape/{variant}/epoch_{NNN}.h5``):
-  datasets ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y), optional ``wer [M, N]``,
+  datasets ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y; never NaN: +inf where the loss
+  is not finite even in float64), optional ``loss_status [M, N]`` int8 (attribute ``codes``: 0 float32 value,
+  1 float32 overflowed and the value was recomputed in float64, 2 not finite in float64 either, stored as +inf;
+  see ``landscape.grid.LOSS_STATUS``), optional ``wer [M, N]``,
   optional ``subset_ids`` (the evaluation utterances, variable-length strings);
   attributes ``variant``, ``epoch``, ``eval_loss`` and the provenance ``seed``, ``config_hash``,
   ``package_version``, ``code_hash`` (required; see ``lowrank_asr.hdf5.provenance``) plus whatever the caller
   adds (``eval_wer``, ``subset_size``, ...); ``format`` is added here. A merged file's ``code_hash`` is the
   merging rule's; ``grid_code_hash`` is that of the rule that computed the shards.
 Shard file (one job's share of the grid): the same datasets and attributes, but instead of the arrays
-  ``points [K, 2]`` int ``(iy, ix)`` and ``loss [K]`` (optional ``wer [K]``) — the values at those points —
+  ``points [K, 2]`` int ``(iy, ix)`` and ``loss [K]`` (optional ``wer [K]``, ``loss_status [K]``) — the values
+  at those points —
   plus attributes ``shard``, ``n_shards`` and ``format = "lowrank-asr/landscape-shard"``.
 """
 
@@ -30,7 +34,7 @@ from lowrank_asr.hdf5 import (
     read_attrs,
     write_attrs,
 )
-from lowrank_asr.landscape.grid import LossGrid, merge_shards
+from lowrank_asr.landscape.grid import LOSS_STATUS, LossGrid, merge_shards
 
 FORMAT_FULL = "lowrank-asr/landscape"
 FORMAT_SHARD = "lowrank-asr/landscape-shard"
@@ -62,8 +66,10 @@ def write_landscape(
     attrs: Mapping | None = None,
     *,
     subset_ids: Sequence[str] | None = None,
+    status: np.ndarray | None = None,
 ) -> Path:
-    """Write a full landscape (``loss [M, N]``, row = y) with its attributes; returns the path."""
+    """Write a full landscape (``loss [M, N]``, row = y; ``status [M, N]`` the LOSS_STATUS codes) with its
+    attributes; returns the path."""
     attrs = dict(attrs or {})
     _check_required(attrs, path)
     loss = np.asarray(loss, dtype=np.float64)
@@ -72,9 +78,15 @@ def write_landscape(
         raise PipelineError(f"write_landscape {path}: loss has shape {loss.shape}, expected [len(ys), len(xs)] = {shape}")
     if wer is not None and np.shape(wer) != shape:
         raise PipelineError(f"write_landscape {path}: wer has shape {np.shape(wer)}, expected {shape}")
+    if status is not None and np.shape(status) != shape:
+        raise PipelineError(f"write_landscape {path}: status has shape {np.shape(status)}, expected {shape}")
+    if np.isnan(loss).any():
+        raise PipelineError(f"write_landscape {path}: {int(np.isnan(loss).sum())} NaN losses; evaluate with "
+                            "evaluate_grid, which stores +inf (with its status) where the loss is not a number")
     with atomic_h5(path) as f:
         _write_common(f, xs, ys, attrs, subset_ids, FORMAT_FULL)
         f.create_dataset("loss", data=loss)
+        _write_status(f, status)
         if wer is not None:
             f.create_dataset("wer", data=np.asarray(wer, dtype=np.float64))
     return Path(path)
@@ -97,9 +109,16 @@ def write_landscape_shard(
                       subset_ids, FORMAT_SHARD)
         f.create_dataset("points", data=np.asarray(grid.points, dtype=np.int64).reshape(-1, 2))
         f.create_dataset("loss", data=np.asarray(grid.loss, dtype=np.float64))
+        _write_status(f, grid.status)
         if grid.metric is not None:
             f.create_dataset("wer", data=np.asarray(grid.metric, dtype=np.float64))
     return Path(path)
+
+
+def _write_status(f: h5py.File, status: np.ndarray | None) -> None:
+    if status is not None:
+        d = f.create_dataset("loss_status", data=np.asarray(status, dtype=np.int8))
+        d.attrs["codes"] = [f"{code}: {meaning}" for code, meaning in LOSS_STATUS.items()]
 
 
 def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
@@ -110,6 +129,7 @@ def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
         grid = LossGrid(
             xs=f["xcoordinates"][()], ys=f["ycoordinates"][()], points=f["points"][()],
             loss=f["loss"][()], metric=f["wer"][()] if "wer" in f else None,
+            status=f["loss_status"][()] if "loss_status" in f else None,
         )
         attrs = read_attrs(f)
         if "subset_ids" in f:
@@ -150,12 +170,12 @@ def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.Pat
         attrs = {**attrs, "grid_code_hash": first.get("code_hash"),
                  **{k: provenance[k] for k in PROVENANCE_KEYS}}
     return write_landscape(out, merged.xs, merged.ys, merged.loss_array(), merged.metric_array(), attrs,
-                           subset_ids=first.get("subset_ids"))
+                           subset_ids=first.get("subset_ids"), status=merged.status_array())
 
 
 def read_landscape(path: str | os.PathLike) -> dict:
     """A full landscape file as a dict: ``xcoordinates``, ``ycoordinates``, ``loss``, ``wer`` (or None),
-    ``subset_ids`` (or None) and ``attrs`` (a dict; ``variant``, ``epoch``, ``seed``, ``eval_loss``, ...)."""
+    ``loss_status`` (or None), ``subset_ids`` (or None) and ``attrs`` (a dict; ``variant``, ``epoch``, ``seed``, ``eval_loss``, ...)."""
     with open_array_file(path, "landscape") as f:
         if "points" in f:
             raise PipelineError(f"{path} is a shard file; merge the shards with merge_landscape_shards first")
@@ -167,6 +187,7 @@ def read_landscape(path: str | os.PathLike) -> dict:
             "ycoordinates": f["ycoordinates"][()],
             "loss": f["loss"][()],
             "wer": f["wer"][()] if "wer" in f else None,
+            "loss_status": f["loss_status"][()] if "loss_status" in f else None,
             "subset_ids": [s.decode() if isinstance(s, bytes) else s for s in f["subset_ids"][()]]
             if "subset_ids" in f else None,
             "attrs": read_attrs(f),

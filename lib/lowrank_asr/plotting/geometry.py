@@ -111,7 +111,9 @@ def plot_sharpness(datas: Sequence[Mapping], out_png: str | os.PathLike) -> Path
         for data in datas:
             variant = data["attrs"].get("variant", "model")
             epochs = np.asarray(data["epochs"])
-            line, = top.plot(epochs, data["eigenvalue"], "-o", markersize=4, label=variant)
+            # the residual bounds the distance to an eigenvalue: drawn as an error bar (absent in older files)
+            line = top.errorbar(epochs, data["eigenvalue"], yerr=data.get("residual"), fmt="-o", markersize=4,
+                                capsize=3, label=variant).lines[0]
             unconverged = ~np.asarray(data["converged"], dtype=bool)
             if unconverged.any():
                 top.plot(epochs[unconverged], np.asarray(data["eigenvalue"])[unconverged], "x", color="black",
@@ -123,7 +125,7 @@ def plot_sharpness(datas: Sequence[Mapping], out_png: str | os.PathLike) -> Path
         top.set_xlabel("epoch")
         top.set_ylabel("λ_max of the Hessian (largest eigenvalue)")
         tol = datas[0]["attrs"].get("tolerance")
-        top.set_title(f"largest eigenvalue (power iteration, tol {tol}; × = not converged)")
+        top.set_title(f"largest eigenvalue (Lanczos ± residual, tol {tol}; × = not converged)")
         # variants (RNN-T and CTC losses) can differ by orders of magnitude: log axes when every value allows
         if all(np.all(np.asarray(d["eigenvalue"]) > 0) for d in datas):
             top.set_yscale("log")

@@ -1,8 +1,10 @@
 """Loss-landscape figures: a filled contour map with labelled log-spaced lines, and a 3-D surface.
 
 For a video over epochs, pass the same ``zlim`` (from :func:`landscape_limits` over all epochs of a variant) to
-every frame so colours and heights mean the same loss in each frame. Non-finite grid points (a diverged
-evaluation far from the minimum) are masked, never plotted and never crash the figure.
+every frame so colours and heights mean the same loss in each frame. Grid points whose loss is not finite (+inf:
+the activations overflow even in float64, far from the minimum; NaN only in files written before the loss was
+guarded) are left out of the colours and marked with a black cross and a legend entry; points whose float32
+loss overflowed and was recomputed in float64 (``loss_status`` 1) are real values, marked with a small circle.
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ def plot_landscape(
 
     ``zlim``: shared ``(lo, hi)`` loss range (colour and height); default: this grid's finite range.
     ``title``: default "variant · epoch N" from the file attributes, with eval loss and WER underneath.
-    Returns ``{"path", "zlim", "levels", "norm", "log_scale", "n_masked"}``.
+    Returns ``{"path", "zlim", "levels", "norm", "log_scale", "n_masked", "n_recomputed"}``.
     """
     xs = np.asarray(data["xcoordinates"], dtype=np.float64)
     ys = np.asarray(data["ycoordinates"], dtype=np.float64)
@@ -91,6 +93,8 @@ def plot_landscape(
     line_levels = _levels(lo, hi, N_LINE_LEVELS)[0]
     invalid = ~np.isfinite(loss)
     masked = np.ma.masked_invalid(loss)
+    status = data.get("loss_status")
+    recomputed = np.zeros_like(invalid) if status is None else (np.asarray(status) == 1) & ~invalid
     X, Y = np.meshgrid(xs, ys)
 
     if title is None:
@@ -104,7 +108,9 @@ def plot_landscape(
     if eval_wer is not None:
         facts.append(f"WER {100 * float(eval_wer):.1f} %")
     if invalid.any():
-        facts.append(f"{int(invalid.sum())} non-finite points masked")
+        facts.append(f"{int(invalid.sum())} points with loss +inf (×)")
+    if recomputed.any():
+        facts.append(f"{int(recomputed.sum())} recomputed in float64 (○)")
 
     with st.style():
         fig = st.new_figure(st.LANDSCAPE_FIGSIZE)
@@ -119,9 +125,14 @@ def plot_landscape(
                                alpha=0.85)
             ax.clabel(lines, fmt=_fmt_loss, fontsize=7, inline=True)
         if invalid.any():
-            # Grey background + a cross per masked point; the title says how many.
+            # Grey background + a cross per point that has no finite loss; the title says how many.
             ax.scatter(X[invalid], Y[invalid], marker="x", color="black", s=22, linewidths=1.0, clip_on=False,
-                       zorder=6)
+                       zorder=6, label="loss +inf (overflows even in float64)")
+        if recomputed.any():
+            ax.scatter(X[recomputed], Y[recomputed], marker="o", facecolors="none", edgecolors="black", s=14,
+                       linewidths=0.8, clip_on=False, zorder=6, label="float32 overflowed: float64 value")
+        if invalid.any() or recomputed.any():
+            ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, frameon=False)
         ax.plot([0], [0], linestyle="none", **st.CENTRE_MARKER)
         ax.set_xlabel("α (direction 1, filter-normalised units)")
         ax.set_ylabel("β (direction 2, filter-normalised units)")
@@ -158,4 +169,4 @@ def plot_landscape(
         ax3.view_init(elev=32, azim=-58)
         path = st.save_figure(fig, out_png)
     return {"path": Path(path), "zlim": (lo, hi), "levels": fill_levels, "norm": norm, "log_scale": log_scale,
-            "n_masked": int(invalid.sum())}
+            "n_masked": int(invalid.sum()), "n_recomputed": int(recomputed.sum())}

@@ -80,7 +80,7 @@ def analyse_epoch(model, final_model, batches: Iterable[dict]) -> EpochRepresent
         ids += [v.decode() for v in batch["utt_id"].numpy().tolist()]
     if not ids:
         raise PipelineError("analyse_epoch: no batches; the analysis subset is empty")
-    kernels = [(k, kernel_spectrum(k.kernel)) for k in encoder_kernels(model)]
+    kernels = [(k, kernel_spectrum(k.normalised())) for k in encoder_kernels(model)]  # BN-invariant
     return EpochRepresentations(names, kernels, [acc.spectrum() for acc in covs], cka.matrix(), ids)
 
 

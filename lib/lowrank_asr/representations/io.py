@@ -7,7 +7,9 @@ Per variant and epoch (``results/representations/{variant}/epoch_{NNN}.h5``, for
 ``blocks`` (names) and ``subset_ids``;
   ``kernels/{block}/{conv}``: ``singular_values`` [min(k·c, o)] of W as [k·c, o], ``filter_singular_values``
   [o, min(k, c)], ``filter_effective_rank`` / ``filter_stable_rank`` / ``filter_rank`` [o]; attributes
-  ``effective_rank``, ``stable_rank``, ``kind``, ``shape`` [k, c, o], ``stride``;
+  ``effective_rank``, ``stable_rank``, ``kind``, ``shape`` [k, c, o], ``stride``, ``normalisation``
+  (``unit_filter_norm``: every output filter of W scaled to unit Frobenius norm before the SVDs, as a batch norm
+  follows; ``none`` otherwise, see ``ConvKernel.normalised``);
   ``activations/{block}``: ``eigenvalues`` [C], ``components`` [3] (attribute ``fractions``); attributes
   ``effective_rank``, ``frames``;
   ``cka_final`` [blocks, blocks]: block i of this epoch against block j of epoch ``final_epoch``.
@@ -63,7 +65,8 @@ def write_representations(path: str | os.PathLike, result: EpochRepresentations,
                         "filter_stable_rank", "filter_rank"):
                 g.create_dataset(key, data=getattr(spec, key))
             write_attrs(g, {"effective_rank": spec.effective_rank, "stable_rank": spec.stable_rank,
-                            "kind": kern.kind, "shape": list(kern.kernel.shape), "stride": kern.stride})
+                            "kind": kern.kind, "shape": list(kern.kernel.shape), "stride": kern.stride,
+                            "normalisation": "none" if kern.bn_scale is None else "unit_filter_norm"})
         for name, act in zip(result.blocks, result.activations, strict=True):
             g = f.create_group(f"activations/{name}")
             g.create_dataset("eigenvalues", data=act.eigenvalues)

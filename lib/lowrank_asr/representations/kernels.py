@@ -13,6 +13,12 @@ Stride does not change W (it only subsamples the output grid) and is recorded be
 the layers has one. Batch norm and squeeze-and-excitation are *not* folded into W: BN multiplies output
 filter o by γ_o / √(var_o + ε) (``bn_scale``, kept for whoever wants the folded kernel; per-filter ranks
 are unchanged by it), and SE is a data-dependent gate per channel, not a fixed linear map.
+
+Spectra of a whole layer are taken on :meth:`ConvKernel.normalised`: every conv followed by batch norm has each
+output filter scaled to unit Frobenius norm. BN normalises each filter's output by its batch statistics, so
+rescaling a filter leaves the network's function unchanged; the layer's spectrum should not move with it.
+Folding BN's inference scale in instead would not do: at the initialisation (moving variance 1) it keeps the
+filter-norm spread, and it mixes in γ, which scales the output after normalisation.
 """
 
 from __future__ import annotations
@@ -33,6 +39,14 @@ class ConvKernel:
     stride: int
     padding: str                # CENTRED or VALID
     bn_scale: np.ndarray | None  # [c_out] γ / √(var + ε) of the BN that follows, or None
+
+    def normalised(self) -> np.ndarray:
+        """W with every output filter at unit Frobenius norm when a batch norm follows (W itself otherwise, and
+        zero filters stay zero): the kernel up to the per-filter scale that the BN makes irrelevant."""
+        if self.bn_scale is None:
+            return self.kernel
+        norms = np.sqrt(np.sum(self.kernel**2, axis=(0, 1)))
+        return self.kernel / np.where(norms > 0, norms, 1.0)[None, None, :]
 
     def folded(self) -> np.ndarray:
         """W with the following batch norm's per-filter scale folded in (W itself when there is none)."""

@@ -3,7 +3,7 @@
 The weights replaced are every 2-D kernel of the encoder: the pointwise P of each conv layer
 (separable / lowrank: [C_in, C_out]; rank r: [C_in, r·C_out]), the residual projections, and the two dense
 layers of every squeeze-and-excitation. Depthwise kernels, batch norm, biases, the front end and the decoder
-are left as they are. A weight [C, O] at rank fraction f keeps r = max(1, round(f · min(C, O))) singular
+are left as they are. A weight [C, O] at rank fraction f keeps r = ⌈f · min(C, O)⌉ singular
 values (Eckart–Young: the best rank-r approximation in Frobenius and spectral norm).
 
 Parameter count: a rank-r layer stored as two factors [C, r]·[r, O] has r·(C + O) parameters; when that is not
@@ -13,6 +13,7 @@ layer is min(C·O, r·(C + O)) and at full rank it is the original C·O (and the
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -50,10 +51,11 @@ def layer_params(c: int, o: int, rank: int) -> int:
 
 
 def rank_for_fraction(shape: tuple[int, int], fraction: float) -> int:
-    """r = max(1, round(fraction · min(C, O))) for a rank fraction in (0, 1]."""
+    """r = ⌈fraction · min(C, O)⌉ for a rank fraction in (0, 1]: at least the fraction asked for, and >= 1."""
     if not 0.0 < float(fraction) <= 1.0:
         raise PipelineError(f"rank fraction must be in (0, 1], got {fraction!r}")
-    return max(1, int(round(float(fraction) * min(shape))))
+    # rounded to 9 decimals first: 0.1 · 30 is 3.0000000000000004 in binary, whose ceiling would be 4
+    return math.ceil(round(float(fraction) * min(shape), 9))
 
 
 def encoder_dense_weights(model) -> dict[str, object]:
