@@ -254,9 +254,15 @@ def truncate(path: Path) -> None:
     os.truncate(path, os.path.getsize(path) // 2)
 
 
+def history_rows(epochs: int) -> list[dict]:
+    """Well-formed history rows of epochs 1..`epochs`."""
+    return [{key: "0.5" for key in HISTORY_COLUMNS} | {"epoch": e, "steps": 3} for e in range(1, epochs + 1)]
+
+
 def test_resume_point_needs_sound_checkpoints(tmp_path, caplog) -> None:
     state = TrainingState(tmp_path / "state")
     assert state.last_complete_epoch() == 0
+    state.write_history(history_rows(2))
     state.mark_complete(2)
     assert state.last_complete_epoch() == 0  # marker without the files it promises
     for epoch in (1, 2):
@@ -295,6 +301,7 @@ def test_changed_inputs_forget_saved_epochs(tmp_path) -> None:
         assert state.match_inputs([str(data)])
         checkpoint(state.weights_path(1))
         checkpoint(state.optimizer_path(1))
+        state.write_history(history_rows(1))
         state.mark_complete(1)
         assert state.match_inputs([str(data)])
         assert state.last_complete_epoch() == 1
