@@ -161,6 +161,11 @@ def test_a_damaged_inputs_record_stops_with_its_path_and_the_remedy(tmp_path, co
     assert state.weights_path(3).exists()  # nothing was deleted
     state.inputs_path().unlink()  # the remedy that keeps the epochs
     assert state.match_inputs(paths) and state.last_complete_epoch() == 3
+    # with no trained epoch saved there is nothing to protect: the record is written again
+    fresh = TrainingState(tmp_path / "fresh")
+    checkpoint(fresh.weights_path(0))
+    fresh.inputs_path().write_text(content)
+    assert fresh.match_inputs(paths) and set(json.loads(fresh.inputs_path().read_text())) == set(paths)
 
 
 # ------------------------------------------------------------------------------------------- disk full

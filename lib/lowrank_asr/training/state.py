@@ -63,10 +63,10 @@ class TrainingState:
         Content is compared by SHA-256; a file whose size and mtime match the record keeps its recorded
         digest, so only rewritten files are read again (rewriting identical bytes, e.g. TFRecords made again
         after a toggled setting, keeps the saved epochs). Returns True when the state was kept. The first call
-        records the inputs; a damaged record raises TrainingError naming it.
+        records the inputs; a damaged record raises TrainingError naming it, unless no trained epoch is saved.
         """
         record = self.inputs_path()
-        recorded = self._read_inputs() if record.is_file() else None
+        recorded = self._read_inputs() if record.is_file() and self._saved_epochs() else None
         current: dict[str, dict] = {}
         for path in sorted(map(str, paths)):
             stat = os.stat(path)
@@ -87,6 +87,10 @@ class TrainingState:
         tmp.write_text(json.dumps(current, indent=1))
         os.replace(tmp, record)
         return kept
+
+    def _saved_epochs(self) -> bool:
+        """Whether any trained epoch is on disk (the seeded epoch 0 is no training)."""
+        return any(p.name != self.weights_path(0).name for p in self.dir.glob("epoch_[0-9][0-9][0-9].*.h5"))
 
     def _read_inputs(self) -> dict:
         record = self.inputs_path()
