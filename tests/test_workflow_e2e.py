@@ -415,7 +415,8 @@ def test_a_corrupt_local_tarball_keeps_the_extracted_split(smoke_repo: Path, tmp
     assert before
     bad = tmp_path / "test-other.tar.gz"
     bad.write_bytes(np.random.default_rng(0).bytes(5000))
-    out = snakemake(smoke_repo, "--cores", "1", "--config", f"corpus={{local: {{test-other: {bad}}}}}", manifest,
+    # the target before --config, which takes every argument after it
+    out = snakemake(smoke_repo, "--cores", "1", manifest, "--config", f"corpus={{local: {{test-other: {bad}}}}}",
                     check=False)
     assert out.returncode != 0
     assert f"{bad} is truncated or corrupt" in (smoke_repo / "logs" / "extract" / "test-other.log").read_text()
