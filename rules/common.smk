@@ -177,10 +177,11 @@ def analysis_job_file(folder, rule, section, suffix):
 
 
 def split_source(split):
-    """Where a split's audio comes from: a LibriSpeech-format folder on disk, or the extracted corpus."""
+    """Where a split's audio comes from: a LibriSpeech-format folder on disk, or the manifest of the extracted
+    corpus (naming resources/corpus/LibriSpeech/{split}/)."""
     if split in LOCAL and not LOCAL[split].endswith((".tar.gz", ".tgz", ".tar")):
         return str(local_split_source(LOCAL[split], split))
-    return f"resources/corpus/LibriSpeech/{split}"
+    return f"resources/corpus/{split}.extracted.json"
 
 
 def landscape_targets():

@@ -66,7 +66,9 @@ rule extract:
     input:
         tarball,
     output:
-        directory("resources/corpus/LibriSpeech/{split}"),
+        # a manifest naming resources/corpus/LibriSpeech/{split}/: Snakemake deletes declared outputs before a
+        # job runs, so the folder itself is kept out of them and replaced only by a successful extraction
+        manifest="resources/corpus/{split}.extracted.json",
     log:
         "logs/extract/{split}.log",
     benchmark:

@@ -2,12 +2,13 @@
 
 import io
 import os
+import shutil
 import tarfile
 
 import numpy as np
 import pytest
 
-from lowrank_asr.data.extract import extract_split
+from lowrank_asr.data.extract import extract_split, manifest_path, split_folder, write_manifest
 from lowrank_asr.data.librispeech import SpeakerRow, format_speakers, parse_speakers
 from lowrank_asr.errors import CorpusError
 
@@ -47,8 +48,8 @@ def _tar(path, files, extra=()):
 def _leftovers(dest):
     """Anything temporary that an extraction may have left behind."""
     root = dest / "LibriSpeech"
-    return sorted(p.name for p in root.iterdir() if p.name.startswith(".") and p.name != ".metadata.lock") \
-        if root.exists() else []
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(".") and p.name != ".metadata.lock"
+                  and not p.name.endswith(".source.json")) if root.exists() else []
 
 
 def test_good_tarball(tmp_path):
@@ -207,3 +208,54 @@ def test_folder_without_the_split_or_without_audio(tmp_path):
     with pytest.raises(CorpusError, match=r"no \*\.flac"):
         extract_split(libri, "dev-clean", dest)
     _assert_failed_cleanly(dest)
+
+
+# --------------------------------------------------------------- a failed extraction keeps the previous one
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_bad_tarball_leaves_the_previous_extraction_in_place(tmp_path):
+    good = _tar(tmp_path / "dev-clean.tar.gz", _good_members())
+    dest = tmp_path / "corpus"
+    out = extract_split(good, "dev-clean", dest)
+    before = _files(out)
+    bad = tmp_path / "mine.tar.gz"
+    bad.write_bytes(NOISE[:5000])
+    with pytest.raises(CorpusError, match="truncated or corrupt"):
+        extract_split(bad, "dev-clean", dest, user_file=True)
+    assert _files(out) == before and _leftovers(dest) == []
+
+
+def test_the_same_tarball_is_not_extracted_again(tmp_path):
+    tarball = _tar(tmp_path / "dev-clean.tar.gz", _good_members())
+    dest = tmp_path / "corpus"
+    out = extract_split(tarball, "dev-clean", dest)
+    flac = out / "84/121123/84-121123-0000.flac"
+    inode = flac.stat().st_ino  # a new extraction makes new files
+    assert extract_split(tarball, "dev-clean", dest) == out and flac.stat().st_ino == inode
+    os.truncate(flac, 4)  # a damaged file: extracted again
+    extract_split(tarball, "dev-clean", dest)
+    assert flac.read_bytes() == b"fLaC-not-really"
+    inode = flac.stat().st_ino
+    _tar(tarball, _good_members(flac=b"fLaC-other"))  # another tarball at the same path
+    extract_split(tarball, "dev-clean", dest)
+    assert flac.stat().st_ino != inode and flac.read_bytes() == b"fLaC-other"
+
+
+def test_the_manifest_names_the_folder_and_keeps_the_extraction_time(tmp_path):
+    tarball = _tar(tmp_path / "dev-clean.tar.gz", _good_members())
+    dest = tmp_path / "corpus"
+    out = extract_split(tarball, "dev-clean", dest)
+    manifest = manifest_path(dest, "dev-clean")
+    assert manifest == dest / "dev-clean.extracted.json"
+    os.utime(out.parent / ".dev-clean.source.json", (1_000_000, 1_000_000))
+    write_manifest(manifest, out, tarball)
+    assert split_folder(manifest) == out and split_folder(out) == out
+    assert manifest.stat().st_mtime == 1_000_000  # stages after the extract see no newer input
+    shutil.rmtree(out)
+    with pytest.raises(CorpusError, match=f"delete {manifest} and rerun"):
+        split_folder(manifest)
+    manifest.write_text("{")
+    with pytest.raises(CorpusError, match=f"extract manifest {manifest} is unreadable"):
+        split_folder(manifest)

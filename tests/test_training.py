@@ -256,9 +256,15 @@ def truncate(path: Path) -> None:
     os.truncate(path, os.path.getsize(path) // 2)
 
 
+def history_rows(epochs: int) -> list[dict]:
+    """Well-formed history rows of epochs 1..`epochs`."""
+    return [{key: "0.5" for key in HISTORY_COLUMNS} | {"epoch": e, "steps": 3} for e in range(1, epochs + 1)]
+
+
 def test_resume_point_needs_sound_checkpoints(tmp_path, caplog) -> None:
     state = TrainingState(tmp_path / "state")
     assert state.last_complete_epoch() == 0
+    state.write_history(history_rows(2))
     state.mark_complete(2)
     assert state.last_complete_epoch() == 0  # marker without the files it promises
     for epoch in (1, 2):
@@ -297,6 +303,7 @@ def test_changed_inputs_forget_saved_epochs(tmp_path) -> None:
         assert state.match_inputs([str(data)])
         checkpoint(state.weights_path(1))
         checkpoint(state.optimizer_path(1))
+        state.write_history(history_rows(1))
         state.mark_complete(1)
         assert state.match_inputs([str(data)])
         assert state.last_complete_epoch() == 1
@@ -553,6 +560,34 @@ def test_damaged_resume_checkpoint_is_named_and_trained_again(speech_corpus, ref
     assert [r["epoch"] for r in read_csv(layout.history_output)] == ["1", "2", "3"] and len(history) == 3
     for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
         assert_same_weights(ours, theirs)  # exact: epoch 1's optimizer state was kept
+
+
+@pytest.mark.slow
+def test_damaged_marker_and_history_are_rebuilt_by_the_training_job(speech_corpus, reference, tmp_path, caplog,
+                                                                   trained_epochs) -> None:
+    layout = copy_of(reference, tmp_path)
+    state = TrainingState(layout.state_dir)
+    state.marker_path().write_text('{"epo')
+    with caplog.at_level("WARNING"):
+        train_in_process(speech_corpus, layout)
+    assert f"damaged training state file {state.marker_path()}" in caplog.text
+    assert trained_epochs == []  # every checkpoint is sound: the marker is rebuilt, nothing trained again
+    assert layout.history_output.read_bytes() == reference.history_output.read_bytes()
+
+    history = state.history_path().read_text()
+    state.history_path().write_text(history[: history.index("\n2,") + 10])  # cut inside epoch 2's row
+    with caplog.at_level("WARNING"):
+        train_in_process(speech_corpus, layout)
+    assert str(state.history_path()) in caplog.text
+    assert trained_epochs == [2, 3]  # from the last epoch whose row is sound
+    published = read_csv(layout.history_output)
+    assert [r["epoch"] for r in published] == ["1", "2", "3"]
+    assert all(row[key] for row in published for key in HISTORY_COLUMNS)  # no blank cells
+    for ours, theirs in zip(published, read_csv(reference.history_output), strict=True):
+        assert {k: ours[k] for k in ("train_loss", "dev_loss", "dev_wer")} == \
+            {k: theirs[k] for k in ("train_loss", "dev_loss", "dev_wer")}
+    for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
+        assert_same_weights(ours, theirs)
 
 
 # ------------------------------------------------------------------------------------- precise batch norm

@@ -11,6 +11,7 @@ import soundfile as sf
 
 from lowrank_asr.data.transcripts import HEADER, Row, read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
+from lowrank_asr.metrics.table import skipped_count
 
 SR = 16000
 # (speaker, chapter) -> list of (utterance number, raw LibriSpeech-style text, seconds)
@@ -199,6 +200,21 @@ def test_multiple_problems_all_listed(split):
     skipped = json.loads(Path("out/dev.skipped.json").read_text())
     assert [s["utt_id"] for s in skipped] == ["19-198-0001", "19-227-0003", "19-227-0009"]
     assert len(read_transcripts("out/dev.tsv")) == 3
+
+
+def test_skipped_counts_utterances_not_problems(split):
+    # an unreadable transcript file is one problem of no utterance; its two audio files are listed on their own
+    (split / "19" / "198" / "19-198.trans.txt").write_bytes(b"19-198-0000 \xff\xfe BAD\n")
+    no_transcript(split)
+    t = split / "103" / "1240" / "103-1240.trans.txt"
+    t.write_text(t.read_text() + "103-1240-0010 A B C AGAIN\n")  # a duplicate line of a scored utterance
+    stats = run(mode="skip")
+    skipped = json.loads(Path("out/dev.skipped.json").read_text())
+    assert stats["problems"] == len(skipped) == 5
+    # 19-198-0000, 19-198-0001 and 19-227-0009; 103-1240-0010 is scored (from its first line)
+    assert stats["skipped"] == skipped_count("out/dev.skipped.json") == 3
+    assert stats["utterances"] == len(read_transcripts("out/dev.tsv")) == 3
+    assert stats["utterances"] + stats["skipped"] == len(list(split.rglob("*.flac")))
 
 
 def test_empty_split(tmp_path, monkeypatch):

@@ -405,3 +405,26 @@ def test_changing_the_training_history_reruns_only_the_curves(smoke_repo: Path) 
     with edited(history, history.read_text().splitlines()[-1] + "\n"):
         jobs = planned_jobs(smoke_repo)
     assert [rule for rule, _ in jobs] == ["training_curves"]
+
+
+def test_a_corrupt_local_tarball_keeps_the_extracted_split(smoke_repo: Path, tmp_path: Path) -> None:
+    folder = smoke_repo / "resources" / "corpus" / "LibriSpeech" / "test-other"
+    manifest = "resources/corpus/test-other.extracted.json"
+
+    def files() -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    before = files()
+    assert before
+    bad = tmp_path / "test-other.tar.gz"
+    bad.write_bytes(np.random.default_rng(0).bytes(5000))
+    # the target before --config, which takes every argument after it
+    out = snakemake(smoke_repo, "--cores", "1", manifest, "--config", f"corpus={{local: {{test-other: {bad}}}}}",
+                    check=False)
+    assert out.returncode != 0
+    assert f"{bad} is truncated or corrupt" in (smoke_repo / "logs" / "extract" / "test-other.log").read_text()
+    assert files() == before  # Snakemake deleted the declared manifest only
+    # the config put back: the extraction is found in place, and nothing after it runs again
+    snakemake(smoke_repo, "--cores", "1", manifest)
+    assert files() == before
+    assert planned_jobs(smoke_repo) == []

@@ -1,4 +1,5 @@
-"""Rule extract: unpack a LibriSpeech-format tarball safely and atomically."""
+"""Rule extract: unpack a LibriSpeech-format tarball safely and atomically; the output is a manifest naming the
+split folder (a declared folder would be deleted by Snakemake before a bad tarball could be refused)."""
 
 from pathlib import Path
 
@@ -6,8 +7,10 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.extract import extract_split
+from lowrank_asr.data.extract import extract_split, write_manifest
 
-out = Path(snakemake.output[0])  # resources/corpus/LibriSpeech/{split}
-extract_split(snakemake.input[0], snakemake.wildcards.split, out.parent.parent, user_file=snakemake.params.local)
-log.info("extracted %s into %s", snakemake.input[0], out)
+manifest = Path(snakemake.output.manifest)  # resources/corpus/{split}.extracted.json
+split_dir = extract_split(snakemake.input[0], snakemake.wildcards.split, manifest.parent,
+                          user_file=snakemake.params.local)
+write_manifest(manifest, split_dir, snakemake.input[0])
+log.info("extracted %s into %s", snakemake.input[0], split_dir)

@@ -1,9 +1,19 @@
-"""Unpack one LibriSpeech split safely and atomically into ``<dest_root>/LibriSpeech/<split>``."""
+"""Unpack one LibriSpeech split safely and atomically into ``<dest_root>/LibriSpeech/<split>``.
+
+The extract rule declares a small manifest (``<dest_root>/<split>.extracted.json``) as its output, not the split
+folder: Snakemake deletes a job's declared outputs before it runs, so a declared folder would be gone before a
+bad tarball could be refused. The folder is replaced only once a new extraction has succeeded, and an extraction
+from the same tarball as last time into a folder still holding the same files (tarball path, size and mtime;
+each file's path and size: recorded beside the folder) is not repeated.
+"""
 
 from __future__ import annotations
 
 import fcntl
 import gzip
+import hashlib
+import json
+import logging
 import os
 import posixpath
 import shutil
@@ -14,6 +24,10 @@ from pathlib import Path
 
 from lowrank_asr.data.librispeech import check_split_dir
 from lowrank_asr.errors import CorpusError
+
+log = logging.getLogger(__name__)
+
+MANIFEST_SUFFIX = ".extracted.json"
 
 # Top-level LibriSpeech files worth keeping beside the splits (SPEAKERS.TXT rows are merged across splits).
 METADATA_FILES = ("SPEAKERS.TXT", "CHAPTERS.TXT", "BOOKS.TXT", "LICENSE.TXT", "README.TXT")
@@ -113,10 +127,39 @@ def _corrupt_tarball_remedy(tarball: Path, split: str, user_file: bool) -> str:
     return "delete it and rerun: the pipeline downloads (or synthesises) it again"
 
 
+def _source_stamp(tarball: Path, split_dir: Path) -> dict:
+    """The identity of a tarball and of the folder extracted from it (each file's path and size, digested)."""
+    stat = tarball.stat()
+    listing = hashlib.sha256()
+    for path in sorted(split_dir.rglob("*")):
+        if path.is_file() or path.is_symlink():
+            listing.update(f"{path.relative_to(split_dir)}\0{path.lstat().st_size}\n".encode())
+    return {"tarball": str(tarball.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+            "files": listing.hexdigest()}
+
+
+def _stamp_path(target: Path) -> Path:
+    """Where the identity of the tarball that `target` came from is kept (beside it: `target` is replaced
+    whole)."""
+    return target.with_name(f".{target.name}.source.json")
+
+
+def _extracted_from(target: Path, tarball: Path) -> bool:
+    """Whether `target` is the untouched extraction of `tarball` (same tarball path, size and mtime; same
+    files with the same sizes)."""
+    try:
+        return target.is_dir() and json.loads(_stamp_path(target).read_text()) == _source_stamp(tarball, target)
+    except (OSError, ValueError):
+        return False
+
+
 def _extract_tarball(tarball: Path, split: str, dest: Path, user_file: bool = False) -> Path:
     lib_root = dest / "LibriSpeech"
     lib_root.mkdir(parents=True, exist_ok=True)
     target = lib_root / split
+    if _extracted_from(target, tarball):
+        log.info("%s already holds the extraction of %s (same tarball, same files): kept", target, tarball)
+        return target
     tmp = Path(tempfile.mkdtemp(prefix=f".{split}.tmp.", dir=lib_root))
     try:
         try:
@@ -133,7 +176,11 @@ def _extract_tarball(tarball: Path, split: str, dest: Path, user_file: bool = Fa
                               f"{_corrupt_tarball_remedy(tarball, split, user_file)}") from e
         _check_layout(tmp / "LibriSpeech" / split, split, tarball)
         _install_metadata(tmp / "LibriSpeech", lib_root)
+        stamp = _stamp_path(target)
+        stamp.unlink(missing_ok=True)  # before the swap: a stamp must never describe another tarball's folder
+        (tmp / "stamp").write_text(json.dumps(_source_stamp(tarball, tmp / "LibriSpeech" / split)))
         _replace_dir(tmp / "LibriSpeech" / split, target)
+        os.replace(tmp / "stamp", stamp)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
@@ -184,3 +231,39 @@ def extract_split(tarball_or_dir: str | os.PathLike, split: str, dest_root: str 
     if not source.is_file():
         raise CorpusError(f"{source} does not exist: download or synthesise the {split} tarball first")
     return _extract_tarball(source, split, dest, user_file)
+
+
+def manifest_path(dest_root: str | os.PathLike, split: str) -> Path:
+    return Path(dest_root) / f"{split}{MANIFEST_SUFFIX}"
+
+
+def write_manifest(manifest: str | os.PathLike, split_dir: str | os.PathLike, source: str | os.PathLike) -> None:
+    """The extract rule's output: the split folder (as given, so that transcript paths keep their form) and
+    the tarball or folder it came from. It takes the time of the folder's extraction as its mtime, so that a
+    rerun which found the folder already extracted (e.g. after a bad tarball was tried and the config put back)
+    does not make Snakemake rerun the stages after it."""
+    manifest, split_dir = Path(manifest), Path(split_dir)
+    manifest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = manifest.with_name(f".{manifest.name}.tmp")
+    tmp.write_text(json.dumps({"split_dir": str(split_dir), "source": str(source)}, indent=1) + "\n")
+    stamp = _stamp_path(split_dir)
+    if stamp.is_file():
+        os.utime(tmp, ns=(stamp.stat().st_mtime_ns, stamp.stat().st_mtime_ns))
+    os.replace(tmp, manifest)
+
+
+def split_folder(path: str | os.PathLike) -> Path:
+    """The split folder to read: ``path`` itself (a LibriSpeech-format folder), or the one that an extract
+    manifest (``*.extracted.json``) names."""
+    path = Path(path)
+    if not path.name.endswith(MANIFEST_SUFFIX):
+        return path
+    try:
+        folder = Path(json.loads(path.read_text())["split_dir"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorpusError(f"extract manifest {path} is unreadable ({exc}); delete it and rerun to extract the "
+                          "split again") from None
+    if not folder.is_dir():
+        raise CorpusError(f"{folder}, the split folder named by {path}, is missing; delete {path} and rerun to "
+                          "extract it again")
+    return folder

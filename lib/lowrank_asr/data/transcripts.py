@@ -22,6 +22,7 @@ import soundfile as sf
 from tqdm import tqdm
 
 from lowrank_asr.data.librispeech import SAMPLE_RATE
+from lowrank_asr.data.skip_list import skipped_utterances
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text import normalize
 
@@ -140,7 +141,8 @@ def write_transcripts(
     without a transcript line, a malformed transcript line) raise CorpusError listing them when
     ``on_bad_audio == "fail"`` (nothing written), or are left out, logged and listed in ``skipped_json``
     (``[{path, utt_id, reason}, ...]``, an empty list when nothing was skipped) when ``"skip"``.
-    An empty split always raises. Returns ``{"utterances", "hours", "skipped"}``.
+    An empty split always raises. Returns ``{"utterances", "hours", "skipped", "problems"}``: ``skipped`` counts
+    utterances left out (one may have several problems), ``problems`` the entries of the list.
     """
     if on_bad_audio not in ("fail", "skip"):
         raise ConfigError(f"data.on_bad_audio must be 'fail' or 'skip', got {on_bad_audio!r}")
@@ -155,11 +157,13 @@ def write_transcripts(
         seen: set[str] = set()
         for _, utt_id, text, problem in _parse_trans_file(trans):
             flac = trans.parent / f"{utt_id}.flac" if utt_id else None
-            if problem is None and utt_id in seen:
+            duplicate = problem is None and utt_id in seen
+            if duplicate:
                 problem = f"duplicate utterance id {utt_id!r} in {trans}"
             if problem is not None:
                 has_audio = flac is not None and flac.is_file()
-                problems.append(_Problem(str(flac if has_audio else trans), utt_id, problem))
+                # a duplicate line leaves out no utterance (its first line is used): no utt_id, so not counted
+                problems.append(_Problem(str(flac if has_audio else trans), None if duplicate else utt_id, problem))
                 if has_audio:
                     claimed.add(flac)
                 continue
@@ -227,9 +231,11 @@ def write_transcripts(
             tmp_json.unlink(missing_ok=True)
         raise
     seconds = sum(r.duration for r in rows)
-    stats = {"utterances": len(rows), "hours": seconds / 3600.0, "skipped": len(problems)}
-    log.info("%s: %d utterances, %.3f h, %d skipped -> %s", split_dir, len(rows), stats["hours"],
-             len(problems), out_tsv)
+    entries = [p.as_dict() for p in problems]
+    stats = {"utterances": len(rows), "hours": seconds / 3600.0, "skipped": skipped_utterances(entries),
+             "problems": len(problems)}
+    log.info("%s: %d utterances, %.3f h, %d skipped (%d problems) -> %s", split_dir, len(rows), stats["hours"],
+             stats["skipped"], len(problems), out_tsv)
     return stats
 
 

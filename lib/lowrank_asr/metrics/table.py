@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lowrank_asr.data.skip_list import skipped_utterances
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.metrics.bootstrap import (
     DEFAULT_CONFIDENCE,
@@ -73,7 +74,7 @@ def skipped_count(skipped_json: str | Path) -> int:
     entries = json.loads(Path(skipped_json).read_text())
     if not isinstance(entries, list):
         raise PipelineError(f"{skipped_json} must hold a JSON list of skipped utterances; rerun the transcripts rule")
-    return len(entries)
+    return skipped_utterances(entries)  # utterances, not problems: one utterance may have several
 
 
 @dataclass(frozen=True)
