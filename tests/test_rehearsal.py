@@ -1,7 +1,7 @@
 """The LibriSpeech-shaped rehearsal: `all` of config/rehearsal.yaml end to end, then checks that what ran had the
 real recipe's shapes (1024 word-pieces, ContextNet-S of ~11.7 M parameters, LibriSpeech-like utterance lengths).
 
-One run of ~10 min on 2 cores (README, "Rehearsal"); every test below reads its finished workspace.
+One run of ~10 min on 2 cores (docs/testing.md, "Rehearsal"); every test below reads its finished workspace.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "config" / "rehearsal.yaml"
 # ContextNet-S of config/librispeech.yaml with 1024 word-pieces and the 640-unit RNN-T decoder: 11.71 M trainable
 # parameters (11.76 M with the batch norms' moving statistics; the paper's 10.8 M counts its own decoder); the
-# low-rank variant has almost the same count (README)
+# low-rank variant has almost the same count (docs/models.md)
 CONTEXTNET_S_PARAMS = 11.71e6
 
 pytestmark = pytest.mark.slow

@@ -53,7 +53,7 @@ class MemoryCoefficients:
 
 # float32: measured by tests/benchmarks/bench_memory_model.py (8 points, B 2-8, 4-8 s, U 10-80, unchunked joint;
 # least squares on peak RSS, R^2 0.989, RMS residual 74 MB; a held-out 16-s point and the 16-s points of
-# bench_memory.py are predicted within 4.5 %). mixed: derived (README, "Memory and time model").
+# bench_memory.py are predicted within 4.5 %). mixed: derived (docs/performance.md, "Memory and time model").
 CPU_FIXED_MB = 2063.0  # the fit's intercept (host RSS: TensorFlow, the traced step, weights, Adam); not GPU memory
 MEMORY = {
     "float32": MemoryCoefficients(0.1470, 0.02107, "measured"),
@@ -253,7 +253,7 @@ def plan(config: dict, profiles: dict[str, dict]) -> list[dict]:
 
 
 def main() -> None:
-    """``python -m lowrank_asr.planning``: the README's tables for config/librispeech.yaml and the GPU profiles."""
+    """``python -m lowrank_asr.planning``: the tables of docs/performance.md for config/librispeech.yaml and the GPU profiles."""
     import yaml
 
     from lowrank_asr.config_files import load_yaml, with_defaults

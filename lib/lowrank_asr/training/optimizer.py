@@ -10,7 +10,7 @@ TensorFlow's ``ResourceApplyAdam`` kernel, which evaluates Keras' expressions in
 One difference: the kernel forms 1 - β in float32, Keras in float64 before rounding (1 - 0.9f = 0.100000024
 against 0.1f), so the weights are bit-identical to Keras Adam given ``beta_1=float(np.float32(0.9))`` (and so for
 β₂), within rounding of Keras Adam given 0.9 (tests/test_training.py). Its variables, configuration and
-checkpoints are Keras Adam's own. Measured in README, "First call of a job".
+checkpoints are Keras Adam's own. Measured in docs/performance.md, "First call of a job".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ after a few hundred steps still carries much of its initial (0, 1) values: every
 epoch would see a mis-normalised net. Before each epoch's weights are written, ``PreciseBatchNorm`` replaces
 every BN layer's moving mean and variance with exact statistics over ``training.precise_bn_batches`` batches.
 
-Choices (see README, "Precise batch norm"):
+Choices (see docs/training.md, "Precise batch norm"):
 - The pass normalises with batch statistics (as training does), so layer l sees the inputs it saw in training;
   trainable weights and the model's random streams are left untouched.
 - No SpecAugment and no dropout: the statistics serve inference, where neither is applied, so they are
