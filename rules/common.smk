@@ -13,6 +13,8 @@ from lowrank_asr.config import (
     training_runs,
     variant_model_config,
 )
+from lowrank_asr.errors import TrainingError
+from lowrank_asr.locking import LOCK_NAME, check_free
 from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
 from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
@@ -133,6 +135,20 @@ def train_state_dir(wildcards):
         ]
     )
     return f"results/.train_state/{wildcards.variant}/{key}"
+
+
+def trainer_lock_free(wildcards):
+    """The train jobs' input function (it adds no files). While another process trains this run, refuse here, as the
+    DAG is built, because Snakemake deletes a job's outputs before the job starts and again when it fails, and
+    those are the running trainer's (lowrank_asr.locking). A dry run only warns."""
+    lock = Path(train_state_dir(wildcards)).parent / LOCK_NAME
+    try:
+        check_free(lock)
+    except TrainingError as error:
+        if not workflow.dryrun:
+            raise
+        print(f"Warning: {error}", file=sys.stderr)
+    return {}
 
 
 def landscape_grid_output(shards):

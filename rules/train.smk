@@ -5,6 +5,8 @@ DEV_SPLITS = config["data"]["dev_splits"]
 
 rule train:
     input:
+        # no files: refuses while another trainer holds the run's lock
+        unpack(trainer_lock_free),
         train=split_tfrecords(TRAIN_SPLITS),
         dev=split_tfrecords(DEV_SPLITS),
         vocab=vocab_files(),

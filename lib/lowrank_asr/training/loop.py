@@ -385,4 +385,28 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
             writer.flush()
         if stop_after_epoch and epoch >= stop_after_epoch:
             break
+    republish_missing(state, epoch_outputs[:len(history)], init_output, history_output)
     return history
+
+
+def republish_missing(state: TrainingState, epoch_outputs: Sequence[str | Path], init_output: str | Path | None,
+                      history_output: str | Path) -> list[Path]:
+    """Publish again, still under the lock, every output that is gone or differs in size from its state copy.
+
+    Another Snakemake whose train job lost the lock deletes this job's declared outputs (before its job starts and
+    when it fails); the workflow refuses such a job while the DAG is built (rules/common.smk), and this check
+    catches what slips past it (two runs started at the same moment). Returns the outputs published again."""
+    pairs = [(state.weights_path(epoch), out) for epoch, out in enumerate(epoch_outputs, start=1)]
+    if init_output is not None:
+        pairs.append((state.weights_path(0), init_output))
+    if epoch_outputs:
+        pairs.append((state.history_path(), history_output))
+    again = []
+    for src, dest in pairs:
+        dest = Path(dest)
+        if not dest.is_file() or dest.stat().st_size != src.stat().st_size:
+            log.warning("output %s was removed or changed while this job trained (by another snakemake?): "
+                        "publishing it again", dest)
+            publish(src, dest)
+            again.append(dest)
+    return again
