@@ -52,6 +52,8 @@ class TrainSettings:
     batch_seconds: float | None = None
     dev_batch_seconds: float | None = None
     skip_over_budget: bool = False
+    # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
+    skip_bad_audio: bool = False
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
@@ -68,7 +70,8 @@ class TrainSettings:
                    joint_chunk=training.get("joint_chunk"), accumulate=training.get("accumulate", 1),
                    batch_seconds=training.get("batch_seconds"),
                    dev_batch_seconds=training.get("evaluation_batch_seconds"),
-                   skip_over_budget=training.get("skip_over_budget", False))
+                   skip_over_budget=training.get("skip_over_budget", False),
+                   skip_bad_audio=training.get("skip_bad_audio", False))
 
 
 def configure_determinism(seed: int) -> None:
@@ -290,19 +293,34 @@ def run_training(
                       init_output=init_output)
 
 
-def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings) -> tf.data.Dataset:
+def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings,
+                       exclude_ids: Sequence[str] = ()) -> tf.data.Dataset:
     """The fixed training batches of precise batch norm: the first `precise_bn_batches` batches of the shuffled
     training order for `settings.seed` (the epochs use seed + epoch), the same in every epoch and process."""
-    return training_dataset(train_files, vocab, settings, settings.seed).take(settings.precise_bn_batches)
+    return training_dataset(train_files, vocab, settings, settings.seed, exclude_ids).take(
+        settings.precise_bn_batches)
 
 
-def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int) -> tf.data.Dataset:
-    """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`)."""
+def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int,
+                     exclude_ids: Sequence[str] = ()) -> tf.data.Dataset:
+    """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`),
+    without `exclude_ids`."""
     from lowrank_asr.data.dataset import make_dataset
 
     return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True, seed=seed,
                         max_duration=settings.max_duration, batch_seconds=settings.batch_seconds,
-                        skip_over_budget=settings.skip_over_budget)
+                        skip_over_budget=settings.skip_over_budget, exclude_ids=exclude_ids)
+
+
+def unalignable_utterances(files: Sequence[str], vocab, model, settings: TrainSettings,
+                           max_duration: float | None) -> list[str]:
+    """Ids of the utterances of `files` too short for their transcripts under the model's decoder, when
+    `settings.skip_bad_audio`; otherwise such an utterance is a CorpusError naming it (data/feasibility.py)."""
+    from lowrank_asr.data import feasibility
+
+    found = feasibility.too_short_utterances(files, vocab.encode, model.encoder_frames, model.decoder_type,
+                                             model.cfg["features"]["sample_rate"], max_duration)
+    return feasibility.apply_policy(found, model.decoder_type, settings.skip_bad_audio, log)
 
 
 def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
@@ -343,10 +361,13 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         write_history_csv(history, history_output)
 
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
+    # before any step: utterances the loss cannot align (train and dev, whose loss is computed too)
+    train_left_out = unalignable_utterances(train_files, vocab, model, settings, settings.max_duration)
+    dev_left_out = unalignable_utterances(dev_files, vocab, model, settings, None)
     # each make_dataset checks its budget against the shards' durations as it is built: before any step
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
                             seed=settings.seed, batch_seconds=settings.dev_batch_seconds,
-                            skip_over_budget=settings.skip_over_budget)
+                            skip_over_budget=settings.skip_over_budget, exclude_ids=dev_left_out)
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
         # order (explicit op seeds below, under the global TF seed set once by configure_determinism) and the
@@ -357,12 +378,13 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         np.random.seed(settings.seed + 1000 * epoch)
         reset_seed_generators(model, settings.seed + 1000 * epoch)
         began = time.perf_counter()
-        train_data = training_dataset(train_files, vocab, settings, settings.seed + epoch)
+        train_data = training_dataset(train_files, vocab, settings, settings.seed + epoch, train_left_out)
         train_loss, steps = trainer.train_epoch(train_data, epoch, progress)
         if settings.precise_bn_batches:
             # before dev loss/WER and the save, so every inference-mode use of this epoch sees these statistics
             bn_began = time.perf_counter()
-            used = trainer.recompute_batchnorm(precise_bn_dataset(train_files, vocab, settings))
+            used = trainer.recompute_batchnorm(precise_bn_dataset(train_files, vocab, settings,
+                                                                   train_left_out))
             log.info("epoch %d: precise batch norm over %d batches in %.1f s", epoch, used,
                      time.perf_counter() - bn_began)
         dev_loss = trainer.mean_loss(dev_data)
