@@ -137,6 +137,20 @@ def train_state_dir(wildcards):
     return f"results/.train_state/{wildcards.variant}/{key}"
 
 
+# Snakemake compares a job's params only when every output it declares has a metadata record. When a job's list
+# of outputs grows (more epochs), the new ones have none, so `snakemake <an old output>` answered "Nothing to be
+# done" while `snakemake all` reran the job. Such a job lists its outputs in a small file, an input of the job
+# (rules/output_lists.smk): the file's own params change with the list, it is rewritten, and the job reruns
+# whichever of its outputs is asked for.
+OUTPUT_LISTS = {}
+
+
+def output_list(rule_name, files):
+    """An input of the jobs of `rule_name`: the file that lists their outputs `files` (patterns with `{variant}`)."""
+    OUTPUT_LISTS[rule_name] = [str(f) for f in files]
+    return f"results/.output_lists/{rule_name}/{{variant}}.txt"
+
+
 def trainer_lock_free(wildcards):
     """The train jobs' input function (it adds no files). While another process trains this run, refuse here, as the
     DAG is built, because Snakemake deletes a job's outputs before the job starts and again when it fails, and
