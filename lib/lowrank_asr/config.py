@@ -187,11 +187,12 @@ def training_runs(config: Mapping) -> list[Run]:
 
 def training_resume_settings(training: Mapping) -> dict:
     """The training settings a run's resume state is keyed by: all but ``seeds`` (adding a seed must not
-    retrain the others) and ``joint_chunk`` (it bounds memory, the maths stay the same: after an
-    out-of-memory failure a smaller chunk resumes the epochs already trained), and ``accumulate`` only when
+    retrain the others), ``joint_chunk`` (it bounds memory, the maths stay the same: after an
+    out-of-memory failure a smaller chunk resumes the epochs already trained), ``replicas`` (a run resumes on
+    another number of devices), and ``accumulate`` only when
     it is not 1 (states written before the knob existed keep their key)."""
     return {k: v for k, v in training.items()
-            if k not in ("seeds", "joint_chunk") and not (k == "accumulate" and v == 1)
+            if k not in ("seeds", "joint_chunk", "replicas") and not (k == "accumulate" and v == 1)
             and not (k == "batch_seconds" and v is None)}
 
 

@@ -54,6 +54,8 @@ class TrainSettings:
     skip_over_budget: bool = False
     # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
     skip_bad_audio: bool = False
+    # devices per step (choose_strategy); None: every GPU when there are several
+    replicas: int | None = None
 
     @classmethod
     def from_config(cls, training: dict, *, seed: int, max_duration: float | None = None,
@@ -71,7 +73,8 @@ class TrainSettings:
                    batch_seconds=training.get("batch_seconds"),
                    dev_batch_seconds=training.get("evaluation_batch_seconds"),
                    skip_over_budget=training.get("skip_over_budget", False),
-                   skip_bad_audio=training.get("skip_bad_audio", False))
+                   skip_bad_audio=training.get("skip_bad_audio", False),
+                   replicas=training.get("replicas"))
 
 
 def configure_determinism(seed: int) -> None:
@@ -80,13 +83,24 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def choose_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over all GPUs when more than one is visible, else the default (one device)."""
+def choose_strategy(replicas: int | None = None) -> tf.distribute.Strategy:
+    """`training.replicas`: None, MirroredStrategy over all GPUs when more than one is visible, else the default
+    (one device); N > 1, MirroredStrategy over the first N GPUs, or over N logical CPU devices where there is no
+    GPU (set up with tf.config.set_logical_device_configuration before TensorFlow starts); 1, one device."""
     gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        log.info("training on %d GPUs with MirroredStrategy", len(gpus))
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    if replicas is None:
+        replicas = len(gpus) if len(gpus) > 1 else 1
+    if replicas == 1:
+        return tf.distribute.get_strategy()
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    if len(devices) < replicas:
+        raise TrainingError(f"training.replicas = {replicas}, but only {len(devices)} "
+                            f"{'GPU' if gpus else 'CPU'} device(s) are visible: lower it or set it to null")
+    names = [d.name for d in devices[:replicas]]
+    log.info("training on %d replicas with MirroredStrategy: %s", replicas, ", ".join(names))
+    # on CPU devices NCCL is unavailable; one reduction that works on any device
+    return tf.distribute.MirroredStrategy(names, cross_device_ops=None if gpus else
+                                          tf.distribute.ReductionToOneDevice())
 
 
 def reset_seed_generators(model, seed: int) -> None:
@@ -256,7 +270,8 @@ class Trainer:
     def learning_rate(self) -> float:
         opt = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         lr = opt.learning_rate
-        return float(lr(opt.iterations) if callable(lr) else lr)
+        # through a tensor: a constant rate is a variable, mirrored under MirroredStrategy (no float() of it)
+        return float(tf.convert_to_tensor(lr(opt.iterations) if callable(lr) else lr))
 
 
 def run_training(
@@ -336,7 +351,7 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
     configure_determinism(settings.seed)
     # set both ways: the policy is process-global and would leak into a later run in the same process
     keras.mixed_precision.set_dtype_policy("mixed_float16" if settings.mixed_precision else "float32")
-    strategy = choose_strategy()
+    strategy = choose_strategy(settings.replicas)
     vocab = load_vocabulary(vocab_path)
     with strategy.scope():
         model = build_model(model_cfg, vocab.size)
