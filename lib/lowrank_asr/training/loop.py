@@ -111,6 +111,14 @@ def reset_seed_generators(model, seed: int) -> None:
         generator.state.assign(np.array([seed * 7919 + index, 0], dtype=generator.state.dtype))
 
 
+def _unless_empty(count: tf.Tensor, grad):
+    """`grad` as a dense tensor, zeros where this replica's share of the batch (`count` utterances) is empty."""
+    if grad is None:
+        return grad
+    grad = tf.convert_to_tensor(grad)
+    return tf.where(count > 0, grad, tf.zeros_like(grad))
+
+
 def _numeric(batch: dict) -> dict:
     return {k: batch[k] for k in NUMERIC_KEYS}
 
@@ -122,10 +130,13 @@ class Trainer:
         self.model = model
         self.settings = settings
         self.strategy = strategy
+        # Keras clips each replica's part of the gradient before it sums the parts: on several replicas the
+        # steps clip the summed gradient themselves (_clip_summed), and the optimizer does not
+        self._clip_in_step = settings.clip_norm if strategy.num_replicas_in_sync > 1 else None
         with strategy.scope():
             optimizer = Adam(
                 make_schedule(settings.learning_rate, d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9,
-                global_clipnorm=settings.clip_norm,
+                global_clipnorm=None if self._clip_in_step else settings.clip_norm,
             )
             if settings.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -145,6 +156,18 @@ class Trainer:
         self._apply_step: Callable | None = None
         self._loss_step: Callable | None = None
         self._precise_bn: PreciseBatchNorm | None = None
+
+    def _clip_summed(self, grads: list) -> list:
+        """In a replica context: this replica's gradients scaled so that their sum over the replicas has at most
+        the global norm training.clip_norm (what the optimizer does to the whole gradient on one device)."""
+        if not self._clip_in_step:
+            return grads
+        total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm(total)
+        if hasattr(self.optimizer, "dynamic_scale"):  # loss scaling: the norm of the unscaled gradient
+            norm = norm / tf.cast(self.optimizer.dynamic_scale, norm.dtype)
+        factor = tf.minimum(1.0, self._clip_in_step / norm)
+        return [g * tf.cast(factor, g.dtype) for g in grads]
 
     def _per_utterance_loss(self, batch: dict, training: bool):
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
@@ -168,10 +191,15 @@ class Trainer:
                 loss = tf.reduce_sum(per_utt) / batch_count
                 scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
             grads = tape.gradient(scaled, model.trainable_variables)
+            if strategy.num_replicas_in_sync > 1:
+                # a batch of fewer utterances than replicas leaves some replica an empty share, whose gradients
+                # come out NaN: it adds nothing to the sum instead
+                grads = [_unless_empty(count, g) for g in grads]
             if accumulators:
                 for acc, grad in zip(accumulators, grads, strict=True):
                     acc.assign_add(tf.convert_to_tensor(grad) * batch_count)
             else:
+                grads = self._clip_summed(grads)
                 optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return tf.reduce_sum(per_utt), count
 
@@ -192,7 +220,7 @@ class Trainer:
         model, optimizer, accumulators = self.model, self.optimizer, self._accumulators
 
         def replica_apply(count):
-            grads = [acc / count for acc in accumulators]
+            grads = self._clip_summed([acc / count for acc in accumulators])
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             for acc in accumulators:
                 acc.assign(tf.zeros_like(acc))
