@@ -16,7 +16,7 @@ from lowrank_asr.config import (
 from lowrank_asr.errors import TrainingError
 from lowrank_asr.locking import LOCK_NAME, check_free
 from lowrank_asr.workflow.analysis_jobs import per_variant_jobs
-from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, train_bad_audio_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.paths import local_split_source
 from lowrank_asr.workflow.run_settings import run_model_configs
@@ -149,6 +149,11 @@ def output_list(rule_name, files):
     """An input of the jobs of `rule_name`: the file that lists their outputs `files` (patterns with `{variant}`)."""
     OUTPUT_LISTS[rule_name] = [str(f) for f in files]
     return f"results/.output_lists/{rule_name}/{{variant}}.txt"
+
+
+def train_bad_audio(wildcards):
+    """The train job's key for `data.on_bad_audio` (lowrank_asr.workflow.bad_audio.train_bad_audio_key)."""
+    return train_bad_audio_key(BAD_AUDIO_POLICY, Path(train_state_dir(wildcards)) / "too_short.json")
 
 
 def trainer_lock_free(wildcards):

@@ -35,6 +35,8 @@ rule train:
         training=train_job_settings(config),
         seed=run_seed,
         max_duration=config["data"].get("max_duration"),
+        # the job reads data.on_bad_audio from the config; this changes only where it matters
+        bad_audio=train_bad_audio,
         state_dir=train_state_dir,
         tensorboard="logs/tensorboard/{variant}",
         code=script_code("train.py"),

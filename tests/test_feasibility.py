@@ -4,6 +4,7 @@ instead of a CTC loss that stops the run mid-epoch without naming the utterance.
 from __future__ import annotations
 
 import io
+import json
 import logging
 
 import numpy as np
@@ -17,6 +18,7 @@ from lowrank_asr.errors import CorpusError
 from lowrank_asr.models import build_model
 from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.training.loop import TrainSettings, run_training
+from lowrank_asr.workflow.bad_audio import train_bad_audio_key
 
 BLOCKS = [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2},
           {"layers": 1, "channels": 16, "stride": 2}]
@@ -89,3 +91,15 @@ def test_skip_leaves_it_out_with_a_warning(speech_corpus, corpus_with_short_clip
     skips = [r.getMessage() for r in caplog.records if SHORT_ID in r.getMessage()]
     assert len(skips) == 2  # the training split and the dev split, each once
     assert "left out 1 utterance(s) too short" in caplog.text
+    # the list the workflow keys the train job by: switching to `fail` then reruns it (and it stops)
+    listed = tmp_path / "state" / "too_short.json"
+    assert json.loads(listed.read_text()) == [SHORT_ID]
+    assert train_bad_audio_key("skip", listed) == train_bad_audio_key("fail", tmp_path / "none.json")
+    assert train_bad_audio_key("fail", listed) != train_bad_audio_key("skip", listed)
+
+
+def test_the_policy_keys_the_train_job_only_where_an_utterance_was_left_out(tmp_path) -> None:
+    clean = tmp_path / "too_short.json"
+    clean.write_text("[]")
+    keys = {train_bad_audio_key(policy, path) for policy in ("fail", "skip") for path in (clean, tmp_path / "x")}
+    assert len(keys) == 1  # toggling the policy retrains nothing on clean data

@@ -198,9 +198,8 @@ def training_resume_settings(training: Mapping) -> dict:
 
 def train_job_settings(config: Mapping) -> dict:
     """The train job's ``training`` params: ``config["training"]`` but ``seeds``, plus what the job reads from
-    other sections, only where it is set: ``evaluation_batch_seconds`` (the dev set's budget),
-    ``skip_over_budget`` (``data.on_bad_audio: skip`` with a budget) and ``skip_bad_audio``
-    (``data.on_bad_audio: skip``). Adding a params entry, even ``None``, would
+    other sections, only where it is set: ``evaluation_batch_seconds`` (the dev set's budget) and
+    ``skip_over_budget`` (``data.on_bad_audio: skip`` with a budget). Adding a params entry, even ``None``, would
     rerun every finished training; these keys leave configs without budgets with the params they had."""
     settings = {k: v for k, v in config["training"].items() if k != "seeds"}
     dev_budget = config["evaluation"].get("batch_seconds")
@@ -209,8 +208,6 @@ def train_job_settings(config: Mapping) -> dict:
     if config["data"].get("on_bad_audio", "fail") == "skip" and (
             dev_budget is not None or settings.get("batch_seconds") is not None):
         settings["skip_over_budget"] = True
-    if config["data"].get("on_bad_audio", "fail") == "skip":  # utterances too short for their transcripts
-        settings["skip_bad_audio"] = True
     return settings
 
 

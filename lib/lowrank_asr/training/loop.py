@@ -9,6 +9,7 @@ every source of randomness is a function of (seed, epoch): the data order and th
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -73,7 +74,6 @@ class TrainSettings:
                    batch_seconds=training.get("batch_seconds"),
                    dev_batch_seconds=training.get("evaluation_batch_seconds"),
                    skip_over_budget=training.get("skip_over_budget", False),
-                   skip_bad_audio=training.get("skip_bad_audio", False),
                    replicas=training.get("replicas"))
 
 
@@ -407,6 +407,8 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
     # before any step: utterances the loss cannot align (train and dev, whose loss is computed too)
     train_left_out = unalignable_utterances(train_files, vocab, model, settings, settings.max_duration)
     dev_left_out = unalignable_utterances(dev_files, vocab, model, settings, None)
+    # what the workflow keys the job by under `fail` (lowrank_asr.workflow.bad_audio.train_bad_audio_key)
+    state.too_short_path().write_text(json.dumps(sorted({*train_left_out, *dev_left_out})))
     # each make_dataset checks its budget against the shards' durations as it is built: before any step
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
                             seed=settings.seed, batch_seconds=settings.dev_batch_seconds,

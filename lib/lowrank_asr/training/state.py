@@ -32,6 +32,7 @@ from lowrank_asr.errors import TrainingError
 HISTORY_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_wer", "learning_rate", "steps", "seconds")
 CHECKSUM_SUFFIX = ".sha256"
 LOCK_NAME = locking.LOCK_NAME
+TOO_SHORT_NAME = "too_short.json"
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +146,10 @@ class TrainingState:
                 var.assign(f[key][()])
 
     # history -----------------------------------------------------------------------------------------------
+    def too_short_path(self) -> Path:
+        """The ids of the utterances the run leaves out as too short for their transcripts (JSON list)."""
+        return self.dir / TOO_SHORT_NAME
+
     def history_path(self) -> Path:
         return self.dir / "history.csv"
 
