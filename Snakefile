@@ -54,6 +54,7 @@ include: "rules/attribution.smk"
 include: "rules/representations.smk"
 include: "rules/geometry.smk"
 include: "rules/report.smk"
+include: "rules/output_lists.smk"
 
 
 rule all:

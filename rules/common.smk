@@ -2,7 +2,7 @@
 import re
 
 from lowrank_asr.config import stable_hash, variant_model_config
-from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key
+from lowrank_asr.workflow.bad_audio import bad_audio_rerun_key, train_bad_audio_key
 from lowrank_asr.workflow.codehash import code_hash, use_disk_cache
 from lowrank_asr.workflow.config import (
     all_splits,
@@ -19,6 +19,8 @@ from lowrank_asr.workflow.config import (
 )
 from lowrank_asr.data.packaged import PACKAGED_SPLITS, drop_unavailable_splits
 from lowrank_asr.data.packaged import UNAVAILABLE_MARKER as REAL_TEST_UNAVAILABLE
+from lowrank_asr.errors import TrainingError
+from lowrank_asr.locking import LOCK_NAME, check_free
 from lowrank_asr.workflow.paths import local_split_source
 
 # `config` is validated (Snakefile): every section is complete, with the schema's defaults (config/schema.yaml).
@@ -147,6 +149,39 @@ def train_state_dir(wildcards):
         ]
     )
     return f"results/.train_state/{wildcards.variant}/{key}"
+
+
+# Snakemake compares a job's params only when every output it declares has a metadata record. When a job's list
+# of outputs grows (more epochs), the new ones have none, so `snakemake <an old output>` answered "Nothing to be
+# done" while `snakemake all` reran the job. Such a job lists its outputs in a small file, an input of the job
+# (rules/output_lists.smk): the file's own params change with the list, it is rewritten, and the job reruns
+# whichever of its outputs is asked for.
+OUTPUT_LISTS = {}
+
+
+def output_list(rule_name, files):
+    """An input of the jobs of `rule_name`: the file that lists their outputs `files` (patterns with `{variant}`)."""
+    OUTPUT_LISTS[rule_name] = [str(f) for f in files]
+    return f"results/.output_lists/{rule_name}/{{variant}}.txt"
+
+
+def train_bad_audio(wildcards):
+    """The train job's key for `data.on_bad_audio` (lowrank_asr.workflow.bad_audio.train_bad_audio_key)."""
+    return train_bad_audio_key(BAD_AUDIO_POLICY, Path(train_state_dir(wildcards)) / "too_short.json")
+
+
+def trainer_lock_free(wildcards):
+    """The train jobs' input function (it adds no files). While another process trains this run, refuse here, as the
+    DAG is built, because Snakemake deletes a job's outputs before the job starts and again when it fails, and
+    those are the running trainer's (lowrank_asr.locking). A dry run only warns."""
+    lock = Path(train_state_dir(wildcards)).parent / LOCK_NAME
+    try:
+        check_free(lock)
+    except TrainingError as error:
+        if not workflow.dryrun:
+            raise
+        print(f"Warning: {error}", file=sys.stderr)
+    return {}
 
 
 def landscape_grid_output(shards):

@@ -15,6 +15,10 @@ rule loss_grid:
         weights=analysis_epoch_files("landscape", "results/models/{variant}/epoch_{epoch}.weights.h5"),
         data=tfrecord_index(LANDSCAPE["split"]),
         vocab=vocab_files(),
+        # its outputs follow landscape.epochs: rerun for every target when they change (common.smk)
+        outputs=output_list(
+            "loss_grid", analysis_epoch_files("landscape", landscape_grid_output(LANDSCAPE_SHARDS))
+        ),
     output:
         analysis_epoch_files("landscape", landscape_grid_output(LANDSCAPE_SHARDS)),
     log:

@@ -3,15 +3,24 @@ TRAIN_SPLITS = config["data"]["train_splits"]
 DEV_SPLITS = config["data"]["dev_splits"]
 
 
+TRAIN_WEIGHTS = [f"results/models/{{variant}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)]
+TRAIN_INIT = "results/models/{variant}/epoch_000.weights.h5"
+TRAIN_HISTORY = "results/models/{variant}/history.csv"
+
+
 rule train:
     input:
+        # no files: refuses while another trainer holds the run's lock
+        unpack(trainer_lock_free),
         train=split_tfrecords(TRAIN_SPLITS),
         dev=split_tfrecords(DEV_SPLITS),
         vocab=vocab_files(),
+        # more epochs, more outputs: rerun for every target (common.smk)
+        outputs=output_list("train", [*TRAIN_WEIGHTS, TRAIN_INIT, TRAIN_HISTORY]),
     output:
-        weights=[f"results/models/{{variant}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)],
-        init="results/models/{variant}/epoch_000.weights.h5",
-        history="results/models/{variant}/history.csv",
+        weights=TRAIN_WEIGHTS,
+        init=TRAIN_INIT,
+        history=TRAIN_HISTORY,
     log:
         "logs/train/{variant}.log",
     benchmark:
@@ -26,6 +35,8 @@ rule train:
         training=train_job_settings(config),
         seed=run_seed,
         max_duration=config["data"]["max_duration"],
+        # the job reads data.on_bad_audio from the config; this changes only where it matters
+        bad_audio=train_bad_audio,
         state_dir=train_state_dir,
         tensorboard="logs/tensorboard/{variant}",
         code=script_code("train.py"),

@@ -150,6 +150,8 @@ def expected_counts(config: dict) -> dict[str, int]:
         # per-epoch analyses list their split's shard index, not its shards
         "tfrecord_index": len({config["landscape"]["split"], config["attribution"]["split"]}),
         "trajectory_plane": variants, "interpolation": variants, "sharpness": variants, "plot_geometry": 1,
+        # the output lists of each run's train and loss_grid jobs (rules/output_lists.smk)
+        "output_list": 2 * variants,
     }
     # what the variants learned (rules/representations.smk): one job per variant, then joint tables and plots
     counts |= {"representations": variants, "compression": variants, "compression_table": 1, "plot_compression": 1,
@@ -218,7 +220,8 @@ def test_wer_table_target_schedules_no_analysis(tmp_path):
     config = without_real_test(default_config("config.yaml"))
     splits, runs = len(all_splits(config)), len(training_runs(config))
     assert run.counts == {"synthesize_corpus": splits, "extract": splits, "transcripts": splits,
-                          "tfrecords": splits, "vocabulary": 1, "train": runs, "evaluate": 2 * runs, "wer_table": 1}
+                          "tfrecords": splits, "vocabulary": 1, "train": runs, "evaluate": 2 * runs, "wer_table": 1,
+                          "output_list": runs}
     assert not ANALYSIS_RULES & set(run.counts)
     assert not any("video" in rule or "landscape" in rule or "attribution" in rule for rule in run.counts)
 
@@ -231,9 +234,9 @@ def test_librispeech_config_starts_from_download(tmp_path):
     downloads = run.of("download_librispeech")
     assert {job["wildcards"] for job in downloads} == {f"split={s}" for s in all_splits(config)}
     assert len(downloads) == 7  # train-clean-100/360, train-other-500, dev-clean/other, test-clean/other
-    # the first jobs of the DAG: only downloads have no input
+    # the first jobs of the DAG: only downloads (and the lists of outputs, written from params) have no input
     inputs = re.findall(r"(?:local)?rule (\w+):\n(    input: )?", run.text)
-    assert {rule for rule, has_input in inputs if not has_input} == {"download_librispeech"}
+    assert {rule for rule, has_input in inputs if not has_input} == {"download_librispeech", "output_list"}
 
 
 # --- profiles ---------------------------------------------------------------------------------------------------

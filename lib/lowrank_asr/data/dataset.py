@@ -228,6 +228,7 @@ def make_dataset(
     utt_ids: Sequence[str] | None = None,
     batch_seconds: float | None = None,
     skip_over_budget: bool = False,
+    exclude_ids: Sequence[str] = (),
 ) -> tf.data.Dataset:
     """Batches of dicts: ``audio`` float32 [B,S] (zero padded), ``audio_len`` int32 [B], ``labels`` int32 [B,U]
     (zero padded), ``label_len`` int32 [B], ``utt_id``/``transcript``/``path`` string [B], ``duration`` float32 [B].
@@ -242,6 +243,7 @@ def make_dataset(
     evaluation: in file order, no shuffle, so the batches' order is deterministic but not the files'). The
     shards' durations are scanned first: an utterance longer than the budget is an error naming it, or with
     ``skip_over_budget`` is left out and logged (``over_budget_utterances`` lists them).
+    ``exclude_ids``: utterances to leave out (e.g. too short for their transcripts, feasibility.py).
     """
     files = [str(f) for f in files]
     if not files:
@@ -286,8 +288,8 @@ def make_dataset(
     if utt_ids is not None:
         keep = tf.constant(sorted(set(utt_ids)), tf.string)
         ds = ds.filter(lambda ex: tf.reduce_any(tf.equal(ex["utt_id"], keep)))
-    if too_long:
-        left_out = tf.constant(sorted({u.utt_id for u in too_long}), tf.string)
+    if too_long or exclude_ids:
+        left_out = tf.constant(sorted({u.utt_id for u in too_long} | set(exclude_ids)), tf.string)
         ds = ds.filter(lambda ex: tf.logical_not(tf.reduce_any(tf.equal(ex["utt_id"], left_out))))
     if training:
         # Shuffle before decoding: the buffer then holds compressed FLAC, not float32 samples.

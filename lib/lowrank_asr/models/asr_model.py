@@ -11,10 +11,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lowrank_asr.features.logmel import log_mel
+from lowrank_asr.features.logmel import frame_params, log_mel, num_frames
 from lowrank_asr.features.specaugment import SpecAugment
 from lowrank_asr.models.config import expand_blocks, merge_model_config
 from lowrank_asr.models.contextnet import ContextNetEncoder, WaveFrontend
+from lowrank_asr.models.convolutions import out_length
 from lowrank_asr.models.decoder import JointNetwork, PredictionNetwork
 
 
@@ -55,6 +56,19 @@ class ASRModel(keras.Model):
     @property
     def time_reduction(self) -> int:
         return int(np.prod([s.stride for s in self.specs]))
+
+    def encoder_frames(self, num_samples) -> np.ndarray:
+        """Encoder frame counts (int) of utterances of `num_samples` samples: what ``encode`` returns as lengths."""
+        n = tf.constant(np.asarray(num_samples, np.int64).astype(np.int32))
+        if self.wave is not None:
+            frames = num_frames(n, self.wave.kernel_size, self.wave.stride)
+        else:
+            f = self.cfg["features"]
+            win, hop, _ = frame_params(f["sample_rate"], f["frame_ms"], f["hop_ms"])
+            frames = num_frames(n, win, hop)
+        for spec in self.specs:
+            frames = out_length(frames, spec.stride)
+        return frames.numpy()
 
     def featurize(self, audio, audio_len):
         """logmel: (features [B, T, F], frame counts); wave: the waveform [B, S] and sample counts."""

@@ -9,6 +9,7 @@ every source of randomness is a function of (seed, epoch): the data order and th
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -52,6 +53,10 @@ class TrainSettings:
     batch_seconds: float | None = None
     evaluation_batch_seconds: float | None = None
     skip_over_budget: bool = False
+    # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
+    skip_bad_audio: bool = False
+    # devices per step (choose_strategy); None: every GPU when there are several
+    replicas: int | None = None
 
     @classmethod
     def from_config(cls, training: Mapping, *, seed: int, max_duration: float | None) -> TrainSettings:
@@ -60,7 +65,7 @@ class TrainSettings:
         train_job_settings); a missing key is a KeyError, not a default of its own."""
         keys = ("epochs", "batch_size", "learning_rate", "clip_norm", "mixed_precision", "max_steps_per_epoch",
                 "dev_max_symbols_per_step", "precise_bn_batches", "joint_chunk", "accumulate", "batch_seconds",
-                "evaluation_batch_seconds", "skip_over_budget")
+                "evaluation_batch_seconds", "skip_over_budget", "replicas")
         return cls(seed=seed, max_duration=max_duration, **{k: training[k] for k in keys})
 
 
@@ -70,13 +75,24 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def choose_strategy() -> tf.distribute.Strategy:
-    """MirroredStrategy over all GPUs when more than one is visible, else the default (one device)."""
+def choose_strategy(replicas: int | None = None) -> tf.distribute.Strategy:
+    """`training.replicas`: None, MirroredStrategy over all GPUs when more than one is visible, else the default
+    (one device); N > 1, MirroredStrategy over the first N GPUs, or over N logical CPU devices where there is no
+    GPU (set up with tf.config.set_logical_device_configuration before TensorFlow starts); 1, one device."""
     gpus = tf.config.list_logical_devices("GPU")
-    if len(gpus) > 1:
-        log.info("training on %d GPUs with MirroredStrategy", len(gpus))
-        return tf.distribute.MirroredStrategy()
-    return tf.distribute.get_strategy()
+    if replicas is None:
+        replicas = len(gpus) if len(gpus) > 1 else 1
+    if replicas == 1:
+        return tf.distribute.get_strategy()
+    devices = gpus or tf.config.list_logical_devices("CPU")
+    if len(devices) < replicas:
+        raise TrainingError(f"training.replicas = {replicas}, but only {len(devices)} "
+                            f"{'GPU' if gpus else 'CPU'} device(s) are visible: lower it or set it to null")
+    names = [d.name for d in devices[:replicas]]
+    log.info("training on %d replicas with MirroredStrategy: %s", replicas, ", ".join(names))
+    # on CPU devices NCCL is unavailable; one reduction that works on any device
+    return tf.distribute.MirroredStrategy(names, cross_device_ops=None if gpus else
+                                          tf.distribute.ReductionToOneDevice())
 
 
 def reset_seed_generators(model, seed: int) -> None:
@@ -85,6 +101,14 @@ def reset_seed_generators(model, seed: int) -> None:
                   if isinstance(value, keras.random.SeedGenerator)]
     for index, generator in enumerate(generators):
         generator.state.assign(np.array([seed * 7919 + index, 0], dtype=generator.state.dtype))
+
+
+def _unless_empty(count: tf.Tensor, grad):
+    """`grad` as a dense tensor, zeros where this replica's share of the batch (`count` utterances) is empty."""
+    if grad is None:
+        return grad
+    grad = tf.convert_to_tensor(grad)
+    return tf.where(count > 0, grad, tf.zeros_like(grad))
 
 
 def _numeric(batch: dict) -> dict:
@@ -98,10 +122,13 @@ class Trainer:
         self.model = model
         self.settings = settings
         self.strategy = strategy
+        # Keras clips each replica's part of the gradient before it sums the parts: on several replicas the
+        # steps clip the summed gradient themselves (_clip_summed), and the optimizer does not
+        self._clip_in_step = settings.clip_norm if strategy.num_replicas_in_sync > 1 else None
         with strategy.scope():
             optimizer = Adam(
                 make_schedule(settings.learning_rate, d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9,
-                global_clipnorm=settings.clip_norm,
+                global_clipnorm=None if self._clip_in_step else settings.clip_norm,
             )
             if settings.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -121,6 +148,18 @@ class Trainer:
         self._apply_step: Callable | None = None
         self._loss_step: Callable | None = None
         self._precise_bn: PreciseBatchNorm | None = None
+
+    def _clip_summed(self, grads: list) -> list:
+        """In a replica context: this replica's gradients scaled so that their sum over the replicas has at most
+        the global norm training.clip_norm (what the optimizer does to the whole gradient on one device)."""
+        if not self._clip_in_step:
+            return grads
+        total = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, grads)
+        norm = tf.linalg.global_norm(total)
+        if hasattr(self.optimizer, "dynamic_scale"):  # loss scaling: the norm of the unscaled gradient
+            norm = norm / tf.cast(self.optimizer.dynamic_scale, norm.dtype)
+        factor = tf.minimum(1.0, self._clip_in_step / norm)
+        return [g * tf.cast(factor, g.dtype) for g in grads]
 
     def _per_utterance_loss(self, batch: dict, training: bool):
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
@@ -144,10 +183,15 @@ class Trainer:
                 loss = tf.reduce_sum(per_utt) / batch_count
                 scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
             grads = tape.gradient(scaled, model.trainable_variables)
+            if strategy.num_replicas_in_sync > 1:
+                # a batch of fewer utterances than replicas leaves some replica an empty share, whose gradients
+                # come out NaN: it adds nothing to the sum instead
+                grads = [_unless_empty(count, g) for g in grads]
             if accumulators:
                 for acc, grad in zip(accumulators, grads, strict=True):
                     acc.assign_add(tf.convert_to_tensor(grad) * batch_count)
             else:
+                grads = self._clip_summed(grads)
                 optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             return tf.reduce_sum(per_utt), count
 
@@ -168,7 +212,7 @@ class Trainer:
         model, optimizer, accumulators = self.model, self.optimizer, self._accumulators
 
         def replica_apply(count):
-            grads = [acc / count for acc in accumulators]
+            grads = self._clip_summed([acc / count for acc in accumulators])
             optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
             for acc in accumulators:
                 acc.assign(tf.zeros_like(acc))
@@ -246,7 +290,8 @@ class Trainer:
     def learning_rate(self) -> float:
         opt = getattr(self.optimizer, "inner_optimizer", self.optimizer)
         lr = opt.learning_rate
-        return float(lr(opt.iterations) if callable(lr) else lr)
+        # through a tensor: a constant rate is a variable, mirrored under MirroredStrategy (no float() of it)
+        return float(tf.convert_to_tensor(lr(opt.iterations) if callable(lr) else lr))
 
 
 def run_training(
@@ -283,19 +328,34 @@ def run_training(
                       init_output=init_output)
 
 
-def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings) -> tf.data.Dataset:
+def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings,
+                       exclude_ids: Sequence[str] = ()) -> tf.data.Dataset:
     """The fixed training batches of precise batch norm: the first `precise_bn_batches` batches of the shuffled
     training order for `settings.seed` (the epochs use seed + epoch), the same in every epoch and process."""
-    return training_dataset(train_files, vocab, settings, settings.seed).take(settings.precise_bn_batches)
+    return training_dataset(train_files, vocab, settings, settings.seed, exclude_ids).take(
+        settings.precise_bn_batches)
 
 
-def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int) -> tf.data.Dataset:
-    """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`)."""
+def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int,
+                     exclude_ids: Sequence[str] = ()) -> tf.data.Dataset:
+    """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`),
+    without `exclude_ids`."""
     from lowrank_asr.data.dataset import make_dataset
 
     return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True, seed=seed,
                         max_duration=settings.max_duration, batch_seconds=settings.batch_seconds,
-                        skip_over_budget=settings.skip_over_budget)
+                        skip_over_budget=settings.skip_over_budget, exclude_ids=exclude_ids)
+
+
+def unalignable_utterances(files: Sequence[str], vocab, model, settings: TrainSettings,
+                           max_duration: float | None) -> list[str]:
+    """Ids of the utterances of `files` too short for their transcripts under the model's decoder, when
+    `settings.skip_bad_audio`; otherwise such an utterance is a CorpusError naming it (data/feasibility.py)."""
+    from lowrank_asr.data import feasibility
+
+    found = feasibility.too_short_utterances(files, vocab.encode, model.encoder_frames, model.decoder_type,
+                                             model.cfg["features"]["sample_rate"], max_duration)
+    return feasibility.apply_policy(found, model.decoder_type, settings.skip_bad_audio, log)
 
 
 def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
@@ -311,7 +371,7 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
     configure_determinism(settings.seed)
     # set both ways: the policy is process-global and would leak into a later run in the same process
     keras.mixed_precision.set_dtype_policy("mixed_float16" if settings.mixed_precision else "float32")
-    strategy = choose_strategy()
+    strategy = choose_strategy(settings.replicas)
     vocab = load_vocabulary(vocab_path)
     with strategy.scope():
         model = build_model(model_cfg, vocab.size)
@@ -336,10 +396,15 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         write_history_csv(history, history_output)
 
     writer = tf.summary.create_file_writer(str(tensorboard_dir)) if tensorboard_dir else None
+    # before any step: utterances the loss cannot align (train and dev, whose loss is computed too)
+    train_left_out = unalignable_utterances(train_files, vocab, model, settings, settings.max_duration)
+    dev_left_out = unalignable_utterances(dev_files, vocab, model, settings, None)
+    # what the workflow keys the job by under `fail` (lowrank_asr.workflow.bad_audio.train_bad_audio_key)
+    state.too_short_path().write_text(json.dumps(sorted({*train_left_out, *dev_left_out})))
     # each make_dataset checks its budget against the shards' durations as it is built: before any step
     dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
                             seed=settings.seed, batch_seconds=settings.evaluation_batch_seconds,
-                            skip_over_budget=settings.skip_over_budget)
+                            skip_over_budget=settings.skip_over_budget, exclude_ids=dev_left_out)
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
         # order (explicit op seeds below, under the global TF seed set once by configure_determinism) and the
@@ -350,12 +415,13 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         np.random.seed(settings.seed + 1000 * epoch)
         reset_seed_generators(model, settings.seed + 1000 * epoch)
         began = time.perf_counter()
-        train_data = training_dataset(train_files, vocab, settings, settings.seed + epoch)
+        train_data = training_dataset(train_files, vocab, settings, settings.seed + epoch, train_left_out)
         train_loss, steps = trainer.train_epoch(train_data, epoch, progress)
         if settings.precise_bn_batches:
             # before dev loss/WER and the save, so every inference-mode use of this epoch sees these statistics
             bn_began = time.perf_counter()
-            used = trainer.recompute_batchnorm(precise_bn_dataset(train_files, vocab, settings))
+            used = trainer.recompute_batchnorm(precise_bn_dataset(train_files, vocab, settings,
+                                                                   train_left_out))
             log.info("epoch %d: precise batch norm over %d batches in %.1f s", epoch, used,
                      time.perf_counter() - bn_began)
         dev_loss = trainer.mean_loss(dev_data)
@@ -378,4 +444,28 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
             writer.flush()
         if stop_after_epoch and epoch >= stop_after_epoch:
             break
+    republish_missing(state, epoch_outputs[:len(history)], init_output, history_output)
     return history
+
+
+def republish_missing(state: TrainingState, epoch_outputs: Sequence[str | Path], init_output: str | Path | None,
+                      history_output: str | Path) -> list[Path]:
+    """Publish again, still under the lock, every output that is gone or differs in size from its state copy.
+
+    Another Snakemake whose train job lost the lock deletes this job's declared outputs (before its job starts and
+    when it fails); the workflow refuses such a job while the DAG is built (rules/common.smk), and this check
+    catches what slips past it (two runs started at the same moment). Returns the outputs published again."""
+    pairs = [(state.weights_path(epoch), out) for epoch, out in enumerate(epoch_outputs, start=1)]
+    if init_output is not None:
+        pairs.append((state.weights_path(0), init_output))
+    if epoch_outputs:
+        pairs.append((state.history_path(), history_output))
+    again = []
+    for src, dest in pairs:
+        dest = Path(dest)
+        if not dest.is_file() or dest.stat().st_size != src.stat().st_size:
+            log.warning("output %s was removed or changed while this job trained (by another snakemake?): "
+                        "publishing it again", dest)
+            publish(src, dest)
+            again.append(dest)
+    return again

@@ -22,7 +22,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import errno
-import fcntl
 import hashlib
 import json
 import logging
@@ -35,11 +34,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from lowrank_asr import locking
 from lowrank_asr.errors import TrainingError
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_wer", "learning_rate", "steps", "seconds")
 CHECKSUM_SUFFIX = ".sha256"
-LOCK_NAME = "train.lock"
+LOCK_NAME = locking.LOCK_NAME
+TOO_SHORT_NAME = "too_short.json"
 # bytes of HDF5 headers allowed per variable when a checkpoint's size is estimated (measured: ~2 KiB for the
 # weights of a small model)
 HDF5_OVERHEAD_PER_VARIABLE = 4096
@@ -108,28 +109,9 @@ class TrainingState:
         return data
 
     # lock ----------------------------------------------------------------------------------------------------
-    @contextlib.contextmanager
-    def lock(self) -> Iterator[None]:
+    def lock(self) -> contextlib.AbstractContextManager[None]:
         """Hold an exclusive lock on `lock_path` (flock: the kernel releases it when the process dies)."""
-        path = self.lock_path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
-                    raise
-                holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-                raise TrainingError(
-                    f"another training process (PID {holder}) holds the lock {path}: it is still training this "
-                    f"variant. Wait for it to finish, or stop it (kill {holder}) and rerun"
-                ) from None
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-            yield
-        finally:
-            os.close(fd)  # closing the descriptor releases the lock
+        return locking.exclusive(self.lock_path)
 
     # epoch files ---------------------------------------------------------------------------------------------
     def weights_path(self, epoch: int) -> Path:
@@ -250,6 +232,10 @@ class TrainingState:
                 var.assign(f[key][()])
 
     # history -----------------------------------------------------------------------------------------------
+    def too_short_path(self) -> Path:
+        """The ids of the utterances the run leaves out as too short for their transcripts (JSON list)."""
+        return self.dir / TOO_SHORT_NAME
+
     def history_path(self) -> Path:
         return self.dir / "history.csv"
 

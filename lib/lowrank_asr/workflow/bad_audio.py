@@ -37,3 +37,16 @@ def known_bad_audio(skipped_json: str | Path) -> bool:
         return bool(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError):
         return True  # an unreadable list: assume the worst, so that `fail` reruns the split and checks again
+
+
+FAIL_ON_KNOWN_SHORT_UTTERANCES = "fail: the training data hold utterances too short for their transcripts"
+
+
+def train_bad_audio_key(policy: str, too_short_json: str | Path) -> str:
+    """The train rule's params value for `data.on_bad_audio` = `policy`: the same under both policies unless the
+    run's last training left utterances out as too short (`too_short_json`, written by the trainer); then
+    switching to `fail` reruns the job, which stops naming them. The job itself reads the policy from the
+    config, so that toggling it retrains nothing on data without such utterances."""
+    if policy == "fail" and known_bad_audio(too_short_json):
+        return FAIL_ON_KNOWN_SHORT_UTTERANCES
+    return POLICY_IRRELEVANT

@@ -223,9 +223,10 @@ def run_model_configs(config: Mapping) -> dict[str, dict]:
 
 def training_resume_settings(training: Mapping) -> dict:
     """The training settings a run's resume state is keyed by: all but ``seeds`` (adding a seed must not
-    retrain the others) and ``joint_chunk`` (it bounds memory, the maths stay the same: after an
-    out-of-memory failure a smaller chunk resumes the epochs already trained)."""
-    return {k: v for k, v in training.items() if k not in ("seeds", "joint_chunk")}
+    retrain the others), ``joint_chunk`` (it bounds memory, the maths stay the same: after an
+    out-of-memory failure a smaller chunk resumes the epochs already trained) and ``replicas`` (a run resumes on
+    another number of devices)."""
+    return {k: v for k, v in training.items() if k not in ("seeds", "joint_chunk", "replicas")}
 
 
 def train_job_settings(config: Mapping) -> dict:
