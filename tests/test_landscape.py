@@ -254,12 +254,12 @@ OVERFLOW_MODEL = {"blocks": [{"layers": 1, "channels": 16, "stride": 1, "repeat"
 def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_corpus, tmp_path):
     """Far along a direction the float32 activations overflow (the rehearsal's corners: the loss was NaN). The
     grid stores the float64 loss there, or +inf where float64 overflows too, and says which; never NaN."""
-    from lowrank_asr.landscape.asr import subset_objective
     from lowrank_asr.landscape.grid import FLOAT32, FLOAT64, NOT_FINITE
     from lowrank_asr.landscape.io import read_landscape, write_landscape
     from lowrank_asr.models import build_model, save_weights
     from lowrank_asr.plotting.landscape import plot_landscape
     from lowrank_asr.text.vocabulary import load_vocabulary
+    from lowrank_asr.trained_run.objective import subset_objective
 
     keras.utils.set_random_seed(3)
     build = build_model(OVERFLOW_MODEL, load_vocabulary(speech_corpus.vocab_path).size)

@@ -14,9 +14,10 @@ from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.geometry.hessian import ModelHVP
 from lowrank_asr.geometry.interpolation import interpolations
-from lowrank_asr.landscape.asr import subset_objective, variant_landscapes
-from lowrank_asr.models.trained import load_trained
+from lowrank_asr.landscape.asr import variant_landscapes
 from lowrank_asr.text.vocabulary import load_vocabulary
+from lowrank_asr.trained_run.objective import subset_objective
+from lowrank_asr.trained_run.run import load_trained
 
 MODEL = {
     "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],

@@ -393,18 +393,19 @@ def test_compression_batch_norm_reestimation_pools_valid_frames(models, variant)
 
 
 # ------------------------------------------------------------------------------ subset, analyses, HDF5 files
-def test_seeded_subset_is_fixed_and_make_dataset_keeps_only_it(speech_corpus):
+def test_the_analysis_subset_is_the_first_utterances_and_make_dataset_keeps_only_it(speech_corpus):
+    """One subset rule for every analysis: representations see the utterances the landscape and attribution see."""
     from lowrank_asr.data.dataset import make_dataset
-    from lowrank_asr.data.subset import all_utt_ids, seeded_subset_ids
+    from lowrank_asr.data.subset import all_utt_ids, subset_ids, subset_utterances
     from lowrank_asr.text.vocabulary import load_vocabulary
 
     everything = all_utt_ids(speech_corpus.shards)
     assert len(everything) == 8
-    ids = seeded_subset_ids(speech_corpus.shards, 5, seed=3)
-    assert ids == seeded_subset_ids(speech_corpus.shards, 5, seed=3) and len(set(ids)) == 5
-    assert ids == [i for i in everything if i in ids]  # file order
-    assert seeded_subset_ids(speech_corpus.shards, 50, seed=3) == everything
+    ids = subset_ids(speech_corpus.shards, 5)
+    assert ids == everything[:5]
+    assert subset_ids(speech_corpus.shards, 50) == everything
     vocab = load_vocabulary(speech_corpus.vocab_path)
+    assert [u["utt_id"] for u in subset_utterances(speech_corpus.shards, vocab, 5)] == ids
     data = make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0, utt_ids=ids)
     assert [u.decode() for b in data for u in b["utt_id"].numpy().tolist()] == ids
 
@@ -432,7 +433,7 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
 
     cfg, w1 = trained["low1"]
     w2 = trained["low2"][1]
-    kw = dict(model_cfg=cfg, vocab_path=speech_corpus.vocab_path, data_files=speech_corpus.shards, subset=6, seed=0,
+    kw = dict(model_cfg=cfg, vocab_path=speech_corpus.vocab_path, data_files=speech_corpus.shards, subset=6,
               epoch_weights={2: w2, 1: w1}, final_weights_path=w2)
     small = dict(variant_representations(batch_size=2, **kw))
     big = dict(variant_representations(batch_size=8, **kw))
@@ -485,7 +486,7 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
     paths = {n: trained["low1" if n == "copy" else n][1] for n in names}
     epochs = {1: paths, 2: {**paths, "copy": trained["low2"][1]}}
     results = list(variant_similarities(model_cfgs=cfgs, vocab_path=speech_corpus.vocab_path, epoch_weights=epochs,
-                                        data_files=speech_corpus.shards, subset=4, seed=1, batch_size=3))
+                                        data_files=speech_corpus.shards, subset=4, batch_size=3))
     assert [r[0] for r in results] == [1, 2]
     _, cka, ids = results[0]
     assert list(cka) == [("low1", "copy"), ("low1", "sep"), ("copy", "sep")] and len(ids) == 4

@@ -14,7 +14,7 @@ from lowrank_asr.evaluation.transcribe import (
     write_json,
 )
 from lowrank_asr.models.summary import trainable_params
-from lowrank_asr.models.trained import load_trained
+from lowrank_asr.trained_run.run import load_trained
 
 settings = snakemake.params.decoding
 model, vocab = load_trained(snakemake.params.model, snakemake.input.vocab[0], snakemake.input.weights)

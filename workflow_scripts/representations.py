@@ -15,11 +15,11 @@ outputs = dict(zip(p.epochs, snakemake.output, strict=True))
 results = variant_representations(model_cfg=p.model, vocab_path=snakemake.input.vocab[0],
                                   epoch_weights=dict(zip(p.epochs, snakemake.input.weights, strict=True)),
                                   final_weights_path=snakemake.input.final, data_files=list(snakemake.input.data),
-                                  subset=rep["subset"], seed=rep["seed"], batch_size=rep["batch_size"],
+                                  subset=rep["subset"], batch_size=rep["batch_size"],
                                   batch_seconds=p.batch_seconds)
 for epoch, result in results:
     write_representations(outputs[epoch], result,
-                          provenance(seed=rep["seed"], config=[p.model, rep], code=p.code, variant=w.variant,
+                          provenance(seed=p.training_seed, config=[p.model, rep], code=p.code, variant=w.variant,
                                      epoch=epoch, training_seed=p.training_seed, final_epoch=p.final_epoch,
                                      split=rep["split"], subset_size=len(result.subset_ids),
                                      frontend=p.model["frontend"]))

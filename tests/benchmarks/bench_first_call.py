@@ -87,7 +87,7 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
                 enc, enc_len = make_encoder_fn(model)(item["audio"], item["audio_len"])
                 search(model, enc, enc_len, beam_width=None, max_symbols_per_step=max_symbols)
     elif call == "grid":
-        from lowrank_asr.landscape.asr import featurized_part, part_loss_fn
+        from lowrank_asr.trained_run.objective import featurized_part, part_loss_fn
 
         part = featurized_part(model, batch)
         loss_fn = part_loss_fn(model, part, b)

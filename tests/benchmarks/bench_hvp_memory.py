@@ -37,8 +37,8 @@ def child(mode: str) -> dict:
     from lowrank_asr.config import variant_model_config
     from lowrank_asr.data.micro_batches import plan_micro_batches
     from lowrank_asr.geometry.hessian import ModelHVP
-    from lowrank_asr.landscape.parts import dense_gradient, open_signature, part_sum, variable_spec
     from lowrank_asr.models import build_model
+    from lowrank_asr.trained_run.parts import dense_gradient, open_signature, part_sum, variable_spec
     from lowrank_asr.training.loop import configure_determinism
 
     config = yaml.safe_load((ROOT / "config" / "librispeech.yaml").read_text())

@@ -24,7 +24,6 @@ from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, check_baseline
 from lowrank_asr.attribution.integrated_gradients import IGResult, integrated_gradients
 from lowrank_asr.attribution.io import AttributionItem
 from lowrank_asr.data.micro_batches import points_per_pass
-from lowrank_asr.errors import PipelineError
 
 
 @dataclass
@@ -44,23 +43,19 @@ def attributed_input(model, audio, num_samples: int) -> AttributedInput:
     """The attributed input of one utterance ``audio`` ``[1, S]`` with ``num_samples`` valid samples."""
     import tensorflow as tf
 
-    from lowrank_asr.features.logmel import frame_params, log_mel, normalization_stats
+    from lowrank_asr.features.logmel import frame_params
 
     audio = tf.convert_to_tensor(audio, tf.float32)[:, :num_samples]
+    n = tf.constant([num_samples], tf.int32)
+    raw, raw_len = model.raw_features(audio, n)
+    stats = model.feature_stats(raw, raw_len)
+    mean, scale = (None, None) if stats is None else (stats[0].numpy().reshape(-1), stats[1].numpy().reshape(-1))
     if model.wave is not None:  # samples are the input; digital silence is 0 there
         x = audio[0].numpy()
-        m, s = normalization_stats(*model.wave.log_energies(audio, tf.constant([num_samples], tf.int32)))
-        return AttributedInput(x, np.zeros_like(x), m.numpy().reshape(-1), s.numpy().reshape(-1),
-                               int(model.cfg["wave_frontend"]["stride"]))
-    features = model.cfg["features"]
-    raw_cfg = {**features, "normalize": False}
-    raw, raw_len = log_mel(audio, [num_samples], **raw_cfg)
+        return AttributedInput(x, np.zeros_like(x), mean, scale, int(model.cfg["wave_frontend"]["stride"]))
     t = int(raw_len[0])
-    silence, _ = log_mel(tf.zeros_like(audio), [num_samples], **raw_cfg)
-    mean = scale = None
-    if features["normalize"]:
-        m, s = normalization_stats(raw, raw_len)
-        mean, scale = m.numpy().reshape(-1), s.numpy().reshape(-1)
+    silence, _ = model.raw_features(tf.zeros_like(audio), n)
+    features = model.cfg["features"]
     hop = frame_params(features["sample_rate"], features["frame_ms"], features["hop_ms"])[1]
     return AttributedInput(raw[0, :t].numpy(), silence[0, :t].numpy(), mean, scale, hop)
 
@@ -81,10 +76,7 @@ def log_likelihood_fn(model) -> Callable:
     """
     import tensorflow as tf
 
-    from lowrank_asr.features.logmel import apply_normalization
-
     wave = model.wave is not None
-    normalize = not wave and model.cfg["features"]["normalize"]
     rank = 2 if wave else 3
 
     @tf.function(input_signature=[tf.TensorSpec([None] * rank, tf.float32), tf.TensorSpec(None, tf.float32),
@@ -96,7 +88,7 @@ def log_likelihood_fn(model) -> Callable:
         lengths = tf.repeat(x_len, k)
         with tf.GradientTape() as tape:
             tape.watch(zs)
-            inputs = apply_normalization(zs, lengths, (mean, scale)) if normalize else zs
+            inputs = zs if wave else model.normalize_features(zs, lengths, (mean, scale))
             values = -model.utterance_loss(inputs, lengths, tf.repeat(labels, k, axis=0), tf.repeat(label_len, k),
                                            training=False, frontend_stats=(mean, scale) if wave else None)
             total = tf.reduce_sum(values)
@@ -166,19 +158,16 @@ def variant_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_pat
     check_baseline(baseline)  # before loading anything: a bad name fails at once
     from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
     from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
-    from lowrank_asr.models.trained import load_trained
-    from lowrank_asr.models.weights import load_weights
+    from lowrank_asr.trained_run.run import TrainedRun
 
-    if not weights_paths:
-        raise PipelineError("variant_attributions: no weights files given; pass one per analysed epoch")
-    model, vocab = load_trained(model_cfg, vocab_path, weights_paths[0])
+    run = TrainedRun(model_cfg, vocab_path)
+    epochs = run.epochs(weights_paths)  # an empty list fails here, before anything loads
+    model, vocab = run.model, run.vocab
     chosen = subset_utterances(data_files, vocab, utterances)
     batches = subset_micro_batches(chosen, batch_seconds)
     encode = make_encoder_fn(model)
     log_likelihood = log_likelihood_fn(model)
-    for e, weights_path in enumerate(weights_paths):
-        if e:  # assign into the built model's variables: the traced functions see the new values
-            load_weights(model, weights_path)
+    for _ in epochs:  # the traced functions read the loaded variables
         hypotheses = {}
         for batch in batches:
             enc, enc_len = encode(batch["audio"], batch["audio_len"])

@@ -1,5 +1,6 @@
-"""Fixed evaluation subsets of a split for per-epoch analyses: the first utterances (in micro-batches under a
-duration budget, see ``micro_batches``), or a seeded sample."""
+"""The analysis subset of a split: its first ``N`` utterances in file order (TFRecord shards in the order given,
+records in file order), the same for every run, epoch and analysis (loss landscape, geometry, attribution,
+representations). Evaluated as padded micro-batches under a duration budget (see ``micro_batches``)."""
 
 from __future__ import annotations
 
@@ -72,10 +73,9 @@ def all_utt_ids(files: Sequence[str]) -> list[str]:
     return [v.decode() for v in ids.as_numpy_iterator()]
 
 
-def seeded_subset_ids(files: Sequence[str], size: int, seed: int) -> list[str]:
-    """``size`` utterance ids drawn without replacement with ``seed`` (all if fewer), in file order."""
-    ids = all_utt_ids(files)
+def subset_ids(files: Sequence[str], size: int) -> list[str]:
+    """The ids of the analysis subset (the utterances :func:`subset_utterances` returns), without decoding audio."""
+    ids = all_utt_ids(files)[: int(size)]
     if not ids:
         raise CorpusError(f"no utterances in {list(files)}; the analysis subset is empty")
-    chosen = np.random.default_rng(seed).choice(len(ids), size=min(int(size), len(ids)), replace=False)
-    return [ids[i] for i in sorted(chosen)]
+    return ids

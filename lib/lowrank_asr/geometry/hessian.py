@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.landscape.asr import subset_objective
-from lowrank_asr.landscape.parts import dense_gradient, part_sum, variable_spec
+from lowrank_asr.trained_run.objective import subset_objective
+from lowrank_asr.trained_run.parts import dense_gradient, part_sum, variable_spec
 
 HVP_METHODS = ("double_backprop", "finite_difference")
 
@@ -237,8 +237,6 @@ def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequenc
     number of Hessian-vector products of each epoch (Lanczos iterations + Hutchinson samples)."""
     import tensorflow as tf
 
-    from lowrank_asr.models.weights import load_weights
-
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[0],
                            data_files=data_files, subset=subset, batch_seconds=batch_seconds)
     model = obj.model
@@ -247,8 +245,7 @@ def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequenc
 
     hvp(np.ones(hvp.dim))  # traces the product, so that the timings below are the steady-state cost
     hvp_times, grad_times = [], []
-    for path in weights_paths:
-        load_weights(model, path)
+    for _ in obj.run.epochs(weights_paths):
         out.loss.append(float(obj.loss_fn()))
         count, began = hvp.count, time.perf_counter()
         top = lanczos(hvp, hvp.dim, max_iter=max_iter, tol=tol, seed=seed)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.landscape.asr import subset_objective
 from lowrank_asr.landscape.grid import evaluate_placements
+from lowrank_asr.trained_run.objective import subset_objective
 
 
 def model_state(model) -> list[np.ndarray]:
@@ -93,16 +93,11 @@ def interpolations(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Se
     """Loss (and WER) from θ_init = ``weights_paths[0]`` to θ_final = ``weights_paths[-1]`` at ``points``
     values of t over ``span``, and along the consecutive epochs ``weights_paths[0] → [1] → …``; the subset is
     evaluated in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
-    from lowrank_asr.models.weights import load_weights
-
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
                            data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step,
                            batch_seconds=batch_seconds)
     model = obj.model
-    states = []
-    for path in weights_paths:
-        load_weights(model, path)
-        states.append(model_state(model))
+    states = [model_state(m) for _, m in obj.run.epochs(weights_paths)]
     t = np.linspace(float(span[0]), float(span[1]), int(points))
     loss, metric = evaluate_path(model, obj.loss_fn, states[0], states[-1], t, metric_fn=obj.metric_fn)
     position, segment, seg_t = epoch_path_positions(len(weights_paths) - 1, per_epoch)

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
-from lowrank_asr.landscape.asr import subset_objective
 from lowrank_asr.landscape.directions import FilterAxes, model_filter_axes, model_weights
 from lowrank_asr.landscape.grid import LossGrid, evaluate_grid
+from lowrank_asr.trained_run.objective import subset_objective
 
 
 @dataclass
@@ -113,16 +113,11 @@ def trajectory_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_pat
                          progress: bool = False, batch_seconds: float | None = None) -> TrajectoryResult:
     """The loss on the PCA plane of ``weights_paths`` (epochs in order; the last is the centre), over the subset
     in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
-    from lowrank_asr.models.weights import load_weights
-
     obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
                            data_files=data_files, subset=subset, batch_seconds=batch_seconds)
     model = obj.model
-    epochs = []
-    for path in weights_paths:
-        load_weights(model, path)
-        epochs.append(model_weights(model))
-    load_weights(model, weights_paths[-1])  # the centre, with its own batch-norm statistics
+    epochs = [model_weights(m) for _, m in obj.run.epochs(weights_paths)]
+    obj.run.load(weights_paths[-1])  # the centre, with its own batch-norm statistics
     plane = trajectory_plane(epochs, model_filter_axes(model))
     xs, ys = plane_axes(plane.coords, grid, margin)
     eval_loss = float(obj.loss_fn())

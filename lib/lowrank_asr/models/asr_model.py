@@ -11,7 +11,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from lowrank_asr.features.logmel import frame_params, log_mel, num_frames
+from lowrank_asr.features.logmel import (
+    apply_normalization,
+    frame_params,
+    log_mel,
+    normalization_stats,
+    num_frames,
+)
 from lowrank_asr.features.specaugment import SpecAugment
 from lowrank_asr.models.config import expand_blocks, merge_model_config
 from lowrank_asr.models.contextnet import ContextNetEncoder, WaveFrontend
@@ -70,13 +76,37 @@ class ASRModel(keras.Model):
             frames = out_length(frames, spec.stride)
         return frames.numpy()
 
-    def featurize(self, audio, audio_len):
-        """logmel: (features [B, T, F], frame counts); wave: the waveform [B, S] and sample counts."""
+    @property
+    def normalizes(self) -> bool:
+        """Whether the front end normalises its raw features per utterance (always for the wave front end)."""
+        return self.wave is not None or bool(self.cfg["features"]["normalize"])
+
+    def raw_features(self, audio, audio_len):
+        """The front end's features before normalisation and their frame counts: the log-mel spectrogram
+        [B, T, F] (padding 0), or the wave front end's log energies [B, T, filters]."""
         audio = tf.convert_to_tensor(audio, tf.float32)
         audio_len = tf.cast(audio_len, tf.int32)
         if self.wave is not None:
-            return audio, audio_len
-        return log_mel(audio, audio_len, **self.cfg["features"])
+            return self.wave.log_energies(audio, audio_len)
+        return log_mel(audio, audio_len, **{**self.cfg["features"], "normalize": False})
+
+    def feature_stats(self, raw, raw_len):
+        """Per-utterance ``(mean, scale)`` [B, 1, F] the front end normalises ``raw`` with (None: it does not)."""
+        return normalization_stats(raw, raw_len) if self.normalizes else None
+
+    def normalize_features(self, raw, raw_len, stats=None):
+        """``raw`` as the encoder sees it: normalised with ``stats`` (default: ``raw``'s own), padding 0."""
+        if not self.normalizes:
+            return raw
+        return apply_normalization(raw, raw_len, normalization_stats(raw, raw_len) if stats is None else stats)
+
+    def featurize(self, audio, audio_len):
+        """The model's input: logmel: (normalised features [B, T, F], frame counts); wave: the waveform [B, S]
+        and sample counts (its front end is a layer, featurised inside :meth:`encode`)."""
+        if self.wave is not None:
+            return tf.convert_to_tensor(audio, tf.float32), tf.cast(audio_len, tf.int32)
+        raw, raw_len = self.raw_features(audio, audio_len)
+        return self.normalize_features(raw, raw_len), raw_len
 
     # ------------------------------------------------------------------------------------------- encoder
     def encode(self, x, x_len, training=False, frontend_stats=None):

@@ -1,4 +1,5 @@
-"""The representation analyses of trained variants on a fixed, seeded subset of a split, streamed in batches.
+"""The representation analyses of trained variants on the analysis subset of a split (``data.subset``: its first
+utterances), streamed in batches.
 
 - ``variant_representations``: one variant at each of its epochs: spectra of every conv kernel, covariance spectra of every
   block's output (valid frames at the block's own frame rate), and linear CKA block × block against the same
@@ -106,20 +107,20 @@ def analyse_variants(models: dict[str, object], batches: Iterable[dict]) -> tupl
     return {pair: acc.matrix() for pair, acc in accs.items()}, ids
 
 
-def subset_batches(data_files: Sequence[str], vocab, *, subset: int, seed: int, batch_size: int,
+def subset_batches(data_files: Sequence[str], vocab, *, subset: int, batch_size: int,
                    batch_seconds: float | None = None):
-    """The seeded subset of the split as padded batches (the same for every model and epoch): in file order, or
-    by duration under ``batch_seconds`` padded seconds per batch (evaluation.batch_seconds)."""
+    """The analysis subset as padded batches (the same for every model and epoch): ``batch_size`` utterances in
+    file order, or by duration under ``batch_seconds`` padded seconds per batch (evaluation.batch_seconds)."""
     from lowrank_asr.data.dataset import make_dataset
-    from lowrank_asr.data.subset import seeded_subset_ids
+    from lowrank_asr.data.subset import subset_ids
 
-    ids = seeded_subset_ids(data_files, subset, seed)
+    ids = subset_ids(data_files, subset)
     return make_dataset(list(data_files), vocab, batch_size=batch_size, training=False, seed=0, utt_ids=ids,
                         batch_seconds=batch_seconds)
 
 
 def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_weights: Mapping[int, str | Path],
-                            final_weights_path: str | Path, data_files: Sequence[str], subset: int, seed: int,
+                            final_weights_path: str | Path, data_files: Sequence[str], subset: int,
                             batch_size: int = 16, batch_seconds: float | None = None,
                             ) -> Iterator[tuple[int, EpochRepresentations]]:
     """(epoch, ``analyse_epoch`` against the final epoch) for each of a variant's epochs, in epoch order.
@@ -127,45 +128,39 @@ def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_we
     One model is built (and its block function traced) for all epochs, whose weights are loaded into it in
     turn, plus one for the final epoch: the per-job cost is start-up, not the number of epochs.
     """
-    from lowrank_asr.models.trained import load_trained
-    from lowrank_asr.models.weights import load_weights
+    from lowrank_asr.trained_run.run import TrainedRun
 
-    final, vocab = load_trained(model_cfg, vocab_path, final_weights_path)
-    batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size,
+    final_run = TrainedRun(model_cfg, vocab_path)
+    final = final_run.load(final_weights_path)
+    batches = subset_batches(data_files, final_run.vocab, subset=subset, batch_size=batch_size,
                              batch_seconds=batch_seconds)
-    model = None
-    for epoch in sorted(epoch_weights):
-        path = epoch_weights[epoch]
-        if Path(path).resolve() == Path(final_weights_path).resolve():
-            yield epoch, analyse_epoch(final, final, batches)
-            continue
-        if model is None:
-            model, _ = load_trained(model_cfg, vocab_path, path)
-        else:
-            load_weights(model, path)
+    run = TrainedRun(model_cfg, vocab_path)  # its model is built only if an epoch other than the final is analysed
+    epochs = sorted(epoch_weights)
+    is_final = {e: Path(epoch_weights[e]).resolve() == Path(final_weights_path).resolve() for e in epochs}
+    others = [epoch_weights[e] for e in epochs if not is_final[e]]
+    loaded = run.epochs(others) if others else iter(())
+    for epoch in epochs:
+        model = final if is_final[epoch] else next(loaded)[1]
         yield epoch, analyse_epoch(model, final, batches)
 
 
 def variant_similarities(*, model_cfgs: Mapping[str, dict], vocab_path: str | Path,
                          epoch_weights: Mapping[int, Mapping[str, str | Path]], data_files: Sequence[str],
-                         subset: int, seed: int, batch_size: int = 16, batch_seconds: float | None = None):
+                         subset: int, batch_size: int = 16, batch_seconds: float | None = None):
     """(epoch, {(a, b): CKA}, utterance ids) for each epoch, ``epoch_weights[epoch][variant]`` the weights.
 
     Each variant's model is built once and gets every epoch's weights in turn.
     """
-    from lowrank_asr.models.trained import load_trained
-    from lowrank_asr.models.weights import load_weights
+    from lowrank_asr.trained_run.run import TrainedRun
 
-    models: dict[str, object] = {}
-    vocab = batches = None
-    for epoch in sorted(epoch_weights):
-        for name, cfg in model_cfgs.items():
-            if name in models:
-                load_weights(models[name], epoch_weights[epoch][name])
-            else:
-                models[name], vocab = load_trained(cfg, vocab_path, epoch_weights[epoch][name])
+    epochs = sorted(epoch_weights)
+    runs = {name: TrainedRun(cfg, vocab_path) for name, cfg in model_cfgs.items()}
+    loops = {name: run.epochs([epoch_weights[e][name] for e in epochs]) for name, run in runs.items()}
+    batches = None
+    for epoch in epochs:
+        models = {name: next(loop)[1] for name, loop in loops.items()}
         if batches is None:
-            batches = subset_batches(data_files, vocab, subset=subset, seed=seed, batch_size=batch_size,
-                                     batch_seconds=batch_seconds)
+            batches = subset_batches(data_files, next(iter(runs.values())).vocab, subset=subset,
+                                     batch_size=batch_size, batch_seconds=batch_seconds)
         cka, ids = analyse_variants(models, batches)
         yield epoch, cka, ids
