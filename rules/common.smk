@@ -224,20 +224,23 @@ def prepared_tfrecords(splits, key):
 
 
 def representation_targets():
-    """Spectra, CKA and compression outputs (rules/representations.smk, whose globals these names are)."""
+    """Spectra and CKA outputs (rules/representations.smk, whose globals these names are)."""
     targets = [
         *REPRESENTATION_FILES,
         "results/plots/representations/effective_rank.png",
         "results/plots/representations/cka_final.png",
         "results/videos/representation_spectra.mp4",
-        "results/compression.csv",
-        "results/plots/compression.png",
     ]
     targets += [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS]
     if len(VARIANTS) > 1:
         targets += [f"results/representations/variants_epoch_{e}.h5" for e in REPRESENTATION_EPOCHS]
         targets.append("results/plots/representations/cka_variants.png")
     return targets
+
+
+def compression_targets():
+    """The joint compression table and its plot (rules/compression.smk): they pull every run's sweep."""
+    return ["results/compression.csv", "results/plots/compression.png"]
 
 
 def geometry_targets():
