@@ -61,7 +61,7 @@ rule plot_compression:
         report(
             "results/plots/compression.png",
             caption="../report/compression.rst",
-            category="5. Representations",
+            category="5. Compression",
         ),
     log:
         "logs/plot_compression/compression.log",

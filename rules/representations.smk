@@ -86,12 +86,12 @@ rule plot_representations:
         effective_rank=report(
             "results/plots/representations/effective_rank.png",
             caption="../report/representations_effective_rank.rst",
-            category="5. Representations",
+            category="4. Representations",
         ),
         cka_final=report(
             "results/plots/representations/cka_final.png",
             caption="../report/representations_cka_final.rst",
-            category="5. Representations",
+            category="4. Representations",
         ),
     log:
         "logs/plot_representations/plots.log",
@@ -114,7 +114,7 @@ rule plot_representation_spectra:
         _last_epoch_report(
             [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS],
             "../report/representations_spectra.rst",
-            "5. Representations",
+            "4. Representations",
         ),
     log:
         "logs/plot_representation_spectra/spectra.log",
@@ -137,7 +137,7 @@ rule plot_representation_similarity:
         report(
             "results/plots/representations/cka_variants.png",
             caption="../report/representations_cka_variants.rst",
-            category="5. Representations",
+            category="4. Representations",
         ),
     log:
         "logs/plot_representation_similarity/similarity.log",
@@ -158,7 +158,7 @@ rule representation_video:
         report(
             "results/videos/representation_spectra.mp4",
             caption="../report/representations_video.rst",
-            category="4. Videos",
+            category="7. Videos",
         ),
     log:
         "logs/representation_video/spectra.log",
