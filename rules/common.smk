@@ -51,8 +51,9 @@ ENV_DATA = "../envs/data.yaml"
 ENV_TF = f"../envs/{config['software']['tf_env']}.yaml"
 ENV_PLOT = "../envs/plot.yaml"
 # Training runs on one core: the small default model keeps a second thread mostly idle (CPU time per step equals
-# wall time, benchmarks/report.md), so on 2 cores the variants train side by side instead of one after the other
-# (measured on the default config: 85 s per epoch each side by side, against 45 s each one after the other).
+# wall time, tests/benchmarks/results/report.md), so on 2 cores the variants train side by side instead of one
+# after the other (measured on the default config: 85 s per epoch each side by side, against 45 s each one after
+# the other).
 # GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`, which is undefined
 # for --report, --dag and -n without --cores.
 TRAIN_THREADS = 1
