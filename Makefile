@@ -61,4 +61,4 @@ report: setup
 	$(BIN)/snakemake --report report.html
 
 bench: setup
-	$(BIN)/python tests/benchmarks/run_all.py --out benchmarks/report.md
+	$(BIN)/python tests/benchmarks/run_all.py --out tests/benchmarks/results/report.md

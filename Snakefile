@@ -52,6 +52,7 @@ include: "rules/evaluate.smk"
 include: "rules/landscape.smk"
 include: "rules/attribution.smk"
 include: "rules/representations.smk"
+include: "rules/compression.smk"
 include: "rules/geometry.smk"
 include: "rules/report.smk"
 include: "rules/output_lists.smk"
@@ -67,4 +68,5 @@ rule all:
         landscape_targets(),
         attribution_targets(),
         representation_targets(),
+        compression_targets(),
         geometry_targets(),

@@ -58,7 +58,7 @@ rule attribution_video:
         expand("results/plots/attribution/{{variant}}/epoch_{epoch}.png", epoch=ATTRIBUTION_EPOCHS),
     output:
         report(
-            "results/videos/{variant}_attribution.mp4", caption="../report/video.rst", category="4. Videos"
+            "results/videos/{variant}_attribution.mp4", caption="../report/video.rst", category="7. Videos"
         ),
     log:
         "logs/attribution_video/{variant}.log",

@@ -53,8 +53,9 @@ ENV_DATA = "../envs/data.yaml"
 ENV_TF = f"../envs/{config['software']['tf_env']}.yaml"
 ENV_PLOT = "../envs/plot.yaml"
 # Training runs on one core: the small default model keeps a second thread mostly idle (CPU time per step equals
-# wall time, benchmarks/report.md), so on 2 cores the variants train side by side instead of one after the other
-# (measured on the default config: 85 s per epoch each side by side, against 45 s each one after the other).
+# wall time, tests/benchmarks/results/report.md), so on 2 cores the variants train side by side instead of one
+# after the other (measured on the default config: 85 s per epoch each side by side, against 45 s each one after
+# the other).
 # GPU and cluster profiles set their own per rule (`set-threads`). Not `workflow.cores`, which is undefined
 # for --report, --dag and -n without --cores.
 TRAIN_THREADS = 1
@@ -259,20 +260,23 @@ def prepared_tfrecords(splits, key):
 
 
 def representation_targets():
-    """Spectra, CKA and compression outputs (rules/representations.smk, whose globals these names are)."""
+    """Spectra and CKA outputs (rules/representations.smk, whose globals these names are)."""
     targets = [
         *REPRESENTATION_FILES,
         "results/plots/representations/effective_rank.png",
         "results/plots/representations/cka_final.png",
         "results/videos/representation_spectra.mp4",
-        "results/compression.csv",
-        "results/plots/compression.png",
     ]
     targets += [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS]
     if len(VARIANTS) > 1:
         targets += [f"results/representations/variants_epoch_{e}.h5" for e in REPRESENTATION_EPOCHS]
         targets.append("results/plots/representations/cka_variants.png")
     return targets
+
+
+def compression_targets():
+    """The joint compression table and its plot (rules/compression.smk): they pull every run's sweep."""
+    return ["results/compression.csv", "results/plots/compression.png"]
 
 
 def geometry_targets():

@@ -122,7 +122,7 @@ rule tfrecords:
 
 
 # Thousands of per-epoch analysis jobs list this one file instead of every shard: the DAG build's cost grows with
-# the input files of every job (benchmarks/report.md, DAG build).
+# the input files of every job (tests/benchmarks/results/report.md, DAG build).
 rule tfrecord_index:
     input:
         tfrecord_files("{split}"),

@@ -100,7 +100,7 @@ rule plot_geometry:
             report(
                 f"results/plots/geometry/{v}_trajectory.png",
                 caption="../report/trajectory.rst",
-                category="5. Training geometry",
+                category="6. Training geometry",
                 labels={"figure": f"trajectory plane, {v}"},
             )
             for v in GEOMETRY_RUN_NAMES
@@ -108,14 +108,14 @@ rule plot_geometry:
         compare_trajectory=report(
             "results/plots/geometry/trajectory.png",
             caption="../report/trajectory.rst",
-            category="5. Training geometry",
+            category="6. Training geometry",
             labels={"figure": "trajectory planes, all"},
         ),
         interpolation=[
             report(
                 f"results/plots/geometry/{v}_interpolation.png",
                 caption="../report/interpolation.rst",
-                category="5. Training geometry",
+                category="6. Training geometry",
                 labels={"figure": f"interpolation, {v}"},
             )
             for v in GEOMETRY_RUN_NAMES
@@ -123,7 +123,7 @@ rule plot_geometry:
         sharpness=report(
             "results/plots/geometry/sharpness.png",
             caption="../report/sharpness.rst",
-            category="5. Training geometry",
+            category="6. Training geometry",
             labels={"figure": "sharpness"},
         ),
     log:

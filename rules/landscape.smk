@@ -90,7 +90,7 @@ rule landscape_video:
     input:
         expand("results/plots/landscape/{{variant}}/epoch_{epoch}.png", epoch=LANDSCAPE_EPOCHS),
     output:
-        report("results/videos/{variant}_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
+        report("results/videos/{variant}_landscape.mp4", caption="../report/video.rst", category="7. Videos"),
     log:
         "logs/landscape_video/{variant}.log",
     benchmark:
@@ -108,7 +108,7 @@ rule compare_landscape_video:
     input:
         [f"results/plots/landscape/{r}/epoch_{e}.png" for r in COMPARED_RUNS for e in LANDSCAPE_EPOCHS],
     output:
-        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="4. Videos"),
+        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="7. Videos"),
     log:
         "logs/compare_landscape_video/compare.log",
     benchmark:

@@ -79,41 +79,6 @@ rule representation_similarity:
         "../workflow_scripts/representation_similarity.py"
 
 
-# Post-hoc low-rank approximation of each variant's final epoch: WER/CER against parameter count.
-COMPRESSION = config["compression"]
-COMPRESSION_SPLITS = COMPRESSION["splits"]
-
-
-rule compression:
-    input:
-        weights=model_weights("{variant}", EPOCHS),
-        train=split_tfrecords(config["data"]["train_splits"]),
-        data=prepared_tfrecords(COMPRESSION_SPLITS, "compression.splits"),
-        vocab=vocab_files(),
-    output:
-        "results/compression/{variant}.csv",
-    log:
-        "logs/compression/{variant}.log",
-    benchmark:
-        "benchmarks/compression/{variant}.tsv"
-    conda:
-        ENV_TF
-    threads: ANALYSIS_THREADS
-    resources:
-        gpu=0,
-    params:
-        compression=COMPRESSION,
-        split_files={s: tfrecord_files(s) for s in COMPRESSION_SPLITS},
-        model=model_settings,
-        seed=config["seed"],
-        batch_size=config["evaluation"]["batch_size"],
-        batch_seconds=BATCH_SECONDS,
-        max_symbols=config["evaluation"]["max_symbols_per_step"],
-        code=script_code("compression.py"),
-    script:
-        "../workflow_scripts/compression.py"
-
-
 rule plot_representations:
     input:
         reps=REPRESENTATION_FILES,
@@ -121,12 +86,12 @@ rule plot_representations:
         effective_rank=report(
             "results/plots/representations/effective_rank.png",
             caption="../report/representations_effective_rank.rst",
-            category="5. Representations",
+            category="4. Representations",
         ),
         cka_final=report(
             "results/plots/representations/cka_final.png",
             caption="../report/representations_cka_final.rst",
-            category="5. Representations",
+            category="4. Representations",
         ),
     log:
         "logs/plot_representations/plots.log",
@@ -149,7 +114,7 @@ rule plot_representation_spectra:
         _last_epoch_report(
             [f"results/plots/representations/spectra/epoch_{e}.png" for e in REPRESENTATION_EPOCHS],
             "../report/representations_spectra.rst",
-            "5. Representations",
+            "4. Representations",
         ),
     log:
         "logs/plot_representation_spectra/spectra.log",
@@ -172,7 +137,7 @@ rule plot_representation_similarity:
         report(
             "results/plots/representations/cka_variants.png",
             caption="../report/representations_cka_variants.rst",
-            category="5. Representations",
+            category="4. Representations",
         ),
     log:
         "logs/plot_representation_similarity/similarity.log",
@@ -193,7 +158,7 @@ rule representation_video:
         report(
             "results/videos/representation_spectra.mp4",
             caption="../report/representations_video.rst",
-            category="4. Videos",
+            category="7. Videos",
         ),
     log:
         "logs/representation_video/spectra.log",
@@ -206,41 +171,3 @@ rule representation_video:
         code=script_code("video.py"),
     script:
         "../workflow_scripts/video.py"
-
-
-rule compression_table:
-    input:
-        [f"results/compression/{v}.csv" for v in REPRESENTATION_NAMES],
-    output:
-        "results/compression.csv",
-    log:
-        "logs/compression_table/table.log",
-    benchmark:
-        "benchmarks/compression_table/table.tsv"
-    conda:
-        ENV_PLOT
-    params:
-        code=script_code("compression_table.py"),
-    script:
-        "../workflow_scripts/compression_table.py"
-
-
-rule plot_compression:
-    input:
-        "results/compression.csv",
-    output:
-        report(
-            "results/plots/compression.png",
-            caption="../report/compression.rst",
-            category="5. Representations",
-        ),
-    log:
-        "logs/plot_compression/compression.log",
-    benchmark:
-        "benchmarks/plot_compression/compression.tsv"
-    conda:
-        ENV_PLOT
-    params:
-        code=script_code("plot_compression.py"),
-    script:
-        "../workflow_scripts/plot_compression.py"

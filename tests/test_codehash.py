@@ -166,8 +166,10 @@ ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "lib" / "lowrank_asr"
 STAGE_MODULES = sorted(
     [(f"representations/{p.name}", "representations") for p in (LIB / "representations").glob("*.py")]
+    + [(f"compression/{p.name}", "compression") for p in (LIB / "compression").glob("*.py")]
     + [(f"geometry/{p.name}", "geometry") for p in (LIB / "geometry").glob("*.py")]
-    + [("plotting/representations.py", "representations"), ("plotting/geometry.py", "geometry")]
+    + [("plotting/representations.py", "representations"), ("plotting/compression.py", "compression"),
+       ("plotting/geometry.py", "geometry")]
 )
 
 
@@ -198,7 +200,8 @@ def copied_library(tmp_path, monkeypatch):
 
 
 def test_rules_of_the_stages_hash_their_scripts():
-    assert set(RULES["representations"]) >= {"representations", "compression", "plot_representations"}
+    assert set(RULES["representations"]) >= {"representations", "plot_representations"}
+    assert set(RULES["compression"]) >= {"compression", "compression_table", "plot_compression"}
     assert set(RULES["geometry"]) >= {"trajectory_plane", "interpolation", "sharpness", "plot_geometry"}
     assert RULES["train"]["train"] == {"train.py"}
     assert len(STAGE_MODULES) >= 15

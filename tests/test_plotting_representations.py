@@ -4,8 +4,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from lowrank_asr.compression.sweep import (
+    CSV_COLUMNS,
+    read_compression_csv,
+    write_compression_csv,
+    write_compression_table,
+)
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import provenance
+from lowrank_asr.plotting.compression import plot_compression
 from lowrank_asr.plotting.representations import (
     SPECTRUM_FLOOR,
     activation_effective_rank,
@@ -13,18 +20,11 @@ from lowrank_asr.plotting.representations import (
     kernel_effective_rank,
     plot_cka_final,
     plot_cka_variants,
-    plot_compression,
     plot_effective_rank,
     plot_spectra,
     spectra_limits,
 )
 from lowrank_asr.representations.analysis import EpochRepresentations
-from lowrank_asr.representations.compression import (
-    CSV_COLUMNS,
-    read_compression_csv,
-    write_compression_csv,
-    write_compression_table,
-)
 from lowrank_asr.representations.io import (
     read_representations,
     read_variant_similarity,
@@ -154,8 +154,8 @@ def test_plot_rules_read_the_files_without_tensorflow():
 
     lib = Path(__file__).resolve().parents[1] / "lib"
     code = ("import sys; sys.path.insert(0, sys.argv[1]);"
-            "import lowrank_asr.representations.io, lowrank_asr.representations.compression;"
-            "import lowrank_asr.plotting.representations, lowrank_asr.representations as r; r.linear_cka;"
+            "import lowrank_asr.representations.io, lowrank_asr.compression.sweep;"
+            "import lowrank_asr.plotting.representations, lowrank_asr.plotting.compression, lowrank_asr.representations as r; r.linear_cka;"
             "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad); sys.exit(bool(bad))")
     out = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

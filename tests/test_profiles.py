@@ -153,7 +153,8 @@ def expected_counts(config: dict) -> dict[str, int]:
         # the output lists of each run's train and loss_grid jobs (rules/output_lists.smk)
         "output_list": 2 * variants,
     }
-    # what the variants learned (rules/representations.smk): one job per variant, then joint tables and plots
+    # what the variants learned (rules/representations.smk, rules/compression.smk): one job per variant, then
+    # joint tables and plots
     counts |= {"representations": variants, "compression": variants, "compression_table": 1, "plot_compression": 1,
                "plot_representations": 1, "plot_representation_spectra": 1, "representation_video": 1}
     if variants > 1:

@@ -6,6 +6,16 @@ import keras
 import numpy as np
 import pytest
 
+from lowrank_asr.compression.truncation import (
+    encoder_dense_weights,
+    factor_params,
+    layer_params,
+    rank_for_fraction,
+    snapshot_dense_weights,
+    truncate,
+    truncate_encoder,
+    truncated_svd,
+)
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import provenance
 from lowrank_asr.models import build_model
@@ -18,19 +28,13 @@ from lowrank_asr.representations import (
     effective_rank,
     encoder_kernels,
     kernel_spectrum,
-    layer_params,
     linear_cka,
     pool_frames,
-    rank_for_fraction,
-    snapshot_dense_weights,
     stable_rank,
-    truncate,
-    truncate_encoder,
     valid_frames,
 )
 from lowrank_asr.representations.kernels import conv_reference
 from lowrank_asr.representations.spectra import numerical_rank, singular_values
-from lowrank_asr.representations.truncation import encoder_dense_weights, factor_params, truncated_svd
 from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
 # config/smoke.yaml's encoder (3 blocks, strides 1, 2, 2; one residual block), a CTC head to build fast.
@@ -502,10 +506,11 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
 
 
 def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
+    from lowrank_asr.compression.sweep import compression_sweep
     from lowrank_asr.data.dataset import make_dataset
     from lowrank_asr.evaluation.transcribe import transcribe
     from lowrank_asr.metrics import error_rates
-    from lowrank_asr.representations.compression import compression_sweep
+    from lowrank_asr.models.summary import trainable_params
     from lowrank_asr.text.vocabulary import load_vocabulary
 
     vocab = load_vocabulary(speech_corpus.vocab_path)
@@ -519,7 +524,7 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
     rows, _ = transcribe(model, data(), vocab, beam_width=None, max_symbols_per_step=2, progress=False)
     evaluated = error_rates([r.reference for r in rows], [r.greedy for r in rows])
     weights = [w.numpy().copy() for w in model.weights]
-    n_params = model.count_params()
+    n_params = trainable_params(model)  # as the WER table counts: BN moving statistics left out
     sweep = compression_sweep(model, vocab, [0.25, 1.0], {"dev": data}, data, calibration_batches=2,
                               max_symbols_per_step=2)
     full, low = sweep

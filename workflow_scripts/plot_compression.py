@@ -4,8 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.plotting.representations import plot_compression
-from lowrank_asr.representations.compression import read_compression_csv
+from lowrank_asr.compression.sweep import read_compression_csv
+from lowrank_asr.plotting.compression import plot_compression
 
 info = plot_compression(read_compression_csv(snakemake.input[0]), snakemake.output[0])
 log.info("compression curves for %s", sorted(info["curves"]))

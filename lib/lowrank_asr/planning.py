@@ -135,7 +135,7 @@ def evaluation_peak_mb(batch_seconds: float, *, params: int = PLAN_PARAMS, width
     utterances of length L, whose joint cells grow as L² each: B / L · T'(L) · (U(L) + 1) grows with L, so the
     worst case is batch_seconds / LONGEST_EVAL_UTTERANCE utterances of the longest (not of the training
     MAX_DURATION, which underestimated the joint ~2x). Sharpness' Hessian-vector products run under the same
-    budget and are not in this model: on CPU one holds ~4.3x a gradient pass's memory (benchmarks/hvp_memory.json,
+    budget and are not in this model: on CPU one holds ~4.3x a gradient pass's memory (tests/benchmarks/results/hvp_memory.json,
     tests/benchmarks/bench_hvp_memory.py)."""
     coef = MEMORY["float32"]
     utterances = batch_seconds / LONGEST_EVAL_UTTERANCE

@@ -15,8 +15,8 @@ The fit (least squares on the kept points) is checked on a held-out 16-s point r
 A third child runs three points under keras ``mixed_float16``: on CPU its steps were 12-34x slower and its peaks
 higher than float32's (CPU float16 kernels work on float32 copies), so lowrank_asr.planning derives the mixed
 coefficients instead; the child is kept to show it. The coefficients of the last run are in lowrank_asr.planning
-and its rows in benchmarks/memory_model.json. One child at a time (3-6 GB each; ~15 min on 2 shared cores):
-nice python tests/benchmarks/bench_memory_model.py --out benchmarks/memory_model.json
+and its rows in tests/benchmarks/results/memory_model.json. One child at a time (3-6 GB each; ~15 min on 2 shared cores):
+nice python tests/benchmarks/bench_memory_model.py --out tests/benchmarks/results/memory_model.json
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
-"""The on-demand benchmark suite: ``python tests/benchmarks/run_all.py --out benchmarks/report.md`` (``make bench``).
+"""The on-demand benchmark suite: ``python tests/benchmarks/run_all.py`` (``make bench``).
 
 Measures, in one run, and writes a markdown report (``--out``) and the raw numbers (``--json``, default: the
-report's path with ``.json``):
+report's path with ``.json``; by default ``tests/benchmarks/results/report.md`` and ``report.json``, committed):
 
 1. the training step (forward + backward + apply) of the default config's variants on 16 × ~3 s utterances,
    its achieved FLOP/s against this machine's float32 matmul FLOP/s (TensorFlow and NumPy);
@@ -418,7 +418,8 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="benchmarks/report.md", help="markdown report (default %(default)s)")
+    parser.add_argument("--out", default=str(HERE / "results" / "report.md"),
+                        help="markdown report (default %(default)s)")
     parser.add_argument("--json", help="raw results (default: --out with .json)")
     parser.add_argument("--workspace", help="a finished smoke workspace (else one is built in a temp dir)")
     parser.add_argument("--workspace-config", default="config/smoke.yaml",

@@ -331,7 +331,7 @@ def make_dataset(
     options.deterministic = True
     # With the CPU oversubscribed (two trainings on two cores), the autotuner held back the end of every epoch
     # until ~40 s after its start: 10 s of idling per 30 s epoch, measured. Without it, AUTOTUNE parallelism
-    # means one call per core and the pipeline still keeps up (benchmarks/report.md, input-pipeline stall).
+    # means one call per core and the pipeline still keeps up (tests/benchmarks/results/report.md, input-pipeline stall).
     options.autotune.enabled = False
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 

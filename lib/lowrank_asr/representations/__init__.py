@@ -2,10 +2,10 @@
 
 kernels: every encoder conv's effective kernel W[k, c, o]; spectra: singular values, effective / stable rank,
 activation covariance spectra; cka: streamed linear CKA; blocks: every block's output from one traced
-function; truncation: post-hoc rank-r approximation of the dense weights (BN re-estimation: training/precise_bn.py).
+function. Post-hoc rank-r truncation of the weights is its own package, lowrank_asr.compression.
 
 Names are imported lazily (PEP 562): the plotting rules run in the plot environment, without TensorFlow, and
-read files through io.py and compression.py, which must not pull in blocks.py or TensorFlow at import.
+read files through io.py, which must not pull in blocks.py or TensorFlow at import.
 """
 
 from importlib import import_module
@@ -16,8 +16,6 @@ _MODULES = {
     "kernels": ("ConvKernel", "encoder_kernels"),
     "spectra": ("VARIANCE_FRACTIONS", "CovarianceAccumulator", "KernelSpectrum", "components_for_variance",
                 "effective_rank", "kernel_spectrum", "stable_rank", "valid_frames"),
-    "truncation": ("Truncation", "layer_params", "rank_for_fraction", "snapshot_dense_weights", "truncate",
-                   "truncate_encoder"),
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -15,7 +15,7 @@ Choices (see docs/training.md, "Precise batch norm"):
   weighing the same; pooling keeps that weighting, so the result is what one BN batch made of all the batches'
   frames would compute, independent of how bucketing split the frames into batches. Accumulated in float64.
 
-The post-hoc compression sweep (representations/compression.py) re-estimates BN the same way after truncating
+The post-hoc compression sweep (compression/sweep.py) re-estimates BN the same way after truncating
 weights.
 """
 

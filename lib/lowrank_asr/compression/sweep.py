@@ -24,13 +24,13 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
     """
     from itertools import islice
 
-    from lowrank_asr.evaluation.transcribe import transcribe
-    from lowrank_asr.metrics import error_rates
-    from lowrank_asr.representations.truncation import (
+    from lowrank_asr.compression.truncation import (
         restore_dense_weights,
         snapshot_dense_weights,
         truncate_encoder,
     )
+    from lowrank_asr.evaluation.transcribe import transcribe
+    from lowrank_asr.metrics import error_rates
     from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
     originals = snapshot_dense_weights(model)
