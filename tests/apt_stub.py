@@ -18,9 +18,11 @@ def apt_stub_env(folder: Path, *, offered: bool) -> dict[str, str]:
     """The environment with stubs first on PATH: ``apt-cache policy`` offers the packages or not; apt-get and
     dpkg-deb fail if called (a dry run must not call them)."""
     folder.mkdir(parents=True, exist_ok=True)
-    scripts = {"apt-cache": _APT_CACHE.format(candidate="1.0-1" if offered else "(none)"),
-               "apt-get": "#!/bin/sh\necho 'stub apt-get must not run' >&2\nexit 1\n",
-               "dpkg-deb": "#!/bin/sh\necho 'stub dpkg-deb must not run' >&2\nexit 1\n"}
+    scripts = {
+        "apt-cache": _APT_CACHE.format(candidate="1.0-1" if offered else "(none)"),
+        "apt-get": "#!/bin/sh\necho 'stub apt-get must not run' >&2\nexit 1\n",
+        "dpkg-deb": "#!/bin/sh\necho 'stub dpkg-deb must not run' >&2\nexit 1\n",
+    }
     for name, text in scripts.items():
         path = folder / name
         path.write_text(text)

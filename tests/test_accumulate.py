@@ -35,10 +35,18 @@ class StubModel(keras.Model):
     def utterance_loss(self, x, x_len, labels, label_len, training=False, joint_chunk=None):
         mask = tf.sequence_mask(x_len, tf.shape(x)[1], tf.float32)
         n = tf.cast(x_len, tf.float32)
-        label_sum = tf.reduce_sum(tf.cast(labels, tf.float32) * tf.sequence_mask(label_len, tf.shape(labels)[1],
-                                                                                   tf.float32), axis=1)
-        feats = tf.stack([tf.reduce_sum(x * mask, 1) / n, tf.reduce_sum(x * x * mask, 1) / n,
-                          tf.cast(label_len, tf.float32), label_sum / 10.0], axis=1)
+        label_sum = tf.reduce_sum(
+            tf.cast(labels, tf.float32) * tf.sequence_mask(label_len, tf.shape(labels)[1], tf.float32), axis=1
+        )
+        feats = tf.stack(
+            [
+                tf.reduce_sum(x * mask, 1) / n,
+                tf.reduce_sum(x * x * mask, 1) / n,
+                tf.cast(label_len, tf.float32),
+                label_sum / 10.0,
+            ],
+            axis=1,
+        )
         return tf.square(self.out(self.hidden(feats))[:, 0] - 1.0)
 
 
@@ -47,18 +55,26 @@ def _utterances(count: int, seed: int = 0) -> list[dict]:
     out = []
     for _ in range(count):
         samples, labels = int(rng.integers(5, 12)), int(rng.integers(1, 5))
-        out.append({"audio": rng.normal(0, 1, samples).astype(np.float32), "audio_len": samples,
-                    "labels": rng.integers(1, 9, labels).astype(np.int32), "label_len": labels})
+        out.append(
+            {
+                "audio": rng.normal(0, 1, samples).astype(np.float32),
+                "audio_len": samples,
+                "labels": rng.integers(1, 9, labels).astype(np.int32),
+                "label_len": labels,
+            }
+        )
     return out
 
 
 def _batch(utterances: list[dict]) -> dict:
     """One padded batch, as the pipeline's padded_batch makes it."""
     pad = {k: max(len(u[k]) for u in utterances) for k in ("audio", "labels")}
-    return {"audio": np.stack([np.pad(u["audio"], (0, pad["audio"] - len(u["audio"]))) for u in utterances]),
-            "audio_len": np.array([u["audio_len"] for u in utterances], np.int32),
-            "labels": np.stack([np.pad(u["labels"], (0, pad["labels"] - len(u["labels"]))) for u in utterances]),
-            "label_len": np.array([u["label_len"] for u in utterances], np.int32)}
+    return {
+        "audio": np.stack([np.pad(u["audio"], (0, pad["audio"] - len(u["audio"]))) for u in utterances]),
+        "audio_len": np.array([u["audio_len"] for u in utterances], np.int32),
+        "labels": np.stack([np.pad(u["labels"], (0, pad["labels"] - len(u["labels"]))) for u in utterances]),
+        "label_len": np.array([u["label_len"] for u in utterances], np.int32),
+    }
 
 
 def _dataset(batches: list[dict]) -> tf.data.Dataset:
@@ -75,8 +91,9 @@ def _trainer(batch_size: int, accumulate: int, **extra) -> tuple[StubModel, Trai
     model = StubModel()
     model.featurize(tf.zeros([1, 4]), tf.constant([4]))
     model.out(model.hidden(tf.zeros([1, 4])))  # create the weights (same seed: same initial weights)
-    settings = TrainSettings(epochs=1, batch_size=batch_size, seed=5, accumulate=accumulate,
-                             learning_rate=SCHEDULE, **extra)
+    settings = TrainSettings(
+        epochs=1, batch_size=batch_size, seed=5, accumulate=accumulate, learning_rate=SCHEDULE, **extra
+    )
     return model, Trainer(model, settings, tf.distribute.get_strategy(), d_model=16)
 
 
@@ -91,7 +108,7 @@ SIZES = [2, 2, 1]
 
 def test_accumulated_gradients_equal_the_union_gradient():
     utts = _utterances(sum(SIZES))
-    micro = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *SIZES[:-1]]), SIZES, strict=True)]
+    micro = [_batch(utts[i : i + n]) for i, n in zip(np.cumsum([0, *SIZES[:-1]]), SIZES, strict=True)]
     model, trainer = _trainer(batch_size=2, accumulate=3)
     step = trainer._make_train_step(_dataset(micro).element_spec)
     for b in micro:
@@ -111,7 +128,7 @@ def test_accumulated_gradients_equal_the_union_gradient():
 @pytest.mark.parametrize("epochs, sizes", [(1, SIZES), (2, SIZES), (2, [3, 1, 2])])
 def test_one_update_of_k_micro_batches_equals_one_update_on_their_union(epochs, sizes):
     utts = _utterances(sum(sizes))
-    micro = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)]
+    micro = [_batch(utts[i : i + n]) for i, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)]
     acc_model, acc_trainer = _trainer(batch_size=2, accumulate=3)
     union_model, union_trainer = _trainer(batch_size=6, accumulate=1)
     start = [v.numpy() for v in acc_model.trainable_variables]
@@ -120,15 +137,16 @@ def test_one_update_of_k_micro_batches_equals_one_update_on_their_union(epochs, 
         _, union_updates = union_trainer.train_epoch(_dataset([_batch(utts)]), epoch, progress=False)
         assert acc_updates == union_updates == 1
     assert int(acc_trainer.optimizer.iterations) == int(union_trainer.optimizer.iterations) == epochs
-    for got, want, first in zip(acc_model.trainable_variables, union_model.trainable_variables, start,
-                                strict=True):
+    for got, want, first in zip(
+        acc_model.trainable_variables, union_model.trainable_variables, start, strict=True
+    ):
         assert _relative_error(got.numpy() - first, want.numpy() - first) < 1e-5
     assert all(not np.any(acc.numpy()) for acc in acc_trainer._accumulators)  # restarted from zero
 
 
 def test_schedule_and_history_count_updates_not_micro_batches():
     utts = _utterances(14, seed=1)
-    micro = [_batch(utts[i:i + 2]) for i in range(0, 14, 2)]  # 7 micro-batches
+    micro = [_batch(utts[i : i + 2]) for i in range(0, 14, 2)]  # 7 micro-batches
     _, trainer = _trainer(batch_size=2, accumulate=3)
     _, updates = trainer.train_epoch(_dataset(micro), 1, progress=False)
     assert updates == 3  # 3 + 3 + the short last accumulation of 1
@@ -157,7 +175,7 @@ def test_an_update_follows_the_mean_loss_over_its_utterances(accumulate, sizes):
     """Whatever the batch sizes (duration budgets vary them) and the configured batch_size (8 here, used by
     nothing): the update's gradient is that of the mean per-utterance loss over the update's utterances."""
     utts = _utterances(sum(sizes), seed=2)
-    batches = [_batch(utts[i:i + n]) for i, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)]
+    batches = [_batch(utts[i : i + n]) for i, n in zip(np.cumsum([0, *sizes[:-1]]), sizes, strict=True)]
     model, trainer = _trainer(batch_size=8, accumulate=accumulate, clip_norm=None)
     _with_sgd(trainer)
     start = [v.numpy() for v in model.trainable_variables]
@@ -183,10 +201,11 @@ def test_mixed_precision_accumulation_still_follows_the_mean_loss():
     start = [v.numpy() for v in plain_model.trainable_variables]
     plain.train_epoch(_dataset([_batch(utts)]), 1, progress=False)
     mixed_model, mixed = _trainer(batch_size=2, accumulate=2, clip_norm=None, mixed_precision=True)
-    mixed.optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1.0), initial_scale=2.0 ** 10)
+    mixed.optimizer = keras.optimizers.LossScaleOptimizer(keras.optimizers.SGD(1.0), initial_scale=2.0**10)
     mixed.optimizer.build(mixed_model.trainable_variables)
     mixed.train_epoch(_dataset(batches), 1, progress=False)
     assert int(mixed.optimizer.iterations) == 1
-    for got, want, first in zip(mixed_model.trainable_variables, plain_model.trainable_variables, start,
-                                strict=True):
+    for got, want, first in zip(
+        mixed_model.trainable_variables, plain_model.trainable_variables, start, strict=True
+    ):
         assert _relative_error(got.numpy() - first, want.numpy() - first) < 1e-5

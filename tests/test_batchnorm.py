@@ -8,9 +8,15 @@ import tensorflow as tf
 from lowrank_asr.models import build_model, contextnet, load_weights, save_weights
 from lowrank_asr.models.batchnorm import MaskedBatchNorm
 
-TINY_RNNT = {"blocks": [{"layers": 1, "channels": 8, "stride": 1, "repeat": 1},
-                        {"layers": 2, "channels": 16, "stride": 2, "repeat": 1}],
-             "embed_dim": 8, "pred_units": 16, "joint_units": 16}
+TINY_RNNT = {
+    "blocks": [
+        {"layers": 1, "channels": 8, "stride": 1, "repeat": 1},
+        {"layers": 2, "channels": 16, "stride": 2, "repeat": 1},
+    ],
+    "embed_dim": 8,
+    "pred_units": 16,
+    "joint_units": 16,
+}
 
 
 def _pair(policy: str) -> tuple[keras.layers.BatchNormalization, MaskedBatchNorm]:
@@ -51,7 +57,9 @@ def test_equals_keras_batchnorm_with_a_mask(policy, training):
     assert y_o.dtype == y_k.dtype
     # the same float32 ops: equal outputs; gradients differ by float32 rounding, which a float16 input
     # gradient can round up to one float16 step
-    np.testing.assert_allclose(y_o.numpy().astype("float32"), y_k.numpy().astype("float32"), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        y_o.numpy().astype("float32"), y_k.numpy().astype("float32"), rtol=1e-6, atol=1e-6
+    )
     tol = {"rtol": 1e-3, "atol": 1e-3} if policy == "mixed_float16" else {"rtol": 1e-6, "atol": 1e-6}
     for a, b in zip(g_o, g_k, strict=True):
         np.testing.assert_allclose(a.numpy().astype("float32"), b.numpy().astype("float32"), **tol)
@@ -67,10 +75,12 @@ def test_padded_frames_do_not_change_the_statistics():
     layer(x, training=True, mask=mask)
     valid = x.numpy()[mask.numpy()].astype(np.float64)
     start = _pair("float32")[1]
-    np.testing.assert_allclose(layer.moving_mean.numpy(),
-                               0.99 * start.moving_mean.numpy() + 0.01 * valid.mean(0), rtol=1e-6)
-    np.testing.assert_allclose(layer.moving_variance.numpy(),
-                               0.99 * start.moving_variance.numpy() + 0.01 * valid.var(0), rtol=1e-6)
+    np.testing.assert_allclose(
+        layer.moving_mean.numpy(), 0.99 * start.moving_mean.numpy() + 0.01 * valid.mean(0), rtol=1e-6
+    )
+    np.testing.assert_allclose(
+        layer.moving_variance.numpy(), 0.99 * start.moving_variance.numpy() + 0.01 * valid.var(0), rtol=1e-6
+    )
 
 
 class KerasBatchNorm(keras.layers.BatchNormalization):
@@ -102,6 +112,9 @@ def test_checkpoints_of_the_keras_layer_load(tmp_path, monkeypatch):
     audio = tf.constant(np.random.default_rng(1).normal(0, 0.1, (2, 8000)).astype("float32"))
     lengths = tf.constant([8000, 5000])
     for training in (False, True):
-        np.testing.assert_allclose(new.encode(*new.featurize(audio, lengths), training=training)[0].numpy(),
-                                   old.encode(*old.featurize(audio, lengths), training=training)[0].numpy(),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            new.encode(*new.featurize(audio, lengths), training=training)[0].numpy(),
+            old.encode(*old.featurize(audio, lengths), training=training)[0].numpy(),
+            rtol=1e-5,
+            atol=1e-5,
+        )

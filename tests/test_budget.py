@@ -21,8 +21,9 @@ def librispeech_like(n: int, seed: int = 0) -> np.ndarray:
     return 1.0 + 16.0 * np.random.default_rng(seed).beta(3.2, 1.5, n)
 
 
-@pytest.mark.parametrize("budget, longest, shortest", [(200.0, 17.0, 1.0), (40.0, 35.0, 0.5), (17.0, 17.0, 16.0),
-                                                       (5.0, 1.25, 0.1)])
+@pytest.mark.parametrize(
+    "budget, longest, shortest", [(200.0, 17.0, 1.0), (40.0, 35.0, 0.5), (17.0, 17.0, 16.0), (5.0, 1.25, 0.1)]
+)
 def test_every_bucket_fills_its_budget_without_exceeding_it(budget, longest, shortest):
     plan = plan_buckets(budget, longest, shortest)
     edges = plan.upper_edges
@@ -81,9 +82,13 @@ def test_simulation_refuses_mismatched_sizes():
 
 
 def test_over_budget_message_names_the_utterances_and_the_remedies():
-    utts = [Utterance(f"u{i}", f"corpus/u{i}.flac", "tfr/shard-000-of-001.tfrecord", 20.0 + i) for i in range(7)]
+    utts = [
+        Utterance(f"u{i}", f"corpus/u{i}.flac", "tfr/shard-000-of-001.tfrecord", 20.0 + i) for i in range(7)
+    ]
     msg = over_budget_message(utts, 18.0, "training.batch_seconds")
-    assert "7 utterance(s)" in msg and "u0 (corpus/u0.flac, in tfr/shard-000-of-001.tfrecord) of 20.00 s" in msg
+    assert (
+        "7 utterance(s)" in msg and "u0 (corpus/u0.flac, in tfr/shard-000-of-001.tfrecord) of 20.00 s" in msg
+    )
     assert "u4" in msg and "u5" not in msg and "2 more" in msg
     for remedy in ("Raise training.batch_seconds", "data.max_duration", "data.on_bad_audio: skip"):
         assert remedy in msg

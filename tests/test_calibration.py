@@ -14,11 +14,14 @@ from lowrank_asr.metrics.calibration import Scenario, judge, simulate, wilson
 TRIALS, FLOOR = 300, 0.91
 
 
-@pytest.mark.parametrize("scenario", [
-    Scenario(seeds=3, seed_effect=0.15, speaker_sd=0.5, difference=0.0, speakers=12, utterances=10),
-    Scenario(seeds=2, seed_effect=0.15, speaker_sd=0.5, difference=0.2, speakers=4, utterances=10),
-    Scenario(seeds=1, seed_effect=0.0, speaker_sd=0.5, difference=0.0, speakers=4, utterances=10),
-])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        Scenario(seeds=3, seed_effect=0.15, speaker_sd=0.5, difference=0.0, speakers=12, utterances=10),
+        Scenario(seeds=2, seed_effect=0.15, speaker_sd=0.5, difference=0.2, speakers=4, utterances=10),
+        Scenario(seeds=1, seed_effect=0.0, speaker_sd=0.5, difference=0.0, speakers=4, utterances=10),
+    ],
+)
 def test_intervals_cover_where_they_claim_to(scenario):
     result = simulate(scenario, TRIALS, resamples=100, seed=1)
     assert result["claimed"]
@@ -27,12 +30,27 @@ def test_intervals_cover_where_they_claim_to(scenario):
         assert result["rejection_rate"] <= 1 - FLOOR
 
 
-@pytest.mark.parametrize("scenario, why", [
-    (Scenario(seeds=1, seed_effect=0.15, speaker_sd=0.0, difference=0.0, speakers=12, utterances=10),
-     "one seed cannot cover seed-to-seed spread"),
-    (Scenario(seeds=1, seed_effect=0.0, speaker_sd=0.5, difference=0.0, speakers=12, utterances=10,
-              unit="utterance"), "speaker spread not covered"),
-])
+@pytest.mark.parametrize(
+    "scenario, why",
+    [
+        (
+            Scenario(seeds=1, seed_effect=0.15, speaker_sd=0.0, difference=0.0, speakers=12, utterances=10),
+            "one seed cannot cover seed-to-seed spread",
+        ),
+        (
+            Scenario(
+                seeds=1,
+                seed_effect=0.0,
+                speaker_sd=0.5,
+                difference=0.0,
+                speakers=12,
+                utterances=10,
+                unit="utterance",
+            ),
+            "speaker spread not covered",
+        ),
+    ],
+)
 def test_what_cannot_be_covered_is_not_claimed_and_is_not_covered(scenario, why):
     result = simulate(scenario, TRIALS, resamples=100, seed=1)
     assert not result["claimed"] and why in judge(result)

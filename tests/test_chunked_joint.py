@@ -16,13 +16,20 @@ from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determin
 VOCAB = 12
 MODEL = {
     "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
-    "embed_dim": 8, "pred_units": 16, "joint_units": 16, "dropout": 0.1,
+    "embed_dim": 8,
+    "pred_units": 16,
+    "joint_units": 16,
+    "dropout": 0.1,
     "specaugment": {"enabled": True, "freq_masks": 1, "freq_width": 4, "time_masks": 1, "time_ratio": 0.1},
 }
 LABEL_LEN = [6, 3, 5, 0, 2]  # uneven, one empty transcript
 AUDIO_LEN = [8000, 7000, 6000, 8000, 5000]
-SPEC = [tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.int32),
-        tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)]
+SPEC = [
+    tf.TensorSpec([None, None], tf.float32),
+    tf.TensorSpec([None], tf.int32),
+    tf.TensorSpec([None, None], tf.int32),
+    tf.TensorSpec([None], tf.int32),
+]
 
 
 def _model(seed: int = 1):
@@ -32,10 +39,12 @@ def _model(seed: int = 1):
 
 def _batch(seed: int = 0) -> dict:
     rng = np.random.default_rng(seed)
-    return {"audio": tf.constant(rng.normal(0, 0.3, (5, max(AUDIO_LEN))).astype(np.float32)),
-            "audio_len": tf.constant(AUDIO_LEN, tf.int32),
-            "labels": tf.constant(rng.integers(1, VOCAB, (5, max(LABEL_LEN))), tf.int32),
-            "label_len": tf.constant(LABEL_LEN, tf.int32)}
+    return {
+        "audio": tf.constant(rng.normal(0, 0.3, (5, max(AUDIO_LEN))).astype(np.float32)),
+        "audio_len": tf.constant(AUDIO_LEN, tf.int32),
+        "labels": tf.constant(rng.integers(1, VOCAB, (5, max(LABEL_LEN))), tf.int32),
+        "label_len": tf.constant(LABEL_LEN, tf.int32),
+    }
 
 
 def _loss_and_grads(model, batch: dict, chunk: int | None, traced: bool):

@@ -49,7 +49,12 @@ def rehash(path):
 def test_transitive_modules_and_parents(fake_package, tmp_path):
     s = script(tmp_path, "from lowrank_asr.a.core import f\n")
     assert codehash.modules_of_script(s) == [
-        "lowrank_asr", "lowrank_asr.a", "lowrank_asr.a.core", "lowrank_asr.b", "lowrank_asr.b.util"]
+        "lowrank_asr",
+        "lowrank_asr.a",
+        "lowrank_asr.a.core",
+        "lowrank_asr.b",
+        "lowrank_asr.b.util",
+    ]
 
 
 def test_relative_imports_are_followed(fake_package, tmp_path):
@@ -69,7 +74,8 @@ def test_unrelated_module_and_comments_do_not_change_hash(fake_package, tmp_path
     before = rehash(s)
     (fake_package / "c.py").write_text("Y = 4\n")  # not imported by the script
     (fake_package / "b" / "util.py").write_text(
-        '"""Now with a docstring."""\n# and a comment\n\ndef g( ):\n    """doc"""\n    return   1\n')
+        '"""Now with a docstring."""\n# and a comment\n\ndef g( ):\n    """doc"""\n    return   1\n'
+    )
     assert rehash(s) == before
 
 
@@ -93,7 +99,9 @@ def test_parent_package_reexports_are_not_dependencies(fake_package, tmp_path):
     # d/__init__ re-exports both submodules, as lowrank_asr.plotting does; a script using one of them must not
     # depend on the other, but does depend on d/__init__'s own source and on what `from d import name` reaches
     (fake_package / "d").mkdir()
-    (fake_package / "d/__init__.py").write_text("from lowrank_asr.d.one import h\nfrom lowrank_asr.d.two import k\n")
+    (fake_package / "d/__init__.py").write_text(
+        "from lowrank_asr.d.one import h\nfrom lowrank_asr.d.two import k\n"
+    )
     (fake_package / "d/one.py").write_text("def h():\n    return 1\n")
     (fake_package / "d/two.py").write_text("from lowrank_asr.c import Y\n\ndef k():\n    return Y\n")
     direct = script(tmp_path, "from lowrank_asr.d.one import h\n")
@@ -112,8 +120,11 @@ def test_real_scripts_depend_on_what_they_use():
     scripts = Path(__file__).resolve().parents[1] / "workflow_scripts"
     curves = codehash.modules_of_script(scripts / "training_curves.py")
     assert "lowrank_asr.plotting.training" in curves
-    assert not {"lowrank_asr.plotting.landscape", "lowrank_asr.landscape.grid", "lowrank_asr.models.contextnet"} \
-        & set(curves)
+    assert not {
+        "lowrank_asr.plotting.landscape",
+        "lowrank_asr.landscape.grid",
+        "lowrank_asr.models.contextnet",
+    } & set(curves)
     attribution = codehash.modules_of_script(scripts / "integrated_gradients.py")
     assert "lowrank_asr.models.contextnet" in attribution and "lowrank_asr.landscape.grid" not in attribution
 
@@ -137,7 +148,9 @@ def test_disk_cache_spares_parsing_and_follows_edits(fake_package, tmp_path, dis
     # a new process (fresh memory) with the cache parses nothing and gets the same hash
     codehash.use_disk_cache(disk_cache)
     real_parse = ast.parse
-    monkeypatch.setattr(ast, "parse", lambda *a, **k: pytest.fail("parsed although the disk cache is current"))
+    monkeypatch.setattr(
+        ast, "parse", lambda *a, **k: pytest.fail("parsed although the disk cache is current")
+    )
     assert rehash(s) == first
 
     # an edited module (new size and mtime) is parsed again and changes the hash
@@ -168,8 +181,11 @@ STAGE_MODULES = sorted(
     [(f"representations/{p.name}", "representations") for p in (LIB / "representations").glob("*.py")]
     + [(f"compression/{p.name}", "compression") for p in (LIB / "compression").glob("*.py")]
     + [(f"geometry/{p.name}", "geometry") for p in (LIB / "geometry").glob("*.py")]
-    + [("plotting/representations.py", "representations"), ("plotting/compression.py", "compression"),
-       ("plotting/geometry.py", "geometry")]
+    + [
+        ("plotting/representations.py", "representations"),
+        ("plotting/compression.py", "compression"),
+        ("plotting/geometry.py", "geometry"),
+    ]
 )
 
 
@@ -217,6 +233,8 @@ def test_editing_a_stage_module_changes_only_its_stages_code_hashes(copied_libra
     path.write_text(path.read_text() + "\n\ndef _probe() -> int:\n    return 1\n")
     codehash.clear_caches()
     changed = {s.name for s in scripts if codehash.code_hash(s) != before[s.name]}
-    rules = {(smk, rule) for smk, defined in RULES.items() for rule, names in defined.items() if names & changed}
+    rules = {
+        (smk, rule) for smk, defined in RULES.items() for rule, names in defined.items() if names & changed
+    }
     assert rules, f"no rule's code hash follows {module}"
     assert {smk for smk, _ in rules} == {stage}, f"{module} changes the code hash of {sorted(rules)}"

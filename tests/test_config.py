@@ -43,7 +43,9 @@ def test_shipped_configs_validate(name):
 def test_unknown_key_is_named_with_allowed_keys():
     config = load("config.yaml")
     config["training"]["epoch"] = 3
-    with pytest.raises(ConfigError, match=r"unknown config key\(s\) 'epoch' under 'training'; allowed keys: .*epochs"):
+    with pytest.raises(
+        ConfigError, match=r"unknown config key\(s\) 'epoch' under 'training'; allowed keys: .*epochs"
+    ):
         validate_config(config, SCHEMA)
 
 
@@ -64,14 +66,18 @@ def test_wrong_type_names_key_and_expected_type():
 def test_wrong_enum_value_lists_allowed_values():
     config = load("config.yaml")
     config["variants"]["lowrank"]["conv"] = "low-rank"
-    with pytest.raises(ConfigError, match="'variants.lowrank.conv' is 'low-rank'; allowed values: 'separable'"):
+    with pytest.raises(
+        ConfigError, match="'variants.lowrank.conv' is 'low-rank'; allowed values: 'separable'"
+    ):
         validate_config(config, SCHEMA)
 
 
 def test_missing_local_path_is_named(tmp_path):
     config = load("config.yaml")
     config["corpus"]["local"] = {"test-clean": str(tmp_path / "nowhere")}
-    with pytest.raises(ConfigError, match="corpus.local.test-clean points at .*nowhere, which does not exist"):
+    with pytest.raises(
+        ConfigError, match="corpus.local.test-clean points at .*nowhere, which does not exist"
+    ):
         validate_config(config, SCHEMA)
 
 
@@ -93,8 +99,11 @@ def test_landscape_range_must_run_upwards(span):
 def test_feature_sample_rate_must_be_the_corpus_rate():
     config = load("config.yaml")
     config["variants"]["lowrank"] = {"conv": "lowrank", "features": {"sample_rate": 8000}}
-    with pytest.raises(ConfigError, match=r"variant 'lowrank' has model.features.sample_rate 8000, but the corpus "
-                                          r"audio is 16000 Hz"):
+    with pytest.raises(
+        ConfigError,
+        match=r"variant 'lowrank' has model.features.sample_rate 8000, but the corpus "
+        r"audio is 16000 Hz",
+    ):
         validate_config(config, SCHEMA)
     config["variants"]["lowrank"]["features"]["sample_rate"] = 16000
     validate_config(config, SCHEMA)
@@ -146,12 +155,18 @@ def test_training_runs_gain_the_seed_only_when_there_are_several():
     config = load("config.yaml")
     del config["training"]["seeds"]  # the default lists three; without the key, one run on the top-level seed
     config = validate_config(config, SCHEMA)
-    assert [(r.name, r.seed) for r in training_runs(config)] == [("contextnet", config["seed"]),
-                                                                 ("lowrank", config["seed"])]
+    assert [(r.name, r.seed) for r in training_runs(config)] == [
+        ("contextnet", config["seed"]),
+        ("lowrank", config["seed"]),
+    ]
     config["training"]["seeds"] = [3, 4]
     validate_config(config, SCHEMA)
-    assert [r.name for r in training_runs(config)] == ["contextnet/seed_3", "contextnet/seed_4", "lowrank/seed_3",
-                                                       "lowrank/seed_4"]
+    assert [r.name for r in training_runs(config)] == [
+        "contextnet/seed_3",
+        "contextnet/seed_4",
+        "lowrank/seed_3",
+        "lowrank/seed_4",
+    ]
     assert run_named(config, "lowrank/seed_4").variant == "lowrank"
     assert [r.name for r in analysis_runs(config, "landscape")] == ["contextnet/seed_3", "lowrank/seed_3"]
     config["landscape"]["all_seeds"] = True
@@ -187,13 +202,19 @@ def test_run_model_configs_follow_the_config_they_are_given():
 def minimal_config() -> dict:
     """config.yaml with every key that has a schema default left out: only what the schema requires."""
     full = load("config.yaml")
-    return {"seed": full["seed"],
-            "corpus": {"source": "synthetic", "synthetic": {s: {"speakers": 2, "utterances": 4}
-                                                             for s in ("train-clean-100", "dev-clean", "test-clean",
-                                                                       "test-other")}},
-            "data": {k: full["data"][k] for k in ("train_splits", "dev_splits", "test_splits")},
-            "variants": {"contextnet": {}, "lowrank": {"conv": "lowrank"}},
-            "training": {"epochs": 2, "batch_size": 4}}
+    return {
+        "seed": full["seed"],
+        "corpus": {
+            "source": "synthetic",
+            "synthetic": {
+                s: {"speakers": 2, "utterances": 4}
+                for s in ("train-clean-100", "dev-clean", "test-clean", "test-other")
+            },
+        },
+        "data": {k: full["data"][k] for k in ("train_splits", "dev_splits", "test_splits")},
+        "variants": {"contextnet": {}, "lowrank": {"conv": "lowrank"}},
+        "training": {"epochs": 2, "batch_size": 4},
+    }
 
 
 def value_at(config: dict, dotted: str):
@@ -205,8 +226,13 @@ def value_at(config: dict, dotted: str):
 def test_validation_fills_in_every_schema_default():
     config = validate_config(minimal_config(), SCHEMA)
     defaults = schema_defaults(SCHEMA)
-    assert {"evaluation.max_symbols_per_step", "training.dev_max_symbols_per_step", "model.frontend",
-            "representations.batch_size", "compression.calibration_batches"} <= set(defaults)
+    assert {
+        "evaluation.max_symbols_per_step",
+        "training.dev_max_symbols_per_step",
+        "model.frontend",
+        "representations.batch_size",
+        "compression.calibration_batches",
+    } <= set(defaults)
     for dotted, default in defaults.items():
         if default != {}:  # a section's `{}` is completed by its keys' defaults
             assert value_at(config, dotted) == default, dotted
@@ -227,15 +253,27 @@ def test_the_jobs_receive_the_schema_defaults():
     config = validate_config(minimal_config(), SCHEMA)
     defaults = schema_defaults(SCHEMA)
     settings = TrainSettings.from_config(train_job_settings(config), seed=1, max_duration=None)
-    for key in ("clip_norm", "mixed_precision", "max_steps_per_epoch", "dev_max_symbols_per_step",
-                "precise_bn_batches", "joint_chunk", "accumulate", "batch_seconds"):
+    for key in (
+        "clip_norm",
+        "mixed_precision",
+        "max_steps_per_epoch",
+        "dev_max_symbols_per_step",
+        "precise_bn_batches",
+        "joint_chunk",
+        "accumulate",
+        "batch_seconds",
+    ):
         assert getattr(settings, key) == defaults[f"training.{key}"], key
     for key in ("schedule", "peak", "warmup_steps"):
         assert settings.learning_rate[key] == defaults[f"training.learning_rate.{key}"], key
     assert settings.evaluation_batch_seconds == defaults["evaluation.batch_seconds"]
     assert evaluation_decoding_settings(config) == {
-        **{k: defaults[f"evaluation.{k}"] for k in ("batch_size", "beam_width", "max_symbols_per_step",
-                                                     "batch_seconds")}, "skip_over_budget": False}
+        **{
+            k: defaults[f"evaluation.{k}"]
+            for k in ("batch_size", "beam_width", "max_symbols_per_step", "batch_seconds")
+        },
+        "skip_over_budget": False,
+    }
     model = variant_model_config(config, "contextnet")
     for dotted, default in defaults.items():
         if dotted.startswith("model.") and default != {}:
@@ -253,12 +291,22 @@ def test_the_schema_model_defaults_are_the_librarys():
 
 # `.get("key", default)` with a literal default: the pattern the schema replaces. Wildcards, resources, params
 # that only some rules have, and lookup tables are not config values.
-NOT_CONFIG = ("w.get(\"shard\"", "params.get(\"variants\")", "LIBRISPEECH_MD5.get(", "LOCAL.get(", "environ.get(",
-              "resources.get(")
+NOT_CONFIG = (
+    'w.get("shard"',
+    'params.get("variants")',
+    "LIBRISPEECH_MD5.get(",
+    "LOCAL.get(",
+    "environ.get(",
+    "resources.get(",
+)
 
 
 def test_rules_and_scripts_write_no_config_defaults():
-    files = [ROOT / "Snakefile", *sorted((ROOT / "rules").glob("*.smk")), *sorted((ROOT / "workflow_scripts").glob("*.py"))]
+    files = [
+        ROOT / "Snakefile",
+        *sorted((ROOT / "rules").glob("*.smk")),
+        *sorted((ROOT / "workflow_scripts").glob("*.py")),
+    ]
     found = []
     for path in files:
         for n, line in enumerate(path.read_text().splitlines(), 1):
@@ -269,10 +317,19 @@ def test_rules_and_scripts_write_no_config_defaults():
     assert not found, "\n".join(found)
 
 
-@pytest.mark.parametrize("where, text", [
-    ("training.learning_rate.peak", ".nan"), ("training.clip_norm", ".inf"), ("video.fps", ".nan"),
-    ("data.max_duration", "-.inf"), ("compression.fractions.1", ".nan"), ("model.dropout", ".nan"),
-    ("geometry.trajectory.margin", ".inf"), ("corpus.synthetic.test-clean.snr_db", ".nan")])
+@pytest.mark.parametrize(
+    "where, text",
+    [
+        ("training.learning_rate.peak", ".nan"),
+        ("training.clip_norm", ".inf"),
+        ("video.fps", ".nan"),
+        ("data.max_duration", "-.inf"),
+        ("compression.fractions.1", ".nan"),
+        ("model.dropout", ".nan"),
+        ("geometry.trajectory.margin", ".inf"),
+        ("corpus.synthetic.test-clean.snr_db", ".nan"),
+    ],
+)
 def test_non_finite_numbers_are_refused_naming_the_key(where, text):
     config = load("config.yaml")
     *parents, last = where.split(".")
@@ -285,7 +342,9 @@ def test_non_finite_numbers_are_refused_naming_the_key(where, text):
         node[int(last)] = value
     else:
         node[last] = value
-    with pytest.raises(ConfigError, match=rf"config key '{re.escape(where)}' is -?(nan|inf); give a finite number"):
+    with pytest.raises(
+        ConfigError, match=rf"config key '{re.escape(where)}' is -?(nan|inf); give a finite number"
+    ):
         validate_config(config, SCHEMA)
 
 
@@ -314,8 +373,11 @@ def _bomb(levels: int) -> str:
 
 def test_an_alias_bomb_is_refused_quickly_with_a_short_message(tmp_path):
     path = tmp_path / "bomb.yaml"
-    path.write_text(BOMB.replace("voices: &l9 [&l8", "voices: &l9 [&l8") + "extra:\n" + "".join(
-        "  " + line + "\n" for line in _bomb(9).splitlines()))
+    path.write_text(
+        BOMB.replace("voices: &l9 [&l8", "voices: &l9 [&l8")
+        + "extra:\n"
+        + "".join("  " + line + "\n" for line in _bomb(9).splitlines())
+    )
     start = time.perf_counter()
     with pytest.raises(ConfigError, match="expands to more than 4 MB") as caught:
         load_yaml(path)
@@ -323,7 +385,9 @@ def test_an_alias_bomb_is_refused_quickly_with_a_short_message(tmp_path):
     assert len(str(caught.value)) < 300
     # the same object as Snakemake hands it over (its own loader, aliases shared): refused before validation
     config = yaml.safe_load(BOMB)
-    config["corpus"]["synthetic"]["dev-clean"]["voices"] = [[config["corpus"]["synthetic"]["dev-clean"]["voices"]] * 10] * 10
+    config["corpus"]["synthetic"]["dev-clean"]["voices"] = [
+        [config["corpus"]["synthetic"]["dev-clean"]["voices"]] * 10
+    ] * 10
     big = yaml.safe_load(_bomb(9))
     config["corpus"]["synthetic"]["test-clean"]["voices"] = big["a8"]
     start = time.perf_counter()
@@ -366,7 +430,10 @@ def test_an_empty_config_file_is_named(tmp_path, text):
 def test_a_local_key_that_names_no_split_is_an_error(tmp_path):
     config = load("config.yaml")
     config["corpus"]["local"] = {"test-clen": str(tmp_path)}
-    with pytest.raises(ConfigError, match=r"corpus.local.test-clen names no split of the config \(its splits: train-clean-100, "):
+    with pytest.raises(
+        ConfigError,
+        match=r"corpus.local.test-clen names no split of the config \(its splits: train-clean-100, ",
+    ):
         validate_config(config, SCHEMA)
     config = load("config.yaml")
     config["corpus"]["local"] = {"test-clean": str(tmp_path)}
@@ -374,8 +441,13 @@ def test_a_local_key_that_names_no_split_is_an_error(tmp_path):
 
 
 def _snakemake(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", "all", "-n", "--directory", str(tmp_path / "work"),
-                           *args], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", "all", "-n", "--directory", str(tmp_path / "work"), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_dry_run_of_the_minimal_config_plans_every_stage(tmp_path):
@@ -417,24 +489,41 @@ with SnakemakeApi(OutputSettings()) as api:
 def test_the_rules_receive_the_schema_defaults(tmp_path):
     path = tmp_path / "minimal.yaml"
     path.write_text(yaml.safe_dump(minimal_config()))
-    proc = subprocess.run([sys.executable, "-c", RULE_PARAMS, str(tmp_path / "work"), str(path)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", RULE_PARAMS, str(tmp_path / "work"), str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    got = json.loads(next(line for line in proc.stdout.splitlines() if line.startswith("RULES=")).removeprefix("RULES="))
+    got = json.loads(
+        next(line for line in proc.stdout.splitlines() if line.startswith("RULES=")).removeprefix("RULES=")
+    )
     defaults = schema_defaults(SCHEMA)
     for dotted, default in defaults.items():
         if default != {}:
             assert value_at(got["config"], dotted) == default, dotted
     params = got["params"]
-    section = {name: {k: v for k, v in defaults.items() if k.startswith(f"{name}.")} for name in
-               ("training", "evaluation", "representations", "compression", "landscape", "attribution")}
+    section = {
+        name: {k: v for k, v in defaults.items() if k.startswith(f"{name}.")}
+        for name in ("training", "evaluation", "representations", "compression", "landscape", "attribution")
+    }
 
     def slice_of(name: str, keys) -> dict:
         return {k: value_at(got["config"], f"{name}.{k}") for k in keys}
 
     train = params["train"]["training"]
-    for key in ("clip_norm", "mixed_precision", "max_steps_per_epoch", "dev_max_symbols_per_step",
-                "precise_bn_batches", "joint_chunk", "accumulate", "batch_seconds"):
+    for key in (
+        "clip_norm",
+        "mixed_precision",
+        "max_steps_per_epoch",
+        "dev_max_symbols_per_step",
+        "precise_bn_batches",
+        "joint_chunk",
+        "accumulate",
+        "batch_seconds",
+    ):
         assert train[key] == defaults[f"training.{key}"], key
     assert train["evaluation_batch_seconds"] == defaults["evaluation.batch_seconds"]
     assert params["train"]["max_duration"] == defaults["data.max_duration"]

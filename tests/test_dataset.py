@@ -39,8 +39,9 @@ def make_split(root):
         n = int(SR * (0.1 + 0.05 * ((i * 7) % N_UTTS)))
         x = np.sin(2 * np.pi * (100 + 20 * i) * np.arange(n) / SR) * 20000 + rng.standard_normal(n) * 3000
         x[:2] = [-32768, 32767]  # the extremes must survive decoding exactly
-        sf.write(d / f"{utt}.flac", np.clip(x, -32768, 32767).astype(np.int16), SR, subtype="PCM_16",
-                 format="FLAC")
+        sf.write(
+            d / f"{utt}.flac", np.clip(x, -32768, 32767).astype(np.int16), SR, subtype="PCM_16", format="FLAC"
+        )
         text = " ".join(WORDS[(i + j) % len(WORDS)] for j in range(1 + i % 4)).upper()
         lines.setdefault(d / f"{spk}-{chap}.trans.txt", []).append(f"{utt} {text}\n")
     for path, ls in lines.items():
@@ -52,8 +53,9 @@ def corpus(tmp_path_factory):
     """(shard files, transcripts rows, char vocabulary) with absolute paths."""
     root = tmp_path_factory.mktemp("ds")
     make_split(root / "corpus" / "dev")
-    write_transcripts(root / "corpus" / "dev", root / "dev.tsv", on_bad_audio="fail",
-                      skipped_json=root / "skip.json")
+    write_transcripts(
+        root / "corpus" / "dev", root / "dev.tsv", on_bad_audio="fail", skipped_json=root / "skip.json"
+    )
     write_tfrecords(root / "dev.tsv", shard_paths(root / "tfr", 3))
     rows = read_transcripts(root / "dev.tsv")
     vocab = build_char_vocabulary(r.transcript for r in rows)
@@ -65,16 +67,18 @@ def collect(ds):
     out = []
     for b in ds:
         for i in range(b["audio"].shape[0]):
-            out.append({
-                "audio": b["audio"][i, : b["audio_len"][i]].numpy(),
-                "audio_pad": b["audio"][i, b["audio_len"][i]:].numpy(),
-                "labels": b["labels"][i, : b["label_len"][i]].numpy(),
-                "labels_pad": b["labels"][i, b["label_len"][i]:].numpy(),
-                "utt_id": b["utt_id"][i].numpy().decode(),
-                "path": b["path"][i].numpy().decode(),
-                "transcript": b["transcript"][i].numpy().decode(),
-                "duration": float(b["duration"][i]),
-            })
+            out.append(
+                {
+                    "audio": b["audio"][i, : b["audio_len"][i]].numpy(),
+                    "audio_pad": b["audio"][i, b["audio_len"][i] :].numpy(),
+                    "labels": b["labels"][i, : b["label_len"][i]].numpy(),
+                    "labels_pad": b["labels"][i, b["label_len"][i] :].numpy(),
+                    "utt_id": b["utt_id"][i].numpy().decode(),
+                    "path": b["path"][i].numpy().decode(),
+                    "transcript": b["transcript"][i].numpy().decode(),
+                    "duration": float(b["duration"][i]),
+                }
+            )
     return out
 
 
@@ -111,8 +115,9 @@ def test_eval_order_is_file_order(corpus):
     paths = [e["path"] for e in collect(make_dataset(files, vocab, batch_size=4, training=False, seed=0))]
     # rows sorted by PATH were dealt round-robin over 3 shards: shard k holds rows k, k+3, ...
     assert paths == [r.path for k in range(3) for r in rows[k::3]]
-    reversed_paths = [e["path"] for e in collect(make_dataset(files[::-1], vocab, batch_size=4, training=False,
-                                                              seed=0))]
+    reversed_paths = [
+        e["path"] for e in collect(make_dataset(files[::-1], vocab, batch_size=4, training=False, seed=0))
+    ]
     assert reversed_paths == [r.path for k in (2, 1, 0) for r in rows[k::3]]
 
 
@@ -147,8 +152,9 @@ def test_bucketing_groups_by_length_and_keeps_every_example(corpus):
         seen += [u.decode() for u in batch["utt_id"].numpy()]
     assert sorted(seen) == sorted(Path(r.path).stem for r in rows)
 
-    dropped = make_dataset(files, vocab, batch_size=5, training=True, seed=0, bucket_boundaries=[0.4, 0.8],
-                           drop_remainder=True)
+    dropped = make_dataset(
+        files, vocab, batch_size=5, training=True, seed=0, bucket_boundaries=[0.4, 0.8], drop_remainder=True
+    )
     assert all(b["audio"].shape[0] == 5 for b in dropped)
 
 
@@ -194,8 +200,10 @@ def test_unknown_character_fails_clearly(corpus):
 
 def test_decoders_agree_exactly(corpus):
     files, _, vocab = corpus
-    by_decoder = [collect(make_dataset(files, vocab, batch_size=4, training=False, seed=0, decoder=d))
-                  for d in ("soundfile", "tfio")]
+    by_decoder = [
+        collect(make_dataset(files, vocab, batch_size=4, training=False, seed=0, decoder=d))
+        for d in ("soundfile", "tfio")
+    ]
     assert len(by_decoder[0]) == len(by_decoder[1]) == N_UTTS
     for a, b in zip(*by_decoder, strict=True):
         assert a["path"] == b["path"]
@@ -269,7 +277,9 @@ def test_duration_batches_are_those_the_planner_simulates(corpus):
     assert sorted(sorted(u.decode() for u in b["utt_id"].numpy()) for b in ds) == expected
 
 
-@pytest.mark.parametrize("training, key", [(True, "training.batch_seconds"), (False, "evaluation.batch_seconds")])
+@pytest.mark.parametrize(
+    "training, key", [(True, "training.batch_seconds"), (False, "evaluation.batch_seconds")]
+)
 def test_an_utterance_over_the_budget_is_named_before_any_batch(corpus, training, key):
     files, rows, vocab = corpus
     longest = max(rows, key=lambda r: r.duration)
@@ -281,8 +291,9 @@ def test_an_utterance_over_the_budget_is_named_before_any_batch(corpus, training
     assert f"{key} = {budget}" in msg and "data.max_duration" in msg and "on_bad_audio: skip" in msg
     assert ".tfrecord" in msg  # the shard it is in
     # max_duration below it drops it first: no error
-    kept = make_dataset(files, vocab, batch_size=1, training=training, seed=0, batch_seconds=budget,
-                        max_duration=budget)
+    kept = make_dataset(
+        files, vocab, batch_size=1, training=training, seed=0, batch_seconds=budget, max_duration=budget
+    )
     assert Path(longest.path).stem not in {u.decode() for b in kept for u in b["utt_id"].numpy()}
 
 
@@ -292,14 +303,17 @@ def test_skip_leaves_over_budget_utterances_out_and_lists_them(corpus, caplog):
     too_long = sorted(Path(r.path).stem for r in rows if r.duration > budget)
     assert 0 < len(too_long) < N_UTTS
     with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.dataset"):
-        ds = make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=budget,
-                          skip_over_budget=True)
+        ds = make_dataset(
+            files, vocab, batch_size=1, training=False, seed=0, batch_seconds=budget, skip_over_budget=True
+        )
     seen = sorted(e["utt_id"] for e in collect(ds))
     assert seen == sorted(set(Path(r.path).stem for r in rows) - set(too_long))
     assert all(uid in caplog.text for uid in too_long)
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.dataset"):  # the next epoch's dataset
-        make_dataset(files, vocab, batch_size=1, training=False, seed=1, batch_seconds=budget, skip_over_budget=True)
+        make_dataset(
+            files, vocab, batch_size=1, training=False, seed=1, batch_seconds=budget, skip_over_budget=True
+        )
     assert not any(uid in caplog.text for uid in too_long)  # warned once per process, not every epoch
     assert sorted(u.utt_id for u in over_budget_utterances(files, budget)) == too_long
     assert over_budget_utterances(files, budget, max_duration=budget) == []
@@ -310,4 +324,6 @@ def test_budget_arguments(corpus):
     with pytest.raises(ConfigError, match="evaluation.batch_seconds must be positive"):
         make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=0)
     with pytest.raises(ConfigError, match="training.batch_seconds = 0.01 s leaves no utterance"):
-        make_dataset(files, vocab, batch_size=1, training=True, seed=0, batch_seconds=0.01, skip_over_budget=True)
+        make_dataset(
+            files, vocab, batch_size=1, training=True, seed=0, batch_seconds=0.01, skip_over_budget=True
+        )

@@ -18,9 +18,14 @@ from lowrank_asr.models import build_model, save_weights
 from lowrank_asr.text.vocabulary import load_vocabulary
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 2, "channels": 16, "stride": 2},
-               {"layers": 1, "channels": 24, "stride": 2}],
-    "embed_dim": 8, "pred_units": 16, "joint_units": 16,
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1},
+        {"layers": 2, "channels": 16, "stride": 2},
+        {"layers": 1, "channels": 24, "stride": 2},
+    ],
+    "embed_dim": 8,
+    "pred_units": 16,
+    "joint_units": 16,
 }
 
 
@@ -50,8 +55,9 @@ def test_search_uses_ctc_searches_for_a_ctc_model(corpus):
     logits = model.ctc_logits(enc)
     greedy = search(model, enc, enc_len, beam_width=None, max_symbols_per_step=3)
     assert greedy == decoding.ctc_greedy(logits, enc_len)
-    assert search(model, enc, enc_len, beam_width=3, max_symbols_per_step=3) == \
-        decoding.ctc_beam_search(logits, enc_len, beam_width=3)
+    assert search(model, enc, enc_len, beam_width=3, max_symbols_per_step=3) == decoding.ctc_beam_search(
+        logits, enc_len, beam_width=3
+    )
     # an untrained model still emits something, so the comparison above is not between empty lists
     assert sum(map(len, greedy)) > 0
 
@@ -60,10 +66,12 @@ def test_search_uses_rnnt_searches_for_an_rnnt_model(corpus):
     _, vocab, batch = corpus
     model = _model("rnnt", vocab.size)
     enc, enc_len = make_encoder_fn(model)(batch["audio"], batch["audio_len"])
-    assert search(model, enc, enc_len, beam_width=None, max_symbols_per_step=2) == \
-        decoding.rnnt_greedy(model, enc, enc_len, max_symbols_per_step=2)
-    assert search(model, enc, enc_len, beam_width=2, max_symbols_per_step=2) == \
-        decoding.rnnt_beam_search(model, enc, enc_len, beam_width=2, max_symbols_per_step=2)
+    assert search(model, enc, enc_len, beam_width=None, max_symbols_per_step=2) == decoding.rnnt_greedy(
+        model, enc, enc_len, max_symbols_per_step=2
+    )
+    assert search(model, enc, enc_len, beam_width=2, max_symbols_per_step=2) == decoding.rnnt_beam_search(
+        model, enc, enc_len, beam_width=2, max_symbols_per_step=2
+    )
 
 
 @pytest.mark.parametrize("decoder", ["rnnt", "ctc"])
@@ -79,13 +87,25 @@ def test_transcribe_greedy_and_beam(corpus, decoder):
 def test_ctc_training_reports_a_dev_wer(speech_corpus, tmp_path):
     from lowrank_asr.training import TrainSettings, run_training
 
-    settings = TrainSettings(epochs=1, batch_size=4, seed=3, max_steps_per_epoch=1,
-                             learning_rate={"schedule": "transformer", "peak": 0.002, "warmup_steps": 4})
+    settings = TrainSettings(
+        epochs=1,
+        batch_size=4,
+        seed=3,
+        max_steps_per_epoch=1,
+        learning_rate={"schedule": "transformer", "peak": 0.002, "warmup_steps": 4},
+    )
     out = tmp_path / "epoch_001.weights.h5"
-    history = run_training(model_cfg={**MODEL, "decoder": "ctc"}, vocab_path=speech_corpus.vocab_path,
-                           train_files=speech_corpus.shards, dev_files=speech_corpus.shards, settings=settings,
-                           state_dir=tmp_path / "state", epoch_outputs=[out],
-                           history_output=tmp_path / "history.csv", progress=False)
+    history = run_training(
+        model_cfg={**MODEL, "decoder": "ctc"},
+        vocab_path=speech_corpus.vocab_path,
+        train_files=speech_corpus.shards,
+        dev_files=speech_corpus.shards,
+        settings=settings,
+        state_dir=tmp_path / "state",
+        epoch_outputs=[out],
+        history_output=tmp_path / "history.csv",
+        progress=False,
+    )
     assert out.is_file() and len(history) == 1
     row = next(csv.DictReader((tmp_path / "history.csv").open()))
     assert math.isfinite(float(row["train_loss"])) and math.isfinite(float(row["dev_loss"]))
@@ -104,9 +124,18 @@ def test_ctc_loss_landscape(corpus, ctc_weights):
     from lowrank_asr.landscape.asr import epoch_landscape
 
     speech, vocab, batch = corpus
-    result = epoch_landscape(model_cfg={**MODEL, "decoder": "ctc"}, vocab_path=speech.vocab_path,
-                             weights_path=ctc_weights, data_files=speech.shards, grid=3, span=[-1.0, 1.0],
-                             subset=4, seed=1, wer=True, progress=False)
+    result = epoch_landscape(
+        model_cfg={**MODEL, "decoder": "ctc"},
+        vocab_path=speech.vocab_path,
+        weights_path=ctc_weights,
+        data_files=speech.shards,
+        grid=3,
+        span=[-1.0, 1.0],
+        subset=4,
+        seed=1,
+        wer=True,
+        progress=False,
+    )
     grid = result.grid
     assert grid.loss.shape == (9,) and np.all(np.isfinite(grid.loss)) and np.all(grid.metric >= 0)
     # the centre of the grid is the trained point itself: its loss is the model's CTC loss on the subset
@@ -123,8 +152,14 @@ def test_ctc_integrated_gradients(corpus, ctc_weights):
     from lowrank_asr.attribution.asr import epoch_attributions
 
     speech, vocab, _ = corpus
-    items = epoch_attributions(model_cfg={**MODEL, "decoder": "ctc"}, vocab_path=speech.vocab_path,
-                               weights_path=ctc_weights, data_files=speech.shards, utterances=2, steps=8)
+    items = epoch_attributions(
+        model_cfg={**MODEL, "decoder": "ctc"},
+        vocab_path=speech.vocab_path,
+        weights_path=ctc_weights,
+        data_files=speech.shards,
+        utterances=2,
+        steps=8,
+    )
     assert len(items) == 2
     for item in items:
         assert item.attributions.shape == item.features.shape and np.all(np.isfinite(item.attributions))

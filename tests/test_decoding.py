@@ -159,7 +159,10 @@ def test_lstm_model_batch_equals_one_by_one():
     for b, n in enumerate(lengths):
         assert greedy[b] == reference_greedy(model, enc[b], n, 3)
         assert rnnt_greedy(model, enc[b : b + 1, :n], [n], max_symbols_per_step=3)[0] == greedy[b]
-        assert rnnt_beam_search(model, enc[b : b + 1, :n], [n], beam_width=3, max_symbols_per_step=3)[0] == beam[b]
+        assert (
+            rnnt_beam_search(model, enc[b : b + 1, :n], [n], beam_width=3, max_symbols_per_step=3)[0]
+            == beam[b]
+        )
     assert any(greedy)  # the random model does emit symbols, so the comparison is not vacuous
     assert rnnt_beam_search(model, enc, lengths, beam_width=1, max_symbols_per_step=3) == greedy
 
@@ -182,11 +185,11 @@ def test_ctc_beam_search_finds_most_probable_labelling():
 def test_ctc_beam_search_class_mapping():
     rng = np.random.default_rng(3)
     path = [0, 3, 3, 0, 3, 1, 0, 2, 2]
-    logits = tf.constant(np.eye(4, dtype=np.float32)[path][None] * 10 + rng.normal(scale=0.1, size=(1, 9, 4)),
-                         tf.float32)
+    logits = tf.constant(
+        np.eye(4, dtype=np.float32)[path][None] * 10 + rng.normal(scale=0.1, size=(1, 9, 4)), tf.float32
+    )
     assert ctc_beam_search(logits, [9], beam_width=3) == [[3, 3, 1, 2]] == ctc_greedy(logits, [9])
     assert ctc_beam_search(logits, [5], beam_width=3) == [[3, 3]]
     # blank elsewhere: with blank=3 the 0s are labels and the 3s separators
     assert ctc_beam_search(logits, [9], beam_width=3, blank=3) == [[0, 0, 1, 0, 2]]
     assert ctc_greedy(logits, [9], blank=3) == [[0, 0, 1, 0, 2]]
-

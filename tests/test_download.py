@@ -144,14 +144,18 @@ def test_unreachable_server(tmp_path, monkeypatch):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(CorpusError, match="cannot download"):
-        download_file(f"http://127.0.0.1:{port}/dev-clean.tar.gz", tmp_path / "d.tar.gz", None, retries=3, timeout=2)
+        download_file(
+            f"http://127.0.0.1:{port}/dev-clean.tar.gz", tmp_path / "d.tar.gz", None, retries=3, timeout=2
+        )
     assert sleeps == [2.0, 4.0, 8.0]  # exponential backoff
 
 
 def test_official_urls_and_checksums():
     assert librispeech_url("test-other") == "https://www.openslr.org/resources/12/test-other.tar.gz"
     assert split_url("http://mirror/x/", "dev-clean") == "http://mirror/x/dev-clean.tar.gz"
-    assert len(LIBRISPEECH_MD5) == 7 and all(re.fullmatch(r"[0-9a-f]{32}", v) for v in LIBRISPEECH_MD5.values())
+    assert len(LIBRISPEECH_MD5) == 7 and all(
+        re.fullmatch(r"[0-9a-f]{32}", v) for v in LIBRISPEECH_MD5.values()
+    )
     assert LIBRISPEECH_MD5["train-clean-100"] == "2a93770f6d5c6c964bc51631d519a4f7"
     with pytest.raises(PipelineError, match="train-clean-50"):
         librispeech_url("train-clean-50")

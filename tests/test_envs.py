@@ -64,8 +64,9 @@ def read_env(path: Path) -> tuple[list[str], list[str]]:
     return conda, pip
 
 
-def pin_mismatches(env_name: str, conda: list[str], pip: list[str], lock: dict[str, str],
-                   requires_python: str) -> list[str]:
+def pin_mismatches(
+    env_name: str, conda: list[str], pip: list[str], lock: dict[str, str], requires_python: str
+) -> list[str]:
     """Every way in which an env file disagrees with the lock file and pyproject's Python range."""
     problems = []
     python = [d for d in conda if d.split("=")[0].strip() == "python"]
@@ -79,14 +80,18 @@ def pin_mismatches(env_name: str, conda: list[str], pip: list[str], lock: dict[s
         if name == "python":
             if not version:
                 problems.append(f"{env_name}: python is not pinned")
-            elif not SpecifierSet(requires_python).contains(version + (".0" if version.count(".") == 1 else "")):
+            elif not SpecifierSet(requires_python).contains(
+                version + (".0" if version.count(".") == 1 else "")
+            ):
                 problems.append(f"{env_name}: python={version} is outside requires-python {requires_python}")
             continue
         key = canonicalize_name(name)
         if key not in lock:
             problems.append(f"{env_name}: conda package {name} is not in requirements.lock")
         elif version != lock[key]:
-            problems.append(f"{env_name}: conda {name}={version or '(unpinned)'} but requirements.lock has {lock[key]}")
+            problems.append(
+                f"{env_name}: conda {name}={version or '(unpinned)'} but requirements.lock has {lock[key]}"
+            )
     for dep in pip:
         req = Requirement(dep)
         specs = list(req.specifier)
@@ -98,7 +103,9 @@ def pin_mismatches(env_name: str, conda: list[str], pip: list[str], lock: dict[s
         if key not in lock:
             problems.append(f"{env_name}: pip {req.name} is not in requirements.lock")
         elif specs[0].version != lock[key]:
-            problems.append(f"{env_name}: pip {req.name}=={specs[0].version} but requirements.lock has {lock[key]}")
+            problems.append(
+                f"{env_name}: pip {req.name}=={specs[0].version} but requirements.lock has {lock[key]}"
+            )
     return problems
 
 
@@ -147,20 +154,29 @@ def test_tf_envs_differ_only_in_the_tensorflow_build():
 
 # --- the comparison itself must catch mismatches ---------------------------------------------------------
 
+
 def test_wrong_pip_pin_is_reported():
-    problems = pin_mismatches("x.yaml", ["python=3.11", "pip"], ["numpy==1.26.3", "h5py==3.16.0"], LOCK,
-                              REQUIRES_PYTHON)
+    problems = pin_mismatches(
+        "x.yaml", ["python=3.11", "pip"], ["numpy==1.26.3", "h5py==3.16.0"], LOCK, REQUIRES_PYTHON
+    )
     assert problems == ["x.yaml: pip numpy==1.26.3 but requirements.lock has 1.26.4"]
 
 
 def test_alias_version_is_compared_too():
-    problems = pin_mismatches("x.yaml", ["python=3.11"], ["tensorflow[and-cuda]==2.18.0"], LOCK, REQUIRES_PYTHON)
+    problems = pin_mismatches(
+        "x.yaml", ["python=3.11"], ["tensorflow[and-cuda]==2.18.0"], LOCK, REQUIRES_PYTHON
+    )
     assert problems == ["x.yaml: pip tensorflow==2.18.0 but requirements.lock has 2.17.1"]
 
 
 def test_unpinned_unknown_and_loose_pins_are_reported():
-    problems = pin_mismatches("x.yaml", ["python=3.12", "pip", "ffmpeg"],
-                              ["numpy>=1.26", "not-a-locked-package==1.0", "PyYAML==6.0.4"], LOCK, REQUIRES_PYTHON)
+    problems = pin_mismatches(
+        "x.yaml",
+        ["python=3.12", "pip", "ffmpeg"],
+        ["numpy>=1.26", "not-a-locked-package==1.0", "PyYAML==6.0.4"],
+        LOCK,
+        REQUIRES_PYTHON,
+    )
     assert problems == [
         "x.yaml: python=3.12 is outside requires-python >=3.11,<3.12",
         "x.yaml: conda package ffmpeg is not in requirements.lock",
@@ -202,9 +218,19 @@ print("RULES=" + json.dumps(rules))
 
 def rule_envs(tmp_path, configfiles=(), config=None) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", RULE_ENVS, str(ROOT), str(tmp_path), ",".join(str(ROOT / c) for c in configfiles),
-         json.dumps(config or {})],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+        [
+            sys.executable,
+            "-c",
+            RULE_ENVS,
+            str(ROOT),
+            str(tmp_path),
+            ",".join(str(ROOT / c) for c in configfiles),
+            json.dumps(config or {}),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(line for line in proc.stdout.splitlines() if line.startswith("RULES="))
@@ -222,7 +248,14 @@ def rule_envs(tmp_path, configfiles=(), config=None) -> dict:
 )
 def test_every_rule_env_file_exists(tmp_path, configfiles, config, tf_env):
     rules = rule_envs(tmp_path, configfiles, config)
-    assert {"train", "evaluate", "loss_grid", "integrated_gradients", "wer_table", "synthesize_corpus"} <= set(rules)
+    assert {
+        "train",
+        "evaluate",
+        "loss_grid",
+        "integrated_gradients",
+        "wer_table",
+        "synthesize_corpus",
+    } <= set(rules)
     for name, rule in rules.items():
         if rule["script"] is None:  # target rules (all, data) run nothing
             assert rule["conda"] is None, name

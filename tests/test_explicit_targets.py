@@ -26,9 +26,23 @@ pytestmark = pytest.mark.slow
 def snakemake(workspace: Path, overrides: dict, *args: str) -> str:
     extra = workspace.parent / f"extra-{abs(hash(repr(overrides)))}.yaml"
     extra.write_text(yaml.safe_dump(overrides))
-    result = subprocess.run([sys.executable, "-m", "snakemake", *args, "--configfile",
-                             str(ROOT / "config" / "smoke.yaml"), str(extra), "--directory", str(workspace)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=900)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            *args,
+            "--configfile",
+            str(ROOT / "config" / "smoke.yaml"),
+            str(extra),
+            "--directory",
+            str(workspace),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     text = result.stdout + result.stderr
     assert result.returncode == 0, text[-5000:]
     return text

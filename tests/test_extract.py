@@ -48,8 +48,15 @@ def _tar(path, files, extra=()):
 def _leftovers(dest):
     """Anything temporary that an extraction may have left behind."""
     root = dest / "LibriSpeech"
-    return sorted(p.name for p in root.iterdir() if p.name.startswith(".") and p.name != ".metadata.lock"
-                  and not p.name.endswith(".source.json")) if root.exists() else []
+    return (
+        sorted(
+            p.name
+            for p in root.iterdir()
+            if p.name.startswith(".") and p.name != ".metadata.lock" and not p.name.endswith(".source.json")
+        )
+        if root.exists()
+        else []
+    )
 
 
 def test_good_tarball(tmp_path):
@@ -108,8 +115,11 @@ def test_not_a_gzip_file(tmp_path):
 def test_corrupt_local_tarball_is_not_to_be_deleted(tmp_path):
     tb = _tar(tmp_path / "dev-clean.tar.gz", _good_members(flac=NOISE))
     tb.write_bytes(tb.read_bytes()[: len(tb.read_bytes()) // 2])
-    with pytest.raises(CorpusError, match=r"truncated or corrupt .*your own file \(corpus.local.dev-clean\), which "
-                                          r"the pipeline never deletes") as err:
+    with pytest.raises(
+        CorpusError,
+        match=r"truncated or corrupt .*your own file \(corpus.local.dev-clean\), which "
+        r"the pipeline never deletes",
+    ) as err:
         extract_split(tb, "dev-clean", tmp_path / "corpus", user_file=True)
     assert "delete it" not in str(err.value) and f"gzip -t {tb}" in str(err.value)
     assert tb.is_file()
@@ -123,19 +133,37 @@ def _member(name, **kw):
     return info
 
 
-@pytest.mark.parametrize(("extra", "needle"), [
-    ([(_member("LibriSpeech/dev-clean/../../evil.txt", size=4), b"evil")], "'..'"),
-    ([(_member("/tmp/evil.txt", size=4), b"evil")], "absolute path"),
-    ([(_member("LibriSpeech/dev-clean/84/link", type=tarfile.SYMTYPE, linkname="../../../../etc"), None)],
-     "outside the extraction folder"),
-    ([(_member("LibriSpeech/dev-clean/84/abs", type=tarfile.SYMTYPE, linkname="/etc/passwd"), None)],
-     "outside the extraction folder"),
-    ([(_member("LibriSpeech/dev-clean/84/hard", type=tarfile.LNKTYPE, linkname="../outside"), None)],
-     "outside the extraction folder"),
-    ([(_member("LibriSpeech/dev-clean/84/dev", type=tarfile.CHRTYPE, devmajor=1, devminor=3), None)],
-     "device"),
-    ([(_member("README.md", size=2), b"hi")], "not under LibriSpeech/"),
-])
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        ([(_member("LibriSpeech/dev-clean/../../evil.txt", size=4), b"evil")], "'..'"),
+        ([(_member("/tmp/evil.txt", size=4), b"evil")], "absolute path"),
+        (
+            [
+                (
+                    _member(
+                        "LibriSpeech/dev-clean/84/link", type=tarfile.SYMTYPE, linkname="../../../../etc"
+                    ),
+                    None,
+                )
+            ],
+            "outside the extraction folder",
+        ),
+        (
+            [(_member("LibriSpeech/dev-clean/84/abs", type=tarfile.SYMTYPE, linkname="/etc/passwd"), None)],
+            "outside the extraction folder",
+        ),
+        (
+            [(_member("LibriSpeech/dev-clean/84/hard", type=tarfile.LNKTYPE, linkname="../outside"), None)],
+            "outside the extraction folder",
+        ),
+        (
+            [(_member("LibriSpeech/dev-clean/84/dev", type=tarfile.CHRTYPE, devmajor=1, devminor=3), None)],
+            "device",
+        ),
+        ([(_member("README.md", size=2), b"hi")], "not under LibriSpeech/"),
+    ],
+)
 def test_unsafe_members_are_refused(tmp_path, extra, needle):
     tb = _tar(tmp_path / "dev-clean.tar.gz", _good_members(), extra)
     dest = tmp_path / "corpus"
@@ -185,7 +213,9 @@ def _unpacked(root, split="dev-clean"):
 @pytest.mark.parametrize("pick", ["librispeech_root", "its_parent", "split_folder"])
 def test_extracted_folder_is_linked(tmp_path, pick):
     libri = _unpacked(tmp_path / "src")
-    source = {"librispeech_root": libri, "its_parent": libri.parent, "split_folder": libri / "dev-clean"}[pick]
+    source = {"librispeech_root": libri, "its_parent": libri.parent, "split_folder": libri / "dev-clean"}[
+        pick
+    ]
     dest = tmp_path / "corpus"
     out = extract_split(source, "dev-clean", dest)
     assert out.is_symlink() and os.path.isabs(os.readlink(out))

@@ -20,8 +20,11 @@ from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.training.loop import TrainSettings, run_training
 from lowrank_asr.workflow.bad_audio import train_bad_audio_key
 
-BLOCKS = [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2},
-          {"layers": 1, "channels": 16, "stride": 2}]
+BLOCKS = [
+    {"layers": 1, "channels": 16, "stride": 1},
+    {"layers": 1, "channels": 16, "stride": 2},
+    {"layers": 1, "channels": 16, "stride": 2},
+]
 CTC = {"blocks": BLOCKS, "decoder": "ctc"}
 SHORT_ID = "9999-1-0000"
 
@@ -48,8 +51,11 @@ def corpus_with_short_clip(speech_corpus, tmp_path_factory):
     sf.write(buf, np.zeros(800, np.float32), 16000, format="FLAC")
     shard = tmp_path_factory.mktemp("short") / "shard-short.tfrecord"
     with tf.io.TFRecordWriter(str(shard)) as writer:
-        writer.write(make_example(buf.getvalue(), speech_corpus.transcripts[0], 0.05, SHORT_ID,
-                                  f"9999/1/{SHORT_ID}.flac"))
+        writer.write(
+            make_example(
+                buf.getvalue(), speech_corpus.transcripts[0], 0.05, SHORT_ID, f"9999/1/{SHORT_ID}.flac"
+            )
+        )
     return [*speech_corpus.shards, str(shard)]
 
 
@@ -59,26 +65,46 @@ def test_scan_finds_the_short_clip_for_ctc_only(speech_corpus, corpus_with_short
     found = too_short_utterances(corpus_with_short_clip, vocab.encode, ctc.encoder_frames, "ctc", 16000)
     assert [f.utterance.utt_id for f in found] == [SHORT_ID]
     labels = vocab.encode(speech_corpus.transcripts[0])
-    assert found[0].frames == int(ctc.encoder_frames([800])[0]) < found[0].needed == frames_needed(labels, "ctc")
+    assert (
+        found[0].frames == int(ctc.encoder_frames([800])[0]) < found[0].needed == frames_needed(labels, "ctc")
+    )
     rnnt = build_model({"blocks": BLOCKS}, vocab.size)
     # 0.05 s still makes one encoder frame, all RNN-T needs; an utterance shorter than one window does not
-    assert too_short_utterances(corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000) == []
-    assert too_short_utterances(corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000,
-                                max_duration=0.04) == []  # dropped by max_duration: not read at all
+    assert (
+        too_short_utterances(corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000) == []
+    )
+    assert (
+        too_short_utterances(
+            corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000, max_duration=0.04
+        )
+        == []
+    )  # dropped by max_duration: not read at all
 
 
 def train(speech_corpus, files, tmp_path, skip: bool):
-    settings = TrainSettings(epochs=1, batch_size=4, seed=3, max_steps_per_epoch=2, precise_bn_batches=1,
-                             skip_bad_audio=skip)
-    return run_training(model_cfg=CTC, vocab_path=speech_corpus.vocab_path, train_files=files, dev_files=files,
-                        settings=settings, state_dir=tmp_path / "state", epoch_outputs=[tmp_path / "e1.h5"],
-                        history_output=tmp_path / "history.csv", progress=False)
+    settings = TrainSettings(
+        epochs=1, batch_size=4, seed=3, max_steps_per_epoch=2, precise_bn_batches=1, skip_bad_audio=skip
+    )
+    return run_training(
+        model_cfg=CTC,
+        vocab_path=speech_corpus.vocab_path,
+        train_files=files,
+        dev_files=files,
+        settings=settings,
+        state_dir=tmp_path / "state",
+        epoch_outputs=[tmp_path / "e1.h5"],
+        history_output=tmp_path / "history.csv",
+        progress=False,
+    )
 
 
 def test_fail_names_the_utterance_and_the_remedy(speech_corpus, corpus_with_short_clip, tmp_path) -> None:
-    with pytest.raises(CorpusError, match=rf"utterance {SHORT_ID} \(9999/1/{SHORT_ID}.flac, in .*shard-short"
-                                          rf".tfrecord\) of 0.05 s: \d encoder frame\(s\), but its \d+ label\(s\) "
-                                          rf"need \d+ for CTC.*data.on_bad_audio: skip"):
+    with pytest.raises(
+        CorpusError,
+        match=rf"utterance {SHORT_ID} \(9999/1/{SHORT_ID}.flac, in .*shard-short"
+        rf".tfrecord\) of 0.05 s: \d encoder frame\(s\), but its \d+ label\(s\) "
+        rf"need \d+ for CTC.*data.on_bad_audio: skip",
+    ):
         train(speech_corpus, corpus_with_short_clip, tmp_path, skip=False)
     assert not (tmp_path / "e1.h5").exists()
 
@@ -101,5 +127,7 @@ def test_skip_leaves_it_out_with_a_warning(speech_corpus, corpus_with_short_clip
 def test_the_policy_keys_the_train_job_only_where_an_utterance_was_left_out(tmp_path) -> None:
     clean = tmp_path / "too_short.json"
     clean.write_text("[]")
-    keys = {train_bad_audio_key(policy, path) for policy in ("fail", "skip") for path in (clean, tmp_path / "x")}
+    keys = {
+        train_bad_audio_key(policy, path) for policy in ("fail", "skip") for path in (clean, tmp_path / "x")
+    }
     assert len(keys) == 1  # toggling the policy retrains nothing on clean data

@@ -12,8 +12,11 @@ from lowrank_asr.features.logmel import LOG_EPS, frame_params
 def _signal(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     t = np.arange(n) / 16000.0
-    sig = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.2 * np.sin(2 * np.pi * 1870 * t * (1 + t)) \
+    sig = (
+        0.3 * np.sin(2 * np.pi * 440 * t)
+        + 0.2 * np.sin(2 * np.pi * 1870 * t * (1 + t))
         + 0.05 * rng.standard_normal(n)
+    )
     return sig.astype(np.float32)
 
 
@@ -30,8 +33,17 @@ def test_unnormalised_logmel_matches_librosa():
     # librosa (centre=False) frames n_fft = 512 samples with the 400-sample window centred in them: shift by
     # 56 samples so its frame t windows the same samples [160 t, 160 t + 400) as ours.
     emph = np.pad(emph, (56, 56))
-    ref = librosa.feature.melspectrogram(y=emph.astype(np.float64), sr=16000, n_fft=512, hop_length=160,
-                                         win_length=400, window="hann", center=False, power=2.0, n_mels=80)
+    ref = librosa.feature.melspectrogram(
+        y=emph.astype(np.float64),
+        sr=16000,
+        n_fft=512,
+        hop_length=160,
+        win_length=400,
+        window="hann",
+        center=False,
+        power=2.0,
+        n_mels=80,
+    )
     ref_log = np.log(ref.T + LOG_EPS)
     assert int(x_len[0]) == ref.shape[1] == x.shape[1] == 98
     mask = ref.T > 1e-4  # compare where energy is not tiny
@@ -63,8 +75,12 @@ def test_logmel_is_differentiable_and_runs_in_tf_data():
         y = tf.reduce_sum(x[:, :, 10] ** 2)
     g = tape.gradient(y, audio).numpy()
     assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
-    ds = tf.data.Dataset.from_tensor_slices({"audio": np.stack([_signal(4000, i) for i in range(3)]),
-                                             "audio_len": np.array([4000, 3000, 400], np.int32)}).batch(3)
+    ds = tf.data.Dataset.from_tensor_slices(
+        {
+            "audio": np.stack([_signal(4000, i) for i in range(3)]),
+            "audio_len": np.array([4000, 3000, 400], np.int32),
+        }
+    ).batch(3)
     ds = ds.map(lambda b: log_mel(b["audio"], b["audio_len"]))
     feats, lens = next(iter(ds))
     assert feats.shape == (3, 23, 80)
@@ -120,8 +136,14 @@ def test_specaugment_masks_something_and_layer_respects_training():
 @pytest.mark.parametrize("freq_masks,time_masks", [(0, 0), (2, 0), (0, 10)])
 def test_specaugment_configurable(freq_masks, time_masks):
     x = tf.ones([1, 100, 80])
-    out = spec_augment(x, tf.constant([100]), tf.constant([0, 1]), freq_masks=freq_masks, freq_width=27,
-                       time_masks=time_masks).numpy()[0]
+    out = spec_augment(
+        x,
+        tf.constant([100]),
+        tf.constant([0, 1]),
+        freq_masks=freq_masks,
+        freq_width=27,
+        time_masks=time_masks,
+    ).numpy()[0]
     if freq_masks == 0:
         assert not np.all(out == 0, axis=0).any()
     if time_masks == 0:

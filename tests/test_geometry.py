@@ -25,7 +25,7 @@ def _split(flat, shapes=SHAPES):
     out, start = [], 0
     for s in shapes:
         n = int(np.prod(s))
-        out.append(flat[start:start + n].reshape(s))
+        out.append(flat[start : start + n].reshape(s))
         start += n
     return out
 
@@ -178,8 +178,15 @@ def test_hvp_of_real_asr_model_matches_finite_difference_of_gradients(speech_cor
     vocab = load_vocabulary(speech_corpus.vocab_path)
     batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0)))
     keras.utils.set_random_seed(0)
-    model = build_model({"blocks": [{"layers": 1, "channels": 8, "stride": 2}], "embed_dim": 4,
-                         "pred_units": 8, "joint_units": 8}, vocab.size)
+    model = build_model(
+        {
+            "blocks": [{"layers": 1, "channels": 8, "stride": 2}],
+            "embed_dim": 4,
+            "pred_units": 8,
+            "joint_units": 8,
+        },
+        vocab.size,
+    )
     x, x_len = model.featurize(batch["audio"], batch["audio_len"])
 
     @tf.function
@@ -230,9 +237,13 @@ def test_epoch_path_positions_run_from_epoch_zero_to_last():
 
 
 def test_geometry_file_round_trip_and_required_attributes(tmp_path):
-    path = write_geometry(tmp_path / "s.h5", "sharpness", {"epochs": [1, 2], "eigenvalue": [3.0, 2.0], "wer": None},
-                          provenance(seed=3, config={}, code="abc", variant="v", hvp_method="double_backprop"),
-                          subset_ids=["a", "b"])
+    path = write_geometry(
+        tmp_path / "s.h5",
+        "sharpness",
+        {"epochs": [1, 2], "eigenvalue": [3.0, 2.0], "wer": None},
+        provenance(seed=3, config={}, code="abc", variant="v", hvp_method="double_backprop"),
+        subset_ids=["a", "b"],
+    )
     data = read_geometry(path, "sharpness")
     assert data["eigenvalue"].tolist() == [3.0, 2.0] and "wer" not in data
     assert data["subset_ids"] == ["a", "b"] and data["attrs"]["variant"] == "v"
@@ -255,19 +266,70 @@ def test_geometry_plots_from_files(tmp_path):
         loss = 1 + (k + 1) * np.add.outer(ys**2, xs**2)
         loss[0, 0] = np.nan  # a diverged point is masked, not fatal
         attrs = provenance(seed=1, config={}, code="abc", variant=variant)
-        traj.append(read_geometry(write_geometry(tmp_path / f"{variant}_t.h5", "trajectory", {
-            "xcoordinates": xs, "ycoordinates": ys, "loss": loss, "epochs": [1, 2, 3],
-            "projections": [[1.5, 0.5], [0.7, -0.2], [0, 0]], "explained_variance": [0.9, 0.08],
-            "residual": [0, 0, 0]}, attrs), "trajectory"))
-        interp.append(read_geometry(write_geometry(tmp_path / f"{variant}_i.h5", "interpolation", {
-            "t": [-0.5, 0.5, 1.5], "loss": [5, 2, 3], "wer": [1, 0.6, 0.8], "path_position": [0, 1, 2],
-            "path_segment": [1, 1, 2], "path_t": [0, 1, 1], "path_loss": [5, 3, 2], "path_wer": [1, 0.7, 0.6]},
-            attrs), "interpolation"))
-        sharp.append(read_geometry(write_geometry(tmp_path / f"{variant}_s.h5", "sharpness", {
-            "epochs": [1, 2], "eigenvalue": [10.0, 5.0 + k], "converged": [True, False], "trace": [50.0, 40.0],
-            "trace_stderr": [2.0, 3.0], "iterations": [4, 10], "residual": [0.05, 2.0]}, {**attrs, "tolerance": 0.01}), "sharpness"))
-    outs = [plot_trajectories(traj, tmp_path / "t.png"), plot_trajectories(traj[:1], tmp_path / "t1.png"),
-            plot_interpolation(interp[0], tmp_path / "i.png"), plot_sharpness(sharp, tmp_path / "s.png")]
+        traj.append(
+            read_geometry(
+                write_geometry(
+                    tmp_path / f"{variant}_t.h5",
+                    "trajectory",
+                    {
+                        "xcoordinates": xs,
+                        "ycoordinates": ys,
+                        "loss": loss,
+                        "epochs": [1, 2, 3],
+                        "projections": [[1.5, 0.5], [0.7, -0.2], [0, 0]],
+                        "explained_variance": [0.9, 0.08],
+                        "residual": [0, 0, 0],
+                    },
+                    attrs,
+                ),
+                "trajectory",
+            )
+        )
+        interp.append(
+            read_geometry(
+                write_geometry(
+                    tmp_path / f"{variant}_i.h5",
+                    "interpolation",
+                    {
+                        "t": [-0.5, 0.5, 1.5],
+                        "loss": [5, 2, 3],
+                        "wer": [1, 0.6, 0.8],
+                        "path_position": [0, 1, 2],
+                        "path_segment": [1, 1, 2],
+                        "path_t": [0, 1, 1],
+                        "path_loss": [5, 3, 2],
+                        "path_wer": [1, 0.7, 0.6],
+                    },
+                    attrs,
+                ),
+                "interpolation",
+            )
+        )
+        sharp.append(
+            read_geometry(
+                write_geometry(
+                    tmp_path / f"{variant}_s.h5",
+                    "sharpness",
+                    {
+                        "epochs": [1, 2],
+                        "eigenvalue": [10.0, 5.0 + k],
+                        "converged": [True, False],
+                        "trace": [50.0, 40.0],
+                        "trace_stderr": [2.0, 3.0],
+                        "iterations": [4, 10],
+                        "residual": [0.05, 2.0],
+                    },
+                    {**attrs, "tolerance": 0.01},
+                ),
+                "sharpness",
+            )
+        )
+    outs = [
+        plot_trajectories(traj, tmp_path / "t.png"),
+        plot_trajectories(traj[:1], tmp_path / "t1.png"),
+        plot_interpolation(interp[0], tmp_path / "i.png"),
+        plot_sharpness(sharp, tmp_path / "s.png"),
+    ]
     assert all(p.stat().st_size > 10_000 for p in outs)
     with pytest.raises(PipelineError, match="no trajectory files"):
         plot_trajectories([], tmp_path / "none.png")

@@ -23,8 +23,10 @@ READERS = {
     "landscape_shard": (read_landscape_shard, "landscape file", "rerun the rule"),
     "representations": (read_representations, "representations file", "rerun the rule"),
     "variant_similarity": (read_variant_similarity, "representations file", "rerun the rule"),
-    **{f"geometry_{kind}": (partial(read_geometry, kind=kind), f"{kind} file", "rerun the rule")
-       for kind in GEOMETRY_FORMATS},
+    **{
+        f"geometry_{kind}": (partial(read_geometry, kind=kind), f"{kind} file", "rerun the rule")
+        for kind in GEOMETRY_FORMATS
+    },
 }
 
 

@@ -96,12 +96,14 @@ def test_same_seed_same_directions_other_seed_different():
 
 
 def test_model_filter_axes_follow_layer_types():
-    model = keras.Sequential([
-        keras.Input((10, 4)),
-        keras.layers.DepthwiseConv1D(3),
-        keras.layers.Conv1D(1, 3),  # single output channel: still a normal conv
-        keras.layers.Dense(2),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((10, 4)),
+            keras.layers.DepthwiseConv1D(3),
+            keras.layers.Conv1D(1, 3),  # single output channel: still a normal conv
+            keras.layers.Dense(2),
+        ]
+    )
     emb = keras.Sequential([keras.Input((5,), dtype="int32"), keras.layers.Embedding(7, 3)])
     axes = model_filter_axes(model)
     assert axes == [(1, 2), None, (2,), None, (1,), None]
@@ -160,7 +162,9 @@ def test_sharded_evaluation_merges_to_single_job_exactly(setup, tmp_path):
     pts = grid_points(len(xs), len(ys))
     assert pts.shape == (12, 2) and pts[:5].tolist() == [[0, 0], [0, 1], [0, 2], [0, 3], [1, 0]]
     shards = [
-        evaluate_grid(model, loss_fn, d1, d2, xs, ys, shard_points(pts, i, 3), metric_fn=metric_fn, progress=False)
+        evaluate_grid(
+            model, loss_fn, d1, d2, xs, ys, shard_points(pts, i, 3), metric_fn=metric_fn, progress=False
+        )
         for i in (2, 0, 1)
     ]
     merged = merge_shards(shards)
@@ -168,14 +172,18 @@ def test_sharded_evaluation_merges_to_single_job_exactly(setup, tmp_path):
     np.testing.assert_array_equal(merged.metric_array(), full.metric_array())
 
     # The same through shard files.
-    attrs = provenance(seed=2, config={"grid": 4}, code="grid-code", variant="v", epoch=3,
-                       eval_loss=float(loss_fn()))
-    paths = [write_landscape_shard(tmp_path / f"s{i}.h5", s, attrs, shard=i, n_shards=3, subset_ids=["a", "b"])
-             for i, s in enumerate(shards)]
+    attrs = provenance(
+        seed=2, config={"grid": 4}, code="grid-code", variant="v", epoch=3, eval_loss=float(loss_fn())
+    )
+    paths = [
+        write_landscape_shard(tmp_path / f"s{i}.h5", s, attrs, shard=i, n_shards=3, subset_ids=["a", "b"])
+        for i, s in enumerate(shards)
+    ]
     g, a = read_landscape_shard(paths[0])
     assert a["shard"] == 0 and a["n_shards"] == 3 and a["subset_ids"] == ["a", "b"]
-    out = merge_landscape_shards(paths, tmp_path / "out" / "epoch_003.h5",
-                                 provenance(seed=2, config={"grid": 4}, code="merge-code"))
+    out = merge_landscape_shards(
+        paths, tmp_path / "out" / "epoch_003.h5", provenance(seed=2, config={"grid": 4}, code="merge-code")
+    )
     data = read_landscape(out)
     np.testing.assert_array_equal(data["loss"], full.loss_array())
     np.testing.assert_array_equal(data["wer"], full.metric_array())
@@ -209,21 +217,26 @@ def test_landscape_file_format(tmp_path):
     xs, ys = np.linspace(-1, 1, 3), np.linspace(-1, 1, 2)
     loss = np.arange(6, dtype=float).reshape(2, 3)
     prov = provenance(seed=0, config={}, code="c")
-    path = write_landscape(tmp_path / "l.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "eval_loss": 2.5,
-                                                                  **prov})
+    path = write_landscape(
+        tmp_path / "l.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "eval_loss": 2.5, **prov}
+    )
     with h5py.File(path) as f:
-        assert f["xcoordinates"].shape == (3,) and f["ycoordinates"].shape == (2,) and f["loss"].shape == (2, 3)
+        assert (
+            f["xcoordinates"].shape == (3,) and f["ycoordinates"].shape == (2,) and f["loss"].shape == (2, 3)
+        )
         assert f.attrs["variant"] == "a" and f.attrs["eval_loss"] == 2.5
     assert read_landscape(path)["wer"] is None
     assert not list(tmp_path.glob(".*tmp*"))
     with pytest.raises(PipelineError, match="eval_loss"):
         write_landscape(tmp_path / "m.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, **prov})
     with pytest.raises(PipelineError, match="code_hash"):
-        write_landscape(tmp_path / "m.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "seed": 0,
-                                                                "eval_loss": 1.0})
+        write_landscape(
+            tmp_path / "m.h5", xs, ys, loss, attrs={"variant": "a", "epoch": 1, "seed": 0, "eval_loss": 1.0}
+        )
     with pytest.raises(PipelineError, match="shape"):
-        write_landscape(tmp_path / "m.h5", xs, ys, loss.T, attrs={"variant": "a", "epoch": 1, "eval_loss": 1.0,
-                                                                  **prov})
+        write_landscape(
+            tmp_path / "m.h5", xs, ys, loss.T, attrs={"variant": "a", "epoch": 1, "eval_loss": 1.0, **prov}
+        )
     assert not (tmp_path / "m.h5").exists()
 
 
@@ -246,9 +259,17 @@ def test_guarded_loss_recomputes_or_stores_inf_never_nan():
 
 
 # an encoder with batch norms and a small RNN-T decoder (the rehearsal's kind), built in seconds
-OVERFLOW_MODEL = {"blocks": [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
-                             {"layers": 1, "channels": 16, "stride": 2, "repeat": 1}],
-                  "kernel_size": 5, "decoder": "rnnt", "embed_dim": 4, "pred_units": 8, "joint_units": 8}
+OVERFLOW_MODEL = {
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    ],
+    "kernel_size": 5,
+    "decoder": "rnnt",
+    "embed_dim": 4,
+    "pred_units": 8,
+    "joint_units": 8,
+}
 
 
 def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_corpus, tmp_path):
@@ -264,8 +285,13 @@ def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_cor
     keras.utils.set_random_seed(3)
     build = build_model(OVERFLOW_MODEL, load_vocabulary(speech_corpus.vocab_path).size)
     save_weights(build, tmp_path / "w.weights.h5")
-    obj = subset_objective(model_cfg=OVERFLOW_MODEL, vocab_path=speech_corpus.vocab_path,
-                           weights_path=tmp_path / "w.weights.h5", data_files=speech_corpus.shards, subset=2)
+    obj = subset_objective(
+        model_cfg=OVERFLOW_MODEL,
+        vocab_path=speech_corpus.vocab_path,
+        weights_path=tmp_path / "w.weights.h5",
+        data_files=speech_corpus.shards,
+        subset=2,
+    )
     centre = obj.loss_fn()
     assert obj.loss_fn64() == pytest.approx(centre, rel=1e-4)  # the float64 twin computes the same function
     rng = np.random.default_rng(0)
@@ -279,15 +305,23 @@ def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_cor
     assert grid.loss[0] == pytest.approx(centre) and np.isfinite(grid.loss[1]) and grid.loss[2] == np.inf
     assert grid.status_array().tolist() == [[FLOAT32, FLOAT64, NOT_FINITE]]
     # the float32 loss at the middle point is indeed not a number: the fallback was needed
-    for v, w, d in zip(obj.model.trainable_variables, [v.numpy() for v in obj.model.trainable_variables], d1,
-                       strict=True):
+    for v, w, d in zip(
+        obj.model.trainable_variables, [v.numpy() for v in obj.model.trainable_variables], d1, strict=True
+    ):
         v.assign(w + 1e15 * d)
     assert not np.isfinite(obj.loss_fn()) and obj.loss_fn64() == pytest.approx(grid.loss[1], rel=1e-9)
 
     prov = provenance(seed=0, config={}, code="c", variant="v", epoch=1, eval_loss=centre)
     ys = [0.0, 1.0]
-    path = write_landscape(tmp_path / "l.h5", xs, ys, np.vstack([grid.loss, grid.loss]), None, prov,
-                           status=np.vstack([grid.status, grid.status]))
+    path = write_landscape(
+        tmp_path / "l.h5",
+        xs,
+        ys,
+        np.vstack([grid.loss, grid.loss]),
+        None,
+        prov,
+        status=np.vstack([grid.status, grid.status]),
+    )
     back = read_landscape(path)
     assert back["loss_status"].tolist() == [[0, 1, 2]] * 2 and not np.isnan(back["loss"]).any()
     info = plot_landscape(back, tmp_path / "l.png")
@@ -298,10 +332,17 @@ def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_cor
     ctc = {**OVERFLOW_MODEL, "decoder": "ctc"}
     keras.utils.set_random_seed(3)
     save_weights(build_model(ctc, load_vocabulary(speech_corpus.vocab_path).size), tmp_path / "c.weights.h5")
-    obj = subset_objective(model_cfg=ctc, vocab_path=speech_corpus.vocab_path, weights_path=tmp_path / "c.weights.h5",
-                           data_files=speech_corpus.shards, subset=2)
+    obj = subset_objective(
+        model_cfg=ctc,
+        vocab_path=speech_corpus.vocab_path,
+        weights_path=tmp_path / "c.weights.h5",
+        data_files=speech_corpus.shards,
+        subset=2,
+    )
     assert obj.fallback_loss is None
     d1 = [rng.standard_normal(v.shape).astype(np.float32) for v in obj.model.trainable_variables]
     d2 = [np.zeros(v.shape, np.float32) for v in obj.model.trainable_variables]
-    grid = evaluate_grid(obj.model, obj.loss_fn, d1, d2, xs[:2], [0.0], fallback_fn=obj.fallback_loss, progress=False)
+    grid = evaluate_grid(
+        obj.model, obj.loss_fn, d1, d2, xs[:2], [0.0], fallback_fn=obj.fallback_loss, progress=False
+    )
     assert grid.status.tolist() == [FLOAT32, NOT_FINITE] and grid.loss[1] == np.inf

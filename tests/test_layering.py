@@ -55,8 +55,13 @@ def test_the_config_helpers_are_leaves():
 
 
 def test_the_library_never_imports_the_workflow():
-    offenders = [f"{m} imports {i}" for m in modules() if room(m) != "lowrank_asr.workflow"
-                 for i in imports(m) if room(i) == "lowrank_asr.workflow"]
+    offenders = [
+        f"{m} imports {i}"
+        for m in modules()
+        if room(m) != "lowrank_asr.workflow"
+        for i in imports(m)
+        if room(i) == "lowrank_asr.workflow"
+    ]
     assert not offenders, offenders
 
 

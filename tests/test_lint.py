@@ -11,11 +11,17 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("config", ["config/config.yaml", "config/smoke.yaml", "config/librispeech.yaml",
-                                    "config/rehearsal.yaml"])
+@pytest.mark.parametrize(
+    "config", ["config/config.yaml", "config/smoke.yaml", "config/librispeech.yaml", "config/rehearsal.yaml"]
+)
 def test_snakemake_lint_is_clean(config: str) -> None:
-    lint = subprocess.run([sys.executable, "-m", "snakemake", "--lint", "--configfile", config], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    lint = subprocess.run(
+        [sys.executable, "-m", "snakemake", "--lint", "--configfile", config],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = lint.stdout + lint.stderr
     assert lint.returncode == 0 and "Lints for" not in output, output[-4000:]
     assert "your workflow is in a good condition" in output
@@ -23,20 +29,29 @@ def test_snakemake_lint_is_clean(config: str) -> None:
 
 def test_snakefile_and_rules_are_snakefmt_formatted() -> None:
     # pinned in pyproject's dev extras and requirements.lock; line length from [tool.snakefmt] in pyproject.toml
-    check = subprocess.run([sys.executable, "-m", "snakefmt", "--check", "--diff", "Snakefile", "rules"], cwd=ROOT,
-                           capture_output=True, text=True, timeout=300)
+    check = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", "--diff", "Snakefile", "rules"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert check.returncode == 0, f"run `snakefmt Snakefile rules`:\n{(check.stdout + check.stderr)[-4000:]}"
 
 
 def test_documented_commands_give_no_target_after_configfile() -> None:
     """`--configfile` takes several values: a target right after its file would be read as another config file."""
     documents = [ROOT / "README.md", ROOT / "Makefile", *sorted((ROOT / "docs").glob("*.md"))]
-    commands = [line for path in documents for line in path.read_text().splitlines()
-                if line.strip().startswith(("snakemake ", "$(BIN)/snakemake ")) and "--configfile" in line]
+    commands = [
+        line
+        for path in documents
+        for line in path.read_text().splitlines()
+        if line.strip().startswith(("snakemake ", "$(BIN)/snakemake ")) and "--configfile" in line
+    ]
     assert commands
     for line in commands:
         words = line.split("#", 1)[0].split()
-        after = words[words.index("--configfile") + 2:]
+        after = words[words.index("--configfile") + 2 :]
         assert not after or after[0].startswith("-") or after[0] in {"|", "&&", ";"}, line
 
 

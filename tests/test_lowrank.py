@@ -82,8 +82,9 @@ def test_rank_r_sums_r_lowrank_filters():
     np.testing.assert_allclose(y, total, atol=1e-5)
 
 
-@pytest.mark.parametrize("cls,rank", [(SeparableConv1D, 1), (LowRankConv1D, 1), (RankConv1D, 2),
-                                      (RankConv1D, 4), (DenseConv1D, 1)])
+@pytest.mark.parametrize(
+    "cls,rank", [(SeparableConv1D, 1), (LowRankConv1D, 1), (RankConv1D, 2), (RankConv1D, 4), (DenseConv1D, 1)]
+)
 @pytest.mark.parametrize("c_in,c_out,k", [(6, 8, 5), (80, 32, 3), (17, 5, 7)])
 def test_param_count_formula(cls, rank, c_in, c_out, k):
     layer = cls(c_out, k, 1, rank=rank) if cls is RankConv1D else cls(c_out, k, 1)
@@ -92,8 +93,10 @@ def test_param_count_formula(cls, rank, c_in, c_out, k):
 
 
 def test_model_variants_parameter_counts_follow_the_formulas():
-    blocks = [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
-              {"layers": 2, "channels": 24, "stride": 2, "repeat": 1}]
+    blocks = [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 2, "channels": 24, "stride": 2, "repeat": 1},
+    ]
     counts = {}
     for conv, rank in [("separable", 1), ("lowrank", 1), ("rank", 2)]:
         keras.utils.set_random_seed(0)

@@ -21,7 +21,9 @@ from lowrank_asr.trained_run.run import load_trained
 
 MODEL = {
     "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
-    "embed_dim": 8, "pred_units": 16, "joint_units": 16,
+    "embed_dim": 8,
+    "pred_units": 16,
+    "joint_units": 16,
 }
 SUBSET = 6
 REL = 1e-5
@@ -35,8 +37,12 @@ def setting(speech_corpus, tmp_path_factory):
     batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=SUBSET, training=False, seed=0)))
     durations = batch["audio_len"].numpy() / 16000
     budget = 1.05 * 2 * float(np.median(durations))
-    common = {"model_cfg": MODEL, "vocab_path": speech_corpus.vocab_path, "data_files": speech_corpus.shards,
-              "subset": SUBSET}
+    common = {
+        "model_cfg": MODEL,
+        "vocab_path": speech_corpus.vocab_path,
+        "data_files": speech_corpus.shards,
+        "subset": SUBSET,
+    }
     return speech_corpus, paths, batch, durations, budget, common
 
 
@@ -55,7 +61,9 @@ def test_budget_splits_the_subset_into_micro_batches(setting):
     vocab = load_vocabulary(common["vocab_path"])
     for b in subset_micro_batches(subset_utterances(common["data_files"], vocab, SUBSET), budget):
         assert b["audio"].shape[0] * b["audio"].shape[1] / 16000 <= budget  # padded seconds per pass
-    assert obj.subset_ids == [v.decode() for v in batch["utt_id"].numpy().tolist()]  # same utterances, same order
+    assert obj.subset_ids == [
+        v.decode() for v in batch["utt_id"].numpy().tolist()
+    ]  # same utterances, same order
     obj.loss_fn()
     obj.gradient()
     assert obj.part_loss.experimental_get_tracing_count() == 1  # one trace for micro-batches of every shape
@@ -117,12 +125,21 @@ def test_an_utterance_longer_than_the_budget_fails_naming_it(setting):
 
 def test_integrated_gradients_under_a_budget_equal_one_pass(setting):
     corpus, paths, _, durations, _, _ = setting
-    common = {"model_cfg": MODEL, "vocab_path": corpus.vocab_path, "data_files": corpus.shards, "utterances": 2,
-              "steps": 8, "baseline": "silence", "weights_paths": paths[:1]}
+    common = {
+        "model_cfg": MODEL,
+        "vocab_path": corpus.vocab_path,
+        "data_files": corpus.shards,
+        "utterances": 2,
+        "steps": 8,
+        "baseline": "silence",
+        "weights_paths": paths[:1],
+    }
     [one_pass] = variant_attributions(batch_size=9, **common)  # all 9 path points in one pass
     budget = 2.5 * float(max(durations[:2]))  # 2 points per pass
     [budgeted] = variant_attributions(batch_size=9, batch_seconds=budget, **common)
     for a, b in zip(budgeted, one_pass, strict=True):
         assert a.utt_id == b.utt_id and a.hypothesis == b.hypothesis
         np.testing.assert_allclose(a.attributions, b.attributions, rtol=1e-4, atol=1e-6)
-        assert a.f_input == pytest.approx(b.f_input, rel=REL) and a.f_baseline == pytest.approx(b.f_baseline, rel=REL)
+        assert a.f_input == pytest.approx(b.f_input, rel=REL) and a.f_baseline == pytest.approx(
+            b.f_baseline, rel=REL
+        )

@@ -36,8 +36,11 @@ def test_no_budget_is_one_batch_in_the_given_order():
 
 
 def test_an_utterance_longer_than_the_budget_is_named():
-    with pytest.raises(ConfigError, match=r"utterance 84-121-0002 lasts 12.50 s.*evaluation.batch_seconds = 10.0"
-                                          r".*at least 13"):
+    with pytest.raises(
+        ConfigError,
+        match=r"utterance 84-121-0002 lasts 12.50 s.*evaluation.batch_seconds = 10.0"
+        r".*at least 13",
+    ):
         plan_micro_batches([3.0, 12.5], 10.0, names=["84-121-0001", "84-121-0002"])
     with pytest.raises(ConfigError, match="must be positive"):
         plan_micro_batches([3.0], 0.0)

@@ -16,10 +16,12 @@ from lowrank_asr.models import build_model, load_weights, merge_model_config, sa
 from lowrank_asr.models.__main__ import main as cli_main
 from lowrank_asr.models.config import expand_blocks
 
-TINY = [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
-        {"layers": 2, "channels": 16, "stride": 2, "repeat": 1},
-        {"layers": 2, "channels": 24, "stride": 2, "repeat": 1},
-        {"layers": 1, "channels": 32, "stride": 1, "repeat": 1}]
+TINY = [
+    {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+    {"layers": 2, "channels": 16, "stride": 2, "repeat": 1},
+    {"layers": 2, "channels": 24, "stride": 2, "repeat": 1},
+    {"layers": 1, "channels": 32, "stride": 1, "repeat": 1},
+]
 TINY_RNNT = {"blocks": TINY, "embed_dim": 8, "pred_units": 16, "joint_units": 16}
 ROOT = Path(__file__).resolve().parents[1]
 LIBRISPEECH = ROOT / "config" / "librispeech.yaml"
@@ -50,8 +52,13 @@ def test_merge_rejects_unknown_keys_and_merges_nested():
     with pytest.raises(ConfigError, match=r"blocks\[0\]"):
         merge_model_config({"blocks": [{"layers": 1, "channels": 8, "width": 3}]})
     cfg = merge_model_config({"specaugment": {"enabled": True}})
-    assert cfg["specaugment"] == {"enabled": True, "freq_masks": 2, "freq_width": 27, "time_masks": 10,
-                                  "time_ratio": 0.05}
+    assert cfg["specaugment"] == {
+        "enabled": True,
+        "freq_masks": 2,
+        "freq_width": 27,
+        "time_masks": 10,
+        "time_ratio": 0.05,
+    }
 
 
 def test_default_model_has_the_documented_size():
@@ -74,7 +81,7 @@ def test_paper_block_plan():
 def _readme_parameter_table() -> dict[str, str]:
     """variant -> the "ours" column (e.g. "11.76") of docs/models.md's parameter table for config/librispeech.yaml."""
     text = (ROOT / "docs" / "models.md").read_text()
-    table = text[text.index("| variant (config/librispeech.yaml)"):]
+    table = text[text.index("| variant (config/librispeech.yaml)") :]
     table = table[: table.index("\n\n")]
     return dict(re.findall(r"^\| `(\w+)` \|[^|]*\|[^|]*\| ([\d.]+) M \|", table, flags=re.M))
 
@@ -106,7 +113,9 @@ def test_padding_does_not_leak_into_valid_outputs(conv, training):
         outs.append((enc.numpy(), enc_len.numpy()))
     (e1, n1), (e2, n2) = outs
     np.testing.assert_array_equal(n1, n2)
-    np.testing.assert_array_equal(n1, [-(-((3000 - 400) // 160 + 1) // 4), -(-((4717 - 400) // 160 + 1) // 4)])
+    np.testing.assert_array_equal(
+        n1, [-(-((3000 - 400) // 160 + 1) // 4), -(-((4717 - 400) // 160 + 1) // 4)]
+    )
     for i, n in enumerate(n1):
         np.testing.assert_allclose(e1[i, :n], e2[i, :n], atol=2e-5)
         assert np.all(e2[i, n:] == 0)
@@ -118,8 +127,9 @@ def test_squeeze_excite_averages_valid_frames_only():
     se = SqueezeExcite(8)
     x = tf.random.normal([1, 10, 8], seed=3)
     padded = tf.concat([x, 5.0 * tf.ones([1, 6, 8])], axis=1)  # garbage in the padding
-    np.testing.assert_allclose(se(x, tf.constant([10])).numpy(), se(padded, tf.constant([10])).numpy()[:, :10],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        se(x, tf.constant([10])).numpy(), se(padded, tf.constant([10])).numpy()[:, :10], atol=1e-6
+    )
 
 
 def test_rnnt_api_shapes_and_step_consistency():
@@ -230,8 +240,11 @@ def test_summary_macs_equal_counts_by_hand(conv):
 
 
 def _write_config(tmp_path, vocab):
-    cfg = {"vocabulary": vocab, "model": {**TINY_RNNT},
-           "variants": {"base": {}, "low": {"conv": "lowrank", "decoder": "ctc"}}}
+    cfg = {
+        "vocabulary": vocab,
+        "model": {**TINY_RNNT},
+        "variants": {"base": {}, "low": {"conv": "lowrank", "decoder": "ctc"}},
+    }
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -247,8 +260,9 @@ def test_summary_cli(tmp_path, capsys):
     # trainable: all weights but the batch norms' moving mean and variance (2 × channels per norm)
     moving = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
     assert out["trainable_params"] == out["total_params"] - moving and moving > 0
-    assert moving == sum(2 * layer.moving_mean.shape[0] for layer in model._flatten_layers()
-                         if hasattr(layer, "moving_mean"))
+    assert moving == sum(
+        2 * layer.moving_mean.shape[0] for layer in model._flatten_layers() if hasattr(layer, "moving_mean")
+    )
     assert [b["name"] for b in out["blocks"]] == ["logmel", "C0", "C1", "C2", "C3", "ctc_head"]
     assert sum(b["params"] for b in out["blocks"]) == out["total_params"]
     assert all(b["macs"] > 0 for b in out["blocks"][1:])
@@ -277,7 +291,9 @@ def test_swish_is_tf_silu_in_values_and_gradient():
         pairs = [(swish(x), tf.nn.silu(x)), (masked_swish(x, mask), tf.nn.silu(x) * mask)]
     for ours, theirs in pairs:
         np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-        np.testing.assert_array_equal(tape.gradient(ours, x, dy).numpy(), tape.gradient(theirs, x, dy).numpy())
+        np.testing.assert_array_equal(
+            tape.gradient(ours, x, dy).numpy(), tape.gradient(theirs, x, dy).numpy()
+        )
 
 
 @pytest.mark.parametrize("stride", [1, 2])
@@ -290,13 +306,19 @@ def test_depthwise_conv1d_pads_inside_the_op_as_pad_time(stride):
     dy = tf.random.normal([2, -(-13 // stride), 6], seed=8)
 
     def reference(x, kernel):
-        y = tf.nn.depthwise_conv2d(pad_time(x, 5)[:, :, None, :], kernel[:, None, :, None],
-                                   strides=[1, stride, stride, 1], padding="VALID")
+        y = tf.nn.depthwise_conv2d(
+            pad_time(x, 5)[:, :, None, :],
+            kernel[:, None, :, None],
+            strides=[1, stride, stride, 1],
+            padding="VALID",
+        )
         return y[:, :, 0, :]
 
     with tf.GradientTape(persistent=True) as tape:
         tape.watch([x, kernel])
         ours, theirs = depthwise_conv1d(x, kernel, stride), reference(x, kernel)
     np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
-    for a, b in zip(tape.gradient(ours, [x, kernel], dy), tape.gradient(theirs, [x, kernel], dy), strict=True):
+    for a, b in zip(
+        tape.gradient(ours, [x, kernel], dy), tape.gradient(theirs, [x, kernel], dy), strict=True
+    ):
         np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=1e-5, atol=1e-6)

@@ -18,9 +18,14 @@ from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.training.loop import configure_determinism
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 32, "stride": 1}, {"layers": 2, "channels": 32, "stride": 2},
-               {"layers": 1, "channels": 48, "stride": 2}],
-    "embed_dim": 16, "pred_units": 32, "joint_units": 32,
+    "blocks": [
+        {"layers": 1, "channels": 32, "stride": 1},
+        {"layers": 2, "channels": 32, "stride": 2},
+        {"layers": 1, "channels": 48, "stride": 2},
+    ],
+    "embed_dim": 16,
+    "pred_units": 32,
+    "joint_units": 32,
 }
 MAX_STEPS = 300
 CHECK_EVERY = 50
@@ -30,7 +35,9 @@ def calibrate_batch_norm(model: keras.Model, batch: dict) -> None:
     """Set every BatchNormalization's moving statistics to those of `batch` (one forward pass in training
     mode with momentum 0; no weight changes). After a few hundred steps the moving averages (momentum 0.99)
     still lag the fast-changing model, and inference would use them."""
-    layers = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
+    layers = [
+        layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert layers
     momenta = [layer.momentum for layer in layers]
     for layer in layers:
@@ -76,7 +83,9 @@ def test_tiny_model_overfits_eight_utterances(speech_corpus) -> None:
 
     losses, checks = [], []
     for step in range(1, MAX_STEPS + 1):
-        losses.append(float(train_step(batch["audio"], batch["audio_len"], batch["labels"], batch["label_len"])))
+        losses.append(
+            float(train_step(batch["audio"], batch["audio_len"], batch["labels"], batch["label_len"]))
+        )
         if step % CHECK_EVERY == 0:
             calibrate_batch_norm(model, batch)
             wer, pairs = greedy(model, batch, vocab)

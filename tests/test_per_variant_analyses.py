@@ -15,7 +15,9 @@ from lowrank_asr.workflow.config import per_variant_jobs
 
 MODEL = {
     "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
-    "embed_dim": 8, "pred_units": 16, "joint_units": 16,
+    "embed_dim": 8,
+    "pred_units": 16,
+    "joint_units": 16,
 }
 GRID = {"grid": 3, "span": [-1.0, 1.0], "subset": 4, "seed": 3}
 IG = {"utterances": 2, "steps": 8, "baseline": "silence"}
@@ -31,8 +33,13 @@ def two_epochs(speech_corpus, tmp_path_factory):
 
 def test_variant_landscapes_equal_per_epoch_calls(two_epochs):
     corpus, paths = two_epochs
-    common = {"model_cfg": MODEL, "vocab_path": corpus.vocab_path, "data_files": corpus.shards, "progress": False,
-              **GRID}
+    common = {
+        "model_cfg": MODEL,
+        "vocab_path": corpus.vocab_path,
+        "data_files": corpus.shards,
+        "progress": False,
+        **GRID,
+    }
     together = list(variant_landscapes(weights_paths=paths, **common))
     alone = [epoch_landscape(weights_path=p, **common) for p in paths]
     assert len(together) == 2
@@ -46,8 +53,15 @@ def test_variant_landscapes_equal_per_epoch_calls(two_epochs):
 
 def test_variant_landscapes_shard_equals_per_epoch_shard(two_epochs):
     corpus, paths = two_epochs
-    common = {"model_cfg": MODEL, "vocab_path": corpus.vocab_path, "data_files": corpus.shards, "progress": False,
-              "shard": 1, "n_shards": 2, **GRID}
+    common = {
+        "model_cfg": MODEL,
+        "vocab_path": corpus.vocab_path,
+        "data_files": corpus.shards,
+        "progress": False,
+        "shard": 1,
+        "n_shards": 2,
+        **GRID,
+    }
     together = list(variant_landscapes(weights_paths=paths, **common))
     for t, p in zip(together, paths, strict=True):
         a = epoch_landscape(weights_path=p, **common)

@@ -20,14 +20,19 @@ def test_forward_macs_count_the_joint_over_the_lattice():
     macs = planning.forward_macs_per_second(ROWS, vocab=10)
     cells = 12.5 * (planning.TOKENS_PER_SECOND * planning.LATTICE_SECONDS + 1)
     assert macs["lattice"] == pytest.approx(cells * (8 * 10 + 8))
-    assert macs["joint_projection"] == pytest.approx(12.5 * 32 * 8)  # D of the last block x J per encoder frame
+    assert macs["joint_projection"] == pytest.approx(
+        12.5 * 32 * 8
+    )  # D of the last block x J per encoder frame
     assert macs["encoder"] == 5000.0 and macs["frontend"] == 1000.0 and not macs["frontend_trainable"]
     assert macs["prediction"] == pytest.approx(50.0 * planning.TOKENS_PER_SECOND)
     dense = macs["encoder"] + macs["prediction"] + macs["joint_projection"]
     # the log-mel front end has no gradient; the chunked joint recomputes its forward in the backward pass
-    assert planning.training_flops_per_second(macs) == pytest.approx(2 * (1000 + 3 * dense + 4 * macs["lattice"]))
+    assert planning.training_flops_per_second(macs) == pytest.approx(
+        2 * (1000 + 3 * dense + 4 * macs["lattice"])
+    )
     assert planning.training_flops_per_second(macs, chunked=False) == pytest.approx(
-        2 * (1000 + 3 * dense + 3 * macs["lattice"]))
+        2 * (1000 + 3 * dense + 3 * macs["lattice"])
+    )
 
 
 @pytest.mark.parametrize("name", sorted(planning.CARDS))
@@ -45,7 +50,9 @@ def test_mixed_precision_and_chunking_lower_the_peak():
     assert planning.training_peak_mb(100, 4, "mixed") < planning.training_peak_mb(100, 4, "float32")
     assert planning.training_peak_mb(100, 1, "mixed") < planning.training_peak_mb(100, 4, "mixed")
     # a wider model keeps more activations per frame
-    assert planning.training_peak_mb(100, 1, "mixed", width=1) < planning.training_peak_mb(100, 1, "mixed", width=4)
+    assert planning.training_peak_mb(100, 1, "mixed", width=1) < planning.training_peak_mb(
+        100, 1, "mixed", width=4
+    )
 
 
 def test_epoch_time_falls_with_the_card_and_the_joint_chunk():

@@ -21,8 +21,13 @@ def _landscape(scale=1.0, n=7):
     ys = np.linspace(-1, 1, n - 2)
     X, Y = np.meshgrid(xs, ys)
     loss = scale * (1.5 + 20 * X**2 + 8 * Y**2 + 3 * X * Y)
-    return {"xcoordinates": xs, "ycoordinates": ys, "loss": loss, "wer": 0.1 + 0.3 * (X**2 + Y**2),
-            "attrs": {"variant": "lowrank", "epoch": 3, "seed": 0, "eval_loss": float(loss[2, 3])}}
+    return {
+        "xcoordinates": xs,
+        "ycoordinates": ys,
+        "loss": loss,
+        "wer": 0.1 + 0.3 * (X**2 + Y**2),
+        "attrs": {"variant": "lowrank", "epoch": 3, "seed": 0, "eval_loss": float(loss[2, 3])},
+    }
 
 
 def _png_size(path):
@@ -36,7 +41,9 @@ def test_landscape_png_and_shared_limits(tmp_path):
     epochs = [_landscape(1.0), _landscape(3.0)]
     lo, hi = landscape_limits([e["loss"] for e in epochs])
     assert lo == pytest.approx(1.5) and hi == pytest.approx(epochs[1]["loss"].max())
-    infos = [plot_landscape(e, tmp_path / f"plots/epoch_{i:03d}.png", zlim=(lo, hi)) for i, e in enumerate(epochs)]
+    infos = [
+        plot_landscape(e, tmp_path / f"plots/epoch_{i:03d}.png", zlim=(lo, hi)) for i, e in enumerate(epochs)
+    ]
     for info in infos:
         assert info["zlim"] == (lo, hi) and info["log_scale"]
         assert info["norm"].vmin == lo and info["norm"].vmax == hi
@@ -76,11 +83,30 @@ def test_attribution_png_logmel_and_wave(tmp_path):
     attr[60, 20] = 5.0  # an outlier saturates instead of setting the scale
     wave = np.sin(np.arange(8000) / 7.0) * 0.3
     items = [
-        {"utt_id": "1-2-0003", "features": feats, "baseline": np.zeros_like(feats), "attributions": attr,
-         "f_input": -10.0, "f_baseline": -30.0, "completeness_error": 0.01, "steps": 64,
-         "transcript": "hello world", "hypothesis": "hello word", "frame_attribution": None},
-        {"utt_id": "wave", "features": wave, "baseline": np.zeros_like(wave), "attributions": wave * 1e-3,
-         "f_input": -5.0, "f_baseline": -9.0, "completeness_error": 0.02, "steps": 32, "transcript": "hi"},
+        {
+            "utt_id": "1-2-0003",
+            "features": feats,
+            "baseline": np.zeros_like(feats),
+            "attributions": attr,
+            "f_input": -10.0,
+            "f_baseline": -30.0,
+            "completeness_error": 0.01,
+            "steps": 64,
+            "transcript": "hello world",
+            "hypothesis": "hello word",
+            "frame_attribution": None,
+        },
+        {
+            "utt_id": "wave",
+            "features": wave,
+            "baseline": np.zeros_like(wave),
+            "attributions": wave * 1e-3,
+            "f_input": -5.0,
+            "f_baseline": -9.0,
+            "completeness_error": 0.02,
+            "steps": 32,
+            "transcript": "hi",
+        },
     ]
     info = plot_attribution(items, tmp_path / "attr.png", title="lowrank · epoch 3")
     fmt, (w, h) = _png_size(info["path"])
@@ -98,19 +124,34 @@ def test_attribution_epochs_share_one_scale_per_utterance(tmp_path):
     feats = rng.standard_normal((50, 16))
 
     def epoch(gain):  # the same utterances, attributions growing over epochs
-        return [{"utt_id": uid, "features": feats, "baseline": np.zeros_like(feats), "f_input": -1.0,
-                 "f_baseline": -2.0, "completeness_error": 0.01, "steps": 8, "transcript": "a",
-                 "attributions": gain * k * rng.standard_normal((50, 16))} for k, uid in ((1, "u1"), (10, "u2"))]
+        return [
+            {
+                "utt_id": uid,
+                "features": feats,
+                "baseline": np.zeros_like(feats),
+                "f_input": -1.0,
+                "f_baseline": -2.0,
+                "completeness_error": 0.01,
+                "steps": 8,
+                "transcript": "a",
+                "attributions": gain * k * rng.standard_normal((50, 16)),
+            }
+            for k, uid in ((1, "u1"), (10, "u2"))
+        ]
 
     epochs = [epoch(0.1), epoch(1.0), epoch(3.0)]
     scales = shared_scales(epochs)
     assert set(scales) == {"u1", "u2"}
     pooled = np.concatenate([np.abs(e[0]["attributions"]).ravel() for e in epochs])
     assert scales["u1"].attribution == pytest.approx(np.quantile(pooled, 0.995))  # 99.5th percentile, pooled
-    assert scales["u1"].frame == pytest.approx(max(np.abs(e[0]["attributions"].sum(axis=1)).max() for e in epochs))
+    assert scales["u1"].frame == pytest.approx(
+        max(np.abs(e[0]["attributions"].sum(axis=1)).max() for e in epochs)
+    )
     assert scales["u2"].attribution > 5 * scales["u1"].attribution  # per utterance, not per figure
-    infos = [plot_attribution(items, tmp_path / f"epoch_{i}.png", scales=scales, shared_by="all 3 epochs")
-             for i, items in enumerate(epochs)]
+    infos = [
+        plot_attribution(items, tmp_path / f"epoch_{i}.png", scales=scales, shared_by="all 3 epochs")
+        for i, items in enumerate(epochs)
+    ]
     for info in infos:  # every epoch draws each utterance with the same colours and axis
         assert info["limits"] == [scales["u1"].attribution, scales["u2"].attribution]
         assert info["frame_limits"] == [scales["u1"].frame, scales["u2"].frame]
@@ -133,7 +174,10 @@ def test_training_curves(tmp_path):
         paths[name] = p
     out = plot_training_curves(paths, tmp_path / "curves" / "training.png")
     fmt, size = _png_size(out)
-    assert fmt == "PNG" and size == (round(st.TRAINING_FIGSIZE[0] * st.DPI), round(st.TRAINING_FIGSIZE[1] * st.DPI))
+    assert fmt == "PNG" and size == (
+        round(st.TRAINING_FIGSIZE[0] * st.DPI),
+        round(st.TRAINING_FIGSIZE[1] * st.DPI),
+    )
     bad = tmp_path / "bad.csv"
     bad.write_text("epoch,loss\n1,2\n")
     with pytest.raises(PipelineError, match="dev_wer"):
@@ -149,7 +193,9 @@ def test_training_history_cells_that_are_not_numbers_name_file_line_and_column(t
         read_history(path)
     path.write_text("epoch,train_loss,dev_loss,dev_wer,seconds\n1,2.5,2.7,,10\n")
     history = read_history(path)
-    assert np.isnan(history["dev_wer"][0]) and history["dev_loss"][0] == 2.7  # an empty cell is a missing value
+    assert (
+        np.isnan(history["dev_wer"][0]) and history["dev_loss"][0] == 2.7
+    )  # an empty cell is a missing value
 
 
 def test_training_curves_of_several_seeds_show_their_spread(tmp_path):

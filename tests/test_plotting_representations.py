@@ -61,14 +61,18 @@ def _epoch_file(tmp_path, variant: str, epoch: int, decay: float) -> dict:
     cka = np.clip(0.5 + 0.05 * epoch + 0.1 * np.eye(3), 0, 1)
     result = EpochRepresentations(BLOCKS, kernels, acts, cka, ["u1", "u2"])
     path = tmp_path / variant / f"epoch_{epoch:03d}.h5"
-    write_representations(path, result, provenance(seed=5, config={}, code="abc", variant=variant, epoch=epoch, final_epoch=3))
+    write_representations(
+        path, result, provenance(seed=5, config={}, code="abc", variant=variant, epoch=epoch, final_epoch=3)
+    )
     return read_representations(path)
 
 
 @pytest.fixture()
 def series(tmp_path):
-    return {v: {e: _epoch_file(tmp_path, v, e, decay) for e in (1, 2, 3)}
-            for v, decay in (("contextnet", 0.9), ("lowrank", 0.4))}
+    return {
+        v: {e: _epoch_file(tmp_path, v, e, decay) for e in (1, 2, 3)}
+        for v, decay in (("contextnet", 0.9), ("lowrank", 0.4))
+    }
 
 
 def test_effective_rank_lines_per_variant_and_block(series, tmp_path):
@@ -78,22 +82,29 @@ def test_effective_rank_lines_per_variant_and_block(series, tmp_path):
     for kind in ("weights", "activations"):
         for b in BLOCKS:
             # the faster-decaying (lowrank) spectra give the lower effective rank at every epoch
-            assert all(lo < hi for lo, hi in zip(info["values"][(kind, "lowrank", b)],
-                                                   info["values"][(kind, "contextnet", b)], strict=True))
+            assert all(
+                lo < hi
+                for lo, hi in zip(
+                    info["values"][(kind, "lowrank", b)], info["values"][(kind, "contextnet", b)], strict=True
+                )
+            )
             assert len(info["values"][(kind, "contextnet", b)]) == 3
     rep = series["contextnet"][1]
     assert kernel_effective_rank(rep, "C1") == pytest.approx(
-        np.mean([rep["kernels"]["C1"][c]["attrs"]["effective_rank"] for c in ("conv0", "conv1")]))
+        np.mean([rep["kernels"]["C1"][c]["attrs"]["effective_rank"] for c in ("conv0", "conv1")])
+    )
     assert 1.0 < activation_effective_rank(rep, "C1") <= 8.0
 
 
 def test_spectra_frames_share_one_y_range(series, tmp_path):
     reps = [r for by_epoch in series.values() for r in by_epoch.values()]
     lo, hi = spectra_limits(reps)
-    assert SPECTRUM_FLOOR <= lo < 0.4 ** 7 and hi > 1.0
+    assert SPECTRUM_FLOOR <= lo < 0.4**7 and hi > 1.0
     sizes = set()
     for e in (1, 2, 3):
-        info = plot_spectra({v: series[v][e] for v in series}, tmp_path / f"spectra/epoch_{e:03d}.png", ylim=(lo, hi))
+        info = plot_spectra(
+            {v: series[v][e] for v in series}, tmp_path / f"spectra/epoch_{e:03d}.png", ylim=(lo, hi)
+        )
         assert info["blocks"] == BLOCKS and all(y == pytest.approx((lo, hi)) for y in info["axes_ylim"])
         sizes.add(_png(info["path"])[1])
     assert len(sizes) == 1  # every frame the same size: a valid video
@@ -116,7 +127,13 @@ def test_cka_variants_one_panel_per_pair_and_epoch(tmp_path):
     similarity = {}
     for epoch in (1, 4):
         cka = {("a", "b"): np.full((3, 3), 0.3), ("a", "c"): np.full((3, 2), 0.5), ("b", "c"): np.eye(3, 2)}
-        path = write_variant_similarity(tmp_path / f"v{epoch}.h5", cka, blocks, ["u1"], provenance(seed=5, config={}, code="abc", epoch=epoch))
+        path = write_variant_similarity(
+            tmp_path / f"v{epoch}.h5",
+            cka,
+            blocks,
+            ["u1"],
+            provenance(seed=5, config={}, code="abc", epoch=epoch),
+        )
         similarity[epoch] = read_variant_similarity(path)
     info = plot_cka_variants(similarity, tmp_path / "cka_variants.png")
     assert info["epochs"] == [1, 4] and len(info["pairs"]) == 3 and _png(info["path"])[0] == "PNG"
@@ -127,10 +144,21 @@ def test_cka_variants_one_panel_per_pair_and_epoch(tmp_path):
 def test_compression_table_gathers_variants_and_plot_has_a_curve_each(tmp_path):
     paths = []
     for variant, base in (("contextnet", 200_000), ("lowrank", 80_000)):
-        rows = [{"fraction": f, "split": s, "greedy_wer": 0.2 + (1 - f) * 0.5, "greedy_cer": 0.1,
-                 "params": int(base * (0.5 + f / 2)), "encoder_params": base // 2, "truncated_params": base // 4,
-                 "utterances": 10, "recalibration_batches": 0 if f == 1 else 2}
-                for f in (1.0, 0.5, 0.25) for s in ("test-clean", "test-other")]
+        rows = [
+            {
+                "fraction": f,
+                "split": s,
+                "greedy_wer": 0.2 + (1 - f) * 0.5,
+                "greedy_cer": 0.1,
+                "params": int(base * (0.5 + f / 2)),
+                "encoder_params": base // 2,
+                "truncated_params": base // 4,
+                "utterances": 10,
+                "recalibration_batches": 0 if f == 1 else 2,
+            }
+            for f in (1.0, 0.5, 0.25)
+            for s in ("test-clean", "test-other")
+        ]
         write_compression_csv(rows, variant, tmp_path / f"{variant}.csv")
         paths.append(tmp_path / f"{variant}.csv")
     rows = write_compression_table(paths, tmp_path / "compression.csv")
@@ -153,9 +181,11 @@ def test_plot_rules_read_the_files_without_tensorflow():
     from pathlib import Path
 
     lib = Path(__file__).resolve().parents[1] / "lib"
-    code = ("import sys; sys.path.insert(0, sys.argv[1]);"
-            "import lowrank_asr.representations.io, lowrank_asr.compression.sweep;"
-            "import lowrank_asr.plotting.representations, lowrank_asr.plotting.compression, lowrank_asr.representations as r; r.linear_cka;"
-            "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad); sys.exit(bool(bad))")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]);"
+        "import lowrank_asr.representations.io, lowrank_asr.compression.sweep;"
+        "import lowrank_asr.plotting.representations, lowrank_asr.plotting.compression, lowrank_asr.representations as r; r.linear_cka;"
+        "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad); sys.exit(bool(bad))"
+    )
     out = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True)
     assert out.returncode == 0, out.stdout + out.stderr

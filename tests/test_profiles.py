@@ -34,9 +34,20 @@ ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ROOT / "profiles"
 GPU_PROFILES = ["quadro", "v100", "a100"]
 TF_RULES = ["train", "evaluate", "loss_grid", "integrated_gradients"]
-ANALYSIS_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video",
-                  "integrated_gradients", "plot_attribution", "attribution_video", "trajectory_plane", "interpolation",
-                  "sharpness", "plot_geometry"}
+ANALYSIS_RULES = {
+    "loss_grid",
+    "merge_loss_grid",
+    "plot_landscape",
+    "landscape_video",
+    "compare_landscape_video",
+    "integrated_gradients",
+    "plot_attribution",
+    "attribution_video",
+    "trajectory_plane",
+    "interpolation",
+    "sharpness",
+    "plot_geometry",
+}
 # what the checkout would hold if a run wrote into it instead of --directory
 RUN_STATE = [".snakemake", "results", "resources", "logs", "benchmarks"]
 
@@ -64,9 +75,14 @@ def checkout_untouched():
 def snakemake(workdir: Path, *args: str, timeout: int = 600) -> subprocess.CompletedProcess:
     # apt offers no packages here, whatever the machine's lists: real-test is left out (tests/test_realspeech.py
     # covers both paths), so the job counts do not depend on the machine
-    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--directory", str(workdir)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=timeout,
-                          env=apt_stub_env(workdir.parent / f"{workdir.name}.apt", offered=False))
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args, "--directory", str(workdir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=apt_stub_env(workdir.parent / f"{workdir.name}.apt", offered=False),
+    )
 
 
 class DryRun:
@@ -80,7 +96,7 @@ class DryRun:
         self.jobs = self._jobs()
 
     def _job_stats(self) -> dict[str, int]:
-        lines = self.text[self.text.index("Job stats:"):].splitlines()[3:]
+        lines = self.text[self.text.index("Job stats:") :].splitlines()[3:]
         counts = {}
         for line in lines:
             name, count = line.split()
@@ -142,21 +158,43 @@ def expected_counts(config: dict) -> dict[str, int]:
     eval_splits = config["evaluation"]["splits"]
     source = "synthesize_corpus" if config["corpus"]["source"] == "synthetic" else "download_librispeech"
     counts = {
-        source: len(splits), "extract": len(splits), "transcripts": len(splits), "tfrecords": len(splits),
-        "vocabulary": 1, "train": runs, "evaluate": runs * len(eval_splits), "wer_table": 1,
-        "training_curves": 1, "plot_headline": 1, "loss_grid": grid_jobs * shards, "plot_landscape": variants,
-        "landscape_video": variants, "integrated_gradients": ig_jobs,
-        "plot_attribution": variants, "attribution_video": variants, "all": 1,
+        source: len(splits),
+        "extract": len(splits),
+        "transcripts": len(splits),
+        "tfrecords": len(splits),
+        "vocabulary": 1,
+        "train": runs,
+        "evaluate": runs * len(eval_splits),
+        "wer_table": 1,
+        "training_curves": 1,
+        "plot_headline": 1,
+        "loss_grid": grid_jobs * shards,
+        "plot_landscape": variants,
+        "landscape_video": variants,
+        "integrated_gradients": ig_jobs,
+        "plot_attribution": variants,
+        "attribution_video": variants,
+        "all": 1,
         # per-epoch analyses list their split's shard index, not its shards
         "tfrecord_index": len({config["landscape"]["split"], config["attribution"]["split"]}),
-        "trajectory_plane": variants, "interpolation": variants, "sharpness": variants, "plot_geometry": 1,
+        "trajectory_plane": variants,
+        "interpolation": variants,
+        "sharpness": variants,
+        "plot_geometry": 1,
         # the output lists of each run's train and loss_grid jobs (rules/output_lists.smk)
         "output_list": 2 * variants,
     }
     # what the variants learned (rules/representations.smk, rules/compression.smk): one job per variant, then
     # joint tables and plots
-    counts |= {"representations": variants, "compression": variants, "compression_table": 1, "plot_compression": 1,
-               "plot_representations": 1, "plot_representation_spectra": 1, "representation_video": 1}
+    counts |= {
+        "representations": variants,
+        "compression": variants,
+        "compression_table": 1,
+        "plot_compression": 1,
+        "plot_representations": 1,
+        "plot_representation_spectra": 1,
+        "representation_video": 1,
+    }
     if variants > 1:
         counts |= {"representation_similarity": 1, "plot_representation_similarity": 1}
     if shards > 1:
@@ -170,18 +208,22 @@ def default_config(name: str) -> dict:
     config = load_yaml(ROOT / "config" / name)
     if "variants" in config:
         return config
-    return validate_config(deep_merge(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), config),
-                           ROOT / "config" / "schema.yaml")
+    return validate_config(
+        deep_merge(yaml.safe_load((ROOT / "config" / "config.yaml").read_text()), config),
+        ROOT / "config" / "schema.yaml",
+    )
 
 
 # --- configs ----------------------------------------------------------------------------------------------------
+
 
 def test_default_config_dry_run(tmp_path):
     run = dry_run(tmp_path)  # default target: all
     assert "Using workflow specific profile profiles/default" in run.text
     assert run.counts == expected_counts(default_config("config.yaml"))
     assert {job["wildcards"] for job in run.of("synthesize_corpus")} == {
-        f"split={s}" for s in all_splits(without_real_test(default_config("config.yaml")))}
+        f"split={s}" for s in all_splits(without_real_test(default_config("config.yaml")))
+    }
 
 
 def test_smoke_config_dry_run(tmp_path):
@@ -189,12 +231,15 @@ def test_smoke_config_dry_run(tmp_path):
     smoke = load_yaml(ROOT / "config" / "smoke.yaml")
     assert run.counts == expected_counts(smoke)
     # smoke exercises the sharded landscape: one merge per variant and epoch
-    assert run.counts["merge_loss_grid"] == len(smoke["variants"]) * len(analysis_epochs(smoke, "landscape")) > 1
+    assert (
+        run.counts["merge_loss_grid"] == len(smoke["variants"]) * len(analysis_epochs(smoke, "landscape")) > 1
+    )
     # one loss-grid job per variant and shard, one IG job per variant, each writing every epoch's file
     epochs = [f"{e:03d}" for e in analysis_epochs(smoke, "landscape")]
     assert len(epochs) > 1
     assert {job["wildcards"] for job in run.of("loss_grid")} == {
-        f"variant={v}, shard={i}" for v in smoke["variants"] for i in range(smoke["landscape"]["shards"])}
+        f"variant={v}, shard={i}" for v in smoke["variants"] for i in range(smoke["landscape"]["shards"])
+    }
     for v in smoke["variants"]:
         for e in epochs:
             assert f"results/landscape/{v}/shards/epoch_{e}.shard1.h5" in run.text
@@ -220,9 +265,17 @@ def test_wer_table_target_schedules_no_analysis(tmp_path):
     run = dry_run(tmp_path, "results/wer_table.csv")
     config = without_real_test(default_config("config.yaml"))
     splits, runs = len(all_splits(config)), len(training_runs(config))
-    assert run.counts == {"synthesize_corpus": splits, "extract": splits, "transcripts": splits,
-                          "tfrecords": splits, "vocabulary": 1, "train": runs, "evaluate": 2 * runs, "wer_table": 1,
-                          "output_list": runs}
+    assert run.counts == {
+        "synthesize_corpus": splits,
+        "extract": splits,
+        "transcripts": splits,
+        "tfrecords": splits,
+        "vocabulary": 1,
+        "train": runs,
+        "evaluate": 2 * runs,
+        "wer_table": 1,
+        "output_list": runs,
+    }
     assert not ANALYSIS_RULES & set(run.counts)
     assert not any("video" in rule or "landscape" in rule or "attribution" in rule for rule in run.counts)
 
@@ -242,11 +295,20 @@ def test_librispeech_config_starts_from_download(tmp_path):
 
 # --- profiles ---------------------------------------------------------------------------------------------------
 
+
 def test_default_profile_overrides_nothing_a_profile_sets():
     """profiles/default is loaded with every --profile and wins per key: it must not carry machine settings."""
     default = profile("default")
-    assert not {"cores", "resources", "default-resources", "set-resources", "set-threads", "config",
-                "executor", "jobs"} & set(default)
+    assert not {
+        "cores",
+        "resources",
+        "default-resources",
+        "set-resources",
+        "set-threads",
+        "config",
+        "executor",
+        "jobs",
+    } & set(default)
     for name in ["local", *GPU_PROFILES, "slurm"]:
         other = profile(name)
         for key, value in default.items():
@@ -284,8 +346,10 @@ def test_gpu_profile_dry_run(tmp_path, name):
     for rule in ["synthesize_corpus", "tfrecords", "plot_landscape", "wer_table"]:
         for job in run.of(rule):
             assert job["resources"]["gpu"] == "0", (rule, job)
-            assert job["resources"]["mem_mb"] == dict(
-                item.split("=") for item in settings["default-resources"])["mem_mb"], (rule, job)
+            assert (
+                job["resources"]["mem_mb"]
+                == dict(item.split("=") for item in settings["default-resources"])["mem_mb"]
+            ), (rule, job)
 
 
 def test_slurm_profile_dry_run(tmp_path):
@@ -309,8 +373,15 @@ def test_slurm_profile_dry_run(tmp_path):
 
 
 def test_librispeech_with_v100_profile(tmp_path):
-    run = dry_run(tmp_path, "results/wer_table.csv", "results/plots/training_curves.png",
-                  "--configfile", "config/librispeech.yaml", "--profile", "profiles/v100")
+    run = dry_run(
+        tmp_path,
+        "results/wer_table.csv",
+        "results/plots/training_curves.png",
+        "--configfile",
+        "config/librispeech.yaml",
+        "--profile",
+        "profiles/v100",
+    )
     config = load_yaml(ROOT / "config" / "librispeech.yaml")
     assert run.counts["download_librispeech"] == 7
     assert run.counts["train"] == len(config["variants"])
@@ -320,6 +391,7 @@ def test_librispeech_with_v100_profile(tmp_path):
 
 
 # --- budgets from the memory model (lib/lowrank_asr/planning.py) --------------------------------------------
+
 
 def test_memory_model_covers_the_recipe():
     """The coefficients were measured at the recipe's sizes; the plan must cover its widest variant."""
@@ -346,16 +418,23 @@ def test_profile_budgets_follow_from_memory_model(name):
     else:  # the longest utterance does not fit the headroom (Quadro): the budget holds it and no more, in the card
         assert evaluation["batch_seconds"] < longest + 1
         assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= card.memory_gb * 1024
-    assert training["batch_seconds"] >= 0.75 * planning.max_batch_seconds(card, training["joint_chunk"], precision)
-    assert evaluation["batch_seconds"] >= planning.LONGEST_EVAL_UTTERANCE  # else the longest test utterance stops
+    assert training["batch_seconds"] >= 0.75 * planning.max_batch_seconds(
+        card, training["joint_chunk"], precision
+    )
+    assert (
+        evaluation["batch_seconds"] >= planning.LONGEST_EVAL_UTTERANCE
+    )  # else the longest test utterance stops
     for rule in TF_RULES:
         assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(rule), rule
 
 
 def test_profiles_train_the_same_effective_batch():
     """accumulate x batch_seconds (padded audio per update) is the same on every card: the same maths."""
-    per_update = {name: profile(name)["config"]["training"]["batch_seconds"]
-                  * profile(name)["config"]["training"]["accumulate"] for name in GPU_PROFILES}
+    per_update = {
+        name: profile(name)["config"]["training"]["batch_seconds"]
+        * profile(name)["config"]["training"]["accumulate"]
+        for name in GPU_PROFILES
+    }
     assert len(set(per_update.values())) == 1, per_update
 
 
@@ -387,8 +466,13 @@ with SnakemakeApi(OutputSettings()) as api:
 
 
 def effective_config(tmp_path: Path, *args: str) -> dict:
-    proc = subprocess.run([sys.executable, "-c", EFFECTIVE_CONFIG, str(tmp_path), *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", EFFECTIVE_CONFIG, str(tmp_path), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(line for line in proc.stdout.splitlines() if line.startswith("CONFIG="))
     return json.loads(line.removeprefix("CONFIG="))
@@ -405,7 +489,9 @@ def test_gpu_profile_config_reaches_rules_typed(tmp_path, name):
 
 
 def test_profile_config_overrides_configfile(tmp_path):
-    got = effective_config(tmp_path, "--configfile", "config/librispeech.yaml", "--profile", "profiles/quadro", "-n")
+    got = effective_config(
+        tmp_path, "--configfile", "config/librispeech.yaml", "--profile", "profiles/quadro", "-n"
+    )
     wanted = deep_merge(load_yaml(ROOT / "config" / "librispeech.yaml"), profile("quadro")["config"])
     assert got["config"] == wanted
     quadro = profile("quadro")["config"]["training"]
@@ -424,8 +510,13 @@ def test_retype_overrides_as_snakemake_passes_them():
     assert overrides["training"]["batch_seconds"] == "180"  # what Snakemake hands over: strings
     config = deep_merge(load_yaml(ROOT / "config" / "config.yaml"), overrides)
     retype_overrides(config, overrides)
-    assert config["training"] == {**load_yaml(ROOT / "config" / "config.yaml")["training"], "batch_seconds": 180,
-                                  "joint_chunk": 8, "accumulate": 16, "mixed_precision": True}
+    assert config["training"] == {
+        **load_yaml(ROOT / "config" / "config.yaml")["training"],
+        "batch_seconds": 180,
+        "joint_chunk": 8,
+        "accumulate": 16,
+        "mixed_precision": True,
+    }
     assert config["evaluation"]["batch_seconds"] == 86
     assert config["software"] == {"tf_env": "tf-gpu"}
     validate_config(config, ROOT / "config" / "schema.yaml")
@@ -433,7 +524,11 @@ def test_retype_overrides_as_snakemake_passes_them():
 
 def test_retype_overrides_touches_only_overridden_strings():
     config = {"seed": "7", "data": {"shards": "4", "name": "12", "splits": ["1", "2"]}, "x": {"y": "off"}}
-    overrides = {"seed": "7", "data": {"shards": "4", "splits": ["1", "2"], "missing": "3"}, "x": {"y": "off"}}
+    overrides = {
+        "seed": "7",
+        "data": {"shards": "4", "splits": ["1", "2"], "missing": "3"},
+        "x": {"y": "off"},
+    }
     retype_overrides(config, overrides)
     # top-level values are typed by Snakemake itself; nested ones become what YAML makes of them
     assert config == {"seed": "7", "data": {"shards": 4, "name": "12", "splits": [1, 2]}, "x": {"y": False}}
@@ -444,6 +539,7 @@ def test_retype_overrides_touches_only_overridden_strings():
 
 # --- pictures of the DAG ----------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind", ["--dag", "--rulegraph"])
 def test_dag_renders_to_svg(tmp_path, kind):
     dot = snakemake(tmp_path, kind, "dot", "all")  # Snakemake 9: --dag/--rulegraph take a format
@@ -452,8 +548,17 @@ def test_dag_renders_to_svg(tmp_path, kind):
     svg = subprocess.run(["dot", "-Tsvg"], input=dot.stdout, capture_output=True, text=True, timeout=120)
     assert svg.returncode == 0, svg.stderr
     assert "<svg" in svg.stdout and svg.stdout.rstrip().endswith("</svg>")
-    for rule in ["synthesize_corpus", "train", "evaluate", "wer_table", "loss_grid", "integrated_gradients",
-                 "landscape_video", "attribution_video", "all"]:
+    for rule in [
+        "synthesize_corpus",
+        "train",
+        "evaluate",
+        "wer_table",
+        "loss_grid",
+        "integrated_gradients",
+        "landscape_video",
+        "attribution_video",
+        "all",
+    ]:
         assert f">{rule}" in svg.stdout, rule
     nodes = svg.stdout.count('class="node"')
     if kind == "--rulegraph":
@@ -476,7 +581,8 @@ def test_two_seeds_train_and_evaluate_each_variant_twice(tmp_path):
     assert run.counts["integrated_gradients"] == 2 * single["integrated_gradients"]
     assert run.counts["loss_grid"] == single["loss_grid"]
     assert {job["wildcards"].split(",")[0] for job in run.of("plot_landscape")} == {
-        f"variant={v}/seed_11" for v in config["variants"]}
+        f"variant={v}/seed_11" for v in config["variants"]
+    }
     assert run.counts["wer_table"] == run.counts["training_curves"] == 1
     assert "results/wer/lowrank/seed_12/test-other.json" in run.text
     assert "results/models/contextnet/seed_11/history.csv" in run.text

@@ -23,8 +23,14 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "workflow_scripts"
 # complete sections, as the rules pass them (the schema's defaults filled in)
 MODEL = section_with_defaults("model", {"blocks": "paper", "alpha": 0.5})
 LANDSCAPE = {"grid": 3, "range": [-1.0, 1.0], "split": "dev-clean", "subset": 2, "seed": 7, "wer": False}
-ATTRIBUTION = {"split": "test-clean", "utterances": 1, "steps": 8, "baseline": "blur", "blur_sigma": [4, 2],
-               "batch_size": 16}
+ATTRIBUTION = {
+    "split": "test-clean",
+    "utterances": 1,
+    "steps": 8,
+    "baseline": "blur",
+    "blur_sigma": [4, 2],
+    "batch_size": 16,
+}
 
 
 class _Namespace(dict):
@@ -34,12 +40,24 @@ class _Namespace(dict):
 
 
 def _snakemake(output, params, wildcards, inputs=None):
-    return _Namespace(input=_Namespace(inputs or {}), output=[str(o) for o in output], params=_Namespace(params),
-                      wildcards=_Namespace(wildcards), log=[], threads=1, resources={})
+    return _Namespace(
+        input=_Namespace(inputs or {}),
+        output=[str(o) for o in output],
+        params=_Namespace(params),
+        wildcards=_Namespace(wildcards),
+        log=[],
+        threads=1,
+        resources={},
+    )
 
 
 def _run(script: str, smk, monkeypatch) -> None:
-    for key in ("CUDA_VISIBLE_DEVICES", "OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS"):
+    for key in (
+        "CUDA_VISIBLE_DEVICES",
+        "OMP_NUM_THREADS",
+        "TF_NUM_INTRAOP_THREADS",
+        "TF_NUM_INTEROP_THREADS",
+    ):
         monkeypatch.setenv(key, "")  # the script's start-up sets them; monkeypatch restores them afterwards
     runpy.run_path(str(SCRIPTS / script), init_globals={"snakemake": smk})
 
@@ -75,16 +93,44 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
     inputs = {"vocab": ["vocab.json"], "weights": ["w.h5"], "data": _shard_index(tmp_path)}
     config = [MODEL, LANDSCAPE]
     full = tmp_path / "epoch_002.h5"
-    _run("loss_grid.py", _snakemake([full], {"landscape": LANDSCAPE, "shards": 1, "epochs": [2], "model": MODEL,
-                                             "code": "grid-1", "batch_seconds": None}, {"variant": "v", "epoch": "002"}, inputs),
-         monkeypatch)
+    _run(
+        "loss_grid.py",
+        _snakemake(
+            [full],
+            {
+                "landscape": LANDSCAPE,
+                "shards": 1,
+                "epochs": [2],
+                "model": MODEL,
+                "code": "grid-1",
+                "batch_seconds": None,
+            },
+            {"variant": "v", "epoch": "002"},
+            inputs,
+        ),
+        monkeypatch,
+    )
     _check(read_landscape(full)["attrs"], 7, config, "grid-1")
 
     shards = [tmp_path / f"epoch_002.shard{i}.h5" for i in range(2)]
     for i, path in enumerate(shards):
-        _run("loss_grid.py", _snakemake([path], {"landscape": LANDSCAPE, "shards": 2, "epochs": [2], "model": MODEL,
-                                                 "code": "grid-2", "batch_seconds": None}, {"variant": "v", "epoch": "002", "shard": str(i)},
-                                        inputs), monkeypatch)
+        _run(
+            "loss_grid.py",
+            _snakemake(
+                [path],
+                {
+                    "landscape": LANDSCAPE,
+                    "shards": 2,
+                    "epochs": [2],
+                    "model": MODEL,
+                    "code": "grid-2",
+                    "batch_seconds": None,
+                },
+                {"variant": "v", "epoch": "002", "shard": str(i)},
+                inputs,
+            ),
+            monkeypatch,
+        )
     _check(read_landscape_shard(shards[0])[1], 7, config, "grid-2")
 
     merged = tmp_path / "merged" / "epoch_002.h5"
@@ -101,8 +147,23 @@ def test_one_landscape_job_per_variant_writes_each_epoch_with_its_provenance(tmp
     monkeypatch.setattr("lowrank_asr.landscape.asr.variant_landscapes", _fake_landscapes)
     inputs = {"vocab": ["vocab.json"], "weights": ["w1.h5", "w3.h5"], "data": _shard_index(tmp_path)}
     outputs = [tmp_path / "epoch_001.h5", tmp_path / "epoch_003.h5"]
-    _run("loss_grid.py", _snakemake(outputs, {"landscape": LANDSCAPE, "shards": 1, "epochs": [1, 3], "model": MODEL,
-                                              "code": "grid-1", "batch_seconds": None}, {"variant": "v"}, inputs), monkeypatch)
+    _run(
+        "loss_grid.py",
+        _snakemake(
+            outputs,
+            {
+                "landscape": LANDSCAPE,
+                "shards": 1,
+                "epochs": [1, 3],
+                "model": MODEL,
+                "code": "grid-1",
+                "batch_seconds": None,
+            },
+            {"variant": "v"},
+            inputs,
+        ),
+        monkeypatch,
+    )
     for i, (epoch, path) in enumerate(zip([1, 3], outputs, strict=True)):
         data = read_landscape(path)
         _check(data["attrs"], 7, [MODEL, LANDSCAPE], "grid-1")
@@ -120,17 +181,32 @@ def test_attribution_file_carries_provenance(tmp_path, monkeypatch):
 
     monkeypatch.setattr("lowrank_asr.attribution.asr.variant_attributions", fake)
     outputs = [tmp_path / "epoch_004.h5", tmp_path / "epoch_005.h5"]
-    params = {"attribution": ATTRIBUTION, "epochs": [4, 5], "model": MODEL, "max_symbols": 5, "seed": 1234,
-              "code": "ig-1", "batch_seconds": None}
-    _run("integrated_gradients.py", _snakemake(outputs, params, {"variant": "v"},
-                                               {"vocab": ["vocab.json"], "weights": ["w4.h5", "w5.h5"],
-                                                "data": _shard_index(tmp_path)}),
-         monkeypatch)
+    params = {
+        "attribution": ATTRIBUTION,
+        "epochs": [4, 5],
+        "model": MODEL,
+        "max_symbols": 5,
+        "seed": 1234,
+        "code": "ig-1",
+        "batch_seconds": None,
+    }
+    _run(
+        "integrated_gradients.py",
+        _snakemake(
+            outputs,
+            params,
+            {"variant": "v"},
+            {"vocab": ["vocab.json"], "weights": ["w4.h5", "w5.h5"], "data": _shard_index(tmp_path)},
+        ),
+        monkeypatch,
+    )
     assert seen["weights_paths"] == ["w4.h5", "w5.h5"]
     for i, (epoch, out) in enumerate(zip([4, 5], outputs, strict=True)):
         data = read_attributions(out)
         attrs = data["attrs"]
-        _check(attrs, 1234, {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234}, "ig-1")
+        _check(
+            attrs, 1234, {"attribution": ATTRIBUTION, "model": MODEL, "max_symbols": 5, "seed": 1234}, "ig-1"
+        )
         assert attrs["variant"] == "v" and attrs["epoch"] == epoch and attrs["baseline"] == "blur"
         assert attrs["blur_sigma"].tolist() == [4, 2] and seen["blur_sigma"] == [4, 2]
         assert attrs["input_space"].startswith("log-mel before")

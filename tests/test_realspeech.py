@@ -44,11 +44,26 @@ confbridge-join: <beep ascending>
 vm-intro: Leave your message after the tone. (simple tone sound plays)
 not-recorded: Hello there.
 """
-RECORDED = ["activated", "beep", "press-1", "letters/at", "agent-pass", "dictate/pause", "star-key",
-            "confbridge-join", "vm-intro"]
-LIBRIVOX = {"book-0870": "he was not an ill disposed young man", "book-0880": "he might even have been made amiable"}
-KEPT_PROMPTS = {"activated": "activated", "agent-pass": "please enter your password followed by the pound key",
-                "dictate/pause": "paused"}
+RECORDED = [
+    "activated",
+    "beep",
+    "press-1",
+    "letters/at",
+    "agent-pass",
+    "dictate/pause",
+    "star-key",
+    "confbridge-join",
+    "vm-intro",
+]
+LIBRIVOX = {
+    "book-0870": "he was not an ill disposed young man",
+    "book-0880": "he might even have been made amiable",
+}
+KEPT_PROMPTS = {
+    "activated": "activated",
+    "agent-pass": "please enter your password followed by the pound key",
+    "dictate/pause": "paused",
+}
 
 
 def _tone(seconds: float, rate: int, freq: float = 440.0) -> np.ndarray:
@@ -60,9 +75,12 @@ def _deb(tree: Path, package: str, out_dir: Path) -> Path:
     (tree / "DEBIAN").mkdir(parents=True, exist_ok=True)
     (tree / "DEBIAN" / "control").write_text(
         f"Package: {package}\nVersion: 1.0-1\nArchitecture: all\nMaintainer: test <t@example.org>\n"
-        f"Description: fake {package}\n")
+        f"Description: fake {package}\n"
+    )
     out = out_dir / f"{package}_1.0-1_all.deb"
-    subprocess.run(["dpkg-deb", "--root-owner-group", "-b", str(tree), str(out)], check=True, capture_output=True)
+    subprocess.run(
+        ["dpkg-deb", "--root-owner-group", "-b", str(tree), str(out)], check=True, capture_output=True
+    )
     return out
 
 
@@ -99,8 +117,13 @@ def stub_apt(pool: Path, calls: list[list[str]] | None = None, fail: bool = Fals
             calls.append(list(cmd))
         if cmd[:2] == ["apt-get", "download"]:
             if fail:
-                return subprocess.CompletedProcess(cmd, 100, "", "E: Failed to fetch http://deb.debian.org/... "
-                                                   "Temporary failure resolving 'deb.debian.org'")
+                return subprocess.CompletedProcess(
+                    cmd,
+                    100,
+                    "",
+                    "E: Failed to fetch http://deb.debian.org/... "
+                    "Temporary failure resolving 'deb.debian.org'",
+                )
             for pkg in cmd[2:]:
                 shutil.copy(pool / f"{pkg}_1.0-1_all.deb", kwargs["cwd"])
             return subprocess.CompletedProcess(cmd, 0, "", "")
@@ -110,6 +133,7 @@ def stub_apt(pool: Path, calls: list[list[str]] | None = None, fail: bool = Fals
 
 
 # --- parsing and selection ------------------------------------------------------------------------------------
+
 
 def test_prompt_list_parsing_and_the_fixed_selection():
     prompts = dict(packaged.parse_prompt_list(PROMPTS))
@@ -123,8 +147,10 @@ def test_prompt_list_parsing_and_the_fixed_selection():
 
 def test_librivox_transcription_parsing():
     text = "<s> and mister john dashwood </s> (sense-0870)\n\n<s> he was not </s> (sense-0880)\n"
-    assert packaged.parse_librivox_transcription(text) == [("sense-0870", "and mister john dashwood"),
-                                                           ("sense-0880", "he was not")]
+    assert packaged.parse_librivox_transcription(text) == [
+        ("sense-0870", "and mister john dashwood"),
+        ("sense-0880", "he was not"),
+    ]
     with pytest.raises(CorpusError, match="transcription line 1"):
         packaged.parse_librivox_transcription("he was not (sense-0880)\n")
 
@@ -142,11 +168,14 @@ def test_resampling_doubles_8khz_and_keeps_16khz():
 
 # --- the split from (fake) packages -----------------------------------------------------------------------------
 
+
 def test_split_from_fake_packages_is_librispeech_format_and_deterministic(fake_debs, tmp_path):
     calls: list[list[str]] = []
     out, sources = tmp_path / "dl" / "real-test.tar.gz", tmp_path / "dl" / "real-test.sources.json"
     out.parent.mkdir()
-    stats = packaged.build_from_packages(out, sources, marker=tmp_path / "dl" / "m", run=stub_apt(fake_debs, calls))
+    stats = packaged.build_from_packages(
+        out, sources, marker=tmp_path / "dl" / "m", run=stub_apt(fake_debs, calls)
+    )
     assert calls[0] == ["apt-get", "download", *packaged.PACKAGES]
     assert sum(c[:2] == ["dpkg-deb", "-x"] for c in calls) == 3  # unpacked, nothing installed
     assert stats["by_source"] == {"asterisk": 3, "librivox": 2} and stats["utterances"] == 5
@@ -184,27 +213,36 @@ def test_failed_fetch_leaves_a_marker_and_says_what_to_run(fake_debs, tmp_path):
     marker = tmp_path / "real-test.unavailable"
     out = tmp_path / "real-test.tar.gz"
     with pytest.raises(CorpusError, match="apt-get update") as err:
-        packaged.build_from_packages(out, tmp_path / "s.json", marker=marker, run=stub_apt(fake_debs, fail=True))
+        packaged.build_from_packages(
+            out, tmp_path / "s.json", marker=marker, run=stub_apt(fake_debs, fail=True)
+        )
     assert "Temporary failure resolving" in str(err.value) and str(marker) in str(err.value)
     assert marker.is_file() and not out.exists()
     # the next DAG build leaves the split out, naming the marker, without probing apt again
     config = {"evaluation": {"splits": ["test-clean", "real-test"]}, "data": {"test_splits": ["test-clean"]}}
-    notice = packaged.drop_unavailable_splits(config, cached=False, marker=marker,
-                                              probe=lambda: pytest.fail("probed despite the marker"))
+    notice = packaged.drop_unavailable_splits(
+        config, cached=False, marker=marker, probe=lambda: pytest.fail("probed despite the marker")
+    )
     assert config["evaluation"]["splits"] == ["test-clean"]
     assert notice.count("\n") == 0 and "apt-get update" in notice and str(marker) in notice
 
 
 # --- the gate ----------------------------------------------------------------------------------------------------
 
+
 def test_gate_keeps_the_split_when_cached_or_offered_and_drops_it_otherwise(tmp_path):
     def config() -> dict:
-        return {"evaluation": {"splits": ["test-other", "real-test"]}, "compression": {"splits": ["real-test"]},
-                "data": {"test_splits": ["test-clean"]}}
+        return {
+            "evaluation": {"splits": ["test-other", "real-test"]},
+            "compression": {"splits": ["real-test"]},
+            "data": {"test_splits": ["test-clean"]},
+        }
 
     marker = tmp_path / "none"
     kept = config()
-    assert packaged.drop_unavailable_splits(kept, cached=True, marker=marker, probe=lambda: "no lists") is None
+    assert (
+        packaged.drop_unavailable_splits(kept, cached=True, marker=marker, probe=lambda: "no lists") is None
+    )
     assert kept == config()
     assert packaged.drop_unavailable_splits(kept, cached=False, marker=marker, probe=lambda: None) is None
     assert kept == config()
@@ -214,29 +252,43 @@ def test_gate_keeps_the_split_when_cached_or_offered_and_drops_it_otherwise(tmp_
     assert dropped["compression"]["splits"] == [] and "no lists" in notice and "apt-get update" in notice
     # a config that never asks for the split is not probed
     other = {"evaluation": {"splits": ["test-clean"]}}
-    assert packaged.drop_unavailable_splits(other, cached=False, marker=marker,
-                                            probe=lambda: pytest.fail("probed")) is None
+    assert (
+        packaged.drop_unavailable_splits(
+            other, cached=False, marker=marker, probe=lambda: pytest.fail("probed")
+        )
+        is None
+    )
 
 
 def test_probe_reads_apt_cache_policy(tmp_path, monkeypatch):
     def policy(candidate: str):
         def run(cmd, **kwargs):
             assert cmd[:2] == ["apt-cache", "policy"]
-            out = "".join(f"{p}:\n  Installed: (none)\n  Candidate: {candidate}\n  Version table:\n" for p in cmd[2:])
+            out = "".join(
+                f"{p}:\n  Installed: (none)\n  Candidate: {candidate}\n  Version table:\n" for p in cmd[2:]
+            )
             return subprocess.CompletedProcess(cmd, 0, out, "")
+
         return run
 
     monkeypatch.setattr(packaged.shutil, "which", lambda tool: f"/usr/bin/{tool}")
     assert packaged.unavailable_reason(run=policy("1.6.1-1")) is None
     assert "offer no asterisk-core-sounds-en-wav" in packaged.unavailable_reason(run=policy("(none)"))
-    monkeypatch.setattr(packaged.shutil, "which", lambda tool: None if tool == "apt-get" else f"/usr/bin/{tool}")
+    monkeypatch.setattr(
+        packaged.shutil, "which", lambda tool: None if tool == "apt-get" else f"/usr/bin/{tool}"
+    )
     assert "apt-get is not installed" in packaged.unavailable_reason(run=policy("1.6.1-1"))
 
 
 def _dry_run(tmp_path: Path, offered: bool) -> str:
-    proc = subprocess.run([sys.executable, "-m", "snakemake", "-n", "all", "--directory", str(tmp_path / "work")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=600,
-                          env=apt_stub_env(tmp_path / "bin", offered=offered))
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakemake", "-n", "all", "--directory", str(tmp_path / "work")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=apt_stub_env(tmp_path / "bin", offered=offered),
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return proc.stdout + proc.stderr
 
@@ -259,6 +311,7 @@ def test_default_dag_with_and_without_the_packages(tmp_path):
 
 # --- the training text never holds a real-test sentence ------------------------------------------------------------
 
+
 def _default_config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
@@ -273,7 +326,10 @@ def test_no_generable_sentence_check_catches_training_text():
         assert all(set(t.split()) <= set(LEXICONS[spec.lexicon]) for t in texts)
         long = [t for t in texts if len(t.split()) >= packaged.SENTENCE_WORDS]
         assert long and packaged.generable_transcripts(long[:20], LEXICONS) == long[:20]
-    real_like = ["please enter your password followed by the pound key", "he was not an ill disposed young man"]
+    real_like = [
+        "please enter your password followed by the pound key",
+        "he was not an ill disposed young man",
+    ]
     assert packaged.generable_transcripts(real_like, LEXICONS) == []
     short = " ".join(LEXICONS["basic"][:2])  # two words: may appear in training, not a sentence here
     assert packaged.generable_transcripts([short], LEXICONS) == []
@@ -290,10 +346,17 @@ def test_build_refuses_a_split_that_training_text_could_hold(fake_debs, tmp_path
 
 # --- sentences-only score, default config ----------------------------------------------------------------------------
 
+
 def test_sentence_scores_cover_only_utterances_of_three_words_or_more():
-    rows = [{"GROUNDTRUTH": "yes", "GREEDY": "no", "BEAMSEARCH": "no"},
-            {"GROUNDTRUTH": "thank you", "GREEDY": "thank", "BEAMSEARCH": "thank you"},
-            {"GROUNDTRUTH": "please hold the line", "GREEDY": "please hold a line", "BEAMSEARCH": "please hold the line"}]
+    rows = [
+        {"GROUNDTRUTH": "yes", "GREEDY": "no", "BEAMSEARCH": "no"},
+        {"GROUNDTRUTH": "thank you", "GREEDY": "thank", "BEAMSEARCH": "thank you"},
+        {
+            "GROUNDTRUTH": "please hold the line",
+            "GREEDY": "please hold a line",
+            "BEAMSEARCH": "please hold the line",
+        },
+    ]
     s = score_sentences(rows, 3)
     assert s["utterances"] == 1 and s["words"] == 4 and s["min_words"] == 3
     assert s["greedy_wer"] == pytest.approx(0.25) and s["beam_wer"] == 0.0
@@ -313,23 +376,34 @@ def test_default_config_trains_three_seeds_and_evaluates_real_test():
 
 # --- the headline figure ------------------------------------------------------------------------------------------------
 
+
 def _write_csv(path: Path, header: list[str], rows: list[list]) -> Path:
     path.write_text(",".join(header) + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
     return path
 
 
 def test_headline_figure_from_small_tables(tmp_path):
-    table = _write_csv(tmp_path / "wer_table.csv",
-                       ["variant", "split", "params", "seeds", "greedy_wer", "greedy_wer_low", "greedy_wer_high", "rtf"],
-                       [["contextnet", "test-other", 600000, 3, 0.8, 0.75, 0.85, 0.02],
-                        ["lowrank", "test-other", 590000, 3, 0.7, 0.66, 0.74, 0.03],
-                        ["contextnet", "real-test", 600000, 3, 1.05, 1.0, 1.1, 0.02],
-                        ["lowrank", "real-test", 590000, 3, 1.02, 0.97, 1.08, 0.03],
-                        ["lowrank", "test-clean", 590000, 3, 0.1, 0.08, 0.12, 0.03]])
-    compression = _write_csv(tmp_path / "compression.csv", ["variant", "fraction", "split", "params", "greedy_wer"],
-                             [[f"{v}/seed_1", f, s, int(6e5 * (f + 0.2)), 0.8 + (1 - f)]
-                              for v in ("contextnet", "lowrank") for f in (1.0, 0.5, 0.25)
-                              for s in ("test-other", "real-test")])
+    table = _write_csv(
+        tmp_path / "wer_table.csv",
+        ["variant", "split", "params", "seeds", "greedy_wer", "greedy_wer_low", "greedy_wer_high", "rtf"],
+        [
+            ["contextnet", "test-other", 600000, 3, 0.8, 0.75, 0.85, 0.02],
+            ["lowrank", "test-other", 590000, 3, 0.7, 0.66, 0.74, 0.03],
+            ["contextnet", "real-test", 600000, 3, 1.05, 1.0, 1.1, 0.02],
+            ["lowrank", "real-test", 590000, 3, 1.02, 0.97, 1.08, 0.03],
+            ["lowrank", "test-clean", 590000, 3, 0.1, 0.08, 0.12, 0.03],
+        ],
+    )
+    compression = _write_csv(
+        tmp_path / "compression.csv",
+        ["variant", "fraction", "split", "params", "greedy_wer"],
+        [
+            [f"{v}/seed_1", f, s, int(6e5 * (f + 0.2)), 0.8 + (1 - f)]
+            for v in ("contextnet", "lowrank")
+            for f in (1.0, 0.5, 0.25)
+            for s in ("test-other", "real-test")
+        ],
+    )
     runs = {f"{v}/seed_{s}": v for v in ("contextnet", "lowrank") for s in (1, 2, 3)}
     t, c = read_rows(table), read_rows(compression)
     points = headline_points(t, c, ["test-other", "real-test"], runs)

@@ -31,10 +31,25 @@ def rehearsal_config() -> dict:
 
 
 def snakemake(workspace: Path, *args: str) -> str:
-    result = subprocess.run([sys.executable, "-m", "snakemake", *args, "--configfile", str(CONFIG),
-                             "--directory", str(workspace)], cwd=ROOT, capture_output=True, text=True)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            *args,
+            "--configfile",
+            str(CONFIG),
+            "--directory",
+            str(workspace),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
     if result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
     return result.stdout
 
 
@@ -47,19 +62,43 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_output_of_all_exists_and_is_not_empty(workspace: Path) -> None:
     lines = snakemake(workspace, "--summary", "--nolock").strip().splitlines()
-    header, rows = lines[0].split("\t"), [dict(zip(lines[0].split("\t"), line.split("\t"), strict=True))
-                                          for line in lines[1:]]
+    header, rows = (
+        lines[0].split("\t"),
+        [dict(zip(lines[0].split("\t"), line.split("\t"), strict=True)) for line in lines[1:]],
+    )
     assert header[:3] == ["output_file", "date", "rule"] and len(rows) > 50
-    stale = [(r["output_file"], r["status"], r["plan"]) for r in rows if (r["status"], r["plan"]) != ("ok", "no update")]
+    stale = [
+        (r["output_file"], r["status"], r["plan"])
+        for r in rows
+        if (r["status"], r["plan"]) != ("ok", "no update")
+    ]
     assert not stale
     empty = [r["output_file"] for r in rows if (workspace / r["output_file"]).stat().st_size == 0]
     assert not empty
     rules = {r["rule"] for r in rows}
     # the stages of `all`, each with a log and a benchmark of its jobs
-    assert {"synthesize_corpus", "vocabulary", "train", "evaluate", "wer_table", "loss_grid", "plot_landscape",
-            "landscape_video", "integrated_gradients", "attribution_video", "trajectory_plane", "interpolation",
-            "sharpness", "plot_geometry", "representations", "representation_similarity", "compression",
-            "plot_compression", "representation_video", "training_curves"} <= rules
+    assert {
+        "synthesize_corpus",
+        "vocabulary",
+        "train",
+        "evaluate",
+        "wer_table",
+        "loss_grid",
+        "plot_landscape",
+        "landscape_video",
+        "integrated_gradients",
+        "attribution_video",
+        "trajectory_plane",
+        "interpolation",
+        "sharpness",
+        "plot_geometry",
+        "representations",
+        "representation_similarity",
+        "compression",
+        "plot_compression",
+        "representation_video",
+        "training_curves",
+    } <= rules
     assert rules <= {p.name for p in (workspace / "benchmarks").iterdir()}
     assert rules <= {p.name for p in (workspace / "logs").iterdir()}
 
@@ -69,7 +108,10 @@ def test_vocabulary_has_the_recipes_1024_word_pieces(workspace: Path) -> None:
     from lowrank_asr.text.vocabulary import SentencePieceVocabulary, load_vocabulary
 
     vocab = load_vocabulary(workspace / "resources" / "vocab" / "vocab.json")
-    assert isinstance(vocab, SentencePieceVocabulary) and vocab.size == rehearsal_config()["vocabulary"]["size"] == 1024
+    assert (
+        isinstance(vocab, SentencePieceVocabulary)
+        and vocab.size == rehearsal_config()["vocabulary"]["size"] == 1024
+    )
     rows = read_transcripts(workspace / "resources" / "transcripts" / "train-clean-100.tsv")
     words = sum(len(r.transcript.split()) for r in rows)
     ids = [i for r in rows for i in vocab.encode(r.transcript)]  # raises if a transcript needs <unk>

@@ -94,8 +94,20 @@ json.dump(result, open(f"{out}/result.json", "w"))
 @pytest.fixture(scope="module")
 def replicated(speech_corpus, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("replicas")
-    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(ROOT / "lib"), json.dumps(speech_corpus.shards),
-                           str(speech_corpus.vocab_path), str(out)], capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            SCRIPT,
+            str(ROOT / "lib"),
+            json.dumps(speech_corpus.shards),
+            str(speech_corpus.vocab_path),
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-5000:]
     return json.loads((out / "result.json").read_text())
 
@@ -133,6 +145,8 @@ def test_batch_statistics_are_per_replica(replicated) -> None:
     """Documented difference: batch norm in training mode normalises each replica's share with its own
     statistics, so the same global batch gives (slightly) different updates on two replicas."""
     one, two = replicated["batch_statistics"]
-    diff = max(float(np.max(np.abs(np.array(a) - np.array(b)))) for a, b in zip(one["weights"], two["weights"],
-                                                                               strict=True))
+    diff = max(
+        float(np.max(np.abs(np.array(a) - np.array(b))))
+        for a, b in zip(one["weights"], two["weights"], strict=True)
+    )
     assert diff > 1e-6

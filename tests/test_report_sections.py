@@ -13,7 +13,11 @@ CATEGORY = re.compile(r"""["'](\d+)\. ([A-Z][^"']*)["']""")
 
 
 def rule_categories() -> set[tuple[int, str]]:
-    return {(int(n), name) for smk in (ROOT / "rules").glob("*.smk") for n, name in CATEGORY.findall(smk.read_text())}
+    return {
+        (int(n), name)
+        for smk in (ROOT / "rules").glob("*.smk")
+        for n, name in CATEGORY.findall(smk.read_text())
+    }
 
 
 def test_categories_are_numbered_once_and_without_gaps():
@@ -32,8 +36,10 @@ def test_the_opening_text_introduces_every_section_in_order():
 
 def test_the_opening_text_renders_without_warnings():
     text = jinja2.Template((ROOT / "report" / "workflow.rst").read_text()).render(
-        snakemake={"config": {"variants": {"a": {}, "b": {}}, "training": {"epochs": 3}}})
+        snakemake={"config": {"variants": {"a": {}, "b": {}}, "training": {"epochs": 3}}}
+    )
     assert "2 variants, 3 epochs" in text
-    html = docutils.core.publish_parts(text, writer="html", settings_overrides={"report_level": 2,
-                                                                                 "halt_level": 2})["body"]
+    html = docutils.core.publish_parts(
+        text, writer="html", settings_overrides={"report_level": 2, "halt_level": 2}
+    )["body"]
     assert html.count("<li>") == len(rule_categories())

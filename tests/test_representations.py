@@ -38,12 +38,21 @@ from lowrank_asr.representations.spectra import numerical_rank, singular_values
 from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
 # config/smoke.yaml's encoder (3 blocks, strides 1, 2, 2; one residual block), a CTC head to build fast.
-SMOKE = {"blocks": [{"layers": 1, "channels": 32, "stride": 1, "repeat": 1},
-                    {"layers": 2, "channels": 32, "stride": 2, "repeat": 1},
-                    {"layers": 1, "channels": 48, "stride": 2, "repeat": 1}],
-         "kernel_size": 5, "decoder": "ctc"}
-VARIANTS = {"separable": {}, "lowrank": {"conv": "lowrank"}, "rank2": {"conv": "rank", "rank": 2},
-            "wave": {"frontend": "wave", "wave_frontend": {"filters": 8, "kernel": 400, "stride": 160}}}
+SMOKE = {
+    "blocks": [
+        {"layers": 1, "channels": 32, "stride": 1, "repeat": 1},
+        {"layers": 2, "channels": 32, "stride": 2, "repeat": 1},
+        {"layers": 1, "channels": 48, "stride": 2, "repeat": 1},
+    ],
+    "kernel_size": 5,
+    "decoder": "ctc",
+}
+VARIANTS = {
+    "separable": {},
+    "lowrank": {"conv": "lowrank"},
+    "rank2": {"conv": "rank", "rank": 2},
+    "wave": {"frontend": "wave", "wave_frontend": {"filters": 8, "kernel": 400, "stride": 160}},
+}
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +104,9 @@ def test_kernel_spectrum_of_a_kernel_with_known_filter_ranks():
     spec = kernel_spectrum(w)
     assert spec.filter_rank.tolist() == [1, 2, 3, 4]
     np.testing.assert_allclose(spec.filter_singular_values[3], [1, 1 / 2, 1 / 3, 1 / 4, 0], atol=1e-12)
-    assert spec.filter_stable_rank[0] == pytest.approx(1.0) and spec.filter_effective_rank[0] == pytest.approx(1.0)
+    assert spec.filter_stable_rank[0] == pytest.approx(1.0) and spec.filter_effective_rank[
+        0
+    ] == pytest.approx(1.0)
     np.testing.assert_allclose(spec.singular_values, np.linalg.svd(w.reshape(k * c, o), compute_uv=False))
     assert spec.singular_values.shape == (o,) and spec.filter_singular_values.shape == (o, k)
     with pytest.raises(PipelineError, match="kernel"):
@@ -194,8 +205,9 @@ def test_block_output_in_a_d_dimensional_subspace_gives_d():
     assert spec.components.tolist() == [d, d, d]
     assert numerical_rank(np.sqrt(spec.eigenvalues), rtol=1e-6) == d
     assert spec.effective_rank == pytest.approx(d, abs=0.1)
-    np.testing.assert_allclose(acc.covariance(), np.cov(np.concatenate(everything).astype(np.float64).T),
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        acc.covariance(), np.cov(np.concatenate(everything).astype(np.float64).T), atol=1e-10
+    )
 
 
 def test_components_for_variance_counts():
@@ -241,20 +253,26 @@ def test_cka_near_zero_for_independent_features():
 def test_streamed_cka_equals_one_shot_and_uses_fixed_memory():
     rng = np.random.default_rng(7)
     xs = [rng.standard_normal((300, 5)), rng.standard_normal((300, 3))]
-    ys = [xs[0] @ rng.standard_normal((5, 4)) + 0.1 * rng.standard_normal((300, 4)), rng.standard_normal((300, 6))]
+    ys = [
+        xs[0] @ rng.standard_normal((5, 4)) + 0.1 * rng.standard_normal((300, 4)),
+        rng.standard_normal((300, 6)),
+    ]
     acc = StreamingCKA([5, 3], [4, 6])
     sizes = []
     for start in range(0, 300, 70):
-        acc.update([x[start:start + 70].astype(np.float32) for x in xs],
-                   [y[start:start + 70].astype(np.float32) for y in ys])
+        acc.update(
+            [x[start : start + 70].astype(np.float32) for x in xs],
+            [y[start : start + 70].astype(np.float32) for y in ys],
+        )
         sizes.append(sum(a.nbytes for row in acc.cross for a in row))
     assert len(set(sizes)) == 1
     got = acc.matrix()
     assert got.shape == (2, 2)
     for i in range(2):
         for j in range(2):
-            assert got[i, j] == pytest.approx(linear_cka(xs[i].astype(np.float32), ys[j].astype(np.float32)),
-                                              abs=1e-12)
+            assert got[i, j] == pytest.approx(
+                linear_cka(xs[i].astype(np.float32), ys[j].astype(np.float32)), abs=1e-12
+            )
     assert got[0, 0] > 0.5 > got[1, 0]
     with pytest.raises(PipelineError, match="same frames"):
         acc.update([xs[0][:5], xs[1][:4]], [ys[0][:5], ys[1][:5]])
@@ -322,13 +340,22 @@ def test_truncation_full_rank_reproduces_and_rank_r_is_best_approximation():
 
 def test_parameter_count_of_a_rank_r_layer():
     assert factor_params(64, 32, 5) == 5 * (64 + 32)
-    assert layer_params(64, 32, 5) == 5 * 96           # factors are smaller than the dense weight
-    assert layer_params(64, 32, 30) == 64 * 32         # not worth factorising: counted dense
+    assert layer_params(64, 32, 5) == 5 * 96  # factors are smaller than the dense weight
+    assert layer_params(64, 32, 30) == 64 * 32  # not worth factorising: counted dense
     assert rank_for_fraction((64, 32), 0.25) == 8 and rank_for_fraction((64, 32), 1.0) == 32
     assert rank_for_fraction((64, 32), 0.001) == 1
     # ⌈f · min(C, O)⌉, values worked out by hand: 0.25 · 10 = 2.5 -> 3 (round-half-even would give 2)
-    hand = {((10, 16), 0.25): 3, ((16, 10), 0.25): 3, ((10, 16), 0.5): 5, ((7, 9), 0.5): 4, ((30, 40), 0.1): 3,
-            ((144, 144), 0.25): 36, ((6, 100), 0.34): 3, ((6, 100), 1 / 3): 2, ((5, 5), 0.01): 1}
+    hand = {
+        ((10, 16), 0.25): 3,
+        ((16, 10), 0.25): 3,
+        ((10, 16), 0.5): 5,
+        ((7, 9), 0.5): 4,
+        ((30, 40), 0.1): 3,
+        ((144, 144), 0.25): 36,
+        ((6, 100), 0.34): 3,
+        ((6, 100), 1 / 3): 2,
+        ((5, 5), 0.01): 1,
+    }
     assert {key: rank_for_fraction(*key) for key in hand} == hand
     with pytest.raises(PipelineError, match="fraction"):
         rank_for_fraction((4, 4), 0.0)
@@ -344,7 +371,9 @@ def test_truncate_encoder_full_rank_keeps_outputs_and_low_rank_counts(models):
     assert len(originals) == 1 + 2 + 1 + 1 + 3 * 2  # pointwise per conv layer, one res_conv, SE fc1/fc2 x3
     full = truncate_encoder(model, 1.0, originals)
     assert full.model_params == n_params
-    np.testing.assert_array_equal(block_outputs(model, audio, audio_len)[-1][0], before)  # weights kept as they are
+    np.testing.assert_array_equal(
+        block_outputs(model, audio, audio_len)[-1][0], before
+    )  # weights kept as they are
 
     low = truncate_encoder(model, 0.25, originals)
     variables = encoder_dense_weights(model)
@@ -371,8 +400,10 @@ def test_compression_batch_norm_reestimation_pools_valid_frames(models, variant)
     assert len(norms) == 4 + 1  # one per conv layer and the residual branch's; the wave front end has none
     saved = [(bn.moving_mean.numpy(), bn.moving_variance.numpy()) for bn in norms]
     first = model.encoder.blocks[0].layers_[0]
-    batches = [dict(zip(("audio", "audio_len"), _audio(lens, seed), strict=True))
-               for seed, lens in enumerate([(8000, 5200), (6000, 3000)])]
+    batches = [
+        dict(zip(("audio", "audio_len"), _audio(lens, seed), strict=True))
+        for seed, lens in enumerate([(8000, 5200), (6000, 3000)])
+    ]
     frames = []
     for batch in batches:
         x, x_len = model.featurize(batch["audio"], batch["audio_len"])
@@ -385,9 +416,13 @@ def test_compression_batch_norm_reestimation_pools_valid_frames(models, variant)
         np.testing.assert_allclose(first.bn.moving_mean.numpy(), pooled.mean(axis=0), rtol=1e-4, atol=1e-6)
         np.testing.assert_allclose(first.bn.moving_variance.numpy(), pooled.var(axis=0), rtol=1e-4, atol=1e-6)
         # pooled, not the average of per-batch means: the batches have different frame counts
-        assert not np.allclose(pooled.mean(axis=0), np.mean([f.mean(axis=0) for f in frames], axis=0), atol=1e-6)
+        assert not np.allclose(
+            pooled.mean(axis=0), np.mean([f.mean(axis=0) for f in frames], axis=0), atol=1e-6
+        )
         for bn, (mean, var) in zip(norms, saved, strict=True):
-            assert not np.array_equal(bn.moving_mean.numpy(), mean) and not np.array_equal(bn.moving_variance.numpy(), var)
+            assert not np.array_equal(bn.moving_mean.numpy(), mean) and not np.array_equal(
+                bn.moving_variance.numpy(), var
+            )
         with pytest.raises(PipelineError, match="no batch"):
             PreciseBatchNorm(model).recompute([])
     finally:
@@ -423,8 +458,11 @@ def trained(speech_corpus, tmp_path_factory):
     vocab = load_vocabulary(speech_corpus.vocab_path)
     root = tmp_path_factory.mktemp("weights")
     out = {}
-    for name, over, seed in [("low1", {"conv": "lowrank"}, 1), ("low2", {"conv": "lowrank"}, 2),
-                             ("sep", {}, 3)]:
+    for name, over, seed in [
+        ("low1", {"conv": "lowrank"}, 1),
+        ("low2", {"conv": "lowrank"}, 2),
+        ("sep", {}, 3),
+    ]:
         keras.utils.set_random_seed(seed)
         save_weights(build_model({**SMOKE, **over}, vocab.size), root / f"{name}.weights.h5")
         out[name] = ({**SMOKE, **over}, root / f"{name}.weights.h5")
@@ -437,8 +475,14 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
 
     cfg, w1 = trained["low1"]
     w2 = trained["low2"][1]
-    kw = dict(model_cfg=cfg, vocab_path=speech_corpus.vocab_path, data_files=speech_corpus.shards, subset=6,
-              epoch_weights={2: w2, 1: w1}, final_weights_path=w2)
+    kw = dict(
+        model_cfg=cfg,
+        vocab_path=speech_corpus.vocab_path,
+        data_files=speech_corpus.shards,
+        subset=6,
+        epoch_weights={2: w2, 1: w1},
+        final_weights_path=w2,
+    )
     small = dict(variant_representations(batch_size=2, **kw))
     big = dict(variant_representations(batch_size=8, **kw))
     assert list(small) == [1, 2]
@@ -461,9 +505,11 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
     np.testing.assert_allclose(np.diag(small[2].cka_final), 1.0, atol=1e-9)  # the final epoch against itself
     assert {spec.filter_rank.max() for k, spec in small[1].kernels if "/conv" in k.name} == {1}
 
-    path = write_representations(tmp_path / "lowrank" / "epoch_001.h5", small[1],
-                                 provenance(seed=0, config={}, code="abc", variant="lowrank", epoch=1, final_epoch=2,
-                                            split="x"))
+    path = write_representations(
+        tmp_path / "lowrank" / "epoch_001.h5",
+        small[1],
+        provenance(seed=0, config={}, code="abc", variant="lowrank", epoch=1, final_epoch=2, split="x"),
+    )
     back = read_representations(path)
     assert back["attrs"]["variant"] == "lowrank" and back["attrs"]["format"] == "lowrank-asr/representations"
     assert back["attrs"]["code_hash"] == "abc" and back["attrs"]["package_version"]
@@ -472,13 +518,18 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
     assert back["kernels"]["C1"]["conv1"]["filter_rank"].tolist() == [1] * 32
     conv = back["kernels"]["C1"]["conv1"]
     assert conv["attrs"]["normalisation"] == "unit_filter_norm"
-    np.testing.assert_allclose(np.sum(conv["filter_singular_values"] ** 2, axis=1), 1.0, rtol=1e-9)  # unit filters
+    np.testing.assert_allclose(
+        np.sum(conv["filter_singular_values"] ** 2, axis=1), 1.0, rtol=1e-9
+    )  # unit filters
     assert back["activations"]["C2"]["attrs"]["frames"] == small[1].activations[2].frames
     with pytest.raises(PipelineError, match="final_epoch"):
-        write_representations(tmp_path / "x.h5", small[1], provenance(seed=0, config={}, code="abc", variant="v",
-                                                                      epoch=1))
+        write_representations(
+            tmp_path / "x.h5", small[1], provenance(seed=0, config={}, code="abc", variant="v", epoch=1)
+        )
     with pytest.raises(PipelineError, match="code_hash"):
-        write_representations(tmp_path / "x.h5", small[1], {"variant": "v", "epoch": 1, "seed": 0, "final_epoch": 2})
+        write_representations(
+            tmp_path / "x.h5", small[1], {"variant": "v", "epoch": 1, "seed": 0, "final_epoch": 2}
+        )
 
 
 def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
@@ -489,8 +540,16 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
     cfgs = {n: trained["low1" if n == "copy" else n][0] for n in names}
     paths = {n: trained["low1" if n == "copy" else n][1] for n in names}
     epochs = {1: paths, 2: {**paths, "copy": trained["low2"][1]}}
-    results = list(variant_similarities(model_cfgs=cfgs, vocab_path=speech_corpus.vocab_path, epoch_weights=epochs,
-                                        data_files=speech_corpus.shards, subset=4, batch_size=3))
+    results = list(
+        variant_similarities(
+            model_cfgs=cfgs,
+            vocab_path=speech_corpus.vocab_path,
+            epoch_weights=epochs,
+            data_files=speech_corpus.shards,
+            subset=4,
+            batch_size=3,
+        )
+    )
     assert [r[0] for r in results] == [1, 2]
     _, cka, ids = results[0]
     assert list(cka) == [("low1", "copy"), ("low1", "sep"), ("copy", "sep")] and len(ids) == 4
@@ -499,7 +558,13 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
     np.testing.assert_allclose(cka[("low1", "sep")], cka[("copy", "sep")], atol=1e-9)
     assert np.all(np.diag(results[1][1][("low1", "copy")]) < 1 - 1e-3)  # epoch 2 loaded other weights
     blocks = {n: ["C0", "C1", "C2"] for n in names}
-    path = write_variant_similarity(tmp_path / "variants_epoch_001.h5", cka, blocks, ids, provenance(seed=1, config={}, code="abc", epoch=1))
+    path = write_variant_similarity(
+        tmp_path / "variants_epoch_001.h5",
+        cka,
+        blocks,
+        ids,
+        provenance(seed=1, config={}, code="abc", epoch=1),
+    )
     back = read_variant_similarity(path)
     assert set(back["cka"]) == set(cka) and back["attrs"]["variants"] == names
     np.testing.assert_allclose(back["cka"][("low1", "sep")][0], cka[("low1", "sep")])
@@ -515,8 +580,9 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
 
     vocab = load_vocabulary(speech_corpus.vocab_path)
     keras.utils.set_random_seed(4)
-    model = build_model({**SMOKE, "decoder": "rnnt", "embed_dim": 8, "pred_units": 16, "joint_units": 16},
-                        vocab.size)
+    model = build_model(
+        {**SMOKE, "decoder": "rnnt", "embed_dim": 8, "pred_units": 16, "joint_units": 16}, vocab.size
+    )
 
     def data():
         return make_dataset(speech_corpus.shards, vocab, batch_size=4, training=False, seed=0)
@@ -525,12 +591,16 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
     evaluated = error_rates([r.reference for r in rows], [r.greedy for r in rows])
     weights = [w.numpy().copy() for w in model.weights]
     n_params = trainable_params(model)  # as the WER table counts: BN moving statistics left out
-    sweep = compression_sweep(model, vocab, [0.25, 1.0], {"dev": data}, data, calibration_batches=2,
-                              max_symbols_per_step=2)
+    sweep = compression_sweep(
+        model, vocab, [0.25, 1.0], {"dev": data}, data, calibration_batches=2, max_symbols_per_step=2
+    )
     full, low = sweep
     assert [r["fraction"] for r in sweep] == [1.0, 0.25]
     assert (full["greedy_wer"], full["greedy_cer"]) == (evaluated.wer, evaluated.cer), evaluated
-    assert evaluated.cer not in (0.0, 1.0)  # random weights emit many characters: a value that tells decodes apart
+    assert evaluated.cer not in (
+        0.0,
+        1.0,
+    )  # random weights emit many characters: a value that tells decodes apart
     assert full["params"] == n_params and full["recalibration_batches"] == 0
     assert low["params"] < n_params and low["recalibration_batches"] == 2 and low["utterances"] == 8
     for before, after in zip(weights, model.weights, strict=True):  # weights and BN statistics restored

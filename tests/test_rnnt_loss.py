@@ -90,10 +90,17 @@ def random_batch(rng, lengths_t, lengths_u, v, t_max=None, u_max=None, dtype=np.
     return logits, labels, np.array(lengths_t, np.int32), np.array(lengths_u, np.int32)
 
 
-@pytest.mark.parametrize("lengths_t,lengths_u,v", [
-    ([1], [0], 2), ([1], [3], 3), ([4], [0], 3), ([3, 2, 4], [2, 1, 3], 4),
-    ([5, 1, 3], [3, 2, 0], 5), ([2, 6], [4, 2], 3),
-])
+@pytest.mark.parametrize(
+    "lengths_t,lengths_u,v",
+    [
+        ([1], [0], 2),
+        ([1], [3], 3),
+        ([4], [0], 3),
+        ([3, 2, 4], [2, 1, 3], 4),
+        ([5, 1, 3], [3, 2, 0], 5),
+        ([2, 6], [4, 2], 3),
+    ],
+)
 def test_matches_brute_force_and_dp(lengths_t, lengths_u, v):
     rng = np.random.default_rng(sum(lengths_t) * 10 + v)
     logits, labels, lt, lu = random_batch(rng, lengths_t, lengths_u, v)
@@ -126,7 +133,9 @@ def test_nonzero_blank_index(blank):
     for b in range(3):
         want = brute_force_rnnt(logits[b, : lt[b], : lu[b] + 1], labels[b, : lu[b]], blank=blank)
         assert got[b] == pytest.approx(want, abs=1e-8)
-        assert want != pytest.approx(brute_force_rnnt(logits[b, : lt[b], : lu[b] + 1], labels[b, : lu[b]]), abs=1e-3)
+        assert want != pytest.approx(
+            brute_force_rnnt(logits[b, : lt[b], : lu[b] + 1], labels[b, : lu[b]]), abs=1e-3
+        )
     padded = labels.copy()
     for i, n in enumerate(lu):
         padded[i, n:] = others[-1]
@@ -134,7 +143,9 @@ def test_nonzero_blank_index(blank):
     # class k of the moved problem is class perm[k] of the original: the blank (0) lands on index ``blank``
     perm = np.array([*range(1, blank + 1), 0, *range(blank + 1, v)])
     inverse = np.argsort(perm)  # original class c is class inverse[c] of the moved problem
-    labels0 = np.where(np.arange(3)[None, :] < lu[:, None], rng.integers(1, v, size=(3, 3)), 0).astype(np.int32)
+    labels0 = np.where(np.arange(3)[None, :] < lu[:, None], rng.integers(1, v, size=(3, 3)), 0).astype(
+        np.int32
+    )
     moved_labels = inverse[labels0].astype(np.int32)
     x, moved_x = tf.constant(logits), tf.constant(logits[..., perm])
     with tf.GradientTape(persistent=True) as tape:
@@ -142,8 +153,9 @@ def test_nonzero_blank_index(blank):
         loss = tf.reduce_sum(rnnt_loss(x, labels0, lt, lu))
         moved = tf.reduce_sum(rnnt_loss(moved_x, moved_labels, lt, lu, blank=blank))
     assert moved.numpy() == pytest.approx(loss.numpy(), abs=1e-9)
-    np.testing.assert_allclose(tape.gradient(moved, moved_x).numpy(), tape.gradient(loss, x).numpy()[..., perm],
-                               atol=1e-9)
+    np.testing.assert_allclose(
+        tape.gradient(moved, moved_x).numpy(), tape.gradient(loss, x).numpy()[..., perm], atol=1e-9
+    )
 
 
 def test_gradient_matches_graves_and_finite_differences():
@@ -164,8 +176,9 @@ def test_gradient_matches_graves_and_finite_differences():
         plus, minus = logits.copy(), logits.copy()
         plus[idx] += eps
         minus[idx] -= eps
-        fd[idx] = (rnnt_loss(plus, labels, lt, lu).numpy().sum()
-                   - rnnt_loss(minus, labels, lt, lu).numpy().sum()) / (2 * eps)
+        fd[idx] = (
+            rnnt_loss(plus, labels, lt, lu).numpy().sum() - rnnt_loss(minus, labels, lt, lu).numpy().sum()
+        ) / (2 * eps)
     np.testing.assert_allclose(grad, fd, atol=1e-6)
 
 
@@ -182,7 +195,9 @@ def test_float32_gradient_finite_differences():
         plus, minus = logits.copy(), logits.copy()
         plus[idx] += eps
         minus[idx] -= eps
-        fd = (rnnt_loss(plus, labels, lt, lu).numpy()[0] - rnnt_loss(minus, labels, lt, lu).numpy()[0]) / (2 * eps)
+        fd = (rnnt_loss(plus, labels, lt, lu).numpy()[0] - rnnt_loss(minus, labels, lt, lu).numpy()[0]) / (
+            2 * eps
+        )
         assert grad[idx] == pytest.approx(fd, abs=2e-3)
 
 
@@ -209,14 +224,21 @@ def test_padding_invariance_and_zero_gradient_on_padding():
 
 
 def test_tf_function_unknown_shapes_and_half_precision():
-    fn = tf.function(rnnt_loss, input_signature=[
-        tf.TensorSpec([None, None, None, None], tf.float32), tf.TensorSpec([None, None], tf.int32),
-        tf.TensorSpec([None], tf.int32), tf.TensorSpec([None], tf.int32)])
+    fn = tf.function(
+        rnnt_loss,
+        input_signature=[
+            tf.TensorSpec([None, None, None, None], tf.float32),
+            tf.TensorSpec([None, None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+        ],
+    )
     rng = np.random.default_rng(5)
     for lengths_t, lengths_u in [([3, 2], [2, 1]), ([4, 5, 1], [3, 0, 1])]:
         logits, labels, lt, lu = random_batch(rng, lengths_t, lengths_u, 5, dtype=np.float32)
-        np.testing.assert_allclose(fn(logits, labels, lt, lu).numpy(),
-                                   rnnt_loss(logits, labels, lt, lu).numpy(), rtol=1e-6)
+        np.testing.assert_allclose(
+            fn(logits, labels, lt, lu).numpy(), rnnt_loss(logits, labels, lt, lu).numpy(), rtol=1e-6
+        )
         half = rnnt_loss(tf.constant(logits, tf.float16), labels, lt, lu)
         assert half.dtype == tf.float32
         np.testing.assert_allclose(half.numpy(), fn(logits, labels, lt, lu).numpy(), rtol=1e-2)
@@ -232,7 +254,9 @@ def test_no_nan_with_extreme_logits():
         loss = rnnt_loss(x, labels, [5], [3])
     grad = tape.gradient(loss, x).numpy()
     assert np.isfinite(loss.numpy()).all() and np.isfinite(grad).all()
-    assert loss.numpy()[0] == pytest.approx(brute_force_rnnt(logits[0].astype(np.float64), labels[0]), rel=1e-5)
+    assert loss.numpy()[0] == pytest.approx(
+        brute_force_rnnt(logits[0].astype(np.float64), labels[0]), rel=1e-5
+    )
 
 
 def brute_force_ctc(logits, labels):

@@ -56,11 +56,27 @@ def test_an_unreadable_index_says_how_to_rebuild_it(tmp_path: Path) -> None:
 
 def test_per_epoch_analyses_list_the_index_not_the_shards(tmp_path: Path) -> None:
     """With 64 shards per split, listing them made 3 000 analysis jobs cost ~200 000 input files to resolve."""
-    targets = ["results/landscape/contextnet_s/shards/epoch_001.shard0.h5",
-               "results/attribution/contextnet_s/epoch_001.h5"]
-    dry = subprocess.run([sys.executable, "-m", "snakemake", "-n", "--configfile", "config/librispeech.yaml",
-                          "--directory", str(tmp_path), *targets], cwd=ROOT, capture_output=True, text=True,
-                         timeout=300)
+    targets = [
+        "results/landscape/contextnet_s/shards/epoch_001.shard0.h5",
+        "results/attribution/contextnet_s/epoch_001.h5",
+    ]
+    dry = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            "-n",
+            "--configfile",
+            "config/librispeech.yaml",
+            "--directory",
+            str(tmp_path),
+            *targets,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     output = dry.stdout + dry.stderr
     assert dry.returncode == 0, output[-4000:]
     inputs = {}

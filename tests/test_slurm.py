@@ -48,8 +48,6 @@ def cluster_profile(path: Path) -> Path:
     return path
 
 
-
-
 class Cluster:
     def __init__(self, state: Path, env: dict):
         self.state = state
@@ -64,25 +62,34 @@ class Cluster:
 def slurm_cluster(tmp_path_factory):
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
-        pytest.fail(f"SLURM test cluster: {', '.join(missing)} not found; "
-                    "install with `apt-get install -y --no-install-recommends slurm-wlm munge`")
+        pytest.fail(
+            f"SLURM test cluster: {', '.join(missing)} not found; "
+            "install with `apt-get install -y --no-install-recommends slurm-wlm munge`"
+        )
     if os.geteuid() != 0:
-        pytest.fail(f"SLURM test cluster: {CLUSTER.name} runs munged, slurmctld and slurmd as root; uid is {os.geteuid()}")
+        pytest.fail(
+            f"SLURM test cluster: {CLUSTER.name} runs munged, slurmctld and slurmd as root; uid is {os.geteuid()}"
+        )
     state = tmp_path_factory.mktemp("slurm")
     conf = state / "slurm.conf"
     # The jobstep plugin (0.6.1) drops every SLURM_* variable, SLURM_CONF too, before its nested `srun`; a real
     # cluster has /etc/slurm/slurm.conf, this one keeps its config in `state`. A wrapper restores it.
     bin_dir = state / "bin"
     bin_dir.mkdir()
-    (bin_dir / "srun").write_text(f'#!/bin/sh\nexport SLURM_CONF="{conf}"\nexec "{shutil.which("srun")}" "$@"\n')
+    (bin_dir / "srun").write_text(
+        f'#!/bin/sh\nexport SLURM_CONF="{conf}"\nexec "{shutil.which("srun")}" "$@"\n'
+    )
     (bin_dir / "srun").chmod(0o755)
     env = {**os.environ, "SLURM_CONF": str(conf), "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
     cluster = Cluster(state, env)
     try:
-        start = subprocess.run(["bash", str(CLUSTER), "start", str(state)], capture_output=True, text=True,
-                               timeout=120)
+        start = subprocess.run(
+            ["bash", str(CLUSTER), "start", str(state)], capture_output=True, text=True, timeout=120
+        )
         if start.returncode != 0:
-            pytest.fail(f"SLURM test cluster did not start (exit {start.returncode}):\n{start.stdout}\n{start.stderr}")
+            pytest.fail(
+                f"SLURM test cluster did not start (exit {start.returncode}):\n{start.stdout}\n{start.stderr}"
+            )
         info = cluster.run("sinfo", "-h", "-p", PARTITION, "-o", "%P %T %c")
         assert info.returncode == 0 and info.stdout.split()[1] in {"idle", "mixed"}, info
         yield cluster
@@ -93,7 +100,9 @@ def slurm_cluster(tmp_path_factory):
 
 def test_sbatch_runs_a_job(slurm_cluster):
     out = slurm_cluster.state / "hello.out"
-    submit = slurm_cluster.run("sbatch", "--parsable", "-p", PARTITION, "-o", str(out), "--wrap", "echo hello $SLURM_JOB_ID")
+    submit = slurm_cluster.run(
+        "sbatch", "--parsable", "-p", PARTITION, "-o", str(out), "--wrap", "echo hello $SLURM_JOB_ID"
+    )
     assert submit.returncode == 0, submit.stderr
     job_id = submit.stdout.strip().split(";")[0]
     deadline = time.monotonic() + 60
@@ -106,8 +115,15 @@ def target_jobs(config: dict) -> dict[str, int]:
     """The jobs TARGET (one variant on one split) needs from scratch, per rule: the data stages of the training,
     dev and test splits, one training, one evaluation."""
     splits = len({*config["data"]["train_splits"], *config["data"]["dev_splits"], "test-clean"})
-    return {"synthesize_corpus": splits, "extract": splits, "transcripts": splits, "tfrecords": splits,
-            "vocabulary": 1, "train": 1, "evaluate": 1}
+    return {
+        "synthesize_corpus": splits,
+        "extract": splits,
+        "transcripts": splits,
+        "tfrecords": splits,
+        "vocabulary": 1,
+        "train": 1,
+        "evaluate": 1,
+    }
 
 
 def test_smoke_training_and_evaluation_through_slurm(slurm_cluster, tmp_path):
@@ -116,9 +132,26 @@ def test_smoke_training_and_evaluation_through_slurm(slurm_cluster, tmp_path):
     work.mkdir()
     started = time.monotonic()
     proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", TARGET, "--profile", str(profile), "--configfile", "config/smoke.yaml",
-         "--directory", str(work), "--slurm-keep-successful-logs", "--slurm-init-seconds-before-status-checks", "5"],
-        cwd=ROOT, env=slurm_cluster.env, capture_output=True, text=True, timeout=3000,
+        [
+            sys.executable,
+            "-m",
+            "snakemake",
+            TARGET,
+            "--profile",
+            str(profile),
+            "--configfile",
+            "config/smoke.yaml",
+            "--directory",
+            str(work),
+            "--slurm-keep-successful-logs",
+            "--slurm-init-seconds-before-status-checks",
+            "5",
+        ],
+        cwd=ROOT,
+        env=slurm_cluster.env,
+        capture_output=True,
+        text=True,
+        timeout=3000,
     )
     elapsed = time.monotonic() - started
     output = proc.stdout + proc.stderr
@@ -129,7 +162,10 @@ def test_smoke_training_and_evaluation_through_slurm(slurm_cluster, tmp_path):
     smoke = yaml.safe_load((ROOT / "config" / "smoke.yaml").read_text())
     result = json.loads((work / TARGET).read_text())
     assert (result["variant"], result["split"], result["epochs"]) == (
-        "contextnet", "test-clean", smoke["training"]["epochs"])
+        "contextnet",
+        "test-clean",
+        smoke["training"]["epochs"],
+    )
     assert 0.0 <= result["greedy_wer"] <= 1.0 and result["utterances"] > 0
 
     # every job was an sbatch submission in the test partition ...
@@ -139,8 +175,11 @@ def test_smoke_training_and_evaluation_through_slurm(slurm_cluster, tmp_path):
     assert "localrule" not in output
     ctld = slurm_cluster.ctld_log.read_text()
     for job_id, log in submitted:
-        assert re.search(rf"(Allocate JobId={job_id} NodeList=\S+ #CPUs=1 Partition={PARTITION}|"
-                         rf"Started JobId={job_id} in {PARTITION} )", ctld), f"SLURM never started job {job_id}"
+        assert re.search(
+            rf"(Allocate JobId={job_id} NodeList=\S+ #CPUs=1 Partition={PARTITION}|"
+            rf"Started JobId={job_id} in {PARTITION} )",
+            ctld,
+        ), f"SLURM never started job {job_id}"
         assert f"_job_complete: JobId={job_id} WEXITSTATUS 0" in ctld, f"SLURM job {job_id} did not exit 0"
         assert Path(log).is_relative_to(work / ".snakemake" / "slurm_logs"), log
     # ... and ran its rule there: the plugin's per-job logs hold the job-side Snakemake's report

@@ -16,23 +16,45 @@ from lowrank_asr.data.wordlist import LEXICONS, WORDS
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.text.normalize import normalize
 
-TRAIN = {"speakers": 3, "speaker_offset": 0, "utterances": 6, "min_words": 2, "max_words": 4,
-         "rate": [150, 190], "pitch": [30, 70], "snr_db": 35}
-OTHER = {"speakers": 2, "speaker_offset": 3, "utterances": 6, "min_words": 2, "max_words": 4,
-         "rate": [200, 240], "pitch": [20, 80], "snr_db": 10}
+TRAIN = {
+    "speakers": 3,
+    "speaker_offset": 0,
+    "utterances": 6,
+    "min_words": 2,
+    "max_words": 4,
+    "rate": [150, 190],
+    "pitch": [30, 70],
+    "snr_db": 35,
+}
+OTHER = {
+    "speakers": 2,
+    "speaker_offset": 3,
+    "utterances": 6,
+    "min_words": 2,
+    "max_words": 4,
+    "rate": [200, 240],
+    "pitch": [20, 80],
+    "snr_db": 10,
+}
 
 
 def _read(path):
     """{member name: bytes or None for directories} of a tarball, plus the member order."""
     with tarfile.open(path) as tar:
         members = tar.getmembers()
-        return [m.name for m in members], {m.name: (tar.extractfile(m).read() if m.isfile() else None)
-                                           for m in members}, members
+        return (
+            [m.name for m in members],
+            {m.name: (tar.extractfile(m).read() if m.isfile() else None) for m in members},
+            members,
+        )
 
 
 def _audio(files):
-    return {name: sf.read(io.BytesIO(data), dtype="float64")[0] for name, data in files.items()
-            if name.endswith(".flac")}
+    return {
+        name: sf.read(io.BytesIO(data), dtype="float64")[0]
+        for name, data in files.items()
+        if name.endswith(".flac")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +68,14 @@ def test_same_seed_same_bytes_other_seed_other_audio(train_tar, tmp_path):
     out, stats = train_tar
     # synthesising in this process first must not change what the workers produce
     synthesis.espeak_synthesize("some unrelated words first", "en-gb-x-rp+m3", 300, 90)
-    again = synthesize_split_tarball(tmp_path / "again.tar.gz", "train-clean-100", SplitSpec.from_dict(TRAIN), 11)
+    again = synthesize_split_tarball(
+        tmp_path / "again.tar.gz", "train-clean-100", SplitSpec.from_dict(TRAIN), 11
+    )
     assert again == {**stats, "path": str(tmp_path / "again.tar.gz")}
-    assert hashlib.sha256(out.read_bytes()).digest() == hashlib.sha256((tmp_path / "again.tar.gz").read_bytes()).digest()
+    assert (
+        hashlib.sha256(out.read_bytes()).digest()
+        == hashlib.sha256((tmp_path / "again.tar.gz").read_bytes()).digest()
+    )
     assert [p.name for p in tmp_path.iterdir()] == ["again.tar.gz"]  # no temp files left beside it
 
     synthesize_split_tarball(tmp_path / "other.tar.gz", "train-clean-100", SplitSpec.from_dict(TRAIN), 12)
@@ -58,8 +85,12 @@ def test_same_seed_same_bytes_other_seed_other_audio(train_tar, tmp_path):
 
 def test_chunking_and_workers_do_not_change_output(train_tar, tmp_path, monkeypatch):
     monkeypatch.setattr(synthesis, "CHUNK_SIZE", 4)
-    one = synthesize_split_tarball(tmp_path / "1.tar.gz", "dev-clean", SplitSpec.from_dict(TRAIN), 11, workers=1)
-    two = synthesize_split_tarball(tmp_path / "2.tar.gz", "dev-clean", SplitSpec.from_dict(TRAIN), 11, workers=2)
+    one = synthesize_split_tarball(
+        tmp_path / "1.tar.gz", "dev-clean", SplitSpec.from_dict(TRAIN), 11, workers=1
+    )
+    two = synthesize_split_tarball(
+        tmp_path / "2.tar.gz", "dev-clean", SplitSpec.from_dict(TRAIN), 11, workers=2
+    )
     assert one["seconds"] == two["seconds"]
     assert (tmp_path / "1.tar.gz").read_bytes() == (tmp_path / "2.tar.gz").read_bytes()
     # another split name draws other sentences from the same seed
@@ -75,7 +106,9 @@ def test_layout_matches_librispeech(train_tar, tmp_path):
     names, files, members = _read(out)
     assert names == sorted(names, key=lambda n: n.split("/"))
     assert {(m.mtime, m.uid, m.gid, m.uname) for m in members} == {(synthesis.TAR_MTIME, 0, 0, "librispeech")}
-    assert {m.mode for m in members if m.isdir()} == {0o755} and {m.mode for m in members if m.isfile()} == {0o644}
+    assert {m.mode for m in members if m.isdir()} == {0o755} and {m.mode for m in members if m.isfile()} == {
+        0o644
+    }
     flac = [n for n in names if n.endswith(".flac")]
     trans = [n for n in names if n.endswith(".trans.txt")]
     assert len(flac) == stats["utterances"] == 6 and len(trans) == 3
@@ -83,8 +116,12 @@ def test_layout_matches_librispeech(train_tar, tmp_path):
     for n in flac:
         m = re.fullmatch(r"LibriSpeech/train-clean-100/(\d+)/(\d+)/(\1-\2-\d{4})\.flac", n)
         assert m, n
-        parents = {"LibriSpeech", "LibriSpeech/train-clean-100", f"LibriSpeech/train-clean-100/{m[1]}",
-                   f"LibriSpeech/train-clean-100/{m[1]}/{m[2]}"}
+        parents = {
+            "LibriSpeech",
+            "LibriSpeech/train-clean-100",
+            f"LibriSpeech/train-clean-100/{m[1]}",
+            f"LibriSpeech/train-clean-100/{m[1]}/{m[2]}",
+        }
         assert parents <= dirs
         assert f"LibriSpeech/train-clean-100/{m[1]}/{m[2]}/{m[1]}-{m[2]}.trans.txt" in trans
     total = 0.0
@@ -124,7 +161,10 @@ def test_test_other_is_noisier_and_has_unseen_speakers(train_tar, tmp_path):
     other_spk = {int(n.split("/")[2]) for n in noisy}
     assert other_spk == {103, 104} and not other_spk & train_spk
     # faster speech: the same speaker index speaks at a higher rate under the test-other spec
-    assert make_speaker(11, 3, SplitSpec.from_dict(OTHER)).rate > make_speaker(11, 3, SplitSpec.from_dict(TRAIN)).rate
+    assert (
+        make_speaker(11, 3, SplitSpec.from_dict(OTHER)).rate
+        > make_speaker(11, 3, SplitSpec.from_dict(TRAIN)).rate
+    )
 
 
 def test_speaker_identity_depends_on_seed_and_index_only():
@@ -137,16 +177,19 @@ def test_speaker_identity_depends_on_seed_and_index_only():
         assert base in synthesis.VOICES and variant in synthesis.VARIANTS
 
 
-@pytest.mark.parametrize(("cfg", "needle"), [
-    ({"speakers": 2, "utterances": 4, "colour": "pink"}, "colour"),
-    ({"speakers": 0}, "speakers"),
-    ({"min_words": 5, "max_words": 3}, "min_words"),
-    ({"rate": [150]}, "rate"),
-    ({"rate": [50, 100]}, "rate"),
-    ({"voices": ["en-us", "klingon"]}, "klingon"),
-    ({"utterances": "ten"}, "utterances"),
-    ({"snr_db": "loud"}, "snr_db"),
-])
+@pytest.mark.parametrize(
+    ("cfg", "needle"),
+    [
+        ({"speakers": 2, "utterances": 4, "colour": "pink"}, "colour"),
+        ({"speakers": 0}, "speakers"),
+        ({"min_words": 5, "max_words": 3}, "min_words"),
+        ({"rate": [150]}, "rate"),
+        ({"rate": [50, 100]}, "rate"),
+        ({"voices": ["en-us", "klingon"]}, "klingon"),
+        ({"utterances": "ten"}, "utterances"),
+        ({"snr_db": "loud"}, "snr_db"),
+    ],
+)
 def test_split_spec_rejects_bad_config(cfg, needle):
     with pytest.raises(ConfigError, match=needle):
         SplitSpec.from_dict(cfg)
@@ -158,14 +201,17 @@ def test_split_spec_defaults_and_aliases():
     assert make_speaker(1, 0, spec).voice.split("+")[0] in ("en", "en-us")
 
 
-@pytest.mark.parametrize(("cfg", "needle"), [
-    ({"min_words": 2, "max_words": 10, "mean_words": 10}, "mean_words"),
-    ({"min_words": 2, "max_words": 10, "mean_words": 2}, "mean_words"),
-    ({"mean_words": "long"}, "mean_words"),
-    ({"lexicon": "klingon"}, "lexicon"),
-    ({"lexicon": ["extended"]}, "lexicon"),
-    ({"max_words": synthesis.MAX_WORDS + 1}, "max_words"),
-])
+@pytest.mark.parametrize(
+    ("cfg", "needle"),
+    [
+        ({"min_words": 2, "max_words": 10, "mean_words": 10}, "mean_words"),
+        ({"min_words": 2, "max_words": 10, "mean_words": 2}, "mean_words"),
+        ({"mean_words": "long"}, "mean_words"),
+        ({"lexicon": "klingon"}, "lexicon"),
+        ({"lexicon": ["extended"]}, "lexicon"),
+        ({"max_words": synthesis.MAX_WORDS + 1}, "max_words"),
+    ],
+)
 def test_split_spec_rejects_bad_word_settings(cfg, needle):
     with pytest.raises(ConfigError, match=needle):
         SplitSpec.from_dict(cfg)
@@ -174,14 +220,23 @@ def test_split_spec_rejects_bad_word_settings(cfg, needle):
 def test_explicit_defaults_plan_the_same_corpus():
     """A spec without the word-count and lexicon keys plans what it did before they existed."""
     plain = synthesis.plan_split("train-clean-100", SplitSpec.from_dict(TRAIN), 11)
-    explicit = synthesis.plan_split("train-clean-100", SplitSpec.from_dict(
-        {**TRAIN, "mean_words": None, "lexicon": "basic"}), 11)
+    explicit = synthesis.plan_split(
+        "train-clean-100", SplitSpec.from_dict({**TRAIN, "mean_words": None, "lexicon": "basic"}), 11
+    )
     assert plain == explicit
 
 
 def test_mean_words_gives_that_mean_rising_to_max_words():
-    spec = SplitSpec.from_dict({"speakers": 4, "utterances": 4000, "min_words": 2, "max_words": 41,
-                                "mean_words": 32, "lexicon": "extended"})
+    spec = SplitSpec.from_dict(
+        {
+            "speakers": 4,
+            "utterances": 4000,
+            "min_words": 2,
+            "max_words": 41,
+            "mean_words": 32,
+            "lexicon": "extended",
+        }
+    )
     _, items = synthesis.plan_split("train-clean-100", spec, 3)
     counts = np.array([len(it["text"].split()) for it in items])
     assert counts.min() >= 2 and counts.max() == 41
@@ -194,7 +249,7 @@ def test_mean_words_gives_that_mean_rising_to_max_words():
 
 def test_extended_lexicon_is_plain_distinct_and_has_no_homophones():
     lexicon = LEXICONS["extended"]
-    assert lexicon[:len(WORDS)] == WORDS and len(set(lexicon)) == len(lexicon) > 1300
+    assert lexicon[: len(WORDS)] == WORDS and len(set(lexicon)) == len(lexicon) > 1300
     assert all(w.isascii() and w.isalpha() and w.islower() and normalize(w) == w for w in lexicon)
     for voice in ("en-us", "en"):
         spoken: dict[str, str] = {}

@@ -39,12 +39,17 @@ def run_script(bin_dir: Path, *, uid: int, apt: bool) -> subprocess.CompletedPro
     if apt:
         calls = bin_dir.parent / "apt-calls"
         # apt-get "installs" the packages by putting stand-ins of their programs on PATH
-        installs = "; ".join(f'printf "#!/bin/sh\\n" > "{bin_dir}/{p}"; /bin/chmod +x "{bin_dir}/{p}"'
-                             for p in PROGRAMS)
-        stub(bin_dir, "apt-get", f'echo "$DEBIAN_FRONTEND $*" >> "{calls}"\n'
-                                 f'case "$1" in install) {installs};; esac')
-    return subprocess.run(["/bin/bash", str(SCRIPT)], env={"PATH": str(bin_dir)}, capture_output=True, text=True,
-                          timeout=60)
+        installs = "; ".join(
+            f'printf "#!/bin/sh\\n" > "{bin_dir}/{p}"; /bin/chmod +x "{bin_dir}/{p}"' for p in PROGRAMS
+        )
+        stub(
+            bin_dir,
+            "apt-get",
+            f'echo "$DEBIAN_FRONTEND $*" >> "{calls}"\ncase "$1" in install) {installs};; esac',
+        )
+    return subprocess.run(
+        ["/bin/bash", str(SCRIPT)], env={"PATH": str(bin_dir)}, capture_output=True, text=True, timeout=60
+    )
 
 
 def apt_calls(bin_dir: Path) -> list[str]:
@@ -84,7 +89,10 @@ def test_make_test_runs_the_set_up_and_ci_calls_only_make_test() -> None:
     test_target = re.search(r"^test:(.*)$", makefile, flags=re.M)
     assert test_target and "system-packages" in test_target.group(1).split()
     assert re.search(r"^system-packages:\n\tbash tests/system_packages.sh$", makefile, flags=re.M)
-    commands = [line for line in (ROOT / ".ci" / "run").read_text().splitlines()
-                if line.strip() and not line.lstrip().startswith("#")]
+    commands = [
+        line
+        for line in (ROOT / ".ci" / "run").read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
     assert commands[-1] == "make test"
     assert not any("apt-get" in line for line in commands)

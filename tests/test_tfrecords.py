@@ -36,14 +36,14 @@ def make_split(root, n_utts=7):
 def tsv(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     make_split(Path("corpus/dev"))
-    write_transcripts(Path("corpus/dev"), Path("dev.tsv"), on_bad_audio="fail", skipped_json=Path("skip.json"))
+    write_transcripts(
+        Path("corpus/dev"), Path("dev.tsv"), on_bad_audio="fail", skipped_json=Path("skip.json")
+    )
     return Path("dev.tsv")
 
 
 def read_shard(path):
-    return [
-        {k: v.numpy() for k, v in parse_example(s).items()} for s in tf.data.TFRecordDataset(str(path))
-    ]
+    return [{k: v.numpy() for k, v in parse_example(s).items()} for s in tf.data.TFRecordDataset(str(path))]
 
 
 def test_examples_and_round_robin(tsv):
@@ -75,7 +75,9 @@ def test_deterministic_bytes(tsv):
 
 def test_utt_ids_from_path_false(tsv):
     write_tfrecords(tsv, [Path("one.tfrecord")], utt_ids_from_path=False)
-    assert [e["utt_id"].decode() for e in read_shard("one.tfrecord")] == [r.path for r in read_transcripts(tsv)]
+    assert [e["utt_id"].decode() for e in read_shard("one.tfrecord")] == [
+        r.path for r in read_transcripts(tsv)
+    ]
 
 
 def test_more_shards_than_rows(tsv):

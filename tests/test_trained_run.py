@@ -15,7 +15,12 @@ from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.trained_run import run as run_module
 from lowrank_asr.trained_run.run import TrainedRun
 
-MODEL = {"blocks": [{"layers": 1, "channels": 8, "stride": 2}], "embed_dim": 4, "pred_units": 8, "joint_units": 8}
+MODEL = {
+    "blocks": [{"layers": 1, "channels": 8, "stride": 2}],
+    "embed_dim": 4,
+    "pred_units": 8,
+    "joint_units": 8,
+}
 
 
 def test_epochs_build_the_model_once_and_yield_each_epochs_weights(speech_corpus, tmp_path, monkeypatch):

@@ -38,8 +38,9 @@ HOLDER = textwrap.dedent("""
 def held_lock(tmp_path):
     """(lock path, holder process): another process holds the ctc run's lock, as its running trainer would."""
     lock = tmp_path / "ws" / "results" / ".train_state" / "ctc" / locking.LOCK_NAME
-    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(ROOT / "lib"), str(lock)], stdout=subprocess.PIPE,
-                            text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(ROOT / "lib"), str(lock)], stdout=subprocess.PIPE, text=True
+    )
     try:
         assert proc.stdout.readline().strip() == "locked"
         yield lock, proc
@@ -65,15 +66,22 @@ def test_probe_names_the_holder_and_leaves_the_lock_to_it(held_lock, tmp_path) -
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "snakemake", *args, "--configfile", str(SMOKE), "--directory",
-                           str(workdir)], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "snakemake", *args, "--configfile", str(SMOKE), "--directory", str(workdir)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_a_second_snakemake_refuses_before_deleting_the_running_trainers_outputs(held_lock) -> None:
     lock, proc = held_lock
     workspace = lock.parents[3]
-    published = {workspace / "results" / "models" / "ctc" / name: name.encode()
-                 for name in ("epoch_000.weights.h5", "epoch_001.weights.h5", "history.csv")}
+    published = {
+        workspace / "results" / "models" / "ctc" / name: name.encode()
+        for name in ("epoch_000.weights.h5", "epoch_001.weights.h5", "history.csv")
+    }
     for path, content in published.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)

@@ -45,16 +45,33 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = 7
 EPOCHS = 3
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 32, "stride": 1}, {"layers": 2, "channels": 32, "stride": 2},
-               {"layers": 1, "channels": 48, "stride": 2}],
-    "embed_dim": 16, "pred_units": 32, "joint_units": 32, "dropout": 0.1,
+    "blocks": [
+        {"layers": 1, "channels": 32, "stride": 1},
+        {"layers": 2, "channels": 32, "stride": 2},
+        {"layers": 1, "channels": 48, "stride": 2},
+    ],
+    "embed_dim": 16,
+    "pred_units": 32,
+    "joint_units": 32,
+    "dropout": 0.1,
     "specaugment": {"enabled": True, "freq_masks": 2, "freq_width": 8, "time_masks": 2, "time_ratio": 0.1},
 }
 # the train job's complete `training` params (the schema's defaults filled in; train_job_settings' two keys)
-TRAINING = {**section_with_defaults("training", {
-    "epochs": EPOCHS, "batch_size": 4, "clip_norm": 5.0, "precise_bn_batches": 2, "dev_max_symbols_per_step": 3,
-    "learning_rate": {"schedule": "transformer", "peak": 0.002, "warmup_steps": 4}}),
-    "evaluation_batch_seconds": None, "skip_over_budget": False}
+TRAINING = {
+    **section_with_defaults(
+        "training",
+        {
+            "epochs": EPOCHS,
+            "batch_size": 4,
+            "clip_norm": 5.0,
+            "precise_bn_batches": 2,
+            "dev_max_symbols_per_step": 3,
+            "learning_rate": {"schedule": "transformer", "peak": 0.002, "warmup_steps": 4},
+        },
+    ),
+    "evaluation_batch_seconds": None,
+    "skip_over_budget": False,
+}
 
 # A training job as workflow_scripts/train.py runs it, in its own process. Test hooks: every epoch that
 # Trainer.train_epoch starts is appended to the journal, and with "hang_epoch" the training data of that
@@ -144,16 +161,31 @@ def start_job(corpus, layout: Layout, *, hang_epoch: int | None = None) -> subpr
     layout.root.mkdir(parents=True, exist_ok=True)
     driver = layout.root / "driver.py"
     driver.write_text(DRIVER)
-    job = {"lib": str(ROOT / "lib"), "model": MODEL, "training": TRAINING, "seed": SEED,
-           "vocab": str(corpus.vocab_path), "train": corpus.shards, "dev": corpus.shards[:1],
-           "state_dir": str(layout.state_dir), "epoch_outputs": [str(p) for p in layout.epoch_outputs],
-           "history_output": str(layout.history_output), "journal": str(layout.journal),
-           "hang_epoch": hang_epoch, "hanging": str(layout.root / "hanging")}
+    job = {
+        "lib": str(ROOT / "lib"),
+        "model": MODEL,
+        "training": TRAINING,
+        "seed": SEED,
+        "vocab": str(corpus.vocab_path),
+        "train": corpus.shards,
+        "dev": corpus.shards[:1],
+        "state_dir": str(layout.state_dir),
+        "epoch_outputs": [str(p) for p in layout.epoch_outputs],
+        "history_output": str(layout.history_output),
+        "journal": str(layout.journal),
+        "hang_epoch": hang_epoch,
+        "hanging": str(layout.root / "hanging"),
+    }
     (layout.root / "job.json").write_text(json.dumps(job))
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "2"}
     with layout.log.open("a") as log:
-        return subprocess.Popen([sys.executable, str(driver), str(layout.root / "job.json")], cwd=layout.root,
-                                stdout=log, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(
+            [sys.executable, str(driver), str(layout.root / "job.json")],
+            cwd=layout.root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
 
 
 def stop(proc: subprocess.Popen) -> None:
@@ -172,17 +204,27 @@ def finish_job(proc: subprocess.Popen, layout: Layout, timeout: float = 480) -> 
 
 def train_in_process(corpus, layout: Layout, init_output: Path | None = None, **training) -> list[dict]:
     s = settings(**training)
-    return run_training(model_cfg=MODEL, vocab_path=corpus.vocab_path, train_files=corpus.shards,
-                        dev_files=corpus.shards[:1], settings=s, state_dir=layout.state_dir,
-                        epoch_outputs=layout.epoch_outputs[:s.epochs], history_output=layout.history_output,
-                        progress=False, init_output=init_output)
+    return run_training(
+        model_cfg=MODEL,
+        vocab_path=corpus.vocab_path,
+        train_files=corpus.shards,
+        dev_files=corpus.shards[:1],
+        settings=s,
+        state_dir=layout.state_dir,
+        epoch_outputs=layout.epoch_outputs[: s.epochs],
+        history_output=layout.history_output,
+        progress=False,
+        init_output=init_output,
+    )
 
 
 def arrays(path: Path) -> dict[str, np.ndarray]:
     """Every dataset of an HDF5 file by its path inside the file."""
     out: dict[str, np.ndarray] = {}
     with h5py.File(path, "r") as f:
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        f.visititems(
+            lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+        )
     return out
 
 
@@ -209,8 +251,15 @@ def reference(speech_corpus, tmp_path_factory) -> Layout:
 
 # ------------------------------------------------------------------------------------------------ settings
 def test_settings_from_config() -> None:
-    training = {**TRAINING, "epochs": 4, "batch_size": 16, "learning_rate": {"schedule": "constant", "peak": 1e-3,
-                "warmup_steps": 0}, "clip_norm": 2.5, "max_steps_per_epoch": 10, "dev_max_symbols_per_step": 2}
+    training = {
+        **TRAINING,
+        "epochs": 4,
+        "batch_size": 16,
+        "learning_rate": {"schedule": "constant", "peak": 1e-3, "warmup_steps": 0},
+        "clip_norm": 2.5,
+        "max_steps_per_epoch": 10,
+        "dev_max_symbols_per_step": 2,
+    }
     s = TrainSettings.from_config(training, seed=3, max_duration=12.5)
     assert (s.epochs, s.batch_size, s.seed, s.clip_norm, s.max_steps_per_epoch) == (4, 16, 3, 2.5, 10)
     assert s.learning_rate == training["learning_rate"]
@@ -219,16 +268,26 @@ def test_settings_from_config() -> None:
 
 def test_epoch_outputs_must_match_epochs(speech_corpus, tmp_path) -> None:
     with pytest.raises(ValueError, match="2 epoch outputs for 3 epochs"):
-        run_training(model_cfg=MODEL, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
-                     dev_files=speech_corpus.shards, settings=settings(), state_dir=tmp_path / "state",
-                     epoch_outputs=[tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"],
-                     history_output=tmp_path / "history.csv", progress=False)
+        run_training(
+            model_cfg=MODEL,
+            vocab_path=speech_corpus.vocab_path,
+            train_files=speech_corpus.shards,
+            dev_files=speech_corpus.shards,
+            settings=settings(),
+            state_dir=tmp_path / "state",
+            epoch_outputs=[tmp_path / "a.weights.h5", tmp_path / "b.weights.h5"],
+            history_output=tmp_path / "history.csv",
+            progress=False,
+        )
 
 
 def test_configure_determinism_seeds_everything() -> None:
     def draw() -> tuple:
-        return (tf.random.uniform([4]).numpy().tolist(), np.random.rand(3).tolist(),
-                keras.random.normal([2], seed=keras.random.SeedGenerator()).numpy().tolist())
+        return (
+            tf.random.uniform([4]).numpy().tolist(),
+            np.random.rand(3).tolist(),
+            keras.random.normal([2], seed=keras.random.SeedGenerator()).numpy().tolist(),
+        )
 
     configure_determinism(123)
     first = draw()
@@ -339,11 +398,17 @@ def test_loading_a_damaged_weights_file_names_it_and_the_remedy(tmp_path) -> Non
         save_weights(model, path)
         load_weights(model, path)
         truncate(path)
-    with pytest.raises(PipelineError, match=rf"weights file {output} is damaged .*delete it and rerun "
-                                            rf"`snakemake {output}`"):
+    with pytest.raises(
+        PipelineError,
+        match=rf"weights file {output} is damaged .*delete it and rerun "
+        rf"`snakemake {output}`",
+    ):
         load_weights(model, output)
-    with pytest.raises(PipelineError, match=rf"{state_file} is damaged .*delete the training state folder "
-                                            rf"{state_file.parent} "):
+    with pytest.raises(
+        PipelineError,
+        match=rf"{state_file} is damaged .*delete the training state folder "
+        rf"{state_file.parent} ",
+    ):
         load_weights(model, state_file)
 
 
@@ -362,17 +427,37 @@ def test_second_trainer_is_locked_out_until_the_first_dies(speech_corpus, tmp_pa
     # as in the pipeline: one lock per variant, above the per-config state folders
     layout = Layout(tmp_path)
     variant_dir = layout.state_dir.parent
-    holder = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(ROOT / "lib"),
-                               str(variant_dir / "train-otherconfig"), str(variant_dir)],
-                              stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            LOCK_HOLDER,
+            str(ROOT / "lib"),
+            str(variant_dir / "train-otherconfig"),
+            str(variant_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert holder.stdout.readline().strip() == "locked"
-        with pytest.raises(TrainingError, match=rf"another training process \(PID {holder.pid}\) holds the lock "
-                                                rf"{variant_dir / 'train.lock'}.*kill {holder.pid}"):
-            run_training(model_cfg=MODEL, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
-                         dev_files=speech_corpus.shards[:1], settings=settings(), state_dir=layout.state_dir,
-                         epoch_outputs=layout.epoch_outputs, history_output=layout.history_output,
-                         progress=False, lock_dir=variant_dir)
+        with pytest.raises(
+            TrainingError,
+            match=rf"another training process \(PID {holder.pid}\) holds the lock "
+            rf"{variant_dir / 'train.lock'}.*kill {holder.pid}",
+        ):
+            run_training(
+                model_cfg=MODEL,
+                vocab_path=speech_corpus.vocab_path,
+                train_files=speech_corpus.shards,
+                dev_files=speech_corpus.shards[:1],
+                settings=settings(),
+                state_dir=layout.state_dir,
+                epoch_outputs=layout.epoch_outputs,
+                history_output=layout.history_output,
+                progress=False,
+                lock_dir=variant_dir,
+            )
         assert not layout.epoch_outputs[0].exists()  # it stopped before training anything
         with TrainingState(layout.state_dir).lock():  # a lock of another folder is free
             pass
@@ -487,7 +572,9 @@ class JumpSchedule(keras.optimizers.schedules.LearningRateSchedule):
 
 
 @pytest.mark.slow
-def test_non_finite_loss_stops_training_and_keeps_earlier_epochs(speech_corpus, tmp_path, monkeypatch) -> None:
+def test_non_finite_loss_stops_training_and_keeps_earlier_epochs(
+    speech_corpus, tmp_path, monkeypatch
+) -> None:
     # Epoch 1 (optimizer steps 0 and 1) trains normally; epoch 2's first step applies a learning rate of 1e30,
     # so the loss of its second step is not finite.
     monkeypatch.setattr(training_loop, "make_schedule", lambda spec, d_model: JumpSchedule(2, 1e30))
@@ -529,7 +616,9 @@ def trained_epochs(monkeypatch) -> list[int]:
 
 
 @pytest.mark.slow
-def test_truncated_output_leaves_resume_state_intact(speech_corpus, reference, tmp_path, trained_epochs) -> None:
+def test_truncated_output_leaves_resume_state_intact(
+    speech_corpus, reference, tmp_path, trained_epochs
+) -> None:
     layout = copy_of(reference, tmp_path)
     state = TrainingState(layout.state_dir)
     truncate(layout.epoch_outputs[0])  # in place, as an editor or a full disk would
@@ -545,8 +634,9 @@ def test_truncated_output_leaves_resume_state_intact(speech_corpus, reference, t
 
 
 @pytest.mark.slow
-def test_damaged_resume_checkpoint_is_named_and_trained_again(speech_corpus, reference, tmp_path, caplog,
-                                                              trained_epochs) -> None:
+def test_damaged_resume_checkpoint_is_named_and_trained_again(
+    speech_corpus, reference, tmp_path, caplog, trained_epochs
+) -> None:
     layout = copy_of(reference, tmp_path)
     state = TrainingState(layout.state_dir)
     damaged = state.weights_path(2)
@@ -563,8 +653,9 @@ def test_damaged_resume_checkpoint_is_named_and_trained_again(speech_corpus, ref
 
 
 @pytest.mark.slow
-def test_damaged_marker_and_history_are_rebuilt_by_the_training_job(speech_corpus, reference, tmp_path, caplog,
-                                                                   trained_epochs) -> None:
+def test_damaged_marker_and_history_are_rebuilt_by_the_training_job(
+    speech_corpus, reference, tmp_path, caplog, trained_epochs
+) -> None:
     layout = copy_of(reference, tmp_path)
     state = TrainingState(layout.state_dir)
     state.marker_path().write_text('{"epo')
@@ -584,8 +675,9 @@ def test_damaged_marker_and_history_are_rebuilt_by_the_training_job(speech_corpu
     assert [r["epoch"] for r in published] == ["1", "2", "3"]
     assert all(row[key] for row in published for key in HISTORY_COLUMNS)  # no blank cells
     for ours, theirs in zip(published, read_csv(reference.history_output), strict=True):
-        assert {k: ours[k] for k in ("train_loss", "dev_loss", "dev_wer")} == \
-            {k: theirs[k] for k in ("train_loss", "dev_loss", "dev_wer")}
+        assert {k: ours[k] for k in ("train_loss", "dev_loss", "dev_wer")} == {
+            k: theirs[k] for k in ("train_loss", "dev_loss", "dev_wer")
+        }
     for ours, theirs in zip(layout.epoch_outputs, reference.epoch_outputs, strict=True):
         assert_same_weights(ours, theirs)
 
@@ -607,12 +699,20 @@ def batchnorm_runs(speech_corpus, tmp_path_factory) -> BatchNormRuns:
     outputs = {}
     for name, batches in (("off", 0), ("on", 2)):
         root = tmp_path_factory.mktemp(f"precise_bn_{name}")
-        s = TrainSettings.from_config({**TRAINING, "epochs": 1, "precise_bn_batches": batches}, seed=SEED,
-                                      max_duration=None)
-        run_training(model_cfg=PLAIN, vocab_path=speech_corpus.vocab_path, train_files=speech_corpus.shards,
-                     dev_files=speech_corpus.shards[:1], settings=s, state_dir=root / "state",
-                     epoch_outputs=[root / "epoch_001.weights.h5"], history_output=root / "history.csv",
-                     progress=False)
+        s = TrainSettings.from_config(
+            {**TRAINING, "epochs": 1, "precise_bn_batches": batches}, seed=SEED, max_duration=None
+        )
+        run_training(
+            model_cfg=PLAIN,
+            vocab_path=speech_corpus.vocab_path,
+            train_files=speech_corpus.shards,
+            dev_files=speech_corpus.shards[:1],
+            settings=s,
+            state_dir=root / "state",
+            epoch_outputs=[root / "epoch_001.weights.h5"],
+            history_output=root / "history.csv",
+            progress=False,
+        )
         outputs[name] = root / "epoch_001.weights.h5"
     return BatchNormRuns(outputs["off"], outputs["on"], s)
 
@@ -633,15 +733,20 @@ def precise_batches(corpus, s: TrainSettings) -> list[dict]:
 
 
 @pytest.mark.slow
-def test_precise_batchnorm_saves_the_statistics_of_its_batches(speech_corpus, batchnorm_runs, monkeypatch) -> None:
+def test_precise_batchnorm_saves_the_statistics_of_its_batches(
+    speech_corpus, batchnorm_runs, monkeypatch
+) -> None:
     model = plain_model(speech_corpus, batchnorm_runs.on)
     bn = [layer for layer in model._flatten_layers() if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(bn) == 5  # one per conv layer (4) and the residual of the two-layer block
     saved = {layer.path: (layer.moving_mean.numpy(), layer.moving_variance.numpy()) for layer in bn}
 
     off = plain_model(speech_corpus, batchnorm_runs.off)
-    off_stats = {layer.path: layer.moving_mean.numpy() for layer in off._flatten_layers()
-                 if isinstance(layer, keras.layers.BatchNormalization)}
+    off_stats = {
+        layer.path: layer.moving_mean.numpy()
+        for layer in off._flatten_layers()
+        if isinstance(layer, keras.layers.BatchNormalization)
+    }
 
     # every BN layer's input frames in a batch-statistics forward pass over the same batches (eager, numpy)
     frames: dict[str, list[np.ndarray]] = {path: [] for path in saved}
@@ -681,8 +786,9 @@ def test_precise_batchnorm_brings_inference_loss_to_training_loss(speech_corpus,
         values = []
         for batch in precise_batches(speech_corpus, batchnorm_runs.settings):
             x, x_len = model.featurize(batch["audio"], batch["audio_len"])
-            values.append(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"],
-                                               training=training).numpy())
+            values.append(
+                model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training).numpy()
+            )
         return float(np.mean(np.concatenate(values)))
 
     training_mode = loss(on, training=True)  # batch statistics (no SpecAugment, no dropout in PLAIN)
@@ -711,16 +817,20 @@ def test_an_utterance_over_the_budget_stops_training_before_any_step(speech_corp
     assert TrainingState(layout.state_dir).last_complete_epoch(1, 1) == 0
 
 
-def test_duration_batches_train_deterministically_and_skip_what_is_over_budget(speech_corpus, tmp_path,
-                                                                               caplog) -> None:
+def test_duration_batches_train_deterministically_and_skip_what_is_over_budget(
+    speech_corpus, tmp_path, caplog
+) -> None:
     from lowrank_asr.data.dataset import scan_durations
 
     _, longest, _ = _longest(speech_corpus)
     dev = sorted(scan_durations(speech_corpus.shards[:1]), key=lambda u: u.duration)
     # training: at least two utterances a batch; dev: its longest utterance is over the budget, hence skipped
-    knobs = {"epochs": 1, "batch_seconds": round(2.5 * longest, 3),
-             "evaluation_batch_seconds": round((dev[-1].duration + dev[-2].duration) / 2, 3),
-             "skip_over_budget": True}
+    knobs = {
+        "epochs": 1,
+        "batch_seconds": round(2.5 * longest, 3),
+        "evaluation_batch_seconds": round((dev[-1].duration + dev[-2].duration) / 2, 3),
+        "skip_over_budget": True,
+    }
     runs = [Layout(tmp_path / name) for name in ("a", "b")]
     with caplog.at_level("WARNING", logger="lowrank_asr.data.dataset"):
         histories = [train_in_process(speech_corpus, layout, **knobs) for layout in runs]
@@ -730,24 +840,33 @@ def test_duration_batches_train_deterministically_and_skip_what_is_over_budget(s
     assert_same_weights(runs[0].epoch_outputs[0], runs[1].epoch_outputs[0])
 
 
-@pytest.mark.parametrize("training", [{}, {"accumulate": 2}, {"mixed_precision": True}],
-                         ids=["plain", "accumulate", "mixed"])
+@pytest.mark.parametrize(
+    "training", [{}, {"accumulate": 2}, {"mixed_precision": True}], ids=["plain", "accumulate", "mixed"]
+)
 def test_trainer_adam_is_bit_identical_to_keras_adam(monkeypatch, training) -> None:
     """The trainer's Adam (optimizer.py: one fused op per variable) gives Keras Adam's weights and slots
     exactly, given Keras the β's float32 values (the fused kernel forms 1 - β in float32)."""
     rng = np.random.default_rng(0)
     audio_len = tf.constant([16000, 13000, 11000, 15900])
-    batch = {"audio": tf.constant(rng.normal(0, 0.1, (4, 16000)).astype(np.float32)), "audio_len": audio_len,
-             "labels": tf.constant(rng.integers(1, 30, (4, 7)), tf.int32), "label_len": tf.constant([7, 5, 6, 2])}
+    batch = {
+        "audio": tf.constant(rng.normal(0, 0.1, (4, 16000)).astype(np.float32)),
+        "audio_len": audio_len,
+        "labels": tf.constant(rng.integers(1, 30, (4, 7)), tf.int32),
+        "label_len": tf.constant([7, 5, 6, 2]),
+    }
     data = tf.data.Dataset.from_tensors(batch).unbatch().padded_batch(2)
 
     def train(optimizer_class) -> list[np.ndarray]:
         monkeypatch.setattr(training_loop, "Adam", optimizer_class)
         configure_determinism(SEED)
-        keras.mixed_precision.set_dtype_policy("mixed_float16" if training.get("mixed_precision") else "float32")
+        keras.mixed_precision.set_dtype_policy(
+            "mixed_float16" if training.get("mixed_precision") else "float32"
+        )
         try:
             model = build_model(MODEL, 30)
-            trainer = training_loop.Trainer(model, settings(**training), tf.distribute.get_strategy(), d_model=48)
+            trainer = training_loop.Trainer(
+                model, settings(**training), tf.distribute.get_strategy(), d_model=48
+            )
             # mixed precision: the loss scale starts at 2^15 and halves at every step with non-finite scaled
             # gradients (skipped), so it takes a few more epochs to apply more than one update
             for epoch in range(1, 9 if training.get("mixed_precision") else 4):
@@ -758,8 +877,9 @@ def test_trainer_adam_is_bit_identical_to_keras_adam(monkeypatch, training) -> N
         return [v.numpy() for v in [*model.weights, *trainer.optimizer.variables]]
 
     def keras_adam(*args, beta_1, beta_2, **kwargs):
-        return keras.optimizers.Adam(*args, beta_1=float(np.float32(beta_1)), beta_2=float(np.float32(beta_2)),
-                                     **kwargs)
+        return keras.optimizers.Adam(
+            *args, beta_1=float(np.float32(beta_1)), beta_2=float(np.float32(beta_2)), **kwargs
+        )
 
     ours, theirs = train(Adam), train(keras_adam)
     assert len(ours) == len(theirs)

@@ -33,13 +33,16 @@ def trained_state(folder: Path, epochs: int = 3) -> TrainingState:
     for epoch in range(1, epochs + 1):
         checkpoint(state.weights_path(epoch))
         checkpoint(state.optimizer_path(epoch))
-    state.write_history([{key: "0.25" for key in HISTORY_COLUMNS} | {"epoch": e, "steps": 4}
-                         for e in range(1, epochs + 1)])
+    state.write_history(
+        [{key: "0.25" for key in HISTORY_COLUMNS} | {"epoch": e, "steps": 4} for e in range(1, epochs + 1)]
+    )
     state.mark_complete(epochs)
     return state
 
 
-@pytest.mark.parametrize("content", [b'{"epo', b"", b'{"epoch": "two"}', b'{"epoch": -1}', b"[2]", b"\xff\xfe"])
+@pytest.mark.parametrize(
+    "content", [b'{"epo', b"", b'{"epoch": "two"}', b'{"epoch": -1}', b"[2]", b"\xff\xfe"]
+)
 def test_a_damaged_marker_is_named_and_rebuilt_from_the_epoch_files(tmp_path, caplog, content) -> None:
     state = trained_state(tmp_path)
     state.marker_path().write_bytes(content)
@@ -68,16 +71,19 @@ def test_no_marker_means_no_complete_epoch(tmp_path) -> None:
     assert state.last_complete_epoch() == 0
 
 
-@pytest.mark.parametrize(("damage", "sound_rows", "named"), [
-    (lambda text: text[: text.index("\n2,") + 10], 1, "line 3"),  # cut inside epoch 2's row
-    (lambda text: text[:-1], 2, "line 4"),  # the last row lost its newline: it may be cut anywhere
-    (lambda text: text.replace("\n2,0.25,0.25,0.25,0.25,4,0.25\n", "\n2,71.66785,,,,,\n"), 1, "line 3"),
-    (lambda text: text.replace("\n2,", "\n3,", 1), 1, "line 3"),  # an epoch out of sequence
-    (lambda text: text.replace("0.25", "nope", 1), 0, "line 2"),
-    (lambda text: text.split("\n", 1)[0] + "\n", 0, None),  # only the header
-    (lambda text: "", 0, None),  # emptied
-    (lambda text: "epoch;train_loss\n" + text.split("\n", 1)[1], 0, "header"),
-])
+@pytest.mark.parametrize(
+    ("damage", "sound_rows", "named"),
+    [
+        (lambda text: text[: text.index("\n2,") + 10], 1, "line 3"),  # cut inside epoch 2's row
+        (lambda text: text[:-1], 2, "line 4"),  # the last row lost its newline: it may be cut anywhere
+        (lambda text: text.replace("\n2,0.25,0.25,0.25,0.25,4,0.25\n", "\n2,71.66785,,,,,\n"), 1, "line 3"),
+        (lambda text: text.replace("\n2,", "\n3,", 1), 1, "line 3"),  # an epoch out of sequence
+        (lambda text: text.replace("0.25", "nope", 1), 0, "line 2"),
+        (lambda text: text.split("\n", 1)[0] + "\n", 0, None),  # only the header
+        (lambda text: "", 0, None),  # emptied
+        (lambda text: "epoch;train_loss\n" + text.split("\n", 1)[1], 0, "header"),
+    ],
+)
 def test_history_is_trusted_up_to_its_last_sound_row(tmp_path, caplog, damage, sound_rows, named) -> None:
     state = trained_state(tmp_path)
     history = state.history_path()
@@ -124,7 +130,9 @@ def test_inputs_rewritten_with_the_same_bytes_keep_the_saved_epochs(tmp_path) ->
     assert record[str(shard)]["mtime_ns"] == 10**18  # the record follows the file: no hashing next time
 
 
-def test_inputs_with_other_bytes_of_the_same_size_and_mtime_are_not_hashed_again(tmp_path, monkeypatch) -> None:
+def test_inputs_with_other_bytes_of_the_same_size_and_mtime_are_not_hashed_again(
+    tmp_path, monkeypatch
+) -> None:
     paths = inputs(tmp_path)
     state = trained_state(tmp_path / "state")
     assert state.match_inputs(paths)
@@ -142,8 +150,9 @@ def test_inputs_with_other_bytes_of_the_same_size_and_mtime_are_not_hashed_again
 def test_an_older_inputs_record_is_compared_by_size_and_mtime(tmp_path) -> None:
     paths = inputs(tmp_path)
     state = trained_state(tmp_path / "state")
-    state.inputs_path().write_text(json.dumps(
-        {p: [os.path.getsize(p), int(os.path.getmtime(p))] for p in sorted(paths)}))
+    state.inputs_path().write_text(
+        json.dumps({p: [os.path.getsize(p), int(os.path.getmtime(p))] for p in sorted(paths)})
+    )
     assert state.match_inputs(paths)  # unchanged: kept, and recorded with checksums from now on
     assert all("sha256" in entry for entry in json.loads(state.inputs_path().read_text()).values())
     assert state.last_complete_epoch() == 3
@@ -177,7 +186,9 @@ def model_and_optimizer():
     return model, optimizer
 
 
-def test_too_little_space_stops_before_a_checkpoint_is_written(tmp_path, monkeypatch, model_and_optimizer) -> None:
+def test_too_little_space_stops_before_a_checkpoint_is_written(
+    tmp_path, monkeypatch, model_and_optimizer
+) -> None:
     model, optimizer = model_and_optimizer
     state = TrainingState(tmp_path)
     Usage = namedtuple("Usage", "total used free")
@@ -198,8 +209,9 @@ def test_too_little_space_stops_before_a_checkpoint_is_written(tmp_path, monkeyp
     assert need <= estimate < 4 * need  # the estimate covers the files it stands for
 
 
-def test_a_disk_filling_up_during_the_write_leaves_no_partial_file(tmp_path, monkeypatch,
-                                                                   model_and_optimizer) -> None:
+def test_a_disk_filling_up_during_the_write_leaves_no_partial_file(
+    tmp_path, monkeypatch, model_and_optimizer
+) -> None:
     model, optimizer = model_and_optimizer
     state = TrainingState(tmp_path)
     real_file = h5py.File

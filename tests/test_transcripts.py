@@ -55,8 +55,9 @@ def split(tmp_path, monkeypatch):
 
 
 def run(split_dir="corpus/dev", mode="fail"):
-    return write_transcripts(Path(split_dir), Path("out/dev.tsv"), on_bad_audio=mode,
-                             skipped_json=Path("out/dev.skipped.json"))
+    return write_transcripts(
+        Path(split_dir), Path("out/dev.tsv"), on_bad_audio=mode, skipped_json=Path("out/dev.skipped.json")
+    )
 
 
 def leftovers():
@@ -87,7 +88,9 @@ def test_writes_sorted_normalised_tsv(split):
 
 
 def test_absolute_split_dir_gives_absolute_paths(split):
-    write_transcripts(split, split.parent / "abs.tsv", on_bad_audio="fail", skipped_json=split.parent / "s.json")
+    write_transcripts(
+        split, split.parent / "abs.tsv", on_bad_audio="fail", skipped_json=split.parent / "s.json"
+    )
     rows = read_transcripts(split.parent / "abs.tsv")
     assert all(r.path.startswith(str(split)) for r in rows)
 
@@ -141,7 +144,7 @@ def header_only(split):
     data = p.read_bytes()
     offset = 4
     while True:
-        last, length = data[offset] & 0x80, int.from_bytes(data[offset + 1:offset + 4], "big")
+        last, length = data[offset] & 0x80, int.from_bytes(data[offset + 1 : offset + 4], "big")
         offset += 4 + length
         if last:
             break

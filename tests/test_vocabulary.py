@@ -16,9 +16,35 @@ from lowrank_asr.text.vocabulary import (
 )
 
 WORDS = [
-    "the", "quick", "brown", "fox", "jumps", "over", "a", "lazy", "dog", "while", "seven", "wizards",
-    "box", "jolly", "quiet", "kings", "it's", "a", "long", "way", "to", "the", "river", "and",
-    "they're", "not", "coming", "back", "tonight",
+    "the",
+    "quick",
+    "brown",
+    "fox",
+    "jumps",
+    "over",
+    "a",
+    "lazy",
+    "dog",
+    "while",
+    "seven",
+    "wizards",
+    "box",
+    "jolly",
+    "quiet",
+    "kings",
+    "it's",
+    "a",
+    "long",
+    "way",
+    "to",
+    "the",
+    "river",
+    "and",
+    "they're",
+    "not",
+    "coming",
+    "back",
+    "tonight",
 ]
 # A small but varied corpus: every letter of the alphabet, apostrophes, repeated words.
 TEXTS = [" ".join(WORDS[(i * 7 + j * 3) % len(WORDS)] for j in range(3 + i % 6)) for i in range(300)]

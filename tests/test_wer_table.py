@@ -71,9 +71,17 @@ def _evaluation(tmp_path, variant, rows, split="test-clean"):
 
 
 def test_table_columns_and_values_from_decodes(tmp_path):
-    knobs = {"contextnet": {"conv": "separable", "alpha": 0.5},
-             "rank2": {"conv": "rank", "rank": 2, "alpha": 0.5, "frontend": "logmel", "kernel_size": 3,
-                       "blocks": [{"layers": 1, "channels": 8}, {"layers": 2, "channels": 8, "repeat": 3}]}}
+    knobs = {
+        "contextnet": {"conv": "separable", "alpha": 0.5},
+        "rank2": {
+            "conv": "rank",
+            "rank": 2,
+            "alpha": 0.5,
+            "frontend": "logmel",
+            "kernel_size": 3,
+            "blocks": [{"layers": 1, "channels": 8}, {"layers": 2, "channels": 8, "repeat": 3}],
+        },
+    }
     evaluations = [Evaluation.load(*_evaluation(tmp_path, v, ROWS)) for v in knobs]
     rows = table_rows(evaluations, knobs, {"test-clean": 2})
     write_table(rows, tmp_path / "t.csv", tmp_path / "t.md")
@@ -88,8 +96,11 @@ def test_table_columns_and_values_from_decodes(tmp_path):
         row = by_variant["rank2"]
         assert float(row[f"{rate}_low"]) <= float(row[rate]) <= float(row[f"{rate}_high"])
     # what was scored: 3 utterances, 7 reference words, and the 2 utterances the transcripts stage skipped
-    assert (by_variant["rank2"]["utterances"], by_variant["rank2"]["words"], by_variant["rank2"]["skipped"]) == (
-        "3", "7", "2")
+    assert (
+        by_variant["rank2"]["utterances"],
+        by_variant["rank2"]["words"],
+        by_variant["rank2"]["skipped"],
+    ) == ("3", "7", "2")
     assert by_variant["rank2"]["rank"] == "2" and by_variant["contextnet"]["rank"] == ""
     assert (by_variant["rank2"]["params"], by_variant["rank2"]["params_all"]) == ("1234", "1300")
     assert (by_variant["rank2"]["kernel_size"], by_variant["rank2"]["blocks"]) == ("3", "4")
@@ -98,9 +109,14 @@ def test_table_columns_and_values_from_decodes(tmp_path):
     md = (tmp_path / "t.md").read_text()
     low, high = float(by_variant["rank2"]["greedy_wer_low"]), float(by_variant["rank2"]["greedy_wer_high"])
     # one speaker, one seed: the interval covers utterances only, and says so next to the number (†, covers)
-    assert (f"| rank2 | test-clean | rank | 2 | 3 | 4 | logmel | 1,234 | 3 | 1 | 3 | 7 | 2 | "
-            f"28.6 % [{100 * low:.1f}, {100 * high:.1f}] † |") in md
-    assert "| utterances of 1 speaker, one seed only |" in md and "one seed it covers test-set sampling only" in md
+    assert (
+        f"| rank2 | test-clean | rank | 2 | 3 | 4 | logmel | 1,234 | 3 | 1 | 3 | 7 | 2 | "
+        f"28.6 % [{100 * low:.1f}, {100 * high:.1f}] † |"
+    ) in md
+    assert (
+        "| utterances of 1 speaker, one seed only |" in md
+        and "one seed it covers test-set sampling only" in md
+    )
     assert by_variant["rank2"]["interval_covers"] == "utterances of 1 speaker, one seed only"
     assert json.loads((tmp_path / "rank2.test-clean.json").read_text())["greedy_wer"] < 1
 
@@ -126,6 +142,7 @@ def test_skipped_count_reads_the_skip_list(tmp_path):
 def _random_sentences(rng, n, vocab=("a", "b", "cat", "sat", "on", "the", "mat", "x")):
     def sentence(lo):
         return " ".join(rng.choice(vocab, size=rng.integers(lo, 8)))
+
     return [sentence(1) for _ in range(n)], [sentence(0) for _ in range(n)]
 
 
@@ -164,8 +181,13 @@ def test_speaker_bootstrap_resamples_whole_speakers():
     plan = bootstrap.design(12, np.repeat(["s1", "s2", "s3"], 4).tolist(), "speaker")
     assert (plan.unit, plan.speakers, plan.size, plan.fallback) == ("speaker", 3, 3, False)
     (rates,) = bootstrap.resampled_rates([EditCounts(errors, lengths)], plan, resamples=500, seed=1)
-    possible = {round((c0 * 0 + c1 * 1 + c2 * 5) / 30, 12)
-                for c0 in range(4) for c1 in range(4) for c2 in range(4) if c0 + c1 + c2 == 3}
+    possible = {
+        round((c0 * 0 + c1 * 1 + c2 * 5) / 30, 12)
+        for c0 in range(4)
+        for c1 in range(4)
+        for c2 in range(4)
+        if c0 + c1 + c2 == 3
+    }
     seen = set(np.round(rates[:, 0], 12))
     assert seen <= possible and len(seen) > 3
     by_utterance = bootstrap.design(12, None, "utterance")
@@ -195,8 +217,9 @@ def test_speaker_of_librispeech_ids_and_other_files():
 
 def _shared_plus_own(rng, shared_var: float, own_var: float, k: int, resamples: int = 20000) -> np.ndarray:
     """Resampled per-seed statistics: a part shared by all seeds (the test set) plus each seed's own noise."""
-    return (np.sqrt(shared_var) * rng.standard_normal((resamples, 1))
-            + np.sqrt(own_var) * rng.standard_normal((resamples, k)))
+    return np.sqrt(shared_var) * rng.standard_normal((resamples, 1)) + np.sqrt(own_var) * rng.standard_normal(
+        (resamples, k)
+    )
 
 
 def test_difference_spread_takes_the_test_set_part_from_the_covariance_between_seeds():
@@ -281,9 +304,14 @@ def test_aligned_decodes_align_by_path_and_reject_other_utterances(tmp_path):
     shuffled = [rows[2], rows[0], rows[1]]
     left, right = aligned_decodes(rows, shuffled, "a.tsv", "b.tsv")
     assert [r["PATH"] for r in left] == [r["PATH"] for r in right]
-    with pytest.raises(PipelineError, match=r"cannot pair results/decodes/a/test-clean.tsv .*"
-                                            r"results/decodes/b/test-clean.tsv"):
-        aligned_decodes(rows, rows[:2], "results/decodes/a/test-clean.tsv", "results/decodes/b/test-clean.tsv")
+    with pytest.raises(
+        PipelineError,
+        match=r"cannot pair results/decodes/a/test-clean.tsv .*"
+        r"results/decodes/b/test-clean.tsv",
+    ):
+        aligned_decodes(
+            rows, rows[:2], "results/decodes/a/test-clean.tsv", "results/decodes/b/test-clean.tsv"
+        )
     other = [dict(rows[0], GROUNDTRUTH="something else"), *rows[1:]]
     with pytest.raises(PipelineError, match="a.tsv and b.tsv hold different references"):
         aligned_decodes(rows, other, "a.tsv", "b.tsv")
@@ -291,13 +319,18 @@ def test_aligned_decodes_align_by_path_and_reject_other_utterances(tmp_path):
 
 def test_comparisons_of_every_pair_on_every_split(tmp_path):
     worse = [Decoded(r.utt_id, r.path, r.duration, r.reference, "", "") for r in ROWS]
-    evaluations = [Evaluation.load(*_evaluation(tmp_path, v, rows, split))
-                   for v, rows in (("a", ROWS), ("b", worse), ("c", ROWS))
-                   for split in ("test-clean", "test-other")]
+    evaluations = [
+        Evaluation.load(*_evaluation(tmp_path, v, rows, split))
+        for v, rows in (("a", ROWS), ("b", worse), ("c", ROWS))
+        for split in ("test-clean", "test-other")
+    ]
     pairs = comparison_rows(evaluations, ["a", "b", "c"], Bootstrap(seed=3))
     assert len(pairs) == 2 * 3 * 2  # splits × pairs × (greedy, beam)
-    ab = next(p for p in pairs if (p["split"], p["decoding"], p["variant_a"], p["variant_b"])
-              == ("test-clean", "greedy", "a", "b"))
+    ab = next(
+        p
+        for p in pairs
+        if (p["split"], p["decoding"], p["variant_a"], p["variant_b"]) == ("test-clean", "greedy", "a", "b")
+    )
     assert ab["wer_a"] == pytest.approx(2 / 7) and ab["wer_b"] == 1.0
     assert ab["difference"] == pytest.approx(5 / 7)
     ac = next(p for p in pairs if (p["decoding"], p["variant_a"], p["variant_b"]) == ("beam", "a", "c"))
@@ -306,8 +339,10 @@ def test_comparisons_of_every_pair_on_every_split(tmp_path):
     with (tmp_path / "c.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(pairs)
     md = (tmp_path / "c.md").read_text()
-    assert ("| test-clean | greedy | a | c | 1/1 | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] † | 1 | 1 | "
-            "utterances of 1 speaker, one seed only |") in md
+    assert (
+        "| test-clean | greedy | a | c | 1/1 | 3 | 28.6 % | 28.6 % | +0.0 pp [+0.0, +0.0] † | 1 | 1 | "
+        "utterances of 1 speaker, one seed only |"
+    ) in md
     assert not any(p["finding"] for p in pairs) and "| **" not in md  # one seed: never a finding
     assert f"over all {len(pairs)} comparisons of this table" in md
 
@@ -315,7 +350,10 @@ def test_comparisons_of_every_pair_on_every_split(tmp_path):
 def test_comparisons_name_both_files_when_utterances_differ(tmp_path):
     a = Evaluation.load(*_evaluation(tmp_path, "a", ROWS))
     b = Evaluation.load(*_evaluation(tmp_path, "b", ROWS[:2]))
-    with pytest.raises(PipelineError, match=r"a\.test-clean\.tsv .*/b\.test-clean\.tsv \(2\): 1 utterance\(s\) only in the first"):
+    with pytest.raises(
+        PipelineError,
+        match=r"a\.test-clean\.tsv .*/b\.test-clean\.tsv \(2\): 1 utterance\(s\) only in the first",
+    ):
         comparison_rows([a, b], ["a", "b"])
 
 
@@ -333,8 +371,10 @@ def test_table_and_comparisons_over_several_seeds(tmp_path):
     assert table["a"]["greedy_wer_seed_sd"] == pytest.approx(np.std([2 / 7, 0], ddof=1))
     assert table["b"]["greedy_wer_seed_sd"] == 0.0
     write_table(list(table.values()), tmp_path / "t.csv", tmp_path / "t.md")
-    assert f"14.3 % [{100 * table['a']['greedy_wer_low']:.1f}, {100 * table['a']['greedy_wer_high']:.1f}] ± 20.2" in (
-        tmp_path / "t.md").read_text()
+    assert (
+        f"14.3 % [{100 * table['a']['greedy_wer_low']:.1f}, {100 * table['a']['greedy_wer_high']:.1f}] ± 20.2"
+        in (tmp_path / "t.md").read_text()
+    )
     pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
     greedy = next(p for p in pairs if p["decoding"] == "greedy")
     assert greedy["seeds"] == "2/2" and greedy["difference"] == pytest.approx(2 / 7 - 1 / 7)
@@ -347,8 +387,10 @@ def test_table_and_comparisons_over_several_seeds(tmp_path):
 def test_skipped_counts_the_utterances_over_the_evaluation_budget(tmp_path):
     scores, decodes = _evaluation(tmp_path, "contextnet", ROWS)
     data = json.loads(scores.read_text())
-    data["over_budget"] = [{"utt_id": "u1", "path": "a/u1.flac", "duration": 36.0},
-                           {"utt_id": "u2", "path": "a/u2.flac", "duration": 40.0}]
+    data["over_budget"] = [
+        {"utt_id": "u1", "path": "a/u1.flac", "duration": 36.0},
+        {"utt_id": "u2", "path": "a/u2.flac", "duration": 40.0},
+    ]
     write_json(data, scores)
     rows = table_rows([Evaluation.load(scores, decodes)], {"contextnet": {}}, {"test-clean": 1})
     assert rows[0]["skipped"] == 3  # one from the transcripts stage, two over the budget
@@ -360,15 +402,19 @@ def _speaker_rows(drop: int) -> list[Decoded]:
     for i in range(12):
         ref = " ".join(["the", "cat", "sat", "on", "a", "mat", "today"][: 3 + i % 5])
         words = ref.split()
-        hyp = " ".join(words[:drop] + words[drop + 1:]) if drop is not None else ref
+        hyp = " ".join(words[:drop] + words[drop + 1 :]) if drop is not None else ref
         rows.append(Decoded(f"{i % 4}-1-{i}", f"a/{i % 4}-1-{i:04d}.flac", 1.0, ref, hyp, hyp))
     return rows
 
 
 def test_only_several_seed_differences_that_survive_holm_are_bold(tmp_path):
     runs = {f"{v}/seed_{k}": v for v in ("a", "b") for k in (1, 2)}
-    decodes = {"a/seed_1": _speaker_rows(None), "a/seed_2": _speaker_rows(None),
-               "b/seed_1": _speaker_rows(0), "b/seed_2": _speaker_rows(1)}
+    decodes = {
+        "a/seed_1": _speaker_rows(None),
+        "a/seed_2": _speaker_rows(None),
+        "b/seed_1": _speaker_rows(0),
+        "b/seed_2": _speaker_rows(1),
+    }
     evaluations = [Evaluation.load(*_evaluation(tmp_path, run, rows)) for run, rows in decodes.items()]
     pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
     assert all(p["interval_covers"] == "speakers + seeds" and p["finding"] for p in pairs)
@@ -381,6 +427,7 @@ def test_only_several_seed_differences_that_survive_holm_are_bold(tmp_path):
     assert one[0]["interval_covers"] == "speakers, one seed only"
     # a p-value is never printed as 0, and never with more digits than it has
     from lowrank_asr.metrics.table import _p
+
     assert (_p(0.0), _p(0.04567), _p(1.0)) == ("< 0.001", "0.046", "1")
 
 

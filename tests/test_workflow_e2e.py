@@ -24,11 +24,25 @@ PARTS = ("Snakefile", "rules", "workflow_scripts", "lib", "config", "report", "p
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 SMOKE = ["--configfile", "config/smoke.yaml"]
 DATA_RULES = {"synthesize_corpus", "extract", "transcripts", "tfrecords", "tfrecord_index", "vocabulary"}
-LANDSCAPE_RULES = {"loss_grid", "merge_loss_grid", "plot_landscape", "landscape_video", "compare_landscape_video"}
-REPRESENTATION_RULES = {"representations", "representation_similarity", "plot_representations",
-                        "plot_representation_spectra", "plot_representation_similarity", "representation_video",
-                        "compression", "compression_table", "plot_compression",
-                        "plot_headline"}  # the headline figure draws the compression table too
+LANDSCAPE_RULES = {
+    "loss_grid",
+    "merge_loss_grid",
+    "plot_landscape",
+    "landscape_video",
+    "compare_landscape_video",
+}
+REPRESENTATION_RULES = {
+    "representations",
+    "representation_similarity",
+    "plot_representations",
+    "plot_representation_spectra",
+    "plot_representation_similarity",
+    "representation_video",
+    "compression",
+    "compression_table",
+    "plot_compression",
+    "plot_headline",
+}  # the headline figure draws the compression table too
 GEOMETRY_RULES = {"trajectory_plane", "interpolation", "sharpness", "plot_geometry"}
 
 pytestmark = pytest.mark.slow
@@ -37,7 +51,9 @@ pytestmark = pytest.mark.slow
 def snakemake(repo: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run([*SNAKEMAKE, *SMOKE, *args], cwd=repo, capture_output=True, text=True)
     if check and result.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
     return result
 
 
@@ -107,7 +123,9 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
     assert all(0.0 <= float(r["greedy_wer"]) < 10.0 and float(r["rtf"]) > 0 for r in rows)
     assert (results / "wer_table.md").read_text().count("\n") >= len(rows) + 2
     for variant in variants:
-        history = list(csv.DictReader((results / "models" / variant / "history.csv").read_text().splitlines()))
+        history = list(
+            csv.DictReader((results / "models" / variant / "history.csv").read_text().splitlines())
+        )
         assert [int(r["epoch"]) for r in history] == list(range(1, epochs + 1))
         for kind in ("landscape", "attribution"):
             for epoch in range(1, epochs + 1):
@@ -121,8 +139,20 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
     # every rule left a log and a benchmark
     logged = {p.name for p in (smoke_repo / "logs").iterdir()}
     benched = {p.name for p in (smoke_repo / "benchmarks").iterdir()}
-    expected = DATA_RULES | {"train", "evaluate", "wer_table", "integrated_gradients", "plot_attribution",
-                             "attribution_video", "training_curves"} | LANDSCAPE_RULES | GEOMETRY_RULES
+    expected = (
+        DATA_RULES
+        | {
+            "train",
+            "evaluate",
+            "wer_table",
+            "integrated_gradients",
+            "plot_attribution",
+            "attribution_video",
+            "training_curves",
+        }
+        | LANDSCAPE_RULES
+        | GEOMETRY_RULES
+    )
     assert expected <= logged and expected <= benched
 
 
@@ -143,11 +173,16 @@ def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
     for epoch in range(0, epochs + 1):
         sim = read_variant_similarity(results / "representations" / f"variants_epoch_{epoch:03d}.h5")
         assert len(sim["cka"]) == len(variants) * (len(variants) - 1) // 2
-        assert (results / "plots" / "representations" / "spectra" / f"epoch_{epoch:03d}.png").stat().st_size > 10_000
+        assert (
+            results / "plots" / "representations" / "spectra" / f"epoch_{epoch:03d}.png"
+        ).stat().st_size > 10_000
     rows = read_compression_csv(results / "compression.csv")
     assert {(r["variant"], r["split"], r["fraction"]) for r in rows} == {
-        (v, s, float(f)) for v in variants for s in cfg["evaluation"]["splits"]
-        for f in cfg["compression"]["fractions"]}
+        (v, s, float(f))
+        for v in variants
+        for s in cfg["evaluation"]["splits"]
+        for f in cfg["compression"]["fractions"]
+    }
     for name in ("effective_rank", "cka_final", "cka_variants"):
         assert (results / "plots" / "representations" / f"{name}.png").stat().st_size > 10_000
     assert (results / "plots" / "compression.png").stat().st_size > 10_000
@@ -156,6 +191,8 @@ def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
     assert "effective_rank" in report and "compression" in report
     assert {p.name for p in (smoke_repo / "logs").iterdir()} >= REPRESENTATION_RULES
     assert {p.name for p in (smoke_repo / "benchmarks").iterdir()} >= REPRESENTATION_RULES
+
+
 def check_geometry_outputs(results: Path, variants: list[str], epochs: int) -> None:
     """Epoch 0 weights, the three geometry files per variant with their shapes, and the geometry plots."""
     from lowrank_asr.geometry.io import read_geometry
@@ -191,38 +228,51 @@ def test_editing_landscape_code_reruns_only_landscape_jobs(smoke_repo: Path) -> 
     with edited(smoke_repo / "lib/lowrank_asr/landscape/grid.py", "\n\ndef _probe() -> int:\n    return 1\n"):
         rules = planned_rules(smoke_repo)
     assert "loss_grid" in rules and "plot_landscape" in rules
-    assert rules <= LANDSCAPE_RULES | GEOMETRY_RULES  # the geometry analyses evaluate the loss with the grid code
+    assert (
+        rules <= LANDSCAPE_RULES | GEOMETRY_RULES
+    )  # the geometry analyses evaluate the loss with the grid code
 
 
-@pytest.mark.parametrize(("module", "expected"), [
-    ("geometry/trajectory.py", {"trajectory_plane", "plot_geometry"}),
-    ("geometry/interpolation.py", {"interpolation", "plot_geometry"}),
-    ("geometry/hessian.py", {"sharpness", "plot_geometry"}),
-    ("plotting/geometry.py", {"plot_geometry"}),
-])
-def test_editing_a_geometry_module_reruns_only_its_analysis(smoke_repo: Path, module: str, expected: set) -> None:
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [
+        ("geometry/trajectory.py", {"trajectory_plane", "plot_geometry"}),
+        ("geometry/interpolation.py", {"interpolation", "plot_geometry"}),
+        ("geometry/hessian.py", {"sharpness", "plot_geometry"}),
+        ("plotting/geometry.py", {"plot_geometry"}),
+    ],
+)
+def test_editing_a_geometry_module_reruns_only_its_analysis(
+    smoke_repo: Path, module: str, expected: set
+) -> None:
     with edited(smoke_repo / "lib/lowrank_asr" / module, "\n\ndef _probe() -> int:\n    return 1\n"):
         rules = planned_rules(smoke_repo)
     assert rules == expected
 
 
 def test_editing_spectra_code_reruns_only_representation_jobs(smoke_repo: Path) -> None:
-    with edited(smoke_repo / "lib/lowrank_asr/representations/spectra.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+    with edited(
+        smoke_repo / "lib/lowrank_asr/representations/spectra.py", "\n\ndef _probe() -> int:\n    return 1\n"
+    ):
         rules = planned_rules(smoke_repo)
     assert {"representations", "plot_representation_spectra"} <= rules
     assert rules <= REPRESENTATION_RULES
 
 
 STAGE_MODULES = sorted(
-    [(f"representations/{p.name}", "representations") for p in (ROOT / "lib/lowrank_asr/representations").glob("*.py")]
+    [
+        (f"representations/{p.name}", "representations")
+        for p in (ROOT / "lib/lowrank_asr/representations").glob("*.py")
+    ]
     + [(f"geometry/{p.name}", "geometry") for p in (ROOT / "lib/lowrank_asr/geometry").glob("*.py")]
     + [("plotting/representations.py", "representations"), ("plotting/geometry.py", "geometry")]
 )
 
 
 @pytest.mark.parametrize(("module", "stage"), STAGE_MODULES)
-def test_editing_any_representation_or_geometry_module_reruns_only_its_stage(smoke_repo: Path, module: str,
-                                                                             stage: str) -> None:
+def test_editing_any_representation_or_geometry_module_reruns_only_its_stage(
+    smoke_repo: Path, module: str, stage: str
+) -> None:
     """Issues 12 and 13: a change in each new module reruns some of its stage's jobs and nothing else
     (tests/test_codehash.py checks the same through the code hashes, without a workspace)."""
     with edited(smoke_repo / "lib/lowrank_asr" / module, "\n\ndef _probe() -> int:\n    return 1\n"):
@@ -232,27 +282,42 @@ def test_editing_any_representation_or_geometry_module_reruns_only_its_stage(smo
 
 
 def test_editing_model_code_reruns_training_and_everything_after(smoke_repo: Path) -> None:
-    with edited(smoke_repo / "lib/lowrank_asr/models/contextnet.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+    with edited(
+        smoke_repo / "lib/lowrank_asr/models/contextnet.py", "\n\ndef _probe() -> int:\n    return 1\n"
+    ):
         jobs = planned_jobs(smoke_repo)
     rules = {rule for rule, _ in jobs}
     from lowrank_asr.config_files import load_yaml
 
     variants = set(load_yaml(ROOT / "config" / "smoke.yaml")["variants"])
     assert {w["variant"] for rule, w in jobs if rule == "train"} == variants
-    assert {"evaluate", "wer_table", "loss_grid", "integrated_gradients", "plot_landscape", "plot_attribution",
-            "landscape_video", "attribution_video", "training_curves"} <= rules
+    assert {
+        "evaluate",
+        "wer_table",
+        "loss_grid",
+        "integrated_gradients",
+        "plot_landscape",
+        "plot_attribution",
+        "landscape_video",
+        "attribution_video",
+        "training_curves",
+    } <= rules
     assert not rules & DATA_RULES
 
 
 def test_editing_plotting_code_reruns_only_plots_and_videos(smoke_repo: Path) -> None:
-    with edited(smoke_repo / "lib/lowrank_asr/plotting/landscape.py", "\n\ndef _probe() -> int:\n    return 1\n"):
+    with edited(
+        smoke_repo / "lib/lowrank_asr/plotting/landscape.py", "\n\ndef _probe() -> int:\n    return 1\n"
+    ):
         rules = planned_rules(smoke_repo)
     assert "plot_landscape" in rules
     assert rules <= {"plot_landscape", "landscape_video", "compare_landscape_video", "plot_geometry"}
 
 
 def test_changing_one_variant_reruns_only_that_variant(smoke_repo: Path) -> None:
-    jobs = planned_jobs(smoke_repo, "--config", "variants={contextnet: {}, lowrank: {conv: lowrank, kernel_size: 3}}")
+    jobs = planned_jobs(
+        smoke_repo, "--config", "variants={contextnet: {}, lowrank: {conv: lowrank, kernel_size: 3}}"
+    )
     rules = {rule for rule, _ in jobs}
     assert "train" in rules
     per_variant = [w for _, w in jobs if "variant" in w]
@@ -290,14 +355,23 @@ def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path:
                 assert (results / "decodes" / variant / f"seed_{seed}" / f"{split}.tsv").is_file()
                 assert (results / "wer" / variant / f"seed_{seed}" / f"{split}.json").is_file()
         # the two seeds trained different models
-        losses = [[r["train_loss"] for r in csv.DictReader(
-            (results / "models" / variant / f"seed_{s}" / "history.csv").read_text().splitlines())] for s in (11, 12)]
+        losses = [
+            [
+                r["train_loss"]
+                for r in csv.DictReader(
+                    (results / "models" / variant / f"seed_{s}" / "history.csv").read_text().splitlines()
+                )
+            ]
+            for s in (11, 12)
+        ]
         assert losses[0] != losses[1]
     with open(results / "wer_table.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert {(r["variant"], r["split"]) for r in rows} == {(v, s) for v in variants for s in splits}
     assert all(r["seeds"] == "2" and r["greedy_wer_seed_sd"] != "" for r in rows)
-    assert all(float(r["greedy_wer_low"]) <= float(r["greedy_wer"]) <= float(r["greedy_wer_high"]) for r in rows)
+    assert all(
+        float(r["greedy_wer_low"]) <= float(r["greedy_wer"]) <= float(r["greedy_wer_high"]) for r in rows
+    )
     with open(results / "comparisons.csv", newline="") as handle:
         pairs = list(csv.DictReader(handle))
     assert len(pairs) == len(variants) * (len(variants) - 1) // 2 * len(splits) * 2  # greedy and beam
@@ -305,8 +379,9 @@ def test_two_seed_smoke_run_builds_every_seed_and_the_aggregated_table(tmp_path:
     assert (results / "plots" / "training_curves.png").stat().st_size > 10_000
 
 
-def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(smoke_repo: Path,
-                                                                           tmp_path: Path) -> None:
+def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(
+    smoke_repo: Path, tmp_path: Path
+) -> None:
     """evaluation.batch_seconds through the real rules and scripts: the loss grids, the geometry and the
     attributions, rerun on a copy of the finished workspace in micro-batches, equal the one-batch files."""
     from lowrank_asr.attribution.io import read_attributions
@@ -316,9 +391,13 @@ def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(smok
 
     cfg = smoke_config()
     repo = tmp_path / "budget"
-    shutil.copytree(smoke_repo, repo, symlinks=True)  # results and Snakemake's metadata: only the analyses rerun
+    shutil.copytree(
+        smoke_repo, repo, symlinks=True
+    )  # results and Snakemake's metadata: only the analyses rerun
     splits = (cfg["landscape"]["split"], cfg["attribution"]["split"])
-    longest = max(r.duration for s in splits for r in read_transcripts(repo / "resources" / "transcripts" / f"{s}.tsv"))
+    longest = max(
+        r.duration for s in splits for r in read_transcripts(repo / "resources" / "transcripts" / f"{s}.tsv")
+    )
     budget = round(1.2 * longest, 3)  # every utterance fits; two of them rarely do
     variant, epochs = "lowrank", range(1, cfg["training"]["epochs"] + 1)
     folder = Path("results") / "landscape" / variant
@@ -338,7 +417,9 @@ def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(smok
     np.testing.assert_array_equal(a["wer"], b["wer"])
     a, b = (read_geometry(r / geometry[1], "sharpness") for r in (repo, smoke_repo))
     np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
-    np.testing.assert_allclose(a["eigenvalue"], b["eigenvalue"], rtol=1e-3)  # a few float32 HVPs, summed apart
+    np.testing.assert_allclose(
+        a["eigenvalue"], b["eigenvalue"], rtol=1e-3
+    )  # a few float32 HVPs, summed apart
     for path in attributions:
         a, b = (read_attributions(r / path)["items"] for r in (repo, smoke_repo))
         for x, y in zip(a, b, strict=True):
@@ -358,10 +439,17 @@ def test_adding_an_evaluation_split_runs_only_that_split(smoke_repo: Path) -> No
     jobs = planned_jobs(smoke_repo, "--config", f"evaluation={{splits: [{', '.join(splits)}]}}")
     # the compression sweep decodes the evaluation splits (compression.splits is unset in smoke.yaml), so it is
     # redone too; nothing else: no training, no evaluation of the other splits
-    compression = {("compression", None), ("compression_table", None), ("plot_compression", None),
-                   ("plot_headline", None)}
+    compression = {
+        ("compression", None),
+        ("compression_table", None),
+        ("plot_compression", None),
+        ("plot_headline", None),
+    }
     assert "splits" not in cfg["compression"]
-    assert {(rule, w.get("split")) for rule, w in jobs} == {("evaluate", "dev-clean"), ("wer_table", None)} | compression
+    assert {(rule, w.get("split")) for rule, w in jobs} == {
+        ("evaluate", "dev-clean"),
+        ("wer_table", None),
+    } | compression
     assert {w["variant"] for rule, w in jobs if rule == "evaluate"} == set(cfg["variants"])
 
 
@@ -373,9 +461,19 @@ def test_changing_a_decoding_knob_retrains_nothing(smoke_repo: Path, knob: str) 
     # the attributions show greedy hypotheses, decoded with max_symbols_per_step
     # greedy hypotheses are decoded with max_symbols_per_step by the attributions, the interpolation's WER and the
     # compression sweep
-    uses_knob = {"beam_width": set(), "max_symbols_per_step": {
-        "integrated_gradients", "plot_attribution", "attribution_video", "interpolation", "plot_geometry",
-        "compression", "compression_table", "plot_compression"}}[knob]
+    uses_knob = {
+        "beam_width": set(),
+        "max_symbols_per_step": {
+            "integrated_gradients",
+            "plot_attribution",
+            "attribution_video",
+            "interpolation",
+            "plot_geometry",
+            "compression",
+            "compression_table",
+            "plot_compression",
+        },
+    }[knob]
     assert rules <= {"evaluate", "wer_table", "plot_headline"} | uses_knob
 
 
@@ -385,19 +483,31 @@ def test_toggling_the_bad_audio_policy_reruns_only_splits_with_bad_audio(smoke_r
     skipped = smoke_repo / "resources" / "transcripts" / "test-other.skipped.json"
     original = skipped.read_text()
     # as left by a `skip` run that found a corrupt file in test-other
-    skipped.write_text(json.dumps([{"path": "x.flac", "utt_id": "x", "reason": "audio file holds no samples"}]))
+    skipped.write_text(
+        json.dumps([{"path": "x.flac", "utt_id": "x", "reason": "audio file holds no samples"}])
+    )
     try:
         # the table counts the skipped utterances it reads from the list: only it is redone
         assert sorted(planned_jobs(smoke_repo, "--config", "data={on_bad_audio: skip}")) == [
-            ("plot_headline", {}), ("wer_table", {})]
+            ("plot_headline", {}),
+            ("wer_table", {}),
+        ]
         jobs = planned_jobs(smoke_repo)  # back to `fail`: test-other's transcripts must run again (and fail)
     finally:
         skipped.write_text(original)
     assert ("transcripts", {"split": "test-other"}) in jobs
     assert {w.get("split") for _, w in jobs} == {"test-other", None}
     # the compression sweep decodes the evaluation splits too
-    assert {rule for rule, _ in jobs} == {"transcripts", "tfrecords", "evaluate", "wer_table", "compression",
-                                          "compression_table", "plot_compression", "plot_headline"}
+    assert {rule for rule, _ in jobs} == {
+        "transcripts",
+        "tfrecords",
+        "evaluate",
+        "wer_table",
+        "compression",
+        "compression_table",
+        "plot_compression",
+        "plot_headline",
+    }
 
 
 def test_changing_the_training_history_reruns_only_the_curves(smoke_repo: Path) -> None:
@@ -419,10 +529,19 @@ def test_a_corrupt_local_tarball_keeps_the_extracted_split(smoke_repo: Path, tmp
     bad = tmp_path / "test-other.tar.gz"
     bad.write_bytes(np.random.default_rng(0).bytes(5000))
     # the target before --config, which takes every argument after it
-    out = snakemake(smoke_repo, "--cores", "1", manifest, "--config", f"corpus={{local: {{test-other: {bad}}}}}",
-                    check=False)
+    out = snakemake(
+        smoke_repo,
+        "--cores",
+        "1",
+        manifest,
+        "--config",
+        f"corpus={{local: {{test-other: {bad}}}}}",
+        check=False,
+    )
     assert out.returncode != 0
-    assert f"{bad} is truncated or corrupt" in (smoke_repo / "logs" / "extract" / "test-other.log").read_text()
+    assert (
+        f"{bad} is truncated or corrupt" in (smoke_repo / "logs" / "extract" / "test-other.log").read_text()
+    )
     assert files() == before  # Snakemake deleted the declared manifest only
     # the config put back: the extraction is found in place, and nothing after it runs again
     snakemake(smoke_repo, "--cores", "1", manifest)

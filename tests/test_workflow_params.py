@@ -38,7 +38,9 @@ BAD = [{"path": "a.flac", "utt_id": "a", "reason": "audio file holds no samples"
 
 
 @pytest.mark.parametrize("problems", [None, []], ids=["not-run-yet", "clean"])
-def test_the_policy_does_not_key_a_split_without_known_bad_audio(tmp_path: Path, problems: list | None) -> None:
+def test_the_policy_does_not_key_a_split_without_known_bad_audio(
+    tmp_path: Path, problems: list | None
+) -> None:
     path = skip_list(tmp_path, problems)
     assert not known_bad_audio(path)
     assert bad_audio_rerun_key("fail", path) == bad_audio_rerun_key("skip", path)
@@ -61,7 +63,9 @@ SMOKE = ROOT / "config" / "smoke.yaml"
 
 
 def train_settings(config: dict) -> TrainSettings:
-    return TrainSettings.from_config(train_job_settings(config), seed=0, max_duration=config["data"]["max_duration"])
+    return TrainSettings.from_config(
+        train_job_settings(config), seed=0, max_duration=config["data"]["max_duration"]
+    )
 
 
 def test_training_reads_its_own_dev_decoding_knob() -> None:
@@ -107,16 +111,27 @@ def _budget_config(train=None, dev=None, policy="fail") -> dict:
 def test_budgets_reach_the_train_and_evaluate_jobs_with_the_skip_policy() -> None:
     plain = train_settings(_budget_config(policy="skip"))
     # no budget, nothing to skip whatever the bad-audio policy
-    assert (plain.batch_seconds, plain.evaluation_batch_seconds, plain.skip_over_budget) == (None, None, False)
+    assert (plain.batch_seconds, plain.evaluation_batch_seconds, plain.skip_over_budget) == (
+        None,
+        None,
+        False,
+    )
     assert not evaluation_decoding_settings(_budget_config(policy="skip"))["skip_over_budget"]
     both = _budget_config(train=120.0, dev=300.0, policy="skip")
     settings = train_settings(both)
-    assert (settings.batch_seconds, settings.evaluation_batch_seconds, settings.skip_over_budget) == (120.0, 300.0,
-                                                                                                      True)
+    assert (settings.batch_seconds, settings.evaluation_batch_seconds, settings.skip_over_budget) == (
+        120.0,
+        300.0,
+        True,
+    )
     decoding = evaluation_decoding_settings(both)
     assert (decoding["batch_seconds"], decoding["skip_over_budget"]) == (300.0, True)
     failing = train_settings(_budget_config(train=120.0))
-    assert (failing.batch_seconds, failing.evaluation_batch_seconds, failing.skip_over_budget) == (120.0, None, False)
+    assert (failing.batch_seconds, failing.evaluation_batch_seconds, failing.skip_over_budget) == (
+        120.0,
+        None,
+        False,
+    )
     # the budget shapes the batches, hence the run: a new resume state
     base = _budget_config()["training"]
     key = stable_hash(training_resume_settings(base))

@@ -14,19 +14,37 @@ model, vocab = load_trained(p.model, snakemake.input.vocab[0], snakemake.input.w
 
 
 def split_batches(files):
-    return lambda: make_dataset(files, vocab, batch_size=p.batch_size, training=False, seed=0,
-                                batch_seconds=p.batch_seconds)
+    return lambda: make_dataset(
+        files, vocab, batch_size=p.batch_size, training=False, seed=0, batch_seconds=p.batch_seconds
+    )
 
 
 def calibration():
-    return make_dataset(list(snakemake.input.train), vocab, batch_size=comp["calibration_batch_size"],
-                        training=True, seed=p.seed)
+    return make_dataset(
+        list(snakemake.input.train),
+        vocab,
+        batch_size=comp["calibration_batch_size"],
+        training=True,
+        seed=p.seed,
+    )
 
 
-rows = compression_sweep(model, vocab, comp["fractions"], {s: split_batches(f) for s, f in p.split_files.items()},
-                         calibration, calibration_batches=comp["calibration_batches"],
-                         max_symbols_per_step=p.max_symbols)
+rows = compression_sweep(
+    model,
+    vocab,
+    comp["fractions"],
+    {s: split_batches(f) for s, f in p.split_files.items()},
+    calibration,
+    calibration_batches=comp["calibration_batches"],
+    max_symbols_per_step=p.max_symbols,
+)
 write_compression_csv(rows, snakemake.wildcards.variant, snakemake.output[0])
 for row in rows:
-    log.info("fraction %.3f %s: %d params, greedy WER %.4f CER %.4f", row["fraction"], row["split"], row["params"],
-             row["greedy_wer"], row["greedy_cer"])
+    log.info(
+        "fraction %.3f %s: %d params, greedy WER %.4f CER %.4f",
+        row["fraction"],
+        row["split"],
+        row["params"],
+        row["greedy_wer"],
+        row["greedy_cer"],
+    )

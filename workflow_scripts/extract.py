@@ -10,7 +10,8 @@ log = start_from_snakemake(snakemake)
 from lowrank_asr.data.extract import extract_split, write_manifest
 
 manifest = Path(snakemake.output.manifest)  # resources/corpus/{split}.extracted.json
-split_dir = extract_split(snakemake.input[0], snakemake.wildcards.split, manifest.parent,
-                          user_file=snakemake.params.local)
+split_dir = extract_split(
+    snakemake.input[0], snakemake.wildcards.split, manifest.parent, user_file=snakemake.params.local
+)
 write_manifest(manifest, split_dir, snakemake.input[0])
 log.info("extracted %s into %s", snakemake.input[0], split_dir)

@@ -8,6 +8,9 @@ from lowrank_asr.hdf5 import provenance
 from lowrank_asr.landscape.io import merge_landscape_shards
 
 p = snakemake.params
-merge_landscape_shards(list(snakemake.input), snakemake.output[0],
-                       provenance(seed=p.landscape["seed"], config=[p.model, p.landscape], code=p.code))
+merge_landscape_shards(
+    list(snakemake.input),
+    snakemake.output[0],
+    provenance(seed=p.landscape["seed"], config=[p.model, p.landscape], code=p.code),
+)
 log.info("merged %d shards into %s", len(snakemake.input), snakemake.output[0])

@@ -14,7 +14,12 @@ epochs = [read_attributions(path) for path in snakemake.input]
 scales = shared_scales(data["items"] for data in epochs)
 for data, png in zip(epochs, snakemake.output, strict=True):
     attrs = data["attrs"]
-    plot_attribution(data["items"], png, title=f"{attrs['variant']} · epoch {attrs['epoch']} · integrated gradients",
-                     scales=scales, shared_by=f"all {len(epochs)} epochs")
+    plot_attribution(
+        data["items"],
+        png,
+        title=f"{attrs['variant']} · epoch {attrs['epoch']} · integrated gradients",
+        scales=scales,
+        shared_by=f"all {len(epochs)} epochs",
+    )
 for uid, scale in scales.items():
     log.info("%s: colour scale ±%.3g, frame axis ±%.3g", uid, scale.attribution, scale.frame)

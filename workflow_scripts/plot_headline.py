@@ -6,6 +6,10 @@ log = start_from_snakemake(snakemake)
 
 from lowrank_asr.plotting.headline import plot_headline, read_rows
 
-info = plot_headline(read_rows(snakemake.input.table), read_rows(snakemake.input.compression), snakemake.output[0],
-                     runs=snakemake.params.runs)
+info = plot_headline(
+    read_rows(snakemake.input.table),
+    read_rows(snakemake.input.compression),
+    snakemake.output[0],
+    runs=snakemake.params.runs,
+)
 log.info("headline figure on %s: %d points", info["splits"], len(info["points"]))

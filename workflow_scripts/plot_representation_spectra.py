@@ -13,6 +13,10 @@ files = iter(snakemake.input)  # variant-major, epochs ascending (see the rule)
 series = {v: {e: read_representations(next(files)) for e in p.epochs} for v in p.variants}
 ylim = spectra_limits([rep for reps in series.values() for rep in reps.values()])
 for epoch, png in zip(p.epochs, snakemake.output, strict=True):
-    plot_spectra({v: series[v][epoch] for v in p.variants}, png, ylim=ylim,
-                 title=f"Normalised spectra per block · epoch {epoch}")
+    plot_spectra(
+        {v: series[v][epoch] for v in p.variants},
+        png,
+        ylim=ylim,
+        title=f"Normalised spectra per block · epoch {epoch}",
+    )
 log.info("%d spectra frames, shared y range %s", len(snakemake.output), ylim)

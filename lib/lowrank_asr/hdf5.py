@@ -25,19 +25,28 @@ def provenance(*, seed: int, config: Any, code: str, **extra) -> dict:
     ``code`` param: the AST hash of its script and the library modules it imports), plus ``extra``."""
     if code is None or not str(code):
         raise PipelineError("provenance: the rule's code hash is missing; pass snakemake.params.code")
-    return {"seed": int(seed), "config_hash": stable_hash(config), "package_version": lowrank_asr.__version__,
-            "code_hash": str(code), **extra}
+    return {
+        "seed": int(seed),
+        "config_hash": stable_hash(config),
+        "package_version": lowrank_asr.__version__,
+        "code_hash": str(code),
+        **extra,
+    }
 
 
 def check_provenance(attrs: Mapping, path) -> None:
     """Error unless ``attrs`` holds every :data:`PROVENANCE_KEYS` entry (build them with :func:`provenance`)."""
     missing = [k for k in PROVENANCE_KEYS if attrs.get(k) is None]
     if missing:
-        raise PipelineError(f"array file {path}: provenance attributes {missing} are missing; build the file "
-                            "attributes with lowrank_asr.hdf5.provenance(seed=..., config=..., code=...)")
+        raise PipelineError(
+            f"array file {path}: provenance attributes {missing} are missing; build the file "
+            "attributes with lowrank_asr.hdf5.provenance(seed=..., config=..., code=...)"
+        )
 
 
-def open_array_file(path: str | os.PathLike, what: str, remedy: str = "rerun the rule that writes it") -> h5py.File:
+def open_array_file(
+    path: str | os.PathLike, what: str, remedy: str = "rerun the rule that writes it"
+) -> h5py.File:
     """``path`` open for reading; a missing, truncated or non-HDF5 file raises a PipelineError that names the
     file (``what``: its kind, e.g. "landscape") and ``remedy`` (which rule to rerun)."""
     try:

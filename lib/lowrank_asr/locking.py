@@ -28,8 +28,10 @@ _BUSY = (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK)
 
 
 def held_message(path: str | Path, holder: str) -> str:
-    return (f"another training process (PID {holder}) holds the lock {path}: it is still training this variant. "
-            f"Wait for it to finish, or stop it (kill {holder}) and rerun")
+    return (
+        f"another training process (PID {holder}) holds the lock {path}: it is still training this variant. "
+        f"Wait for it to finish, or stop it (kill {holder}) and rerun"
+    )
 
 
 def _recorded_pid(fd: int) -> str:

@@ -54,17 +54,26 @@ class MemoryCoefficients:
 # float32: measured by tests/benchmarks/bench_memory_model.py (8 points, B 2-8, 4-8 s, U 10-80, unchunked joint;
 # least squares on peak RSS, R^2 0.989, RMS residual 74 MB; a held-out 16-s point and the 16-s points of
 # bench_memory.py are predicted within 4.5 %). mixed: derived (docs/performance.md, "Memory and time model").
-CPU_FIXED_MB = 2063.0  # the fit's intercept (host RSS: TensorFlow, the traced step, weights, Adam); not GPU memory
+CPU_FIXED_MB = (
+    2063.0  # the fit's intercept (host RSS: TensorFlow, the traced step, weights, Adam); not GPU memory
+)
 MEMORY = {
     "float32": MemoryCoefficients(0.1470, 0.02107, "measured"),
     # keras mixed_float16 on CPU is 12-34x slower and its peak higher than float32's (CPU float16 kernels work
     # in float32 copies), so not representative of a GPU: derived instead. a: float16 activations, half; b: the
     # RNN-T loss casts the logits to float32 (lowrank_asr.losses.rnnt), so no saving is counted.
-    "mixed": MemoryCoefficients(0.1470 / 2, 0.02107,
-                                "derived: float16 activations; the joint's logits are cast to float32 for the loss"),
+    "mixed": MemoryCoefficients(
+        0.1470 / 2,
+        0.02107,
+        "derived: float16 activations; the joint's logits are cast to float32 for the loss",
+    ),
 }
-GPU_RUNTIME_MB = 1500.0  # CUDA context, cuDNN/cuBLAS handles and workspaces (assumed, typical of TF 2 on one GPU)
-BYTES_PER_PARAM = 16  # float32 weights, gradients and Adam's two slots (Keras keeps float32 weights when mixed)
+GPU_RUNTIME_MB = (
+    1500.0  # CUDA context, cuDNN/cuBLAS handles and workspaces (assumed, typical of TF 2 on one GPU)
+)
+BYTES_PER_PARAM = (
+    16  # float32 weights, gradients and Adam's two slots (Keras keeps float32 weights when mixed)
+)
 # The widest variant of config/librispeech.yaml, which every budget must fit (one training config for all
 # variants): contextnet_l, alpha 2 = 4x ContextNet-S's channels (activations per frame scale with the width, not
 # measured), 107 956 112 parameters at V = 1 024 (python -m lowrank_asr.models summary).
@@ -117,16 +126,27 @@ def gpu_fixed_mb(params: int = PLAN_PARAMS) -> float:
     return GPU_RUNTIME_MB + params * BYTES_PER_PARAM / 2**20
 
 
-def training_peak_mb(batch_seconds: float, joint_chunk: int, precision: str, *, params: int = PLAN_PARAMS,
-                     width: float = PLAN_WIDTH) -> float:
+def training_peak_mb(
+    batch_seconds: float,
+    joint_chunk: int,
+    precision: str,
+    *,
+    params: int = PLAN_PARAMS,
+    width: float = PLAN_WIDTH,
+) -> float:
     """Predicted GPU memory of a training micro-batch of ``batch_seconds`` padded audio (batch x longest) with the
     joint over ``joint_chunk`` utterances at a time."""
     coef = MEMORY[precision]
-    return (gpu_fixed_mb(params) + coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND
-            + coef.mb_per_joint_cell * max_joint_cells(joint_chunk))
+    return (
+        gpu_fixed_mb(params)
+        + coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND
+        + coef.mb_per_joint_cell * max_joint_cells(joint_chunk)
+    )
 
 
-def evaluation_peak_mb(batch_seconds: float, *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH) -> float:
+def evaluation_peak_mb(
+    batch_seconds: float, *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH
+) -> float:
     """Predicted GPU memory of an evaluation / analysis micro-batch: float32 (the analyses set no mixed policy),
     the joint over the whole batch (the loss grid and integrated gradients do not chunk it) and, for integrated
     gradients, a backward pass: the training coefficients bound it.
@@ -139,16 +159,20 @@ def evaluation_peak_mb(batch_seconds: float, *, params: int = PLAN_PARAMS, width
     tests/benchmarks/bench_hvp_memory.py)."""
     coef = MEMORY["float32"]
     utterances = batch_seconds / LONGEST_EVAL_UTTERANCE
-    return (gpu_fixed_mb(params) + coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND
-            + coef.mb_per_joint_cell * utterances * max_joint_cells(1, LONGEST_EVAL_UTTERANCE))
+    return (
+        gpu_fixed_mb(params)
+        + coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND
+        + coef.mb_per_joint_cell * utterances * max_joint_cells(1, LONGEST_EVAL_UTTERANCE)
+    )
 
 
 def usable_mb(card: Card) -> float:
     return card.memory_gb * 1024 * (1 - HEADROOM)
 
 
-def max_batch_seconds(card: Card, joint_chunk: int, precision: str, *, params: int = PLAN_PARAMS,
-                      width: float = PLAN_WIDTH) -> float:
+def max_batch_seconds(
+    card: Card, joint_chunk: int, precision: str, *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH
+) -> float:
     """The largest training micro-batch (padded seconds) whose predicted peak fits ``usable_mb(card)``."""
     zero = training_peak_mb(0.0, joint_chunk, precision, params=params, width=width)
     per_second = training_peak_mb(1.0, joint_chunk, precision, params=params, width=width) - zero
@@ -163,20 +187,29 @@ def max_evaluation_seconds(card: Card, *, params: int = PLAN_PARAMS, width: floa
 
 # --- time -----------------------------------------------------------------------------------------------------
 
+
 def forward_macs_per_second(rows: list[dict], vocab: int) -> dict[str, float]:
     """Forward multiply-adds per second of audio of a training/loss pass, from ``summary_table`` rows: the joint
     over the whole lattice (LATTICE_SECONDS, TOKENS_PER_SECOND) instead of the summary's one cell per frame."""
     by_name = {row["name"]: row for row in rows}
     front = sum(row["macs"] for name, row in by_name.items() if name in ("logmel", "wave_frontend"))
-    encoder = sum(row["macs"] for name, row in by_name.items()
-                  if name not in ("logmel", "wave_frontend", "prediction", "joint"))
+    encoder = sum(
+        row["macs"]
+        for name, row in by_name.items()
+        if name not in ("logmel", "wave_frontend", "prediction", "joint")
+    )
     joint = by_name["joint"]
     rate, units = joint["frame_rate"], joint["channels"]
     d_model = [row for row in rows if row["name"] not in ("prediction", "joint")][-1]["channels"]
     cells = rate * (TOKENS_PER_SECOND * LATTICE_SECONDS + 1)
-    return {"frontend": front, "frontend_trainable": "wave_frontend" in by_name, "encoder": encoder,
-            "prediction": by_name["prediction"]["macs"] * TOKENS_PER_SECOND,
-            "joint_projection": rate * d_model * units, "lattice": cells * (units * vocab + units)}
+    return {
+        "frontend": front,
+        "frontend_trainable": "wave_frontend" in by_name,
+        "encoder": encoder,
+        "prediction": by_name["prediction"]["macs"] * TOKENS_PER_SECOND,
+        "joint_projection": rate * d_model * units,
+        "lattice": cells * (units * vocab + units),
+    }
 
 
 def training_flops_per_second(macs: dict[str, float], chunked: bool = True) -> float:
@@ -188,7 +221,9 @@ def training_flops_per_second(macs: dict[str, float], chunked: bool = True) -> f
 
 def loss_flops_per_second(macs: dict[str, float]) -> float:
     """FLOPs of one loss evaluation (forward only) per second of audio: a loss-grid point."""
-    return 2 * (macs["frontend"] + macs["encoder"] + macs["prediction"] + macs["joint_projection"] + macs["lattice"])
+    return 2 * (
+        macs["frontend"] + macs["encoder"] + macs["prediction"] + macs["joint_projection"] + macs["lattice"]
+    )
 
 
 def sustained_flops(card: Card, precision: str) -> float:
@@ -220,7 +255,9 @@ def host_mb(job: str, params: int = PLAN_PARAMS) -> float:
     return CPU_FIXED_MB + CUDA_HOST_MB + PIPELINE_MB + copies
 
 
-def analysis_hours(macs: dict[str, float], card: Card, landscape: dict, attribution: dict) -> dict[str, float]:
+def analysis_hours(
+    macs: dict[str, float], card: Card, landscape: dict, attribution: dict
+) -> dict[str, float]:
     """GPU hours (FLOPs only, float32: the analyses set no mixed policy) of one epoch's loss grid (grid^2 points x
     subset utterances, forward) and integrated gradients (steps x utterances, forward + backward)."""
     grid = landscape["grid"] ** 2 * landscape["subset"] * EVAL_UTTERANCE_S * loss_flops_per_second(macs)
@@ -244,11 +281,18 @@ def plan(config: dict, profiles: dict[str, dict]) -> list[dict]:
             training = settings["training"]
             precision = "mixed" if training.get("mixed_precision") else "float32"
             epoch = epoch_hours(macs, CARDS[name], precision, int(training["joint_chunk"]))
-            rows.append({"variant": variant, "card": name, "params": int(model.count_params()),
-                         "train_gflop_per_audio_s": training_flops_per_second(macs) / 1e9,
-                         "loss_gflop_per_audio_s": loss_flops_per_second(macs) / 1e9, "epoch_h": epoch,
-                         "training_gpu_days": epoch * int(config["training"]["epochs"]) / 24,
-                         **analysis_hours(macs, CARDS[name], config["landscape"], config["attribution"])})
+            rows.append(
+                {
+                    "variant": variant,
+                    "card": name,
+                    "params": int(model.count_params()),
+                    "train_gflop_per_audio_s": training_flops_per_second(macs) / 1e9,
+                    "loss_gflop_per_audio_s": loss_flops_per_second(macs) / 1e9,
+                    "epoch_h": epoch,
+                    "training_gpu_days": epoch * int(config["training"]["epochs"]) / 24,
+                    **analysis_hours(macs, CARDS[name], config["landscape"], config["attribution"]),
+                }
+            )
     return rows
 
 
@@ -260,26 +304,44 @@ def main() -> None:
 
     root = Path(__file__).resolve().parents[2]
     config = with_defaults(load_yaml(root / "config" / "librispeech.yaml"))
-    profiles = {name: yaml.safe_load((root / "profiles" / name / "config.v8+.yaml").read_text())["config"]
-                for name in CARDS}
+    profiles = {
+        name: yaml.safe_load((root / "profiles" / name / "config.v8+.yaml").read_text())["config"]
+        for name in CARDS
+    }
     rows = plan(config, profiles)
     epochs = config["training"]["epochs"]
-    print("| variant | params | train GFLOP / audio s | " + " | ".join(
-        f"{n}: epoch h ({epochs} epochs, GPU-days)" for n in CARDS) + " |")
+    print(
+        "| variant | params | train GFLOP / audio s | "
+        + " | ".join(f"{n}: epoch h ({epochs} epochs, GPU-days)" for n in CARDS)
+        + " |"
+    )
     print("|---|---|---|" + "---|" * len(CARDS))
     for variant in config["variants"]:
         mine = {r["card"]: r for r in rows if r["variant"] == variant}
         first = next(iter(mine.values()))
-        print(f"| {variant} | {first['params'] / 1e6:.1f} M | {first['train_gflop_per_audio_s']:.2f} | " + " | ".join(
-            f"{mine[n]['epoch_h']:.2f} ({mine[n]['training_gpu_days']:.1f})" for n in CARDS) + " |")
+        print(
+            f"| {variant} | {first['params'] / 1e6:.1f} M | {first['train_gflop_per_audio_s']:.2f} | "
+            + " | ".join(f"{mine[n]['epoch_h']:.2f} ({mine[n]['training_gpu_days']:.1f})" for n in CARDS)
+            + " |"
+        )
     print()
-    print("| variant | loss GFLOP / audio s | " + " | ".join(f"{n}: loss grid / IG per epoch, min" for n in CARDS) + " |")
+    print(
+        "| variant | loss GFLOP / audio s | "
+        + " | ".join(f"{n}: loss grid / IG per epoch, min" for n in CARDS)
+        + " |"
+    )
     print("|---|---|" + "---|" * len(CARDS))
     for variant in config["variants"]:
         mine = {r["card"]: r for r in rows if r["variant"] == variant}
         first = next(iter(mine.values()))
-        print(f"| {variant} | {first['loss_gflop_per_audio_s']:.2f} | " + " | ".join(
-            f"{mine[n]['loss_grid_h'] * 60:.1f} / {mine[n]['integrated_gradients_h'] * 60:.2f}" for n in CARDS) + " |")
+        print(
+            f"| {variant} | {first['loss_gflop_per_audio_s']:.2f} | "
+            + " | ".join(
+                f"{mine[n]['loss_grid_h'] * 60:.1f} / {mine[n]['integrated_gradients_h'] * 60:.2f}"
+                for n in CARDS
+            )
+            + " |"
+        )
 
 
 if __name__ == "__main__":

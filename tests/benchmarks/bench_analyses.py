@@ -86,8 +86,14 @@ def bench_grid(quick: bool) -> dict:
     start = time.perf_counter()
     evaluate_grid(model, loss_fn, d1, d2, axis, axis, progress=False)
     per_point = (time.perf_counter() - start) / (n * n)
-    return {"grid": f"{n}x{n}", "subset": subset, "eval_pass_s": eval_pass, "grid_point_s": per_point,
-            "first_2x2_grid_with_trace_s": trace, "grid_point_over_eval_pass": per_point / eval_pass}
+    return {
+        "grid": f"{n}x{n}",
+        "subset": subset,
+        "eval_pass_s": eval_pass,
+        "grid_point_s": per_point,
+        "first_2x2_grid_with_trace_s": trace,
+        "grid_point_over_eval_pass": per_point / eval_pass,
+    }
 
 
 def bench_ig(quick: bool) -> dict:
@@ -116,7 +122,8 @@ def bench_ig(quick: bool) -> dict:
     value_and_gradient = tf.function(with_input_gradient(log_likelihood), reduce_retracing=True)
     integrated_gradients(value_and_gradient, features, base, steps=steps, batch_size=batch)  # trace
     batched = _median_time(
-        lambda: integrated_gradients(value_and_gradient, features, base, steps=steps, batch_size=batch), 3)
+        lambda: integrated_gradients(value_and_gradient, features, base, steps=steps, batch_size=batch), 3
+    )
     one = tf.constant(features[None])
     one_gradient(one)  # trace
     alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float32)
@@ -126,8 +133,13 @@ def bench_ig(quick: bool) -> dict:
             one_gradient(one * a).numpy()
 
     seq = _median_time(sequential, 3)
-    return {"steps": steps, "batch_size": batch, "batched_s": batched, "sequential_s": seq,
-            "batched_ig_over_sequential": batched / seq}
+    return {
+        "steps": steps,
+        "batch_size": batch,
+        "batched_s": batched,
+        "sequential_s": seq,
+        "batched_ig_over_sequential": batched / seq,
+    }
 
 
 def bench_representations(quick: bool) -> dict:
@@ -160,9 +172,16 @@ def bench_representations(quick: bool) -> dict:
         lengths = rng.integers(int(1.5 * 16000), 3 * 16000, n)
         audio = rng.normal(size=(n, int(lengths.max()))).astype(np.float32) * 0.1
         audio *= np.arange(audio.shape[1])[None] < lengths[:, None]
-        batches.append({"audio": tf.constant(audio), "audio_len": tf.constant(lengths, tf.int32),
-                        "duration": tf.constant(lengths / 16000.0), "utt_id": tf.constant([f"u{i}" for i in range(n)]),
-                        "path": tf.constant(["-"] * n), "transcript": tf.constant(["a"] * n)})
+        batches.append(
+            {
+                "audio": tf.constant(audio),
+                "audio_len": tf.constant(lengths, tf.int32),
+                "duration": tf.constant(lengths / 16000.0),
+                "utt_id": tf.constant([f"u{i}" for i in range(n)]),
+                "path": tf.constant(["-"] * n),
+                "transcript": tf.constant(["a"] * n),
+            }
+        )
     model = models["contextnet"]
     repeats = 1 if quick else 3
     beam = cfg["evaluation"].get("beam_width", 4)
@@ -181,10 +200,18 @@ def bench_representations(quick: bool) -> dict:
     analyse_variants(models, batches)
     first_pair = time.perf_counter() - start
     per_pair_epoch = _median_time(lambda: analyse_variants(models, batches), repeats)
-    return {"subset": subset, "batch_size": batch_size, "eval_pass_s": eval_pass,
-            "first_epoch_with_trace_s": first_epoch, "epoch_s": per_epoch, "final_epoch_s": final_epoch,
-            "epoch_over_eval_pass": per_epoch / eval_pass, "first_similarity_epoch_with_trace_s": first_pair,
-            "similarity_epoch_s": per_pair_epoch, "similarity_epoch_over_eval_pass": per_pair_epoch / eval_pass}
+    return {
+        "subset": subset,
+        "batch_size": batch_size,
+        "eval_pass_s": eval_pass,
+        "first_epoch_with_trace_s": first_epoch,
+        "epoch_s": per_epoch,
+        "final_epoch_s": final_epoch,
+        "epoch_over_eval_pass": per_epoch / eval_pass,
+        "first_similarity_epoch_with_trace_s": first_pair,
+        "similarity_epoch_s": per_pair_epoch,
+        "similarity_epoch_over_eval_pass": per_pair_epoch / eval_pass,
+    }
 
 
 def bench_geometry(quick: bool) -> dict:
@@ -223,7 +250,9 @@ def bench_geometry(quick: bool) -> dict:
     # a synthetic 5-epoch path around the current weights, its PCA plane vs the random plane, same grid code
     rng = np.random.default_rng(1)
     centre = model_weights(model)
-    path = [[w + 0.01 * k * rng.standard_normal(w.shape).astype(w.dtype) for w in centre] for k in range(4, 0, -1)]
+    path = [
+        [w + 0.01 * k * rng.standard_normal(w.shape).astype(w.dtype) for w in centre] for k in range(4, 0, -1)
+    ]
     plane = trajectory_plane([*path, centre], model_filter_axes(model))
     d1, d2 = model_directions(model, seed=7)
     n = 3 if quick else 5
@@ -235,22 +264,34 @@ def bench_geometry(quick: bool) -> dict:
             start = time.perf_counter()
             evaluate_grid(model, loss_fn, a, b, axis, axis, progress=False)
             per_point[name] = min(per_point[name], (time.perf_counter() - start) / (n * n))
-    return {"subset": subset, "forward_backward_s": fb, "hvp_s": hvp_s, "hvp_first_call_with_trace_s": hvp_trace,
-            "hvp_over_forward_backward": hvp_s / fb, "loss_grid_point_s": per_point["random"],
-            "trajectory_grid_point_s": per_point["trajectory"],
-            "trajectory_over_loss_grid_point": per_point["trajectory"] / per_point["random"]}
+    return {
+        "subset": subset,
+        "forward_backward_s": fb,
+        "hvp_s": hvp_s,
+        "hvp_first_call_with_trace_s": hvp_trace,
+        "hvp_over_forward_backward": hvp_s / fb,
+        "loss_grid_point_s": per_point["random"],
+        "trajectory_grid_point_s": per_point["trajectory"],
+        "trajectory_over_loss_grid_point": per_point["trajectory"] / per_point["random"],
+    }
 
 
 def run(quick: bool = False) -> dict:
-    results = {"grid": bench_grid(quick), "integrated_gradients": bench_ig(quick),
-               "representations": bench_representations(quick), "geometry": bench_geometry(quick)}
+    results = {
+        "grid": bench_grid(quick),
+        "integrated_gradients": bench_ig(quick),
+        "representations": bench_representations(quick),
+        "geometry": bench_geometry(quick),
+    }
     print(json.dumps(results, indent=2))
-    return {"grid_point_over_eval_pass": results["grid"]["grid_point_over_eval_pass"],
-            "batched_ig_over_sequential": results["integrated_gradients"]["batched_ig_over_sequential"],
-            "representation_epoch_over_eval_pass": results["representations"]["epoch_over_eval_pass"],
-            "hvp_over_forward_backward": results["geometry"]["hvp_over_forward_backward"],
-            "trajectory_over_loss_grid_point": results["geometry"]["trajectory_over_loss_grid_point"],
-            "details": results}
+    return {
+        "grid_point_over_eval_pass": results["grid"]["grid_point_over_eval_pass"],
+        "batched_ig_over_sequential": results["integrated_gradients"]["batched_ig_over_sequential"],
+        "representation_epoch_over_eval_pass": results["representations"]["epoch_over_eval_pass"],
+        "hvp_over_forward_backward": results["geometry"]["hvp_over_forward_backward"],
+        "trajectory_over_loss_grid_point": results["geometry"]["trajectory_over_loss_grid_point"],
+        "details": results,
+    }
 
 
 if __name__ == "__main__":

@@ -39,30 +39,46 @@ SHAPES = ((12, 10), (4, 10), (2, 10), (1, 20))
 
 
 def scenarios() -> list[Scenario]:
-    return [Scenario(k, seed_effect, speaker_sd, difference, speakers, utterances)
-            for (speakers, utterances), speaker_sd, seed_effect, k, difference
-            in itertools.product(SHAPES, SPEAKER_SDS, SEED_EFFECTS, SEEDS, DIFFERENCES)]
+    return [
+        Scenario(k, seed_effect, speaker_sd, difference, speakers, utterances)
+        for (speakers, utterances), speaker_sd, seed_effect, k, difference in itertools.product(
+            SHAPES, SPEAKER_SDS, SEED_EFFECTS, SEEDS, DIFFERENCES
+        )
+    ]
 
 
 def _row(r: dict) -> str:
     false_pos = f"{r['rejection_rate']:.3f}" if r["difference"] == 0 else "–"
     power = f"{r['rejection_rate']:.3f}" if r["difference"] != 0 else "–"
-    return (f"| {r['speakers']} × {r['utterances']} | {r['speaker_sd']:g} | {100 * r['seed_effect']:g} % | "
-            f"{r['seeds']} | {100 * r['difference']:+g} % | {r['rate_coverage']:.3f} | {r['difference_coverage']:.3f} "
-            f"| {false_pos} | {power} | {100 * r['rate_width']:.2f} | {100 * r['difference_width']:.2f} | "
-            f"{r['verdict']} |")
+    return (
+        f"| {r['speakers']} × {r['utterances']} | {r['speaker_sd']:g} | {100 * r['seed_effect']:g} % | "
+        f"{r['seeds']} | {100 * r['difference']:+g} % | {r['rate_coverage']:.3f} | {r['difference_coverage']:.3f} "
+        f"| {false_pos} | {power} | {100 * r['rate_width']:.2f} | {100 * r['difference_width']:.2f} | "
+        f"{r['verdict']} |"
+    )
 
 
 def width_lines(results: list[dict]) -> list[str]:
     """What seeds cost (or buy) in interval width: 12 × 10 split, speaker log-SD 0.5, equal systems."""
-    lines = ["| seed effect | " + " | ".join(f"{k} seed{'s' if k > 1 else ''}" for k in SEEDS) + " |",
-             "|---|" + "---|" * len(SEEDS)]
+    lines = [
+        "| seed effect | " + " | ".join(f"{k} seed{'s' if k > 1 else ''}" for k in SEEDS) + " |",
+        "|---|" + "---|" * len(SEEDS),
+    ]
     for effect in SEED_EFFECTS:
         cells = []
         for k in SEEDS:
-            r = next((r for r in results if (r["speakers"], r["speaker_sd"], r["seed_effect"], r["seeds"],
-                                             r["difference"]) == (12, 0.5, effect, k, 0.0)), None)
-            cells.append(f"{100 * r['rate_width']:.2f} / {100 * r['difference_width']:.2f}" if r else "(not run)")
+            r = next(
+                (
+                    r
+                    for r in results
+                    if (r["speakers"], r["speaker_sd"], r["seed_effect"], r["seeds"], r["difference"])
+                    == (12, 0.5, effect, k, 0.0)
+                ),
+                None,
+            )
+            cells.append(
+                f"{100 * r['rate_width']:.2f} / {100 * r['difference_width']:.2f}" if r else "(not run)"
+            )
         lines.append(f"| {100 * effect:g} % | " + " | ".join(cells) + " |")
     return lines
 
@@ -71,13 +87,21 @@ def write(results: list[dict], seconds: float, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     claimed = [r for r in results if r["claimed"]]
     failed = [r for r in claimed if r["verdict"] != "pass"]
-    summary = {"scenarios": len(results), "of": len(scenarios()), "claimed": len(claimed), "claimed_failed": len(failed),
-               "seconds": round(seconds, 1), "t_0975": {k - 1: round(float(stats.t.ppf(0.975, k - 1)), 2)
-                                                        for k in SEEDS if k > 1}}
-    (out / "calibration.json").write_text(json.dumps({"summary": summary, "results": results}, indent=1) + "\n")
+    summary = {
+        "scenarios": len(results),
+        "of": len(scenarios()),
+        "claimed": len(claimed),
+        "claimed_failed": len(failed),
+        "seconds": round(seconds, 1),
+        "t_0975": {k - 1: round(float(stats.t.ppf(0.975, k - 1)), 2) for k in SEEDS if k > 1},
+    }
+    (out / "calibration.json").write_text(
+        json.dumps({"summary": summary, "results": results}, indent=1) + "\n"
+    )
     trials, resamples = results[0]["trials"], results[0]["resamples"]
     lines = [
-        "# Calibration of the WER table's intervals and comparisons", "",
+        "# Calibration of the WER table's intervals and comparisons",
+        "",
         f"`python tests/benchmarks/bench_calibration.py`: {trials} simulated trials per scenario, {resamples} "
         f"speaker-bootstrap resamples each, 95 % intervals; {seconds / 60:.1f} min. True WER 10 %; B's is 10 % × "
         "(1 + difference). Coverage: share of trials whose interval holds the population value (rate of A; "
@@ -85,18 +109,25 @@ def write(results: list[dict], seconds: float, out: Path) -> None:
         "+20 % difference. Verdict: the Wilson 95 % interval of each rate must meet 0.93-0.97 (coverage) and "
         "≤ 0.06 (false positives) wherever the method claims to cover; 'not claimed' rows are where no method "
         "can (one seed cannot see seed-to-seed spread; one or two speakers cannot show the spread between "
-        "speakers: the speaker bootstrap falls back to utterances and the table says so).", "",
+        "speakers: the speaker bootstrap falls back to utterances and the table says so).",
+        "",
         f"**{len(results)} of {len(scenarios())} scenarios run; {len(claimed)} claimed to cover; {len(failed)} of "
-        "them failed.**", "",
-        "## What seeds cost in width", "",
+        "them failed.**",
+        "",
+        "## What seeds cost in width",
+        "",
         "Mean 95 % interval width (percentage points) of the rate / of the paired difference, 12 speakers × 10 "
         "utterances, speaker log-SD 0.5, equal systems. With k seeds the seed term has k − 1 degrees of "
         f"freedom (t = {summary['t_0975'][1]}, {summary['t_0975'][2]}, {summary['t_0975'][4]} for 2, 3, 5 "
-        "seeds, against 1.96): one seed's interval is narrower only because it leaves the seed spread out.", "",
-        *width_lines(results), "",
-        "## All scenarios", "",
+        "seeds, against 1.96): one seed's interval is narrower only because it leaves the seed spread out.",
+        "",
+        *width_lines(results),
+        "",
+        "## All scenarios",
+        "",
         "| split | speaker SD | seed effect | seeds | difference | rate cov. | diff. cov. | false pos. | power "
-        "| rate width (pp) | diff. width (pp) | verdict |", "|" + "---|" * 12,
+        "| rate width (pp) | diff. width (pp) | verdict |",
+        "|" + "---|" * 12,
         *(_row(r) for r in results),
     ]
     (out / "calibration.md").write_text("\n".join(lines) + "\n")

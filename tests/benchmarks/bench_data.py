@@ -38,8 +38,11 @@ def _timed(fn: Callable[[], dict]) -> dict:
     cpu0, wall0 = os.times(), time.perf_counter()
     out = fn()
     cpu1 = os.times()
-    return {"wall_s": time.perf_counter() - wall0,
-            "cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), "stats": out}
+    return {
+        "wall_s": time.perf_counter() - wall0,
+        "cpu_s": (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system),
+        "stats": out,
+    }
 
 
 def build_split(root: Path, utterances: int, seed: int = 1234) -> tuple[Path, dict]:
@@ -48,7 +51,9 @@ def build_split(root: Path, utterances: int, seed: int = 1234) -> tuple[Path, di
     from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
 
     tarball = root / "downloads" / f"{SPLIT}.tar.gz"
-    stats = synthesize_split_tarball(tarball, SPLIT, SplitSpec.from_dict({**SPEC, "utterances": utterances}), seed)
+    stats = synthesize_split_tarball(
+        tarball, SPLIT, SplitSpec.from_dict({**SPEC, "utterances": utterances}), seed
+    )
     extract_split(tarball, SPLIT, root / "corpus")
     return root / "corpus" / "LibriSpeech" / SPLIT, stats
 
@@ -72,13 +77,25 @@ def run(utterances: int = 300, tmp: Path | None = None) -> dict:
         durations = [r.duration for r in read_transcripts(tsv)]
         flac_bytes = sum(p.stat().st_size for p in split_dir.glob("*/*/*.flac"))
     hours = sum(durations) / 3600
-    result = {"corpus": {**synth, "utterances": len(durations), "hours": hours, "mean_s": sum(durations) / len(durations),
-                         "min_s": min(durations), "max_s": max(durations), "flac_mb": flac_bytes / 2**20,
-                         "flac_kbit_per_s": flac_bytes * 8 / 1000 / sum(durations)},
-              "cpus_usable": len(os.sched_getaffinity(0))}
+    result = {
+        "corpus": {
+            **synth,
+            "utterances": len(durations),
+            "hours": hours,
+            "mean_s": sum(durations) / len(durations),
+            "min_s": min(durations),
+            "max_s": max(durations),
+            "flac_mb": flac_bytes / 2**20,
+            "flac_kbit_per_s": flac_bytes * 8 / 1000 / sum(durations),
+        },
+        "cpus_usable": len(os.sched_getaffinity(0)),
+    }
     for name, timing in (("transcripts_1_thread", one), ("transcripts_pool", pool), ("tfrecords", records)):
-        result[name] = {**timing, "hours_per_cpu_min": hours / (timing["cpu_s"] / 60),
-                        "hours_per_wall_min": hours / (timing["wall_s"] / 60)}
+        result[name] = {
+            **timing,
+            "hours_per_cpu_min": hours / (timing["cpu_s"] / 60),
+            "hours_per_wall_min": hours / (timing["wall_s"] / 60),
+        }
     return result
 
 

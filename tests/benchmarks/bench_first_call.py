@@ -64,18 +64,30 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
     model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
     b, samples, labels = params["batch"], int(params["seconds"] * 16000), params["labels"]
     rng = np.random.default_rng(seed)
-    batch = {"audio": tf.constant(rng.normal(0, 0.1, (b, samples)).astype(np.float32)),
-             "audio_len": tf.fill([b], samples),
-             "labels": tf.constant(rng.integers(1, VOCAB, (b, labels)), tf.int32),
-             "label_len": tf.fill([b], labels)}
+    batch = {
+        "audio": tf.constant(rng.normal(0, 0.1, (b, samples)).astype(np.float32)),
+        "audio_len": tf.fill([b], samples),
+        "labels": tf.constant(rng.integers(1, VOCAB, (b, labels)), tf.int32),
+        "label_len": tf.fill([b], labels),
+    }
     data = tf.data.Dataset.from_tensors(batch).unbatch().padded_batch(b)  # open shapes, as in training
-    training = dict(train_job_settings(config), batch_size=b, mixed_precision=False, accumulate=1,
-                    max_steps_per_epoch=None)
+    training = dict(
+        train_job_settings(config),
+        batch_size=b,
+        mixed_precision=False,
+        accumulate=1,
+        max_steps_per_epoch=None,
+    )
     max_symbols = int(config["training"]["dev_max_symbols_per_step"])
     if call in ("train", "evaluate"):
-        trainer = Trainer(model, TrainSettings.from_config(training, seed=seed, max_duration=None), tf.distribute.get_strategy(),
-                          d_model=model.specs[-1].channels)
+        trainer = Trainer(
+            model,
+            TrainSettings.from_config(training, seed=seed, max_duration=None),
+            tf.distribute.get_strategy(),
+            d_model=model.specs[-1].channels,
+        )
     if call == "train":
+
         def run():
             trainer.train_epoch(data, 1, progress=False)
     elif call == "evaluate":
@@ -100,15 +112,30 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
         log_likelihood = log_likelihood_fn(model)
 
         def run():
-            utterance_attribution(model, batch["audio"][:1], samples, batch["labels"][0], baseline="silence",
-                                  steps=params["ig_points"] - 1, batch_size=params["ig_points"],
-                                  log_likelihood=log_likelihood)
+            utterance_attribution(
+                model,
+                batch["audio"][:1],
+                samples,
+                batch["labels"][0],
+                baseline="silence",
+                steps=params["ig_points"] - 1,
+                batch_size=params["ig_points"],
+                log_likelihood=log_likelihood,
+            )
     else:
         raise ValueError(f"unknown call {call!r}; choose from {', '.join(CALLS)}")
     first, first_cpu = _timed(run)
     steady, steady_cpu = _timed(run)
-    return {"call": call, "first_s": first, "steady_s": steady, "overhead_s": first - steady,
-            "first_cpu_s": first_cpu, "steady_cpu_s": steady_cpu, "goal_met": first <= GOAL_S, "params": params}
+    return {
+        "call": call,
+        "first_s": first,
+        "steady_s": steady,
+        "overhead_s": first - steady,
+        "first_cpu_s": first_cpu,
+        "steady_cpu_s": steady_cpu,
+        "goal_met": first <= GOAL_S,
+        "params": params,
+    }
 
 
 def measure(call: str, quick: bool, lib: Path = ROOT / "lib") -> dict:
@@ -133,7 +160,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", choices=CALLS, help=argparse.SUPPRESS)
     parser.add_argument("--calls", nargs="+", choices=CALLS, default=list(CALLS))
-    parser.add_argument("--quick", action="store_true", help="batch 2, 4-s audio: minutes, not a quarter hour")
+    parser.add_argument(
+        "--quick", action="store_true", help="batch 2, 4-s audio: minutes, not a quarter hour"
+    )
     parser.add_argument("--lib", type=Path, default=ROOT / "lib", help="the library to measure")
     parser.add_argument("--out", type=Path, help="write the results here (JSON)")
     args = parser.parse_args(argv)

@@ -64,20 +64,32 @@ def child(mode: str) -> dict:
     if mode == "loss":
         value = sum(float(part_loss(*part)) for part in parts)
     elif mode == "grad":
-        gradient = part_sum(lambda _, *part: dense_gradient(part_loss, variables, part), variable_spec(variables),
-                            [], parts[0])
+        gradient = part_sum(
+            lambda _, *part: dense_gradient(part_loss, variables, part),
+            variable_spec(variables),
+            [],
+            parts[0],
+        )
         value = float(tf.linalg.global_norm(gradient([], parts)))
     else:
         hvp = ModelHVP(model, part_loss, "double_backprop", parts=parts)
         value = float(np.linalg.norm(hvp(rng.standard_normal(hvp.dim))))
-    return {"mode": mode, "passes": len(plan), "padded_s_per_pass": BUDGET, "value": value,
-            "seconds": time.perf_counter() - began, "base_mb": base, "peak_rss_mb": _peak_mb()}
+    return {
+        "mode": mode,
+        "passes": len(plan),
+        "padded_s_per_pass": BUDGET,
+        "value": value,
+        "seconds": time.perf_counter() - began,
+        "base_mb": base,
+        "peak_rss_mb": _peak_mb(),
+    }
 
 
 def main(modes: list[str]) -> None:
     for mode in modes:
-        out = subprocess.run([sys.executable, __file__, "--child", mode], capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", mode], capture_output=True, text=True, check=False
+        )
         print(out.stdout.strip().splitlines()[-1] if out.returncode == 0 else out.stderr[-2000:], flush=True)
 
 

@@ -49,12 +49,23 @@ def _child(batch_size: int, mode: str, seed: int = 1) -> dict:
     config = load_config(ROOT / "config" / "librispeech.yaml")  # complete: the schema's defaults filled in
     configure_determinism(seed)
     model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
-    chunk = int(mode[len("chunk"):]) if mode.startswith("chunk") else None
-    training = dict(train_job_settings(config), batch_size=batch_size, mixed_precision=False, joint_chunk=chunk,
-                    accumulate=1, max_steps_per_epoch=None)
-    trainer = Trainer(model, TrainSettings.from_config(training, seed=seed, max_duration=None), tf.distribute.get_strategy(),
-                      d_model=model.specs[-1].channels)
+    chunk = int(mode[len("chunk") :]) if mode.startswith("chunk") else None
+    training = dict(
+        train_job_settings(config),
+        batch_size=batch_size,
+        mixed_precision=False,
+        joint_chunk=chunk,
+        accumulate=1,
+        max_steps_per_epoch=None,
+    )
+    trainer = Trainer(
+        model,
+        TrainSettings.from_config(training, seed=seed, max_duration=None),
+        tf.distribute.get_strategy(),
+        d_model=model.specs[-1].channels,
+    )
     if mode == "nojoint":
+
         def trivial_loss(x, x_len, labels, label_len, training=False, joint_chunk=None):
             enc, _ = model.encode(x, x_len, training=training)
             pred = model.pred_sequence(tf.cast(labels, tf.int32), tf.cast(label_len, tf.int32))
@@ -63,11 +74,15 @@ def _child(batch_size: int, mode: str, seed: int = 1) -> dict:
         model.utterance_loss = trivial_loss
     rng = np.random.default_rng(seed)
     samples = int(SECONDS * 16000)
-    batch = {"audio": tf.constant(rng.normal(0, 0.1, (batch_size, samples)).astype(np.float32)),
-             "audio_len": tf.fill([batch_size], samples),
-             "labels": tf.constant(rng.integers(1, VOCAB, (batch_size, LABELS)), tf.int32),
-             "label_len": tf.fill([batch_size], LABELS)}
-    data = tf.data.Dataset.from_tensors(batch).unbatch().padded_batch(batch_size)  # open shapes, as in training
+    batch = {
+        "audio": tf.constant(rng.normal(0, 0.1, (batch_size, samples)).astype(np.float32)),
+        "audio_len": tf.fill([batch_size], samples),
+        "labels": tf.constant(rng.integers(1, VOCAB, (batch_size, LABELS)), tf.int32),
+        "label_len": tf.fill([batch_size], LABELS),
+    }
+    data = (
+        tf.data.Dataset.from_tensors(batch).unbatch().padded_batch(batch_size)
+    )  # open shapes, as in training
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     began = time.perf_counter()
     trainer.train_epoch(data, 1, progress=False)
@@ -78,16 +93,28 @@ def _child(batch_size: int, mode: str, seed: int = 1) -> dict:
     x, x_len = model.featurize(batch["audio"], batch["audio_len"])
     frames = int(model.encode(x, x_len)[0].shape[1])
     j = model.cfg["joint_units"]
-    return {"batch": batch_size, "mode": mode, "params": int(model.count_params()), "enc_frames": frames,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "rss_before_step_mb": before / 1024, "first_step_s": first, "step_s": step, "loss": float(loss),
-            "analytic_joint_mb": batch_size * frames * (LABELS + 1) * (j + VOCAB) * 4 / 2**20}
+    return {
+        "batch": batch_size,
+        "mode": mode,
+        "params": int(model.count_params()),
+        "enc_frames": frames,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_step_mb": before / 1024,
+        "first_step_s": first,
+        "step_s": step,
+        "loss": float(loss),
+        "analytic_joint_mb": batch_size * frames * (LABELS + 1) * (j + VOCAB) * 4 / 2**20,
+    }
 
 
 def measure(batch_size: int, mode: str) -> dict:
     """One (batch, mode) in a fresh process (so its peak RSS is its own)."""
-    out = subprocess.run([sys.executable, __file__, "--child", str(batch_size), mode], capture_output=True,
-                         text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", str(batch_size), mode],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if out.returncode != 0:
         raise RuntimeError(f"bench_memory child {batch_size} {mode} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -102,12 +129,22 @@ def summarise(rows: list[dict], chunk: int) -> list[dict]:
             continue
         share = full["peak_rss_mb"] - nojoint["peak_rss_mb"]
         saved = full["peak_rss_mb"] - part["peak_rss_mb"]
-        out.append({"batch": b, "full_mb": full["peak_rss_mb"], "chunked_mb": part["peak_rss_mb"],
-                    "nojoint_mb": nojoint["peak_rss_mb"], "joint_share_mb": share,
-                    "joint_share_of_peak": share / full["peak_rss_mb"], "saved_mb": saved,
-                    "saved_over_share": saved / share if share > 0 else float("nan"),
-                    "analytic_joint_mb": full["analytic_joint_mb"], "full_step_s": full["step_s"],
-                    "chunked_step_s": part["step_s"], "step_ratio": part["step_s"] / full["step_s"]})
+        out.append(
+            {
+                "batch": b,
+                "full_mb": full["peak_rss_mb"],
+                "chunked_mb": part["peak_rss_mb"],
+                "nojoint_mb": nojoint["peak_rss_mb"],
+                "joint_share_mb": share,
+                "joint_share_of_peak": share / full["peak_rss_mb"],
+                "saved_mb": saved,
+                "saved_over_share": saved / share if share > 0 else float("nan"),
+                "analytic_joint_mb": full["analytic_joint_mb"],
+                "full_step_s": full["step_s"],
+                "chunked_step_s": part["step_s"],
+                "step_ratio": part["step_s"] / full["step_s"],
+            }
+        )
     return out
 
 
@@ -127,7 +164,9 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(measure(b, mode))
             print(json.dumps(rows[-1]), flush=True)
             if args.out:  # after every child: a long run killed at its deadline keeps what it measured
-                args.out.write_text(json.dumps({"rows": rows, "summary": summarise(rows, args.chunk)}, indent=1))
+                args.out.write_text(
+                    json.dumps({"rows": rows, "summary": summarise(rows, args.chunk)}, indent=1)
+                )
     for row in summarise(rows, args.chunk):
         print(json.dumps(row), flush=True)
 

@@ -37,8 +37,16 @@ ROOT = Path(__file__).resolve().parents[2]
 VOCAB = 1024
 # (batch, seconds, labels): B·F and B·T'·(U+1) vary independently (U at fixed B·F separates the joint)
 # (listed in ascending order of the peak they need: ru_maxrss only rises)
-FIT_POINTS = [(2, 4.0, 10), (2, 4.0, 60), (4, 6.0, 10), (4, 6.0, 40), (8, 6.0, 20), (4, 8.0, 80),
-              (8, 8.0, 40), (8, 8.0, 80)]
+FIT_POINTS = [
+    (2, 4.0, 10),
+    (2, 4.0, 60),
+    (4, 6.0, 10),
+    (4, 6.0, 40),
+    (8, 6.0, 20),
+    (4, 8.0, 80),
+    (8, 8.0, 40),
+    (8, 8.0, 80),
+]
 CHECK_POINTS = [(4, 16.0, 60)]
 MIXED_POINTS = [(2, 4.0, 10), (2, 4.0, 60), (4, 6.0, 40)]
 
@@ -59,20 +67,40 @@ def _child(points: list[tuple[int, float, int]], precision: str, seed: int = 1) 
     mixed = precision == "mixed"
     keras.mixed_precision.set_dtype_policy("mixed_float16" if mixed else "float32")
     model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
-    training = dict(train_job_settings(config), batch_size=max(p[0] for p in points), mixed_precision=mixed,
-                    joint_chunk=None, accumulate=1, max_steps_per_epoch=None)
-    trainer = Trainer(model, TrainSettings.from_config(training, seed=seed, max_duration=None), tf.distribute.get_strategy(),
-                      d_model=model.specs[-1].channels)
+    training = dict(
+        train_job_settings(config),
+        batch_size=max(p[0] for p in points),
+        mixed_precision=mixed,
+        joint_chunk=None,
+        accumulate=1,
+        max_steps_per_epoch=None,
+    )
+    trainer = Trainer(
+        model,
+        TrainSettings.from_config(training, seed=seed, max_duration=None),
+        tf.distribute.get_strategy(),
+        d_model=model.specs[-1].channels,
+    )
     rng = np.random.default_rng(seed)
 
     def batch(size: int, seconds: float, labels: int) -> tf.data.Dataset:
         samples = int(seconds * 16000)
-        rows = [{"audio": rng.normal(0, 0.1, samples).astype(np.float32), "audio_len": np.int32(samples),
-                 "labels": rng.integers(1, VOCAB, labels).astype(np.int32), "label_len": np.int32(labels)}
-                for _ in range(size)]
+        rows = [
+            {
+                "audio": rng.normal(0, 0.1, samples).astype(np.float32),
+                "audio_len": np.int32(samples),
+                "labels": rng.integers(1, VOCAB, labels).astype(np.int32),
+                "label_len": np.int32(labels),
+            }
+            for _ in range(size)
+        ]
         # open time and label sizes, as in training: the step traced on the first batch takes every later one
-        spec = {"audio": tf.TensorSpec([None], tf.float32), "audio_len": tf.TensorSpec([], tf.int32),
-                "labels": tf.TensorSpec([None], tf.int32), "label_len": tf.TensorSpec([], tf.int32)}
+        spec = {
+            "audio": tf.TensorSpec([None], tf.float32),
+            "audio_len": tf.TensorSpec([], tf.int32),
+            "labels": tf.TensorSpec([None], tf.int32),
+            "label_len": tf.TensorSpec([], tf.int32),
+        }
         return tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=spec).padded_batch(size)
 
     def peak_mb() -> float:
@@ -87,8 +115,18 @@ def _child(points: list[tuple[int, float, int]], precision: str, seed: int = 1) 
         loss, _ = trainer.train_epoch(batch(size, seconds, labels), 1, progress=False)
         taken = time.perf_counter() - began
         after = peak_mb()
-        rows.append({"batch": size, "seconds": seconds, "labels": labels, "peak_rss_mb": after,
-                     "censored": after <= before, "step_s": taken, "loss": float(loss), "precision": precision})
+        rows.append(
+            {
+                "batch": size,
+                "seconds": seconds,
+                "labels": labels,
+                "peak_rss_mb": after,
+                "censored": after <= before,
+                "step_s": taken,
+                "loss": float(loss),
+                "precision": precision,
+            }
+        )
     # encoder frames per duration, after the measured steps (so this forward pass is in no point's peak)
     for row in rows[1:]:
         samples = int(row["seconds"] * 16000)
@@ -99,7 +137,9 @@ def _child(points: list[tuple[int, float, int]], precision: str, seed: int = 1) 
     return rows
 
 
-def run_child(points: list[tuple[int, float, int]], precision: str, timeout: float | None = None) -> list[dict]:
+def run_child(
+    points: list[tuple[int, float, int]], precision: str, timeout: float | None = None
+) -> list[dict]:
     """One fresh process (its peak RSS is its own)."""
     cmd = [sys.executable, __file__, "--child", json.dumps(points), precision]
     out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=timeout)
@@ -113,27 +153,41 @@ def fit(rows: list[dict]) -> dict:
     import numpy as np
 
     kept = [r for r in rows if "batch" in r and not r["censored"]]
-    design = np.array([[1.0, r["batch"] * r["input_frames"], r["batch"] * r["enc_frames"] * (r["labels"] + 1)]
-                       for r in kept])
+    design = np.array(
+        [
+            [1.0, r["batch"] * r["input_frames"], r["batch"] * r["enc_frames"] * (r["labels"] + 1)]
+            for r in kept
+        ]
+    )
     peaks = np.array([r["peak_rss_mb"] for r in kept])
     coef, *_ = np.linalg.lstsq(design, peaks, rcond=None)
     residual = peaks - design @ coef
-    return {"fixed_mb": float(coef[0]), "mb_per_input_frame": float(coef[1]),
-            "mb_per_joint_cell": float(coef[2]), "points": len(kept),
-            "rms_residual_mb": float(np.sqrt(np.mean(residual**2))), "max_abs_residual_mb": float(abs(residual).max()),
-            "r2": float(1 - (residual**2).sum() / ((peaks - peaks.mean()) ** 2).sum())}
+    return {
+        "fixed_mb": float(coef[0]),
+        "mb_per_input_frame": float(coef[1]),
+        "mb_per_joint_cell": float(coef[2]),
+        "points": len(kept),
+        "rms_residual_mb": float(np.sqrt(np.mean(residual**2))),
+        "max_abs_residual_mb": float(abs(residual).max()),
+        "r2": float(1 - (residual**2).sum() / ((peaks - peaks.mean()) ** 2).sum()),
+    }
 
 
 def predict(model: dict, row: dict) -> float:
-    return (model["fixed_mb"] + model["mb_per_input_frame"] * row["batch"] * row["input_frames"]
-            + model["mb_per_joint_cell"] * row["batch"] * row["enc_frames"] * (row["labels"] + 1))
+    return (
+        model["fixed_mb"]
+        + model["mb_per_input_frame"] * row["batch"] * row["input_frames"]
+        + model["mb_per_joint_cell"] * row["batch"] * row["enc_frames"] * (row["labels"] + 1)
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--child", nargs=2, metavar=("POINTS", "PRECISION"), help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help="write rows, fit and check here (JSON)")
-    parser.add_argument("--mixed-timeout", type=float, default=1500, help="seconds for the mixed-precision child")
+    parser.add_argument(
+        "--mixed-timeout", type=float, default=1500, help="seconds for the mixed-precision child"
+    )
     parser.add_argument("--skip", nargs="*", default=[], choices=["fit", "check", "mixed"])
     args = parser.parse_args(argv)
     if args.child:

@@ -43,9 +43,14 @@ def config_durations(config_path: str | Path, workdir: str | Path) -> tuple[list
 
     config = load_yaml(config_path)
     max_duration = config["data"].get("max_duration")
-    shards = [s for split in config["data"]["train_splits"]
-              for s in list_shards(Path(workdir) / "resources" / "tfrecords" / split)]
-    durations = [u.duration for u in scan_durations(shards) if max_duration is None or u.duration <= max_duration]
+    shards = [
+        s
+        for split in config["data"]["train_splits"]
+        for s in list_shards(Path(workdir) / "resources" / "tfrecords" / split)
+    ]
+    durations = [
+        u.duration for u in scan_durations(shards) if max_duration is None or u.duration <= max_duration
+    ]
     return durations, max_duration, f"{len(shards)} shards of {', '.join(config['data']['train_splits'])}"
 
 
@@ -53,48 +58,83 @@ def _row(name: str, batches: list[list[float]], budget: float | None) -> dict:
     from lowrank_asr.data.budget import padding_fraction
 
     padded = [len(b) * max(b) for b in batches]
-    return {"batching": name, "batches": len(batches), "padding": padding_fraction(batches),
-            "mean_batch": float(np.mean([len(b) for b in batches])),
-            "mean_padded_s": float(np.mean(padded)), "max_padded_s": float(max(padded)),
-            "budget_use": float(np.mean(padded)) / budget if budget else None}
+    return {
+        "batching": name,
+        "batches": len(batches),
+        "padding": padding_fraction(batches),
+        "mean_batch": float(np.mean([len(b) for b in batches])),
+        "mean_padded_s": float(np.mean(padded)),
+        "max_padded_s": float(max(padded)),
+        "budget_use": float(np.mean(padded)) / budget if budget else None,
+    }
 
 
-def padding(durations: Sequence[float], max_duration: float | None = 17.0, budgets: Sequence[float] = BUDGETS,
-            batch_size: int = COUNT_BATCH, seed: int = 0) -> dict:
+def padding(
+    durations: Sequence[float],
+    max_duration: float | None = 17.0,
+    budgets: Sequence[float] = BUDGETS,
+    batch_size: int = COUNT_BATCH,
+    seed: int = 0,
+) -> dict:
     """Padding of one epoch's batches, count-based and under each budget, over a seeded shuffled order."""
     from lowrank_asr.data.budget import plan_buckets, simulate_batches
     from lowrank_asr.data.dataset import default_bucket_boundaries
 
     order = [durations[i] for i in np.random.default_rng(seed).permutation(len(durations))]
     bounds = default_bucket_boundaries(batch_size, max_duration)
-    rows = [_row(f"count {batch_size} ({len(bounds) + 1} buckets)",
-                 simulate_batches(order, bounds, [batch_size] * (len(bounds) + 1)), None)]
+    rows = [
+        _row(
+            f"count {batch_size} ({len(bounds) + 1} buckets)",
+            simulate_batches(order, bounds, [batch_size] * (len(bounds) + 1)),
+            None,
+        )
+    ]
     for budget in budgets:
         plan = plan_buckets(budget, max(durations), min(durations))
-        rows.append(_row(f"{budget:g} s ({len(plan.batch_sizes)} buckets)",
-                         simulate_batches(order, plan.boundaries, plan.batch_sizes), budget))
-    return {"utterances": len(durations), "mean_s": float(np.mean(durations)), "min_s": float(min(durations)),
-            "max_s": float(max(durations)), "rows": rows,
-            "goal_met": all(r["padding"] <= 0.10 for r in rows[1:])}
+        rows.append(
+            _row(
+                f"{budget:g} s ({len(plan.batch_sizes)} buckets)",
+                simulate_batches(order, plan.boundaries, plan.batch_sizes),
+                budget,
+            )
+        )
+    return {
+        "utterances": len(durations),
+        "mean_s": float(np.mean(durations)),
+        "min_s": float(min(durations)),
+        "max_s": float(max(durations)),
+        "rows": rows,
+        "goal_met": all(r["padding"] <= 0.10 for r in rows[1:]),
+    }
 
 
 def run(config: str | None = None, workdir: str | Path = ".") -> dict:
     if config:
         durations, max_duration, source = config_durations(config, workdir)
     else:
-        durations, max_duration, source = synthetic_durations(), 17.0, "synthetic (seeded, LibriSpeech-shaped)"
+        durations, max_duration, source = (
+            synthetic_durations(),
+            17.0,
+            "synthetic (seeded, LibriSpeech-shaped)",
+        )
     return {"source": source, **padding(durations, max_duration)}
 
 
 def render(result: dict) -> list[str]:
-    out = [f"Durations: {result['source']}, {result['utterances']:,} utterances of {result['min_s']:.1f}-"
-           f"{result['max_s']:.1f} s (mean {result['mean_s']:.1f} s), one epoch in a seeded shuffled order.", "",
-           "| batches | padding | batches / epoch | mean batch size | mean padded s per batch | max padded s "
-           "| mean ÷ budget |", "|---|---|---|---|---|---|---|"]
+    out = [
+        f"Durations: {result['source']}, {result['utterances']:,} utterances of {result['min_s']:.1f}-"
+        f"{result['max_s']:.1f} s (mean {result['mean_s']:.1f} s), one epoch in a seeded shuffled order.",
+        "",
+        "| batches | padding | batches / epoch | mean batch size | mean padded s per batch | max padded s "
+        "| mean ÷ budget |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in result["rows"]:
         use = f"{r['budget_use']:.0%}" if r["budget_use"] is not None else ""
-        out.append(f"| {r['batching']} | **{r['padding']:.1%}** | {r['batches']:,} | {r['mean_batch']:.1f} "
-                   f"| {r['mean_padded_s']:.0f} | {r['max_padded_s']:.0f} | {use} |")
+        out.append(
+            f"| {r['batching']} | **{r['padding']:.1%}** | {r['batches']:,} | {r['mean_batch']:.1f} "
+            f"| {r['mean_padded_s']:.0f} | {r['max_padded_s']:.0f} | {use} |"
+        )
     return out
 
 

@@ -53,20 +53,28 @@ def child(budget: str) -> dict:
         return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False)) / N
 
     variables = list(model.trainable_variables)
-    gradient = part_sum(lambda _, *part: dense_gradient(part_loss, variables, part), variable_spec(variables), [],
-                        parts[0])
+    gradient = part_sum(
+        lambda _, *part: dense_gradient(part_loss, variables, part), variable_spec(variables), [], parts[0]
+    )
     loss = sum(float(part_loss(*part)) for part in parts)
     began = time.perf_counter()
     norm = float(tf.linalg.global_norm(gradient([], parts)))
-    return {"budget": budget, "passes": len(plan), "max_padded_s": max(len(g) for g in plan) * SECONDS,
-            "loss": loss, "grad_norm": norm, "grad_s": time.perf_counter() - began,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "budget": budget,
+        "passes": len(plan),
+        "max_padded_s": max(len(g) for g in plan) * SECONDS,
+        "loss": loss,
+        "grad_norm": norm,
+        "grad_s": time.perf_counter() - began,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def main(budgets: list[str]) -> None:
     for budget in budgets:
-        out = subprocess.run([sys.executable, __file__, "--child", budget], capture_output=True, text=True,
-                             check=False)
+        out = subprocess.run(
+            [sys.executable, __file__, "--child", budget], capture_output=True, text=True, check=False
+        )
         print(out.stdout.strip().splitlines()[-1] if out.returncode == 0 else out.stderr[-2000:], flush=True)
 
 

@@ -65,8 +65,15 @@ def make_corpus(root: Path, utterances: int, seed: int = 5, shards: int = 4) -> 
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    spec = SplitSpec(speakers=4, utterances=utterances, min_words=7, max_words=9, rate=(160.0, 190.0),
-                     pitch=(40.0, 60.0), snr_db=35.0)
+    spec = SplitSpec(
+        speakers=4,
+        utterances=utterances,
+        min_words=7,
+        max_words=9,
+        rate=(160.0, 190.0),
+        pitch=(40.0, 60.0),
+        snr_db=35.0,
+    )
     tarball = root / "train-clean-100.tar.gz"
     synthesize_split_tarball(tarball, "train-clean-100", spec, seed=seed)
     split_dir = extract_split(tarball, "train-clean-100", root / "corpus")
@@ -75,8 +82,9 @@ def make_corpus(root: Path, utterances: int, seed: int = 5, shards: int = 4) -> 
     write_tfrecords(tsv, shard_paths(root / "tfrecords", shards))
     rows = read_transcripts(tsv)
     vocab = build_char_vocabulary(r.transcript for r in rows)
-    return Corpus(list_shards(root / "tfrecords"), vocab, [r.duration for r in rows],
-                  [len(r.transcript) for r in rows])
+    return Corpus(
+        list_shards(root / "tfrecords"), vocab, [r.duration for r in rows], [len(r.transcript) for r in rows]
+    )
 
 
 def fixed_batch(corpus: Corpus, batch_size: int, seconds: float) -> dict:
@@ -101,8 +109,12 @@ def fixed_batch(corpus: Corpus, batch_size: int, seconds: float) -> dict:
     for i, (_, a, lab) in enumerate(chosen):
         audio[i, : a.shape[0]] = a.numpy()
         labels[i, : lab.shape[0]] = lab.numpy()
-    return {"audio": tf.constant(audio), "audio_len": tf.constant(audio_len, tf.int32),
-            "labels": tf.constant(labels), "label_len": tf.constant(label_len, tf.int32)}
+    return {
+        "audio": tf.constant(audio),
+        "audio_len": tf.constant(audio_len, tf.int32),
+        "labels": tf.constant(labels),
+        "label_len": tf.constant(label_len, tf.int32),
+    }
 
 
 # ---------------------------------------------------------------------------------------------- matmul
@@ -149,7 +161,9 @@ def _trainer(config: dict, model_cfg: dict, vocab_size: int, batch_size: int, se
     model = build_model(model_cfg, vocab_size)
     from lowrank_asr.workflow.config import train_job_settings
 
-    training = dict(train_job_settings(config), batch_size=batch_size, mixed_precision=False, max_steps_per_epoch=None)
+    training = dict(
+        train_job_settings(config), batch_size=batch_size, mixed_precision=False, max_steps_per_epoch=None
+    )
     settings = TrainSettings.from_config(training, seed=seed, max_duration=None)
     trainer = Trainer(model, settings, tf.distribute.get_strategy(), d_model=model.specs[-1].channels)
     return model, trainer
@@ -174,8 +188,10 @@ def step_macs(model, batch: dict) -> dict:
     seconds = samples / model.cfg["features"]["sample_rate"]
     rows = {r["name"]: r for r in model.summary_table()}
     frontend = next(r for r in rows.values() if r["name"] in ("logmel", "wave_frontend"))
-    out = {"frontend": frontend["macs"] * seconds * b,
-           "encoder": sum(r["macs"] for r in rows.values() if r["name"].startswith("C")) * seconds * b}
+    out = {
+        "frontend": frontend["macs"] * seconds * b,
+        "encoder": sum(r["macs"] for r in rows.values() if r["name"].startswith("C")) * seconds * b,
+    }
     cfg, v = model.cfg, model.vocab_size
     if cfg["decoder"] == "rnnt":
         j = cfg["joint_units"]
@@ -188,8 +204,15 @@ def step_macs(model, batch: dict) -> dict:
     return out
 
 
-def training_steps(config: dict, variants: list[str], batch: dict, vocab_size: int, steps: int, trials: int,
-                   matmul_flops: float) -> list[dict]:
+def training_steps(
+    config: dict,
+    variants: list[str],
+    batch: dict,
+    vocab_size: int,
+    steps: int,
+    trials: int,
+    matmul_flops: float,
+) -> list[dict]:
     """Median step time (train_epoch over ``steps`` copies of ``batch``) and achieved FLOP/s per variant.
 
     All variants are built and traced first, then timed in turn within each trial (A B A B ...), so a change
@@ -211,8 +234,17 @@ def training_steps(config: dict, variants: list[str], batch: dict, vocab_size: i
         began = time.perf_counter()
         trainer.train_epoch(warm, 0, progress=False)  # traces the step
         # "first" = trace + first two steps
-        runs.append({"variant": variant, "cfg": model_cfg, "model": model, "trainer": trainer,
-                     "first": time.perf_counter() - began, "times": [], "cpu": []})
+        runs.append(
+            {
+                "variant": variant,
+                "cfg": model_cfg,
+                "model": model,
+                "trainer": trainer,
+                "first": time.perf_counter() - began,
+                "times": [],
+                "cpu": [],
+            }
+        )
     # one untimed round after all are built: seeding the next model (tf.random.set_seed) makes the first
     # call of every function traced before it slow again (re-instantiated, not retraced)
     for run in runs:
@@ -230,26 +262,38 @@ def training_steps(config: dict, variants: list[str], batch: dict, vocab_size: i
         macs = step_macs(model, batch)
         grad_factor = 3 if model_cfg["frontend"] == "wave" else 1
         flops = 2 * (3 * (macs["total"] - macs["frontend"]) + grad_factor * macs["frontend"])
-        rows.append({
-            "variant": run["variant"], "params": int(model.count_params()), "batch": b,
-            "padded_shape": [int(d) for d in batch["audio"].shape], "labels_shape": [int(d) for d in
-                                                                                  batch["labels"].shape],
-            "audio_seconds": audio_seconds, "step_s": step, "epoch_times_s": run["times"], "steps": steps,
-            "step_median_s": statistics.median(run["times"]) / steps,
-            "step_cpu_s": statistics.median(run["cpu"]) / steps,
-            "step_over_first": min(run["times"]) / min(runs[0]["times"]),
-            "step_over_first_median": statistics.median(t / t0 for t, t0 in zip(run["times"], runs[0]["times"],
-                                                                                strict=True)),
-            "first_two_steps_s": run["first"], "audio_s_per_s": audio_seconds / step,
-            "macs_forward": {k: float(v) for k, v in macs.items()}, "train_flops": flops,
-            "achieved_flops": flops / step, "fraction_of_matmul": flops / step / matmul_flops,
-        })
+        rows.append(
+            {
+                "variant": run["variant"],
+                "params": int(model.count_params()),
+                "batch": b,
+                "padded_shape": [int(d) for d in batch["audio"].shape],
+                "labels_shape": [int(d) for d in batch["labels"].shape],
+                "audio_seconds": audio_seconds,
+                "step_s": step,
+                "epoch_times_s": run["times"],
+                "steps": steps,
+                "step_median_s": statistics.median(run["times"]) / steps,
+                "step_cpu_s": statistics.median(run["cpu"]) / steps,
+                "step_over_first": min(run["times"]) / min(runs[0]["times"]),
+                "step_over_first_median": statistics.median(
+                    t / t0 for t, t0 in zip(run["times"], runs[0]["times"], strict=True)
+                ),
+                "first_two_steps_s": run["first"],
+                "audio_s_per_s": audio_seconds / step,
+                "macs_forward": {k: float(v) for k, v in macs.items()},
+                "train_flops": flops,
+                "achieved_flops": flops / step,
+                "fraction_of_matmul": flops / step / matmul_flops,
+            }
+        )
     return rows
 
 
 # ---------------------------------------------------------------------------------------------- pipeline
-def pipeline_stall(config: dict, variant: str, corpus: Corpus, batch_size: int, trials: int,
-                   max_duration: float | None) -> dict:
+def pipeline_stall(
+    config: dict, variant: str, corpus: Corpus, batch_size: int, trials: int, max_duration: float | None
+) -> dict:
     """Epoch time over the real tf.data pipeline ÷ epoch time over the same batches pre-loaded in memory
     (best trials; ``stall_ratio_median``: median of the same-trial ratios), and the same for the CPU time the
     process spends (``cpu_ratio``, medians): less sensitive to other processes, and on 2 cores that training
@@ -264,8 +308,14 @@ def pipeline_stall(config: dict, variant: str, corpus: Corpus, batch_size: int, 
     from lowrank_asr.training.loop import NUMERIC_KEYS as LOOP_KEYS
 
     def pipeline():
-        return make_dataset(corpus.shards, corpus.vocab, batch_size=batch_size, training=True, seed=3,
-                            max_duration=max_duration)
+        return make_dataset(
+            corpus.shards,
+            corpus.vocab,
+            batch_size=batch_size,
+            training=True,
+            seed=3,
+            max_duration=max_duration,
+        )
 
     batches = [{k: b[k] for k in LOOP_KEYS} for b in pipeline()]
     memory = tf.data.Dataset.from_tensors(batches[0])
@@ -300,14 +350,23 @@ def pipeline_stall(config: dict, variant: str, corpus: Corpus, batch_size: int, 
     pipe_only, _ = best_time(drain, trials)
     pipe, mem = min(pipe_times), min(mem_times)
     return {
-        "variant": variant, "batches": len(batches), "utterances": sum(int(b["audio"].shape[0]) for b in batches),
+        "variant": variant,
+        "batches": len(batches),
+        "utterances": sum(int(b["audio"].shape[0]) for b in batches),
         "audio_seconds": float(sum(float(tf.reduce_sum(b["audio_len"])) for b in batches)) / 16000,
-        "pipeline_epoch_s": pipe, "memory_epoch_s": mem, "pipeline_epoch_times_s": pipe_times,
-        "memory_epoch_times_s": mem_times, "stall_ratio": pipe / mem,
+        "pipeline_epoch_s": pipe,
+        "memory_epoch_s": mem,
+        "pipeline_epoch_times_s": pipe_times,
+        "memory_epoch_times_s": mem_times,
+        "stall_ratio": pipe / mem,
         "stall_ratio_median": statistics.median(p / m for p, m in zip(pipe_times, mem_times, strict=True)),
-        "pipeline_epoch_cpu_s": statistics.median(pipe_cpu), "memory_epoch_cpu_s": statistics.median(mem_cpu),
-        "pipeline_epoch_cpu_times_s": pipe_cpu, "memory_epoch_cpu_times_s": mem_cpu,
+        "pipeline_epoch_cpu_s": statistics.median(pipe_cpu),
+        "memory_epoch_cpu_s": statistics.median(mem_cpu),
+        "pipeline_epoch_cpu_times_s": pipe_cpu,
+        "memory_epoch_cpu_times_s": mem_cpu,
         "cpu_ratio": statistics.median(pipe_cpu) / statistics.median(mem_cpu),
-        "pipeline_only_epoch_s": pipe_only, "first_batch_s": first,
-        "pipeline_step_s": pipe / len(batches), "memory_step_s": mem / len(batches),
+        "pipeline_only_epoch_s": pipe_only,
+        "first_batch_s": first,
+        "pipeline_step_s": pipe / len(batches),
+        "memory_step_s": mem / len(batches),
     }

@@ -36,8 +36,13 @@ def snapshot_repo(dest: Path) -> Path:
     A workspace built and dry-run from the copy sees one version of the code: a library edit in the live
     checkout during the build (its code hashes are rule params) would otherwise make the "no-op" dry run
     schedule jobs. The copy's Snakefile puts the copy's lib/ first on the path, for itself and its jobs."""
-    listing = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                             capture_output=True, text=True, check=True).stdout
+    listing = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     for name in filter(None, listing.split("\0")):
         src = ROOT / name
         if src.is_file():  # listed files may vanish (deleted but not staged)
@@ -47,13 +52,21 @@ def snapshot_repo(dest: Path) -> Path:
     return dest
 
 
-def run_snakemake(args: list[str], log: Path | None = None, timeout: float | None = None,
-                  repo: Path = ROOT) -> dict:
+def run_snakemake(
+    args: list[str], log: Path | None = None, timeout: float | None = None, repo: Path = ROOT
+) -> dict:
     """Run snakemake from the repository root ``repo``; wall time, exit code and the combined output."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     began = time.perf_counter()
-    proc = subprocess.run([*snakemake_cmd(), *args], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)
+    proc = subprocess.run(
+        [*snakemake_cmd(), *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     wall = time.perf_counter() - began
     output = proc.stdout + proc.stderr
     if log is not None:
@@ -70,7 +83,7 @@ def job_counts(output: str) -> dict[str, int]:
         start = next(i for i, line in enumerate(lines) if line.strip() == "Job stats:")
     except StopIteration:
         return counts
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         m = re.match(r"^(\S+)\s+(\d+)\s*$", line)
         if m:
             counts[m.group(1)] = int(m.group(2))
@@ -90,26 +103,41 @@ def _check(result: dict, what: str) -> None:
 def build_smoke_workspace(workdir: Path, cores: int, log_dir: Path, repo: Path = ROOT) -> dict:
     """Run the smoke workflow of the checkout ``repo`` to completion in ``workdir`` (minutes on 2 cores)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    result = run_snakemake(["--configfile", "config/smoke.yaml", "--directory", str(workdir), "--cores",
-                            str(cores), "all"], log=log_dir / "smoke_build.log", repo=repo)
+    result = run_snakemake(
+        ["--configfile", "config/smoke.yaml", "--directory", str(workdir), "--cores", str(cores), "all"],
+        log=log_dir / "smoke_build.log",
+        repo=repo,
+    )
     _check(result, f"smoke workflow in {workdir}")
     return {"wall_s": result["wall_s"], "jobs": job_counts(result["output"]).get("total")}
 
 
-def noop_dry_run(workdir: Path, repeats: int, log_dir: Path, configfile: str = "config/smoke.yaml",
-                 repo: Path = ROOT) -> dict:
+def noop_dry_run(
+    workdir: Path, repeats: int, log_dir: Path, configfile: str = "config/smoke.yaml", repo: Path = ROOT
+) -> dict:
     """Median wall time of ``snakemake -n`` on a finished workspace, and the jobs it would run (should be 0)."""
     times, scheduled = [], []
     for i in range(repeats):
-        result = run_snakemake(["-n", "--configfile", configfile, "--directory", str(workdir), "all"],
-                               log=log_dir / f"noop_dry_run_{i}.log", repo=repo)
+        result = run_snakemake(
+            ["-n", "--configfile", configfile, "--directory", str(workdir), "all"],
+            log=log_dir / f"noop_dry_run_{i}.log",
+            repo=repo,
+        )
         _check(result, f"dry run in {workdir}")
         times.append(result["wall_s"])
         counts = job_counts(result["output"])
         nothing = NOTHING_TO_DO in result["output"]
         scheduled.append(0 if nothing and not counts else counts.get("total", -1))
-    return {"workspace": str(workdir), "configfile": configfile, "repo": str(repo), "repeats": repeats, "wall_s": statistics.median(times), "times_s": times,
-            "jobs_scheduled": max(scheduled), "nothing_to_do": all(n == 0 for n in scheduled)}
+    return {
+        "workspace": str(workdir),
+        "configfile": configfile,
+        "repo": str(repo),
+        "repeats": repeats,
+        "wall_s": statistics.median(times),
+        "times_s": times,
+        "jobs_scheduled": max(scheduled),
+        "nothing_to_do": all(n == 0 for n in scheduled),
+    }
 
 
 def librispeech_config(out: Path, variants: int = 6, epochs: int = 50) -> tuple[Path, dict]:
@@ -151,10 +179,17 @@ def dag_build(workdir: Path, configfile: Path, repeats: int, log_dir: Path) -> d
         if workdir.exists():
             shutil.rmtree(workdir)
         workdir.mkdir(parents=True)
-        result = run_snakemake(["-n", "--configfile", str(configfile), "--directory", str(workdir), "all"],
-                               log=log_dir / f"dag_build_{i}.log")
+        result = run_snakemake(
+            ["-n", "--configfile", str(configfile), "--directory", str(workdir), "all"],
+            log=log_dir / f"dag_build_{i}.log",
+        )
         _check(result, f"dry run of {configfile}")
         times.append(result["wall_s"])
         counts = job_counts(result["output"])
-    return {"wall_s": statistics.median(times), "times_s": times, "jobs": counts.get("total"),
-            "jobs_per_rule": counts, "repeats": repeats}
+    return {
+        "wall_s": statistics.median(times),
+        "times_s": times,
+        "jobs": counts.get("total"),
+        "jobs_per_rule": counts,
+        "repeats": repeats,
+    }

@@ -49,7 +49,9 @@ def attributed_input(model, audio, num_samples: int) -> AttributedInput:
     n = tf.constant([num_samples], tf.int32)
     raw, raw_len = model.raw_features(audio, n)
     stats = model.feature_stats(raw, raw_len)
-    mean, scale = (None, None) if stats is None else (stats[0].numpy().reshape(-1), stats[1].numpy().reshape(-1))
+    mean, scale = (
+        (None, None) if stats is None else (stats[0].numpy().reshape(-1), stats[1].numpy().reshape(-1))
+    )
     if model.wave is not None:  # samples are the input; digital silence is 0 there
         x = audio[0].numpy()
         return AttributedInput(x, np.zeros_like(x), mean, scale, int(model.cfg["wave_frontend"]["stride"]))
@@ -79,28 +81,51 @@ def log_likelihood_fn(model) -> Callable:
     wave = model.wave is not None
     rank = 2 if wave else 3
 
-    @tf.function(input_signature=[tf.TensorSpec([None] * rank, tf.float32), tf.TensorSpec(None, tf.float32),
-                                  tf.TensorSpec(None, tf.float32), tf.TensorSpec([1], tf.int32),
-                                  tf.TensorSpec([1, None], tf.int32), tf.TensorSpec([1], tf.int32)],
-                 autograph=False)
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None] * rank, tf.float32),
+            tf.TensorSpec(None, tf.float32),
+            tf.TensorSpec(None, tf.float32),
+            tf.TensorSpec([1], tf.int32),
+            tf.TensorSpec([1, None], tf.int32),
+            tf.TensorSpec([1], tf.int32),
+        ],
+        autograph=False,
+    )
     def log_likelihood(zs, mean, scale, x_len, labels, label_len):
         k = tf.shape(zs)[0]
         lengths = tf.repeat(x_len, k)
         with tf.GradientTape() as tape:
             tape.watch(zs)
             inputs = zs if wave else model.normalize_features(zs, lengths, (mean, scale))
-            values = -model.utterance_loss(inputs, lengths, tf.repeat(labels, k, axis=0), tf.repeat(label_len, k),
-                                           training=False, frontend_stats=(mean, scale) if wave else None)
+            values = -model.utterance_loss(
+                inputs,
+                lengths,
+                tf.repeat(labels, k, axis=0),
+                tf.repeat(label_len, k),
+                training=False,
+                frontend_stats=(mean, scale) if wave else None,
+            )
             total = tf.reduce_sum(values)
         return values, tape.gradient(total, zs)
 
     return log_likelihood
 
 
-def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: str, steps: int,
-                          blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int | None = 16,
-                          log_likelihood: Callable | None = None, batch_seconds: float | None = None,
-                          utt_id: str = "") -> tuple[AttributedInput, np.ndarray, IGResult]:
+def utterance_attribution(
+    model,
+    audio,
+    num_samples: int,
+    labels,
+    *,
+    baseline: str,
+    steps: int,
+    blur_sigma=DEFAULT_BLUR_SIGMA,
+    batch_size: int | None = 16,
+    log_likelihood: Callable | None = None,
+    batch_seconds: float | None = None,
+    utt_id: str = "",
+) -> tuple[AttributedInput, np.ndarray, IGResult]:
     """IG of log P(``labels`` [U] | utterance) against the named baseline: ``(input, baseline, result)``.
 
     Path points per forward/backward pass: ``floor(batch_seconds / duration)`` with a budget (``utt_id`` names
@@ -112,8 +137,9 @@ def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: s
     duration = num_samples / float(model.cfg["features"]["sample_rate"])
     batch_size = points_per_pass(duration, batch_seconds, utt_id or "(unnamed)", batch_size)
     inp = attributed_input(model, audio, num_samples)
-    base = make_baseline(baseline, inp.x, silence=inp.silence, sigma=blur_sigma,
-                         samples_per_frame=inp.samples_per_frame)
+    base = make_baseline(
+        baseline, inp.x, silence=inp.silence, sigma=blur_sigma, samples_per_frame=inp.samples_per_frame
+    )
     f_all = log_likelihood or log_likelihood_fn(model)
     labels = tf.reshape(tf.cast(labels, tf.int32), [1, -1])
     x_len = tf.constant([inp.x.shape[0]], tf.int32)
@@ -124,30 +150,63 @@ def utterance_attribution(model, audio, num_samples: int, labels, *, baseline: s
     def f(zs):
         return f_all(zs, mean, scale, x_len, labels, label_len)
 
-    return inp, base, integrated_gradients(f, inp.x, base, steps=steps, batch_size=batch_size,
-                                           spacing=path_spacing(model.cfg["frontend"]))
+    return (
+        inp,
+        base,
+        integrated_gradients(
+            f, inp.x, base, steps=steps, batch_size=batch_size, spacing=path_spacing(model.cfg["frontend"])
+        ),
+    )
 
 
-def epoch_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
-                       data_files: Sequence[str], utterances: int, steps: int, baseline: str = "silence",
-                       blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
-                       max_symbols_per_step: int = 5, batch_seconds: float | None = None) -> list[AttributionItem]:
+def epoch_attributions(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    weights_path: str | Path,
+    data_files: Sequence[str],
+    utterances: int,
+    steps: int,
+    baseline: str = "silence",
+    blur_sigma=DEFAULT_BLUR_SIGMA,
+    batch_size: int = 16,
+    max_symbols_per_step: int = 5,
+    batch_seconds: float | None = None,
+) -> list[AttributionItem]:
     """Attributions of F(x) = log P(reference | x) (the negative RNN-T/CTC loss) for the first utterances.
 
     x is the unnormalised log-mel spectrogram [T, F], or waveform samples [S] for the wave front end.
     """
-    [items] = variant_attributions(model_cfg=model_cfg, vocab_path=vocab_path, weights_paths=[weights_path],
-                                   data_files=data_files, utterances=utterances, steps=steps, baseline=baseline,
-                                   blur_sigma=blur_sigma, batch_size=batch_size,
-                                   max_symbols_per_step=max_symbols_per_step, batch_seconds=batch_seconds)
+    [items] = variant_attributions(
+        model_cfg=model_cfg,
+        vocab_path=vocab_path,
+        weights_paths=[weights_path],
+        data_files=data_files,
+        utterances=utterances,
+        steps=steps,
+        baseline=baseline,
+        blur_sigma=blur_sigma,
+        batch_size=batch_size,
+        max_symbols_per_step=max_symbols_per_step,
+        batch_seconds=batch_seconds,
+    )
     return items
 
 
-def variant_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
-                         data_files: Sequence[str], utterances: int, steps: int, baseline: str = "silence",
-                         blur_sigma=DEFAULT_BLUR_SIGMA, batch_size: int = 16,
-                         max_symbols_per_step: int = 5,
-                         batch_seconds: float | None = None) -> Iterator[list[AttributionItem]]:
+def variant_attributions(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    weights_paths: Sequence[str | Path],
+    data_files: Sequence[str],
+    utterances: int,
+    steps: int,
+    baseline: str = "silence",
+    blur_sigma=DEFAULT_BLUR_SIGMA,
+    batch_size: int = 16,
+    max_symbols_per_step: int = 5,
+    batch_seconds: float | None = None,
+) -> Iterator[list[AttributionItem]]:
     """:func:`epoch_attributions` for each of one variant's epochs (``weights_paths``, in order), one at a time.
 
     TensorFlow, the model, the utterances and the traced encoder and log-likelihood are set up once: each
@@ -172,15 +231,38 @@ def variant_attributions(*, model_cfg: dict, vocab_path: str | Path, weights_pat
         for batch in batches:
             enc, enc_len = encode(batch["audio"], batch["audio_len"])
             tokens = search(model, enc, enc_len, beam_width=None, max_symbols_per_step=max_symbols_per_step)
-            hypotheses.update(zip((v.decode() for v in batch["utt_id"].numpy().tolist()),
-                                  (vocab.decode(h) for h in tokens), strict=True))
+            hypotheses.update(
+                zip(
+                    (v.decode() for v in batch["utt_id"].numpy().tolist()),
+                    (vocab.decode(h) for h in tokens),
+                    strict=True,
+                )
+            )
         items = []
         for u in chosen:
             inp, base, result = utterance_attribution(
-                model, u["audio"][None], len(u["audio"]), u["labels"], baseline=baseline, steps=steps,
-                blur_sigma=blur_sigma, batch_size=batch_size, log_likelihood=log_likelihood,
-                batch_seconds=batch_seconds, utt_id=u["utt_id"])
-            items.append(AttributionItem.from_result(u["utt_id"], inp.x, base, result, u["transcript"],
-                                                     hypotheses[u["utt_id"]], norm_mean=inp.mean,
-                                                     norm_scale=inp.scale))
+                model,
+                u["audio"][None],
+                len(u["audio"]),
+                u["labels"],
+                baseline=baseline,
+                steps=steps,
+                blur_sigma=blur_sigma,
+                batch_size=batch_size,
+                log_likelihood=log_likelihood,
+                batch_seconds=batch_seconds,
+                utt_id=u["utt_id"],
+            )
+            items.append(
+                AttributionItem.from_result(
+                    u["utt_id"],
+                    inp.x,
+                    base,
+                    result,
+                    u["transcript"],
+                    hypotheses[u["utt_id"]],
+                    norm_mean=inp.mean,
+                    norm_scale=inp.scale,
+                )
+            )
         yield items

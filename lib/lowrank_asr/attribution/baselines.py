@@ -23,9 +23,13 @@ def check_baseline(name: str) -> str:
     """``name`` if it is one of :data:`BASELINES`, else a PipelineError that says what to use."""
     if name in BASELINES:
         return name
-    hint = (" 'zero' was removed: attributions are now taken on log-mel features before the per-utterance "
-            "normalisation, where 0 means no baseline at all; 'mean' is the old zero (the normalised mean), "
-            "'silence' the old zero of the wave front end." if name == "zero" else "")
+    hint = (
+        " 'zero' was removed: attributions are now taken on log-mel features before the per-utterance "
+        "normalisation, where 0 means no baseline at all; 'mean' is the old zero (the normalised mean), "
+        "'silence' the old zero of the wave front end."
+        if name == "zero"
+        else ""
+    )
     raise PipelineError(f"attribution.baseline is {name!r}; use one of {list(BASELINES)}.{hint}")
 
 
@@ -39,13 +43,16 @@ def blur_sigma(sigma: float | Sequence[float]) -> tuple[float, float]:
     """``(time, frequency)`` Gaussian widths from one number (both axes) or a pair; both must be >= 0."""
     pair = (float(sigma), float(sigma)) if np.isscalar(sigma) else tuple(float(s) for s in sigma)
     if len(pair) != 2 or min(pair) < 0 or max(pair) <= 0:
-        raise PipelineError(f"attribution.blur_sigma is {sigma!r}; give a positive number or [time frames, mel "
-                            "bins] (>= 0, not both 0)")
+        raise PipelineError(
+            f"attribution.blur_sigma is {sigma!r}; give a positive number or [time frames, mel "
+            "bins] (>= 0, not both 0)"
+        )
     return pair
 
 
-def blur_baseline(x: np.ndarray, sigma: float | Sequence[float] = DEFAULT_BLUR_SIGMA, *,
-                  samples_per_frame: int = 1) -> np.ndarray:
+def blur_baseline(
+    x: np.ndarray, sigma: float | Sequence[float] = DEFAULT_BLUR_SIGMA, *, samples_per_frame: int = 1
+) -> np.ndarray:
     """``x`` smoothed by a Gaussian: ``[T, F]`` with widths ``(time frames, bins)``; ``[S]`` samples with the
     time width ``sigma[0] * samples_per_frame`` samples (frequency does not apply to a waveform).
 
@@ -64,8 +71,14 @@ def blur_baseline(x: np.ndarray, sigma: float | Sequence[float] = DEFAULT_BLUR_S
     return gaussian_filter(x.astype(np.float64), sigma=widths, mode="nearest").astype(np.float32)
 
 
-def make_baseline(name: str, x: np.ndarray, *, silence: np.ndarray, sigma: float | Sequence[float] = DEFAULT_BLUR_SIGMA,
-                  samples_per_frame: int = 1) -> np.ndarray:
+def make_baseline(
+    name: str,
+    x: np.ndarray,
+    *,
+    silence: np.ndarray,
+    sigma: float | Sequence[float] = DEFAULT_BLUR_SIGMA,
+    samples_per_frame: int = 1,
+) -> np.ndarray:
     """The baseline called ``name`` for input ``x``; ``silence``: the front end's output for digital silence."""
     name = check_baseline(name)
     if name == "silence":
@@ -92,8 +105,9 @@ def silence_baseline(
     x = np.asarray(x, dtype=np.float32)
     if silence is None:
         if featurize is None or num_samples is None:
-            raise PipelineError("silence_baseline: pass a precomputed `silence` array, or `featurize` and "
-                                "`num_samples`")
+            raise PipelineError(
+                "silence_baseline: pass a precomputed `silence` array, or `featurize` and `num_samples`"
+            )
         silence = np.asarray(featurize(np.zeros(int(num_samples), dtype=np.float32)), dtype=np.float32)
     silence = np.asarray(silence, dtype=np.float32)
     if silence.shape == x.shape:
@@ -105,5 +119,7 @@ def silence_baseline(
         if len(silence) >= t:
             return silence[:t].copy()
         return np.concatenate([silence, np.repeat(silence[-1:], t - len(silence), axis=0)])
-    raise PipelineError(f"silence_baseline: silence features of shape {silence.shape} do not fit input {x.shape}; "
-                        "featurize silence with the same front end as the input")
+    raise PipelineError(
+        f"silence_baseline: silence features of shape {silence.shape} do not fit input {x.shape}; "
+        "featurize silence with the same front end as the input"
+    )

@@ -56,8 +56,11 @@ def trapezoid_alphas(steps: int, spacing: str = "uniform") -> tuple[np.ndarray, 
     if spacing == "uniform":
         alphas = np.arange(steps + 1, dtype=np.float64) / steps
     elif spacing == "geometric":
-        alphas = np.concatenate([[0.0], np.geomspace(GEOMETRIC_MIN_ALPHA, 1.0, steps)]) if steps > 1 \
+        alphas = (
+            np.concatenate([[0.0], np.geomspace(GEOMETRIC_MIN_ALPHA, 1.0, steps)])
+            if steps > 1
             else np.array([0.0, 1.0])
+        )
     else:
         raise PipelineError(f"integrated_gradients: spacing {spacing!r} is not one of {list(SPACINGS)}")
     gaps = np.diff(alphas)
@@ -67,7 +70,9 @@ def trapezoid_alphas(steps: int, spacing: str = "uniform") -> tuple[np.ndarray, 
     return alphas, weights
 
 
-def with_input_gradient(f: Callable[[tf.Tensor], tf.Tensor]) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
+def with_input_gradient(
+    f: Callable[[tf.Tensor], tf.Tensor],
+) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """``f`` (batch → values) as ``integrated_gradients`` takes it: batch → (values, d Σ values / d batch)."""
     import tensorflow as tf
 
@@ -123,25 +128,32 @@ def integrated_gradients(
     grad_sum = np.zeros(x.shape, dtype=np.float64)
     f_vals = np.empty(n_chunks * bs, dtype=np.float64)
     for c in tqdm(range(n_chunks), desc="IG", disable=None if progress else True, mininterval=5):
-        a = tf.constant(alphas_p[c * bs:(c + 1) * bs][expand])
+        a = tf.constant(alphas_p[c * bs : (c + 1) * bs][expand])
         inputs = base_t[None] + a * delta_t[None]
         y, g = f(inputs)
         y = tf.reshape(y, [-1])
         if g is None:
-            raise PipelineError("integrated_gradients: f's output does not depend on its input (no gradient); "
-                                "f must compute from the batch it is given")
+            raise PipelineError(
+                "integrated_gradients: f's output does not depend on its input (no gradient); "
+                "f must compute from the batch it is given"
+            )
         # Weighted sum over the chunk on the TF side (float32, <= bs terms); chunks accumulate in float64.
-        w = tf.constant(weights_p[c * bs:(c + 1) * bs], dtype=g.dtype)
+        w = tf.constant(weights_p[c * bs : (c + 1) * bs], dtype=g.dtype)
         grad_sum += tf.tensordot(w, g, axes=1).numpy()
-        f_vals[c * bs:(c + 1) * bs] = y.numpy()
+        f_vals[c * bs : (c + 1) * bs] = y.numpy()
     raw = (x.astype(np.float64) - baseline.astype(np.float64)) * grad_sum
     f_input, f_baseline = float(f_vals[n - 1]), float(f_vals[0])
     diff = f_input - f_baseline
     err = abs(raw.sum() - diff)
     completeness = err / abs(diff) if abs(diff) > 1e-12 else (0.0 if err <= 1e-12 else math.inf)
     attributions = raw if mask is None else raw * np.broadcast_to(np.asarray(mask, dtype=np.float64), x.shape)
-    return IGResult(attributions=attributions.astype(np.float32), f_input=f_input, f_baseline=f_baseline,
-                    completeness_error=float(completeness), steps=int(steps))
+    return IGResult(
+        attributions=attributions.astype(np.float32),
+        f_input=f_input,
+        f_baseline=f_baseline,
+        completeness_error=float(completeness),
+        steps=int(steps),
+    )
 
 
 def frame_summary(attr_wave: np.ndarray, hop: int = 160, *, signed: bool = True) -> np.ndarray:
@@ -154,12 +166,14 @@ def frame_summary(attr_wave: np.ndarray, hop: int = 160, *, signed: bool = True)
     """
     a = np.asarray(attr_wave, dtype=np.float64)
     if a.ndim != 1 or hop < 1:
-        raise PipelineError(f"frame_summary: expected a 1-D waveform attribution and hop >= 1, got {a.shape}, {hop}")
+        raise PipelineError(
+            f"frame_summary: expected a 1-D waveform attribution and hop >= 1, got {a.shape}, {hop}"
+        )
     if not signed:
         a = np.abs(a)
     n = math.ceil(len(a) / hop)
     padded = np.zeros(n * hop)
-    padded[:len(a)] = a
+    padded[: len(a)] = a
     return padded.reshape(n, hop).sum(axis=1)
 
 

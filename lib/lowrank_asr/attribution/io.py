@@ -47,23 +47,44 @@ class AttributionItem:
     norm_scale: np.ndarray | None = None
 
     @classmethod
-    def from_result(cls, utt_id: str, features, baseline, result: IGResult, transcript: str,
-                    hypothesis: str | None = None, hop: int = 160, *, norm_mean=None,
-                    norm_scale=None) -> AttributionItem:
+    def from_result(
+        cls,
+        utt_id: str,
+        features,
+        baseline,
+        result: IGResult,
+        transcript: str,
+        hypothesis: str | None = None,
+        hop: int = 160,
+        *,
+        norm_mean=None,
+        norm_scale=None,
+    ) -> AttributionItem:
         """Build from an :class:`IGResult`; the per-frame signed mass is computed here."""
-        return cls(utt_id=utt_id, features=np.asarray(features), baseline=np.asarray(baseline),
-                   attributions=result.attributions, f_input=result.f_input, f_baseline=result.f_baseline,
-                   completeness_error=result.completeness_error, steps=result.steps, transcript=transcript,
-                   hypothesis=hypothesis, frame_attribution=frame_attribution(result.attributions, hop),
-                   norm_mean=norm_mean, norm_scale=norm_scale)
+        return cls(
+            utt_id=utt_id,
+            features=np.asarray(features),
+            baseline=np.asarray(baseline),
+            attributions=result.attributions,
+            f_input=result.f_input,
+            f_baseline=result.f_baseline,
+            completeness_error=result.completeness_error,
+            steps=result.steps,
+            transcript=transcript,
+            hypothesis=hypothesis,
+            frame_attribution=frame_attribution(result.attributions, hop),
+            norm_mean=norm_mean,
+            norm_scale=norm_scale,
+        )
 
 
 def _as_dict(item) -> dict:
     return asdict(item) if isinstance(item, AttributionItem) else dict(item)
 
 
-def write_attributions(path: str | os.PathLike, items: Sequence[AttributionItem | Mapping],
-                       attrs: Mapping | None = None) -> Path:
+def write_attributions(
+    path: str | os.PathLike, items: Sequence[AttributionItem | Mapping], attrs: Mapping | None = None
+) -> Path:
     """Write utterance records (``AttributionItem`` or mappings with the same keys) atomically; ``attrs`` must
     hold the provenance (``lowrank_asr.hdf5.provenance``)."""
     check_provenance(attrs or {}, path)
@@ -72,25 +93,38 @@ def write_attributions(path: str | os.PathLike, items: Sequence[AttributionItem 
     for r in records:
         uid = str(r.get("utt_id", ""))
         if not uid or "/" in uid or uid in ids:
-            raise PipelineError(f"write_attributions {path}: utterance id {uid!r} is empty, contains '/', or "
-                                "is repeated; ids name HDF5 groups and must be unique")
-        for key in ("features", "baseline", "attributions", "transcript", "f_input", "f_baseline",
-                    "completeness_error", "steps"):
+            raise PipelineError(
+                f"write_attributions {path}: utterance id {uid!r} is empty, contains '/', or "
+                "is repeated; ids name HDF5 groups and must be unique"
+            )
+        for key in (
+            "features",
+            "baseline",
+            "attributions",
+            "transcript",
+            "f_input",
+            "f_baseline",
+            "completeness_error",
+            "steps",
+        ):
             if r.get(key) is None:
                 raise PipelineError(f"write_attributions {path}: item {uid!r} lacks {key!r}")
         shape = np.shape(r["features"])
         for key in ("baseline", "attributions"):
             if np.shape(r[key]) != shape:
-                raise PipelineError(f"write_attributions {path}: item {uid!r} has {key} of shape "
-                                    f"{np.shape(r[key])}, features have {shape}; they must match")
+                raise PipelineError(
+                    f"write_attributions {path}: item {uid!r} has {key} of shape "
+                    f"{np.shape(r[key])}, features have {shape}; they must match"
+                )
         ids.append(uid)
     with atomic_h5(path) as f:
         write_attrs(f, {**dict(attrs or {}), "format": FORMAT, "utt_ids": ids or None})
         for uid, r in zip(ids, records, strict=True):
             g = f.create_group(uid)
             for key in ("features", "baseline", "attributions"):
-                g.create_dataset(key, data=np.asarray(r[key], dtype=np.float32), compression="gzip",
-                                 compression_opts=4)
+                g.create_dataset(
+                    key, data=np.asarray(r[key], dtype=np.float32), compression="gzip", compression_opts=4
+                )
             for key in _OPTIONAL_DATASETS:
                 if r.get(key) is not None:
                     g.create_dataset(key, data=np.asarray(r[key], dtype=np.float64))
@@ -111,8 +145,11 @@ def read_attributions(path: str | os.PathLike) -> dict:
         items = []
         for uid in ids:
             g = f[uid]
-            item = {"utt_id": uid, **{k: g[k][()] for k in ("features", "baseline", "attributions")},
-                    **{k: g[k][()] if k in g else None for k in _OPTIONAL_DATASETS}}
+            item = {
+                "utt_id": uid,
+                **{k: g[k][()] for k in ("features", "baseline", "attributions")},
+                **{k: g[k][()] if k in g else None for k in _OPTIONAL_DATASETS},
+            }
             ga = read_attrs(g)
             item.update({k: ga.get(k) for k in _GROUP_ATTRS})
             items.append(item)

@@ -14,9 +14,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 
-def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[str, Callable[[], Iterable[dict]]],
-                      calibration: Callable[[], Iterable[dict]], *, calibration_batches: int = 20,
-                      max_symbols_per_step: int = 5) -> list[dict]:
+def compression_sweep(
+    model,
+    vocab,
+    fractions: Sequence[float],
+    splits: Mapping[str, Callable[[], Iterable[dict]]],
+    calibration: Callable[[], Iterable[dict]],
+    *,
+    calibration_batches: int = 20,
+    max_symbols_per_step: int = 5,
+) -> list[dict]:
     """Rows {fraction, split, greedy_wer, greedy_cer, params, encoder_params, truncated_params, recalibrated}.
 
     ``splits`` maps a split name to a function returning its batches (a fresh iterable per call);
@@ -52,14 +59,29 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
                     precise = PreciseBatchNorm(model, getattr(training_batches, "element_spec", None))
                 used = precise.recompute(islice(training_batches, calibration_batches))
             for split, batches in splits.items():
-                decoded, _ = transcribe(model, batches(), vocab, beam_width=None,
-                                        max_symbols_per_step=max_symbols_per_step, progress=False)
+                decoded, _ = transcribe(
+                    model,
+                    batches(),
+                    vocab,
+                    beam_width=None,
+                    max_symbols_per_step=max_symbols_per_step,
+                    progress=False,
+                )
                 rates = error_rates([r.reference for r in decoded], [r.greedy for r in decoded])
-                rows.append({"fraction": fraction, "split": split, "greedy_wer": rates.wer,
-                             "greedy_cer": rates.cer, "params": result.model_params,
-                             "encoder_params": result.encoder_params, "truncated_params": result.dense_params,
-                             "ranks": [layer.rank for layer in result.layers], "recalibration_batches": used,
-                             "utterances": len(decoded)})
+                rows.append(
+                    {
+                        "fraction": fraction,
+                        "split": split,
+                        "greedy_wer": rates.wer,
+                        "greedy_cer": rates.cer,
+                        "params": result.model_params,
+                        "encoder_params": result.encoder_params,
+                        "truncated_params": result.dense_params,
+                        "ranks": [layer.rank for layer in result.layers],
+                        "recalibration_batches": used,
+                        "utterances": len(decoded),
+                    }
+                )
     finally:
         restore_dense_weights(model, originals)
         for bn, (mean, var) in zip(norms, bn_stats, strict=True):
@@ -68,8 +90,18 @@ def compression_sweep(model, vocab, fractions: Sequence[float], splits: Mapping[
     return rows
 
 
-CSV_COLUMNS = ("variant", "fraction", "split", "params", "encoder_params", "truncated_params", "greedy_wer",
-               "greedy_cer", "utterances", "recalibration_batches")
+CSV_COLUMNS = (
+    "variant",
+    "fraction",
+    "split",
+    "params",
+    "encoder_params",
+    "truncated_params",
+    "greedy_wer",
+    "greedy_cer",
+    "utterances",
+    "recalibration_batches",
+)
 
 
 def write_compression_csv(rows: Sequence[dict], variant: str, path) -> None:
@@ -103,7 +135,9 @@ def read_compression_csv(path) -> list[dict]:
         rows = list(reader)
     ints = {"params", "encoder_params", "truncated_params", "utterances", "recalibration_batches"}
     floats = {"fraction", "greedy_wer", "greedy_cer"}
-    return [{k: int(v) if k in ints else float(v) if k in floats else v for k, v in row.items()} for row in rows]
+    return [
+        {k: int(v) if k in ints else float(v) if k in floats else v for k, v in row.items()} for row in rows
+    ]
 
 
 def write_compression_table(paths: Sequence, path) -> list[dict]:

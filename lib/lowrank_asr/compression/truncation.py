@@ -29,7 +29,9 @@ def truncated_svd(weight: np.ndarray, rank: int) -> tuple[np.ndarray, np.ndarray
     if w.ndim != 2:
         raise PipelineError(f"truncated_svd: expected a 2-D weight [C, O], got shape {w.shape}")
     if not 1 <= rank <= min(w.shape):
-        raise PipelineError(f"truncated_svd: rank must be in 1..{min(w.shape)} for a {w.shape} weight, got {rank}")
+        raise PipelineError(
+            f"truncated_svd: rank must be in 1..{min(w.shape)} for a {w.shape} weight, got {rank}"
+        )
     u, s, vt = np.linalg.svd(w, full_matrices=False)
     return u[:, :rank] * s[:rank], vt[:rank]
 
@@ -75,14 +77,14 @@ class TruncatedLayer:
     path: str
     shape: tuple[int, int]
     rank: int
-    params: int          # min(C·O, r·(C + O))
+    params: int  # min(C·O, r·(C + O))
 
 
 @dataclass(frozen=True)
 class Truncation:
     fraction: float
     layers: list[TruncatedLayer]
-    model_params: int    # trainable parameters of the whole model after truncation (as the WER table)
+    model_params: int  # trainable parameters of the whole model after truncation (as the WER table)
     encoder_params: int  # ... of the encoder
 
     @property
@@ -99,8 +101,10 @@ def truncate_encoder(model, fraction: float, originals: Mapping[str, np.ndarray]
     """
     variables = encoder_dense_weights(model)
     if originals is not None and set(originals) != set(variables):
-        raise PipelineError("truncate_encoder: originals do not match the model's encoder weights; take them "
-                            "with snapshot_dense_weights(model) from the same model")
+        raise PipelineError(
+            "truncate_encoder: originals do not match the model's encoder weights; take them "
+            "with snapshot_dense_weights(model) from the same model"
+        )
     layers: list[TruncatedLayer] = []
     for path, var in variables.items():
         w = np.asarray(originals[path] if originals is not None else var.numpy())
@@ -110,7 +114,9 @@ def truncate_encoder(model, fraction: float, originals: Mapping[str, np.ndarray]
         var.assign(w if rank == min(c, o) else truncate(w, rank).astype(w.dtype))
         layers.append(TruncatedLayer(path, (c, o), rank, layer_params(c, o, rank)))
     saved = sum(c * o - layer.params for layer in layers for c, o in [layer.shape])
-    return Truncation(float(fraction), layers, trainable_params(model) - saved, trainable_params(model.encoder) - saved)
+    return Truncation(
+        float(fraction), layers, trainable_params(model) - saved, trainable_params(model.encoder) - saved
+    )
 
 
 def snapshot_dense_weights(model) -> dict[str, np.ndarray]:

@@ -44,9 +44,13 @@ def batch_size_for(budget: float, upper_edge: float) -> int:
     return max(1, math.floor(budget / upper_edge))
 
 
-def plan_buckets(budget: float, longest: float, shortest: float | None = None,
-                 boundaries: Sequence[float] | None = None,
-                 max_relative_width: float = MAX_RELATIVE_WIDTH) -> BucketPlan:
+def plan_buckets(
+    budget: float,
+    longest: float,
+    shortest: float | None = None,
+    boundaries: Sequence[float] | None = None,
+    max_relative_width: float = MAX_RELATIVE_WIDTH,
+) -> BucketPlan:
     """The buckets for ``budget`` padded seconds per batch and utterances of at most ``longest`` seconds.
 
     Edges go down geometrically from ``longest`` by ``1 - max_relative_width`` until one is below ``shortest``
@@ -56,8 +60,10 @@ def plan_buckets(budget: float, longest: float, shortest: float | None = None,
     if budget <= 0:
         raise ConfigError(f"batch_seconds must be positive seconds, got {budget}")
     if not 0 < longest <= budget * (1 + 1e-6):  # the slack: durations are float32 in the shards
-        raise ConfigError(f"the longest utterance ({longest} s) must be positive and within the budget of "
-                          f"{budget} padded seconds per batch")
+        raise ConfigError(
+            f"the longest utterance ({longest} s) must be positive and within the budget of "
+            f"{budget} padded seconds per batch"
+        )
     if not 0 < max_relative_width < 1:
         raise ConfigError(f"max_relative_width must be in (0, 1), got {max_relative_width}")
     if boundaries is not None:
@@ -85,8 +91,9 @@ def padding_fraction(batches: Iterable[Sequence[float]]) -> float:
     return padded / total if total else 0.0
 
 
-def simulate_batches(durations: Iterable[float], boundaries: Sequence[float],
-                     batch_sizes: Sequence[int]) -> list[list[float]]:
+def simulate_batches(
+    durations: Iterable[float], boundaries: Sequence[float], batch_sizes: Sequence[int]
+) -> list[list[float]]:
     """The batches tf.data's ``bucket_by_sequence_length`` makes of a stream of durations: a bucket is emitted
     when it holds its batch size; what is left in the buckets at the end comes out as shorter batches."""
     if len(batch_sizes) != len(boundaries) + 1:
@@ -120,6 +127,8 @@ def over_budget_message(too_long: Sequence[Utterance], budget: float, key: str) 
     """The error for utterances longer than the budget: which, and what to do."""
     listed = "; ".join(u.describe() for u in too_long[:5])
     more = f" and {len(too_long) - 5} more" if len(too_long) > 5 else ""
-    return (f"{len(too_long)} utterance(s) longer than {key} = {budget} padded seconds per batch, which no batch "
-            f"can hold: {listed}{more}. Raise {key}, or lower data.max_duration (training drops longer "
-            f"utterances), or set data.on_bad_audio: skip to leave them out (they are then logged and listed)")
+    return (
+        f"{len(too_long)} utterance(s) longer than {key} = {budget} padded seconds per batch, which no batch "
+        f"can hold: {listed}{more}. Raise {key}, or lower data.max_duration (training drops longer "
+        f"utterances), or set data.on_bad_audio: skip to leave them out (they are then logged and listed)"
+    )

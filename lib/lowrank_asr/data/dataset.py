@@ -72,7 +72,8 @@ def decode_flac(data: tf.Tensor, path: tf.Tensor, decoder: str = "soundfile") ->
 
         channels = tfio.audio.decode_flac(data, dtype=tf.int16)  # [S, channels]
         check = tf.debugging.assert_equal(
-            tf.shape(channels)[1], 1, message=tf.strings.join(["expected mono audio: ", path]))
+            tf.shape(channels)[1], 1, message=tf.strings.join(["expected mono audio: ", path])
+        )
         with tf.control_dependencies([check]):
             pcm = channels[:, 0]
     return tf.cast(pcm, tf.float32) / 32768.0
@@ -109,7 +110,10 @@ def _char_tokenizer(vocab: CharVocabulary):
         ids = table.lookup(tf.strings.unicode_split(transcript, "UTF-8"))
         check = tf.debugging.Assert(
             tf.reduce_all(ids >= 0),
-            ["transcript has a character that is not in the vocabulary (rebuild the vocabulary):", transcript],
+            [
+                "transcript has a character that is not in the vocabulary (rebuild the vocabulary):",
+                transcript,
+            ],
         )
         with tf.control_dependencies([check]):
             return tf.identity(ids)
@@ -151,11 +155,16 @@ def _scan_uncached(files: Sequence[str]) -> list[Utterance]:
     spec = {k: FEATURE_SPEC[k] for k in ("duration", "utt_id", "path")}
     out: list[Utterance] = []
     for shard in files:
-        records = tf.data.TFRecordDataset(shard).map(lambda s: tf.io.parse_single_example(s, spec),
-                                                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        records = tf.data.TFRecordDataset(shard).map(
+            lambda s: tf.io.parse_single_example(s, spec),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
         for chunk in records.batch(4096).as_numpy_iterator():
-            out.extend(Utterance(u.decode(), p.decode(), shard, float(d))
-                       for u, p, d in zip(chunk["utt_id"], chunk["path"], chunk["duration"], strict=True))
+            out.extend(
+                Utterance(u.decode(), p.decode(), shard, float(d))
+                for u, p, d in zip(chunk["utt_id"], chunk["path"], chunk["duration"], strict=True)
+            )
     return out
 
 
@@ -164,21 +173,25 @@ def _longer(duration: float, limit: float) -> bool:
     return bool(np.float32(duration) > np.float32(limit))
 
 
-def _split_by_budget(files: Sequence[str], batch_seconds: float, max_duration: float | None,
-                     utt_ids: Sequence[str] | None) -> tuple[list[Utterance], list[Utterance]]:
+def _split_by_budget(
+    files: Sequence[str], batch_seconds: float, max_duration: float | None, utt_ids: Sequence[str] | None
+) -> tuple[list[Utterance], list[Utterance]]:
     """(kept, too long): the utterances a dataset reads (within ``max_duration``, among ``utt_ids``), split by
     whether they fit in ``batch_seconds``."""
     wanted = set(utt_ids) if utt_ids is not None else None
     kept: list[Utterance] = []
     too_long: list[Utterance] = []
     for u in scan_durations(files):
-        if (max_duration is None or not _longer(u.duration, max_duration)) and (wanted is None or u.utt_id in wanted):
+        if (max_duration is None or not _longer(u.duration, max_duration)) and (
+            wanted is None or u.utt_id in wanted
+        ):
             (too_long if _longer(u.duration, batch_seconds) else kept).append(u)
     return kept, too_long
 
 
-def over_budget_utterances(files: Sequence[str], batch_seconds: float,
-                           max_duration: float | None = None) -> list[Utterance]:
+def over_budget_utterances(
+    files: Sequence[str], batch_seconds: float, max_duration: float | None = None
+) -> list[Utterance]:
     """The utterances of ``files`` (within ``max_duration``) longer than ``batch_seconds``: those a dataset with
     that budget leaves out under ``skip_over_budget`` (for the lists of skipped utterances)."""
     return _split_by_budget([str(f) for f in files], batch_seconds, max_duration, None)[1]
@@ -188,9 +201,16 @@ def over_budget_utterances(files: Sequence[str], batch_seconds: float,
 _SKIPS_WARNED: set[tuple[str, str, float]] = set()
 
 
-def _plan_budget(files: Sequence[str], batch_seconds: float, *, training: bool, max_duration: float | None,
-                 utt_ids: Sequence[str] | None, skip_over_budget: bool,
-                 bucket_boundaries: Sequence[float] | None) -> tuple[BucketPlan, list[Utterance]]:
+def _plan_budget(
+    files: Sequence[str],
+    batch_seconds: float,
+    *,
+    training: bool,
+    max_duration: float | None,
+    utt_ids: Sequence[str] | None,
+    skip_over_budget: bool,
+    bucket_boundaries: Sequence[float] | None,
+) -> tuple[BucketPlan, list[Utterance]]:
     """The buckets for the utterances the dataset keeps, and those it leaves out for being over the budget
     (an error unless ``skip_over_budget``): found before any batch is made, not mid-epoch."""
     key = "training.batch_seconds" if training else "evaluation.batch_seconds"
@@ -202,14 +222,25 @@ def _plan_budget(files: Sequence[str], batch_seconds: float, *, training: bool, 
     for u in too_long:
         if (u.path, key, batch_seconds) not in _SKIPS_WARNED:  # once per process, not again every epoch
             _SKIPS_WARNED.add((u.path, key, batch_seconds))
-            log.warning("data.on_bad_audio = skip: leaving out %s, longer than %s = %s s", u.describe(), key,
-                        batch_seconds)
+            log.warning(
+                "data.on_bad_audio = skip: leaving out %s, longer than %s = %s s",
+                u.describe(),
+                key,
+                batch_seconds,
+            )
     if not kept:
         raise ConfigError(f"{key} = {batch_seconds} s leaves no utterance of {files[0]}...; raise it")
     durations = [u.duration for u in kept]
     plan = plan_buckets(batch_seconds, max(durations), min(durations), boundaries=bucket_boundaries)
-    log.info("%s = %s s: %d buckets up to %.2f s, batch sizes %d..%d", key, batch_seconds,
-             len(plan.batch_sizes), plan.upper_edges[-1], plan.batch_sizes[-1], plan.batch_sizes[0])
+    log.info(
+        "%s = %s s: %d buckets up to %.2f s, batch sizes %d..%d",
+        key,
+        batch_seconds,
+        len(plan.batch_sizes),
+        plan.upper_edges[-1],
+        plan.batch_sizes[-1],
+        plan.batch_sizes[0],
+    )
     return plan, too_long
 
 
@@ -266,9 +297,15 @@ def make_dataset(
         log.info("max_duration=%s s: dropping %d of %d utterances", max_duration, long, total)
     plan, too_long = None, []
     if batch_seconds is not None:
-        plan, too_long = _plan_budget(files, batch_seconds, training=training, max_duration=max_duration,
-                                      utt_ids=utt_ids, skip_over_budget=skip_over_budget,
-                                      bucket_boundaries=bucket_boundaries)
+        plan, too_long = _plan_budget(
+            files,
+            batch_seconds,
+            training=training,
+            max_duration=max_duration,
+            utt_ids=utt_ids,
+            skip_over_budget=skip_over_budget,
+            bucket_boundaries=bucket_boundaries,
+        )
 
     if training:
         ds = tf.data.Dataset.from_tensor_slices(files)
@@ -314,16 +351,25 @@ def make_dataset(
     ds = ds.map(decode, num_parallel_calls=num_parallel_calls, deterministic=True)
 
     if plan is not None:
-        ds = _bucketed(ds, [math.floor(b * SAMPLE_RATE) for b in plan.boundaries], plan.batch_sizes,
-                       drop_remainder)
+        ds = _bucketed(
+            ds, [math.floor(b * SAMPLE_RATE) for b in plan.boundaries], plan.batch_sizes, drop_remainder
+        )
     elif training:
-        bounds = list(bucket_boundaries) if bucket_boundaries is not None else default_bucket_boundaries(
-            batch_size, max_duration
+        bounds = (
+            list(bucket_boundaries)
+            if bucket_boundaries is not None
+            else default_bucket_boundaries(batch_size, max_duration)
         )
         if any(b <= 0 for b in bounds) or any(b2 <= b1 for b1, b2 in zip(bounds, bounds[1:], strict=False)):
-            raise ConfigError(f"bucket_boundaries must be positive and strictly increasing seconds, got {bounds}")
-        ds = _bucketed(ds, [int(round(b * SAMPLE_RATE)) for b in bounds], [batch_size] * (len(bounds) + 1),
-                       drop_remainder)
+            raise ConfigError(
+                f"bucket_boundaries must be positive and strictly increasing seconds, got {bounds}"
+            )
+        ds = _bucketed(
+            ds,
+            [int(round(b * SAMPLE_RATE)) for b in bounds],
+            [batch_size] * (len(bounds) + 1),
+            drop_remainder,
+        )
     else:
         ds = ds.padded_batch(batch_size, drop_remainder=drop_remainder)
 
@@ -336,12 +382,16 @@ def make_dataset(
     return ds.with_options(options).prefetch(tf.data.AUTOTUNE)
 
 
-def _bucketed(ds: tf.data.Dataset, boundaries: Sequence[int], batch_sizes: Sequence[int],
-              drop_remainder: bool) -> tf.data.Dataset:
+def _bucketed(
+    ds: tf.data.Dataset, boundaries: Sequence[int], batch_sizes: Sequence[int], drop_remainder: bool
+) -> tf.data.Dataset:
     """Padded batches from length buckets (``boundaries`` in samples: a bucket holds lengths below its upper
     boundary); one plain padded batch size without boundaries."""
     if not boundaries:
         return ds.padded_batch(batch_sizes[0], drop_remainder=drop_remainder)
-    return ds.bucket_by_sequence_length(element_length_func=lambda ex: ex["audio_len"],
-                                        bucket_boundaries=list(boundaries), bucket_batch_sizes=list(batch_sizes),
-                                        drop_remainder=drop_remainder)
+    return ds.bucket_by_sequence_length(
+        element_length_func=lambda ex: ex["audio_len"],
+        bucket_boundaries=list(boundaries),
+        bucket_batch_sizes=list(batch_sizes),
+        drop_remainder=drop_remainder,
+    )

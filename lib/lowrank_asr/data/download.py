@@ -55,8 +55,15 @@ def md5sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def download_split(split: str, dest_dir: str | os.PathLike, *, base_url: str = LIBRISPEECH_BASE_URL,
-                   verify: bool = True, retries: int = 5, timeout: float = 60) -> Path:
+def download_split(
+    split: str,
+    dest_dir: str | os.PathLike,
+    *,
+    base_url: str = LIBRISPEECH_BASE_URL,
+    verify: bool = True,
+    retries: int = 5,
+    timeout: float = 60,
+) -> Path:
     """Download ``<dest_dir>/<split>.tar.gz`` from ``base_url`` and check the published MD5."""
     dest = Path(dest_dir) / f"{split}.tar.gz"
     md5 = LIBRISPEECH_MD5[split] if verify else None
@@ -68,7 +75,9 @@ def _attempt(url: str, part: Path, timeout: float, chunk: int, bar_desc: str) ->
     from tqdm import tqdm
 
     offset = part.stat().st_size if part.exists() else 0
-    req = urllib.request.Request(url, headers={"User-Agent": "lowrank-asr/0.1", "Accept-Encoding": "identity"})
+    req = urllib.request.Request(
+        url, headers={"User-Agent": "lowrank-asr/0.1", "Accept-Encoding": "identity"}
+    )
     if offset:
         req.add_header("Range", f"bytes={offset}-")
     with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -80,13 +89,26 @@ def _attempt(url: str, part: Path, timeout: float, chunk: int, bar_desc: str) ->
             if m and int(m.group(1)) == offset:
                 mode = "ab"
             else:  # a range we did not ask for: distrust the partial file
-                raise _Incomplete(f"server answered Range {offset}- with {resp.headers.get('Content-Range')!r}")
+                raise _Incomplete(
+                    f"server answered Range {offset}- with {resp.headers.get('Content-Range')!r}"
+                )
         if mode == "wb":
             offset = 0  # server ignored the Range header (200): restart from scratch
         total = offset + length if length is not None else None
         got = 0
-        with open(part, mode) as f, tqdm(total=total, initial=offset, desc=bar_desc, unit="B", unit_scale=True,
-                                         unit_divisor=1024, disable=None, mininterval=5) as bar:
+        with (
+            open(part, mode) as f,
+            tqdm(
+                total=total,
+                initial=offset,
+                desc=bar_desc,
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1024,
+                disable=None,
+                mininterval=5,
+            ) as bar,
+        ):
             while block := resp.read(chunk):
                 f.write(block)
                 got += len(block)
@@ -95,8 +117,16 @@ def _attempt(url: str, part: Path, timeout: float, chunk: int, bar_desc: str) ->
             raise _Incomplete(f"connection closed after {offset + got} of {total} bytes")
 
 
-def download_file(url: str, dest: str | os.PathLike, md5: str | None, retries: int = 5, timeout: float = 60,
-                  chunk: int = 1 << 20, *, backoff: float = 2.0) -> Path:
+def download_file(
+    url: str,
+    dest: str | os.PathLike,
+    md5: str | None,
+    retries: int = 5,
+    timeout: float = 60,
+    chunk: int = 1 << 20,
+    *,
+    backoff: float = 2.0,
+) -> Path:
     """Download ``url`` to ``dest`` via ``dest.part`` (resumed with HTTP Range when present), retrying
     network errors up to ``retries`` times with exponential backoff; verify ``md5`` then rename atomically.
 
@@ -119,21 +149,27 @@ def download_file(url: str, dest: str | os.PathLike, md5: str | None, retries: i
             if e.code == 416 and part.exists():
                 break  # nothing left to fetch past the end of .part: it is complete; the MD5 decides
             if 400 <= e.code < 500 and e.code not in (408, 429):
-                raise CorpusError(f"cannot download {url}: HTTP {e.code} {e.reason}; check the URL "
-                                  f"(base URL setting) or place the file at {dest} yourself") from e
+                raise CorpusError(
+                    f"cannot download {url}: HTTP {e.code} {e.reason}; check the URL "
+                    f"(base URL setting) or place the file at {dest} yourself"
+                ) from e
             last_error = e
         except (urllib.error.URLError, http.client.HTTPException, OSError, TimeoutError) as e:
             last_error = e
     else:
-        raise CorpusError(f"cannot download {url} after {retries + 1} attempts (last error: {last_error}); "
-                          f"check the network and run again (the partial file {part} is resumed), "
-                          f"or place the file at {dest} yourself")
+        raise CorpusError(
+            f"cannot download {url} after {retries + 1} attempts (last error: {last_error}); "
+            f"check the network and run again (the partial file {part} is resumed), "
+            f"or place the file at {dest} yourself"
+        )
     if md5 is not None:
         got = md5sum(part)
         if got != md5.lower():
             with contextlib.suppress(FileNotFoundError):
                 part.unlink()
-            raise CorpusError(f"MD5 mismatch for {dest} (downloaded from {url}): expected {md5.lower()}, "
-                              f"got {got}; the file was deleted, run again to re-download it")
+            raise CorpusError(
+                f"MD5 mismatch for {dest} (downloaded from {url}): expected {md5.lower()}, "
+                f"got {got}; the file was deleted, run again to re-download it"
+            )
     os.replace(part, dest)
     return dest

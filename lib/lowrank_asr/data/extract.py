@@ -43,22 +43,28 @@ def _check_member(member: tarfile.TarInfo, split: str, tarball: Path) -> None:
     if ".." in parts:
         raise CorpusError(f"{where} contains '..'; refusing to extract this tarball")
     if not (member.isfile() or member.isdir() or member.issym() or member.islnk()):
-        raise CorpusError(f"{where} is a device, FIFO or other special file; refusing to extract this tarball")
+        raise CorpusError(
+            f"{where} is a device, FIFO or other special file; refusing to extract this tarball"
+        )
     if not parts or parts[0] != "LibriSpeech":
         raise CorpusError(f"{where} is not under LibriSpeech/: is this a LibriSpeech-format tarball?")
     in_split = len(parts) >= 2 and parts[1] == split
     top_file = len(parts) == 2 and member.isfile()
     if not (len(parts) == 1 or in_split or top_file):
-        raise CorpusError(f"{where} is outside LibriSpeech/{split}/: the tarball holds another split; "
-                          f"check that the file is {split}.tar.gz")
+        raise CorpusError(
+            f"{where} is outside LibriSpeech/{split}/: the tarball holds another split; "
+            f"check that the file is {split}.tar.gz"
+        )
     if member.issym() or member.islnk():
         link = member.linkname
         base = posixpath.dirname(posixpath.normpath(name)) if member.issym() else ""
         target = posixpath.normpath(posixpath.join(base, link))
         # the split folder is moved into place on its own, so links must stay inside it
         if link.startswith("/") or not target.startswith(f"LibriSpeech/{split}/"):
-            raise CorpusError(f"{where} links to {link!r} outside the extraction folder "
-                              f"(LibriSpeech/{split}/); refusing to extract")
+            raise CorpusError(
+                f"{where} links to {link!r} outside the extraction folder "
+                f"(LibriSpeech/{split}/); refusing to extract"
+            )
 
 
 def _check_layout(split_dir: Path, split: str, source: Path) -> None:
@@ -68,8 +74,11 @@ def _check_layout(split_dir: Path, split: str, source: Path) -> None:
 
 
 def _speaker_rows(text: str) -> dict[str, str]:
-    return {line.split("|")[0].strip(): line for line in text.splitlines()
-            if line.strip() and not line.startswith(";")}
+    return {
+        line.split("|")[0].strip(): line
+        for line in text.splitlines()
+        if line.strip() and not line.startswith(";")
+    }
 
 
 def _install_metadata(src_root: Path, dst_root: Path) -> None:
@@ -121,9 +130,11 @@ def _replace_dir(src: Path, target: Path) -> None:
 def _corrupt_tarball_remedy(tarball: Path, split: str, user_file: bool) -> str:
     """What to do about a truncated or corrupt tarball: a downloaded one can go; the user's own file must stay."""
     if user_file:
-        return (f"it is your own file (corpus.local.{split}), which the pipeline never deletes: check it "
-                f"(`gzip -t {tarball}`), replace it with a complete copy, or point corpus.local.{split} at the "
-                "extracted LibriSpeech folder instead")
+        return (
+            f"it is your own file (corpus.local.{split}), which the pipeline never deletes: check it "
+            f"(`gzip -t {tarball}`), replace it with a complete copy, or point corpus.local.{split} at the "
+            "extracted LibriSpeech folder instead"
+        )
     return "delete it and rerun: the pipeline downloads (or synthesises) it again"
 
 
@@ -134,8 +145,12 @@ def _source_stamp(tarball: Path, split_dir: Path) -> dict:
     for path in sorted(split_dir.rglob("*")):
         if path.is_file() or path.is_symlink():
             listing.update(f"{path.relative_to(split_dir)}\0{path.lstat().st_size}\n".encode())
-    return {"tarball": str(tarball.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns,
-            "files": listing.hexdigest()}
+    return {
+        "tarball": str(tarball.resolve()),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "files": listing.hexdigest(),
+    }
 
 
 def _stamp_path(target: Path) -> Path:
@@ -148,7 +163,9 @@ def _extracted_from(target: Path, tarball: Path) -> bool:
     """Whether `target` is the untouched extraction of `tarball` (same tarball path, size and mtime; same
     files with the same sizes)."""
     try:
-        return target.is_dir() and json.loads(_stamp_path(target).read_text()) == _source_stamp(tarball, target)
+        return target.is_dir() and json.loads(_stamp_path(target).read_text()) == _source_stamp(
+            tarball, target
+        )
     except (OSError, ValueError):
         return False
 
@@ -172,8 +189,10 @@ def _extract_tarball(tarball: Path, split: str, dest: Path, user_file: bool = Fa
                     else:  # pragma: no cover - Python < 3.11.4
                         tar.extract(member, tmp)
         except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
-            raise CorpusError(f"{tarball} is truncated or corrupt ({type(e).__name__}: {e}); "
-                              f"{_corrupt_tarball_remedy(tarball, split, user_file)}") from e
+            raise CorpusError(
+                f"{tarball} is truncated or corrupt ({type(e).__name__}: {e}); "
+                f"{_corrupt_tarball_remedy(tarball, split, user_file)}"
+            ) from e
         _check_layout(tmp / "LibriSpeech" / split, split, tarball)
         _install_metadata(tmp / "LibriSpeech", lib_root)
         stamp = _stamp_path(target)
@@ -192,8 +211,10 @@ def _find_split_dir(folder: Path, split: str) -> Path:
             return cand
     if folder.name == split:
         return folder
-    raise CorpusError(f"folder {folder} has no {split}/ (nor LibriSpeech/{split}/) and is not itself named "
-                      f"{split}: point to the LibriSpeech folder that holds the split")
+    raise CorpusError(
+        f"folder {folder} has no {split}/ (nor LibriSpeech/{split}/) and is not itself named "
+        f"{split}: point to the LibriSpeech folder that holds the split"
+    )
 
 
 def _link_folder(folder: Path, split: str, dest: Path) -> Path:
@@ -215,8 +236,9 @@ def _link_folder(folder: Path, split: str, dest: Path) -> Path:
     return target
 
 
-def extract_split(tarball_or_dir: str | os.PathLike, split: str, dest_root: str | os.PathLike, *,
-                  user_file: bool = False) -> Path:
+def extract_split(
+    tarball_or_dir: str | os.PathLike, split: str, dest_root: str | os.PathLike, *, user_file: bool = False
+) -> Path:
     """Make ``<dest_root>/LibriSpeech/<split>`` from a ``<split>.tar.gz`` (checked member by member,
     extracted beside the target and renamed into place) or from an extracted LibriSpeech folder (linked
     with a symlink after a layout check). Top-level SPEAKERS.TXT rows are merged. Returns the split folder.
@@ -237,7 +259,9 @@ def manifest_path(dest_root: str | os.PathLike, split: str) -> Path:
     return Path(dest_root) / f"{split}{MANIFEST_SUFFIX}"
 
 
-def write_manifest(manifest: str | os.PathLike, split_dir: str | os.PathLike, source: str | os.PathLike) -> None:
+def write_manifest(
+    manifest: str | os.PathLike, split_dir: str | os.PathLike, source: str | os.PathLike
+) -> None:
     """The extract rule's output: the split folder (as given, so that transcript paths keep their form) and
     the tarball or folder it came from. It takes the time of the folder's extraction as its mtime, so that a
     rerun which found the folder already extracted (e.g. after a bad tarball was tried and the config put back)
@@ -261,9 +285,12 @@ def split_folder(path: str | os.PathLike) -> Path:
     try:
         folder = Path(json.loads(path.read_text())["split_dir"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise CorpusError(f"extract manifest {path} is unreadable ({exc}); delete it and rerun to extract the "
-                          "split again") from None
+        raise CorpusError(
+            f"extract manifest {path} is unreadable ({exc}); delete it and rerun to extract the split again"
+        ) from None
     if not folder.is_dir():
-        raise CorpusError(f"{folder}, the split folder named by {path}, is missing; delete {path} and rerun to "
-                          "extract it again")
+        raise CorpusError(
+            f"{folder}, the split folder named by {path}, is missing; delete {path} and rerun to "
+            "extract it again"
+        )
     return folder

@@ -20,8 +20,10 @@ from lowrank_asr.data.budget import Utterance
 from lowrank_asr.data.tfrecords import FEATURE_SPEC
 from lowrank_asr.errors import CorpusError
 
-REMEDY = ("remove it from the split (or fix its audio), or set `data.on_bad_audio: skip` to leave such utterances "
-          "out of training")
+REMEDY = (
+    "remove it from the split (or fix its audio), or set `data.on_bad_audio: skip` to leave such utterances "
+    "out of training"
+)
 
 
 def frames_needed(labels: Sequence[int], decoder: str) -> int:
@@ -40,8 +42,10 @@ class TooShort:
     labels: int
 
     def describe(self, decoder: str) -> str:
-        return (f"{self.utterance.describe()}: {self.frames} encoder frame(s), but its {self.labels} "
-                f"label(s) need {self.needed} for {decoder.upper()}")
+        return (
+            f"{self.utterance.describe()}: {self.frames} encoder frame(s), but its {self.labels} "
+            f"label(s) need {self.needed} for {decoder.upper()}"
+        )
 
 
 def _scan(files: Sequence[str]) -> list[tuple[Utterance, str]]:
@@ -50,19 +54,28 @@ def _scan(files: Sequence[str]) -> list[tuple[Utterance, str]]:
     for shard in files:
         records = tf.data.TFRecordDataset(shard).map(lambda s: tf.io.parse_single_example(s, spec))
         for chunk in records.batch(4096).as_numpy_iterator():
-            for u, p, d, t in zip(chunk["utt_id"], chunk["path"], chunk["duration"], chunk["transcript"],
-                                  strict=True):
+            for u, p, d, t in zip(
+                chunk["utt_id"], chunk["path"], chunk["duration"], chunk["transcript"], strict=True
+            ):
                 out.append((Utterance(u.decode(), p.decode(), shard, float(d)), t.decode("utf-8")))
     return out
 
 
-def too_short_utterances(files: Sequence[str], encode: Callable[[str], Sequence[int]],
-                         encoder_frames: Callable[[np.ndarray], np.ndarray], decoder: str, sample_rate: int,
-                         max_duration: float | None = None) -> list[TooShort]:
+def too_short_utterances(
+    files: Sequence[str],
+    encode: Callable[[str], Sequence[int]],
+    encoder_frames: Callable[[np.ndarray], np.ndarray],
+    decoder: str,
+    sample_rate: int,
+    max_duration: float | None = None,
+) -> list[TooShort]:
     """The utterances of `files` (within `max_duration`, as the datasets read them) that `decoder` cannot align:
     `encode` turns a transcript into label ids, `encoder_frames` sample counts into encoder frame counts."""
-    scanned = [(u, t) for u, t in _scan([str(f) for f in files])
-               if max_duration is None or np.float32(u.duration) <= np.float32(max_duration)]
+    scanned = [
+        (u, t)
+        for u, t in _scan([str(f) for f in files])
+        if max_duration is None or np.float32(u.duration) <= np.float32(max_duration)
+    ]
     if not scanned:
         return []
     samples = np.array([round(u.duration * sample_rate) for u, _ in scanned], dtype=np.int64)
@@ -79,7 +92,7 @@ def too_short_utterances(files: Sequence[str], encode: Callable[[str], Sequence[
 def too_short_message(found: Sequence[TooShort], decoder: str) -> str:
     listed = "; ".join(f.describe(decoder) for f in found[:5])
     more = f" and {len(found) - 5} more" if len(found) > 5 else ""
-    return (f"{len(found)} utterance(s) too short for their transcripts: {listed}{more}. For each, {REMEDY}")
+    return f"{len(found)} utterance(s) too short for their transcripts: {listed}{more}. For each, {REMEDY}"
 
 
 def apply_policy(found: Sequence[TooShort], decoder: str, skip: bool, log) -> list[str]:
@@ -90,6 +103,7 @@ def apply_policy(found: Sequence[TooShort], decoder: str, skip: bool, log) -> li
     for f in found:
         log.warning("data.on_bad_audio = skip: leaving out %s", f.describe(decoder))
     if found:
-        log.warning("data.on_bad_audio = skip: left out %d utterance(s) too short for their transcripts",
-                    len(found))
+        log.warning(
+            "data.on_bad_audio = skip: left out %d utterance(s) too short for their transcripts", len(found)
+        )
     return sorted({f.utterance.utt_id for f in found})

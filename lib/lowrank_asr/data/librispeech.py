@@ -11,7 +11,13 @@ from pathlib import Path
 from lowrank_asr.errors import CorpusError
 
 STANDARD_SPLITS: tuple[str, ...] = (
-    "train-clean-100", "train-clean-360", "train-other-500", "dev-clean", "dev-other", "test-clean", "test-other",
+    "train-clean-100",
+    "train-clean-360",
+    "train-other-500",
+    "dev-clean",
+    "dev-other",
+    "test-clean",
+    "test-other",
 )
 
 UTT_ID = re.compile(r"^(\d+)-(\d+)-(\d+)$")
@@ -71,9 +77,13 @@ def parse_speakers(text: str, source: str = "SPEAKERS.TXT") -> dict[int, Speaker
             continue
         parts = [p.strip() for p in line.split("|", 4)]
         try:
-            row = SpeakerRow(int(parts[0]), parts[1], parts[2], float(parts[3]), parts[4] if len(parts) > 4 else "")
+            row = SpeakerRow(
+                int(parts[0]), parts[1], parts[2], float(parts[3]), parts[4] if len(parts) > 4 else ""
+            )
         except (IndexError, ValueError) as e:
-            raise CorpusError(f"{source} line {n} is not 'ID | SEX | SUBSET | MINUTES | NAME': {line!r}") from e
+            raise CorpusError(
+                f"{source} line {n} is not 'ID | SEX | SUBSET | MINUTES | NAME': {line!r}"
+            ) from e
         rows[row.id] = row
     return rows
 
@@ -104,5 +114,7 @@ def check_split_dir(split_dir: str | os.PathLike, source: str | os.PathLike | No
         if has_trans and has_flac:
             return
     missing = " and ".join(w for w, ok in (("*.trans.txt", has_trans), ("*.flac", has_flac)) if not ok)
-    raise CorpusError(f"{where}: split folder {split_dir.name}/ holds no {missing} files; "
-                      f"it is not a LibriSpeech-format split")
+    raise CorpusError(
+        f"{where}: split folder {split_dir.name}/ holds no {missing} files; "
+        f"it is not a LibriSpeech-format split"
+    )

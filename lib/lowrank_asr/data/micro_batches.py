@@ -28,8 +28,9 @@ def check_fits(duration: float, budget: float, name: str) -> None:
         )
 
 
-def plan_micro_batches(durations: Sequence[float], budget: float | None,
-                       names: Sequence[str] | None = None) -> list[list[int]]:
+def plan_micro_batches(
+    durations: Sequence[float], budget: float | None, names: Sequence[str] | None = None
+) -> list[list[int]]:
     """Indices of ``durations`` grouped into micro-batches of at most ``budget`` padded seconds each.
 
     ``budget`` None: one batch of all, in the given order (no bound). Otherwise the utterances are sorted by

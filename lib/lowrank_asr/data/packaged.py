@@ -35,7 +35,11 @@ from lowrank_asr.text.normalize import normalize
 
 SPLIT = "real-test"
 PACKAGED_SPLITS: tuple[str, ...] = (SPLIT,)
-PACKAGES: tuple[str, ...] = ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en", "pocketsphinx-testdata")
+PACKAGES: tuple[str, ...] = (
+    "asterisk-core-sounds-en-wav",
+    "asterisk-core-sounds-en",
+    "pocketsphinx-testdata",
+)
 ASTERISK_TEXTS = "usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz"
 ASTERISK_AUDIO = "usr/share/asterisk/sounds/en_US_f_Allison"
 LIBRIVOX_DIR = "usr/share/pocketsphinx/test/data/librivox"
@@ -48,8 +52,10 @@ CHAPTER = 1
 SENTENCE_WORDS = 3  # utterances of at least this many words count as sentences (the sentences-only WER)
 # Where a marker left by a failed fetch lives (beside the cached tarball); the DAG build then skips the split.
 UNAVAILABLE_MARKER = "resources/downloads/real-test.unavailable"
-INSTALL_HINT = ("run `apt-get update` on a Debian/Ubuntu machine (apt-get and dpkg-deb needed, the Debian archive "
-                "reachable)")
+INSTALL_HINT = (
+    "run `apt-get update` on a Debian/Ubuntu machine (apt-get and dpkg-deb needed, the Debian archive "
+    "reachable)"
+)
 
 # Texts the audio does not say as written: digits (spoken as words), tones in brackets ``[..]`` or ``<..>``,
 # stage directions in parentheses, and the keypad symbols ``*`` and ``#`` (spoken "star", "pound").
@@ -98,7 +104,9 @@ def parse_librivox_transcription(text: str) -> list[tuple[str, str]]:
             continue
         m = _LIBRIVOX_LINE.match(line.strip())
         if not m:
-            raise CorpusError(f"{LIBRIVOX_DIR}/transcription line {n} is not '<s> text </s> (fileid)': {line[:60]!r}")
+            raise CorpusError(
+                f"{LIBRIVOX_DIR}/transcription line {n} is not '<s> text </s> (fileid)': {line[:60]!r}"
+            )
         out.append((m["id"], m["text"]))
     return out
 
@@ -110,7 +118,9 @@ def collect_utterances(root: str | os.PathLike) -> tuple[list[Utterance], dict[s
     trans = root / LIBRIVOX_DIR / "transcription"
     for path in (texts, trans):
         if not path.is_file():
-            raise CorpusError(f"{path.relative_to(root)} is missing from the unpacked packages {', '.join(PACKAGES)}")
+            raise CorpusError(
+                f"{path.relative_to(root)} is missing from the unpacked packages {', '.join(PACKAGES)}"
+            )
     prompts = parse_prompt_list(gzip.decompress(texts.read_bytes()).decode("utf-8", errors="replace"))
     dropped = {"prompts": len(prompts), "not_as_spoken": 0, "no_audio": 0}
     utts = []
@@ -131,14 +141,18 @@ def collect_utterances(root: str | os.PathLike) -> tuple[list[Utterance], dict[s
     return utts, dropped
 
 
-def generable_transcripts(transcripts: Iterable[str], lexicons: Mapping[str, Sequence[str]],
-                          min_words: int = SENTENCE_WORDS) -> list[str]:
+def generable_transcripts(
+    transcripts: Iterable[str], lexicons: Mapping[str, Sequence[str]], min_words: int = SENTENCE_WORDS
+) -> list[str]:
     """Transcripts of ``min_words`` or more words that a training text could hold verbatim: the synthetic
     corpus draws every word of a sentence from one lexicon, so a transcript can appear in it only when all its
     words are in that lexicon. Empty means no real-test sentence can have been seen in training."""
     vocab = [set(words) for words in lexicons.values()]
-    return [t for t in transcripts
-            if len(t.split()) >= min_words and any(set(t.split()) <= words for words in vocab)]
+    return [
+        t
+        for t in transcripts
+        if len(t.split()) >= min_words and any(set(t.split()) <= words for words in vocab)
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -170,7 +184,9 @@ def _flac_bytes(audio) -> bytes:
     return buf.getvalue()
 
 
-def build_split_tarball(out_path: str | os.PathLike, root: str | os.PathLike, split: str = SPLIT) -> dict[str, Any]:
+def build_split_tarball(
+    out_path: str | os.PathLike, root: str | os.PathLike, split: str = SPLIT
+) -> dict[str, Any]:
     """Write the LibriSpeech-format ``<split>.tar.gz`` from an unpacked package tree; deterministic for the same
     packages. Returns stats: utterances per source, single words, sentences, seconds, what was dropped."""
     import soundfile as sf
@@ -185,7 +201,9 @@ def build_split_tarball(out_path: str | os.PathLike, root: str | os.PathLike, sp
     names: dict[str, str] = {}  # utterance id -> source:prompt name (recorded in the sources JSON)
     for source in speakers:
         spk = speakers[source][0]
-        clips = [(to_16k(*sf.read(u.audio, dtype="int16", always_2d=False)), u) for u in utts if u.source == source]
+        clips = [
+            (to_16k(*sf.read(u.audio, dtype="int16", always_2d=False)), u) for u in utts if u.source == source
+        ]
         # numbered shortest first: evaluation batches in file order, and prompts in name order mix 0.5 s words with
         # 30 s sentences (padded audio 3 924 s for 988 s of speech in batches of 32; by duration 1 345 s)
         clips.sort(key=lambda c: (c[0].size, c[1].name))
@@ -199,7 +217,10 @@ def build_split_tarball(out_path: str | os.PathLike, root: str | os.PathLike, sp
     for folder, rows in lines.items():
         spk = folder.split("/")[-2]
         files[f"{folder}/{spk}-{CHAPTER}.trans.txt"] = ("\n".join(rows) + "\n").encode()
-    rows = [SpeakerRow(spk, sex, split, seconds.get(src, 0.0) / 60, name) for src, (spk, sex, name) in speakers.items()]
+    rows = [
+        SpeakerRow(spk, sex, split, seconds.get(src, 0.0) / 60, name)
+        for src, (spk, sex, name) in speakers.items()
+    ]
     files["LibriSpeech/SPEAKERS.TXT"] = format_speakers(rows).encode()
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -207,11 +228,18 @@ def build_split_tarball(out_path: str | os.PathLike, root: str | os.PathLike, sp
     write_deterministic_tar(part, files)
     os.replace(part, out)
     words = [len(u.text.split()) for u in utts]
-    return {"split": split, "path": str(out), "utterances": len(utts),
-            "by_source": {s: sum(u.source == s for u in utts) for s in speakers},
-            "single_words": sum(n == 1 for n in words), "sentences": sum(n >= SENTENCE_WORDS for n in words),
-            "seconds": {s: round(v, 3) for s, v in seconds.items()}, "dropped": dropped, "names": names,
-            "transcripts": [u.text for u in utts]}
+    return {
+        "split": split,
+        "path": str(out),
+        "utterances": len(utts),
+        "by_source": {s: sum(u.source == s for u in utts) for s in speakers},
+        "single_words": sum(n == 1 for n in words),
+        "sentences": sum(n >= SENTENCE_WORDS for n in words),
+        "seconds": {s: round(v, 3) for s, v in seconds.items()},
+        "dropped": dropped,
+        "names": names,
+        "transcripts": [u.text for u in utts],
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -235,10 +263,14 @@ def unavailable_reason(run: Runner = subprocess.run) -> str | None:
         if shutil.which(tool) is None:
             return f"{tool} is not installed (not a Debian/Ubuntu machine)"
     try:
-        proc = run(["apt-cache", "policy", *PACKAGES], capture_output=True, text=True, timeout=30, check=False)
+        proc = run(
+            ["apt-cache", "policy", *PACKAGES], capture_output=True, text=True, timeout=30, check=False
+        )
     except (OSError, subprocess.SubprocessError) as e:
         return f"apt-cache policy failed: {e}"
-    candidates = dict(re.findall(r"^(\S+):\s*\n(?:\s+Installed:.*\n)?\s+Candidate:\s*(\S+)", proc.stdout, re.M))
+    candidates = dict(
+        re.findall(r"^(\S+):\s*\n(?:\s+Installed:.*\n)?\s+Candidate:\s*(\S+)", proc.stdout, re.M)
+    )
     missing = [p for p in PACKAGES if candidates.get(p, "(none)") == "(none)"]
     if missing:
         return f"the package lists offer no {', '.join(missing)}"
@@ -252,8 +284,10 @@ def fetch_packages(dest: str | os.PathLike, run: Runner = subprocess.run) -> dic
     dest.mkdir(parents=True, exist_ok=True)
     proc = run(["apt-get", "download", *PACKAGES], cwd=dest, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
-        raise CorpusError(f"apt-get download {' '.join(PACKAGES)} failed (exit {proc.returncode}): "
-                          f"{proc.stderr.strip()[-600:]}")
+        raise CorpusError(
+            f"apt-get download {' '.join(PACKAGES)} failed (exit {proc.returncode}): "
+            f"{proc.stderr.strip()[-600:]}"
+        )
     out = {}
     for pkg in PACKAGES:
         debs = sorted(dest.glob(f"{pkg}_*.deb"))
@@ -274,8 +308,13 @@ def unpack(debs: Iterable[str | os.PathLike], root: str | os.PathLike, run: Runn
     return root
 
 
-def build_from_packages(out_path: str | os.PathLike, sources_path: str | os.PathLike, *,
-                        marker: str | os.PathLike | None = None, run: Runner = subprocess.run) -> dict[str, Any]:
+def build_from_packages(
+    out_path: str | os.PathLike,
+    sources_path: str | os.PathLike,
+    *,
+    marker: str | os.PathLike | None = None,
+    run: Runner = subprocess.run,
+) -> dict[str, Any]:
     """Fetch, unpack and build the split; write ``sources_path`` (packages with their sha256, counts). When the
     fetch fails, write ``marker`` (the reason) so that later DAG builds skip the split, and raise."""
     with tempfile.TemporaryDirectory(prefix=".real-test.", dir=Path(out_path).parent) as tmp:
@@ -284,8 +323,10 @@ def build_from_packages(out_path: str | os.PathLike, sources_path: str | os.Path
         except CorpusError as e:
             if marker is not None:
                 Path(marker).write_text(f"{e}\n")
-            raise CorpusError(f"{e}\nThe split {SPLIT} cannot be built: {INSTALL_HINT}. Later runs skip it while "
-                              f"{marker} exists; delete that file to try again.") from e
+            raise CorpusError(
+                f"{e}\nThe split {SPLIT} cannot be built: {INSTALL_HINT}. Later runs skip it while "
+                f"{marker} exists; delete that file to try again."
+            ) from e
         root = unpack([Path(tmp) / "debs" / d["file"] for d in debs.values()], Path(tmp) / "root", run=run)
         stats = build_split_tarball(out_path, root)
     transcripts = stats.pop("transcripts")
@@ -294,8 +335,10 @@ def build_from_packages(out_path: str | os.PathLike, sources_path: str | os.Path
     seen = generable_transcripts(transcripts, LEXICONS)
     if seen:  # a test sentence that training could have spoken verbatim would flatter the split
         Path(out_path).unlink()
-        raise CorpusError(f"{len(seen)} {SPLIT} transcript(s) of {SENTENCE_WORDS}+ words consist of one training "
-                          f"lexicon's words, so training text could hold them verbatim: {seen[:5]}")
+        raise CorpusError(
+            f"{len(seen)} {SPLIT} transcript(s) of {SENTENCE_WORDS}+ words consist of one training "
+            f"lexicon's words, so training text could hold them verbatim: {seen[:5]}"
+        )
     record = {**stats, "packages": debs}
     Path(sources_path).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
     stats["transcripts"] = transcripts
@@ -307,12 +350,18 @@ def build_from_packages(out_path: str | os.PathLike, sources_path: str | os.Path
 
 
 SPLIT_LIST_KEYS: tuple[tuple[str, str], ...] = (
-    ("data", "test_splits"), ("evaluation", "splits"), ("compression", "splits"),
+    ("data", "test_splits"),
+    ("evaluation", "splits"),
+    ("compression", "splits"),
 )
 
 
-def drop_unavailable_splits(config: dict, cached: bool, marker: str | os.PathLike,
-                            probe: Callable[[], str | None] = unavailable_reason) -> str | None:
+def drop_unavailable_splits(
+    config: dict,
+    cached: bool,
+    marker: str | os.PathLike,
+    probe: Callable[[], str | None] = unavailable_reason,
+) -> str | None:
     """Remove ``real-test`` from the config's split lists when it cannot be built here; returns the one-line
     notice to print (None when the split stays, or the config does not ask for it).
 
@@ -329,5 +378,8 @@ def drop_unavailable_splits(config: dict, cached: bool, marker: str | os.PathLik
         section = config.get(sec) or {}
         if SPLIT in (section.get(key) or []):
             section[key] = [s for s in section[key] if s != SPLIT]
-    return f"lowrank-asr: evaluating without the real-speech split {SPLIT}: {reason}; to include it, {INSTALL_HINT}" + (
-        f" and delete {marker}" if marker.is_file() else "") + "."
+    return (
+        f"lowrank-asr: evaluating without the real-speech split {SPLIT}: {reason}; to include it, {INSTALL_HINT}"
+        + (f" and delete {marker}" if marker.is_file() else "")
+        + "."
+    )

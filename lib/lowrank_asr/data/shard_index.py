@@ -22,7 +22,10 @@ def write_shard_index(shards: Sequence[str | Path], out: str | Path) -> dict:
     missing = [str(s) for s in shards if not Path(s).is_file()]
     if missing:
         raise CorpusError(f"cannot index TFRecord shards that do not exist: {', '.join(missing)}")
-    index = {"version": INDEX_VERSION, "shards": [{"path": str(s), "bytes": Path(s).stat().st_size} for s in shards]}
+    index = {
+        "version": INDEX_VERSION,
+        "shards": [{"path": str(s), "bytes": Path(s).stat().st_size} for s in shards],
+    }
     Path(out).write_text(json.dumps(index, indent=1) + "\n")
     return index
 
@@ -33,8 +36,14 @@ def read_shard_index(path: str | Path) -> list[str]:
         index = json.loads(Path(path).read_text())
         entries = index["shards"]
     except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CorpusError(f"unreadable TFRecord shard index {path} ({err}); delete it and rerun to rebuild it") from err
-    changed = [e["path"] for e in entries if not Path(e["path"]).is_file() or Path(e["path"]).stat().st_size != e["bytes"]]
+        raise CorpusError(
+            f"unreadable TFRecord shard index {path} ({err}); delete it and rerun to rebuild it"
+        ) from err
+    changed = [
+        e["path"]
+        for e in entries
+        if not Path(e["path"]).is_file() or Path(e["path"]).stat().st_size != e["bytes"]
+    ]
     if changed:
         raise CorpusError(
             f"TFRecord shards listed in {path} are missing or changed since it was written: {', '.join(changed)}; "

@@ -24,9 +24,14 @@ def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
     out = []
     for b in make_dataset(list(files), vocab, batch_size=1, training=False, seed=0).take(int(size)):
         n, u = int(b["audio_len"][0]), int(b["label_len"][0])
-        out.append({"audio": b["audio"][0, :n].numpy(), "labels": b["labels"][0, :u].numpy(),
-                    **{k: b[k][0].numpy().decode() for k in ("utt_id", "transcript", "path")},
-                    "duration": n / SAMPLE_RATE})
+        out.append(
+            {
+                "audio": b["audio"][0, :n].numpy(),
+                "labels": b["labels"][0, :u].numpy(),
+                **{k: b[k][0].numpy().decode() for k in ("utt_id", "transcript", "path")},
+                "duration": n / SAMPLE_RATE,
+            }
+        )
     if not out:
         raise CorpusError(f"no utterances in {list(files)}; the analysis subset is empty")
     return out
@@ -40,14 +45,17 @@ def pad_batch(utterances: Sequence[dict]) -> dict:
         rows = [u[key] for u in utterances]
         out = np.zeros((len(rows), max(len(r) for r in rows)), dtype=rows[0].dtype)
         for i, r in enumerate(rows):
-            out[i, :len(r)] = r
+            out[i, : len(r)] = r
         return out
 
-    return {"audio": tf.constant(padded("audio")), "labels": tf.constant(padded("labels")),
-            "audio_len": tf.constant([len(u["audio"]) for u in utterances], tf.int32),
-            "label_len": tf.constant([len(u["labels"]) for u in utterances], tf.int32),
-            "duration": tf.constant([u["duration"] for u in utterances], tf.float32),
-            **{k: tf.constant([u[k] for u in utterances]) for k in ("utt_id", "transcript", "path")}}
+    return {
+        "audio": tf.constant(padded("audio")),
+        "labels": tf.constant(padded("labels")),
+        "audio_len": tf.constant([len(u["audio"]) for u in utterances], tf.int32),
+        "label_len": tf.constant([len(u["labels"]) for u in utterances], tf.int32),
+        "duration": tf.constant([u["duration"] for u in utterances], tf.float32),
+        **{k: tf.constant([u[k] for u in utterances]) for k in ("utt_id", "transcript", "path")},
+    }
 
 
 def subset_micro_batches(utterances: Sequence[dict], batch_seconds: float | None) -> list[dict]:
@@ -57,8 +65,13 @@ def subset_micro_batches(utterances: Sequence[dict], batch_seconds: float | None
 
     durations = [u["duration"] for u in utterances]
     plan = plan_micro_batches(durations, batch_seconds, [u["utt_id"] for u in utterances])
-    log.info("%d utterances in %d micro-batch(es), at most %.1f padded s per pass (evaluation.batch_seconds: %s)",
-             len(utterances), len(plan), max(padded_seconds(durations, plan), default=0.0), batch_seconds)
+    log.info(
+        "%d utterances in %d micro-batch(es), at most %.1f padded s per pass (evaluation.batch_seconds: %s)",
+        len(utterances),
+        len(plan),
+        max(padded_seconds(durations, plan), default=0.0),
+        batch_seconds,
+    )
     return [pad_batch([utterances[i] for i in group]) for group in plan]
 
 

@@ -40,12 +40,20 @@ TAR_MTIME = 1_420_070_400  # 2015-01-01, the LibriSpeech release year; fixed for
 
 # Base voices shipped in espeakng-loader's data (lang/gmw/en*). "en" is British English; "en-gb" is an alias.
 VOICES: tuple[str, ...] = (
-    "en-us", "en", "en-gb-x-rp", "en-gb-scotland", "en-us-nyc", "en-029", "en-gb-x-gbclan", "en-gb-x-gbcwmd",
+    "en-us",
+    "en",
+    "en-gb-x-rp",
+    "en-gb-scotland",
+    "en-us-nyc",
+    "en-029",
+    "en-gb-x-gbclan",
+    "en-gb-x-gbcwmd",
 )
 VOICE_ALIASES = {"en-gb": "en"}
 DEFAULT_VOICES: tuple[str, ...] = ("en-us", "en", "en-gb-x-rp", "en-us-nyc")
 MAX_WORDS = 60  # words per utterance: ~20 s of speech at LibriSpeech's 2.7 words per second
 VARIANTS: tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
+
 
 @dataclasses.dataclass(frozen=True)
 class SplitSpec:
@@ -85,15 +93,25 @@ class SplitSpec:
         if unknown:
             raise ConfigError(f"unknown split spec key(s) {unknown}; allowed keys: {sorted(known)}")
         kw: dict[str, Any] = dict(d)
-        for key in ("speakers", "speaker_offset", "chapters_per_speaker", "utterances", "min_words",
-                    "max_words"):
+        for key in (
+            "speakers",
+            "speaker_offset",
+            "chapters_per_speaker",
+            "utterances",
+            "min_words",
+            "max_words",
+        ):
             if key in kw and (isinstance(kw[key], bool) or not isinstance(kw[key], int)):
                 raise ConfigError(f"split spec key {key!r} must be an integer, got {kw[key]!r}")
         for key in ("rate", "pitch"):
             if key in kw:
                 v = kw[key]
-                if (not isinstance(v, Sequence) or isinstance(v, str) or len(v) != 2
-                        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)):
+                if (
+                    not isinstance(v, Sequence)
+                    or isinstance(v, str)
+                    or len(v) != 2
+                    or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
+                ):
                     raise ConfigError(f"split spec key {key!r} must be [low, high] numbers, got {v!r}")
                 kw[key] = (float(v[0]), float(v[1]))
         if kw.get("snr_db") is not None:
@@ -102,10 +120,14 @@ class SplitSpec:
             kw["snr_db"] = float(kw["snr_db"])
         if kw.get("mean_words") is not None:
             if isinstance(kw["mean_words"], bool) or not isinstance(kw["mean_words"], int | float):
-                raise ConfigError(f"split spec key 'mean_words' must be a number or null, got {kw['mean_words']!r}")
+                raise ConfigError(
+                    f"split spec key 'mean_words' must be a number or null, got {kw['mean_words']!r}"
+                )
             kw["mean_words"] = float(kw["mean_words"])
         if "lexicon" in kw and not isinstance(kw["lexicon"], str):
-            raise ConfigError(f"split spec key 'lexicon' must be one of {sorted(LEXICONS)}, got {kw['lexicon']!r}")
+            raise ConfigError(
+                f"split spec key 'lexicon' must be one of {sorted(LEXICONS)}, got {kw['lexicon']!r}"
+            )
         if kw.get("voices") is not None:
             v = kw["voices"]
             if isinstance(v, str) or not isinstance(v, Sequence) or not v:
@@ -124,8 +146,11 @@ class SplitSpec:
             ("utterances", self.utterances >= 1, ">= 1"),
             ("min_words", 1 <= self.min_words <= self.max_words, "in 1..max_words"),
             ("max_words", self.max_words <= MAX_WORDS, f"<= {MAX_WORDS}"),
-            ("mean_words", self.mean_words is None or self.min_words < self.mean_words < self.max_words,
-             "null or strictly between min_words and max_words"),
+            (
+                "mean_words",
+                self.mean_words is None or self.min_words < self.mean_words < self.max_words,
+                "null or strictly between min_words and max_words",
+            ),
             ("lexicon", self.lexicon in LEXICONS, f"one of {sorted(LEXICONS)}"),
             ("rate", 80 <= self.rate[0] <= self.rate[1] <= 450, "[low, high] within 80..450 words/min"),
             ("pitch", 0 <= self.pitch[0] <= self.pitch[1] <= 99, "[low, high] within 0..99"),
@@ -136,7 +161,9 @@ class SplitSpec:
                 raise ConfigError(f"split spec key {key!r} must be {what}, got {getattr(self, key)!r}")
         for v in self.voices or ():
             if VOICE_ALIASES.get(v, v) not in VOICES:
-                raise ConfigError(f"unknown eSpeak voice {v!r} in split spec 'voices'; choose from {list(VOICES)}")
+                raise ConfigError(
+                    f"unknown eSpeak voice {v!r} in split spec 'voices'; choose from {list(VOICES)}"
+                )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -203,17 +230,19 @@ def plan_split(split: str, spec: SplitSpec, seed: int) -> tuple[list[Speaker], l
         words = [lexicon[int(i)] for i in rng.integers(len(lexicon), size=n_words)]
         jitter = rng.uniform(-0.05, 0.05, size=2)  # small per-utterance prosody variation
         utt_id = f"{spk.id}-{chapter}-{k // len(pairs):04d}"
-        items.append({
-            "utt_id": utt_id,
-            "path": f"LibriSpeech/{split}/{spk.id}/{chapter}/{utt_id}.flac",
-            "text": " ".join(words),
-            "voice": spk.voice,
-            "rate": int(round(np.clip(spk.rate * (1 + jitter[0]), 80, 450))),
-            "pitch": int(round(np.clip(spk.pitch * (1 + jitter[1]), 0, 99))),
-            "snr_db": spec.snr_db,
-            "noise": spec.noise,
-            "noise_seed": [sseed, k],
-        })
+        items.append(
+            {
+                "utt_id": utt_id,
+                "path": f"LibriSpeech/{split}/{spk.id}/{chapter}/{utt_id}.flac",
+                "text": " ".join(words),
+                "voice": spk.voice,
+                "rate": int(round(np.clip(spk.rate * (1 + jitter[0]), 80, 450))),
+                "pitch": int(round(np.clip(spk.pitch * (1 + jitter[1]), 0, 99))),
+                "snr_db": spec.snr_db,
+                "noise": spec.noise,
+                "noise_seed": [sseed, k],
+            }
+        )
     return speakers, items
 
 
@@ -239,8 +268,16 @@ def _espeak() -> dict[str, Any]:
 
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.espeak_Synth.argtypes = [ctypes.c_char_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int, ctypes.c_uint,
-                                 ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
+    lib.espeak_Synth.argtypes = [
+        ctypes.c_char_p,
+        ctypes.c_size_t,
+        ctypes.c_uint,
+        ctypes.c_int,
+        ctypes.c_uint,
+        ctypes.c_uint,
+        ctypes.c_void_p,
+        ctypes.c_void_p,
+    ]
     lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
     lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
     lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
@@ -344,12 +381,19 @@ def _run_chunk(items: list[dict[str, Any]], staging: Path) -> list[int]:
     lib_dir = str(Path(__file__).resolve().parents[2])
     env["PYTHONPATH"] = lib_dir + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
-    proc = subprocess.run([sys.executable, "-m", "lowrank_asr.data.synthesis"], env=env,
-                          input=json.dumps({"staging": str(staging), "items": items}),
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "lowrank_asr.data.synthesis"],
+        env=env,
+        input=json.dumps({"staging": str(staging), "items": items}),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if proc.returncode != 0:
-        raise RuntimeError(f"speech synthesis worker failed (exit {proc.returncode}) on "
-                           f"{items[0]['utt_id']}..{items[-1]['utt_id']}:\n{proc.stderr[-3000:]}")
+        raise RuntimeError(
+            f"speech synthesis worker failed (exit {proc.returncode}) on "
+            f"{items[0]['utt_id']}..{items[-1]['utt_id']}:\n{proc.stderr[-3000:]}"
+        )
     return json.loads(proc.stdout)
 
 
@@ -374,9 +418,11 @@ def write_deterministic_tar(out: Path, files: Mapping[str, Path | bytes], compre
     sorted, fixed metadata, gzip without name and with mtime 0: same content, same bytes."""
     dirs = {str(Path(*Path(name).parts[:i])) + "/" for name in files for i in range(1, len(Path(name).parts))}
     names = sorted([*dirs, *files], key=lambda n: Path(n).parts)
-    with open(out, "wb") as raw, \
-            gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) as gz, \
-            tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar:
+    with (
+        open(out, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=compresslevel) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
         for name in names:
             if name in dirs:
                 tar.addfile(_tarinfo(name, None))
@@ -386,8 +432,9 @@ def write_deterministic_tar(out: Path, files: Mapping[str, Path | bytes], compre
             tar.addfile(_tarinfo(name, len(data)), io.BytesIO(data))
 
 
-def synthesize_split_tarball(out_path: str | os.PathLike, split: str, spec: SplitSpec, seed: int, *,
-                             workers: int | None = None) -> dict[str, Any]:
+def synthesize_split_tarball(
+    out_path: str | os.PathLike, split: str, spec: SplitSpec, seed: int, *, workers: int | None = None
+) -> dict[str, Any]:
     """Write a LibriSpeech-format ``<split>.tar.gz`` of synthetic speech; byte-identical for the same
     (split, spec, seed). Returns stats: split, utterances, speakers, seconds, path."""
     from tqdm import tqdm
@@ -398,14 +445,17 @@ def synthesize_split_tarball(out_path: str | os.PathLike, split: str, spec: Spli
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
     speakers, items = plan_split(split, spec, seed)
-    chunks = [items[i:i + CHUNK_SIZE] for i in range(0, len(items), CHUNK_SIZE)]
+    chunks = [items[i : i + CHUNK_SIZE] for i in range(0, len(items), CHUNK_SIZE)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(chunks)))
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
         staging = Path(tmp) / "staging"
         counts: list[int] = []
-        with ThreadPoolExecutor(workers) as pool, \
-                tqdm(total=len(items), desc=f"synthesise {split}", unit="utt", disable=None,
-                     mininterval=5) as bar:
+        with (
+            ThreadPoolExecutor(workers) as pool,
+            tqdm(
+                total=len(items), desc=f"synthesise {split}", unit="utt", disable=None, mininterval=5
+            ) as bar,
+        ):
             futures = [pool.submit(_run_chunk, chunk, staging) for chunk in chunks]
             for fut, chunk in zip(futures, chunks, strict=True):
                 counts.extend(fut.result())
@@ -413,7 +463,9 @@ def synthesize_split_tarball(out_path: str | os.PathLike, split: str, spec: Spli
         files: dict[str, Path | bytes] = {it["path"]: staging / it["path"] for it in items}
         by_chapter: dict[str, list[str]] = {}
         for it in items:
-            by_chapter.setdefault(str(Path(it["path"]).parent), []).append(f"{it['utt_id']} {it['text'].upper()}")
+            by_chapter.setdefault(str(Path(it["path"]).parent), []).append(
+                f"{it['utt_id']} {it['text'].upper()}"
+            )
         for folder, lines in by_chapter.items():
             spk, chapter = Path(folder).parts[-2:]
             files[f"{folder}/{spk}-{chapter}.trans.txt"] = ("\n".join(sorted(lines)) + "\n").encode()
@@ -421,14 +473,21 @@ def synthesize_split_tarball(out_path: str | os.PathLike, split: str, spec: Spli
         for it, n in zip(items, counts, strict=True):
             spk_id = int(it["utt_id"].split("-")[0])
             seconds_by_spk[spk_id] = seconds_by_spk.get(spk_id, 0.0) + n / SAMPLE_RATE
-        rows = [SpeakerRow(s.id, s.sex, split, seconds_by_spk.get(s.id, 0.0) / 60, f"eSpeak NG {s.voice}")
-                for s in speakers]
+        rows = [
+            SpeakerRow(s.id, s.sex, split, seconds_by_spk.get(s.id, 0.0) / 60, f"eSpeak NG {s.voice}")
+            for s in speakers
+        ]
         files["LibriSpeech/SPEAKERS.TXT"] = format_speakers(rows).encode()
         part = Path(tmp) / out.name
         write_deterministic_tar(part, files)
         os.replace(part, out)
-    return {"split": split, "path": str(out), "utterances": len(items), "speakers": len(speakers),
-            "seconds": round(sum(counts) / SAMPLE_RATE, 3)}
+    return {
+        "split": split,
+        "path": str(out),
+        "utterances": len(items),
+        "speakers": len(speakers),
+        "seconds": round(sum(counts) / SAMPLE_RATE, 3),
+    }
 
 
 if __name__ == "__main__":

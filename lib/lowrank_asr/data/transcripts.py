@@ -73,12 +73,22 @@ def _parse_trans_file(trans: Path) -> Iterator[tuple[int, str | None, str | None
             continue  # a trailing blank line is harmless
         utt_id, _, text = line.strip().partition(" ")
         if not expected.fullmatch(utt_id):
-            yield n, utt_id, None, (
-                f"malformed transcript line {n} of {trans} ({line[:60]!r}): it must start with an "
-                f"utterance id '{speaker}-{chapter}-NNNN' followed by a space and the text"
+            yield (
+                n,
+                utt_id,
+                None,
+                (
+                    f"malformed transcript line {n} of {trans} ({line[:60]!r}): it must start with an "
+                    f"utterance id '{speaker}-{chapter}-NNNN' followed by a space and the text"
+                ),
             )
         elif not normalize(text):
-            yield n, utt_id, None, f"malformed transcript line {n} of {trans}: no transcript text after {utt_id!r}"
+            yield (
+                n,
+                utt_id,
+                None,
+                f"malformed transcript line {n} of {trans}: no transcript text after {utt_id!r}",
+            )
         else:
             yield n, utt_id, normalize(text), None
 
@@ -148,7 +158,9 @@ def write_transcripts(
         raise ConfigError(f"data.on_bad_audio must be 'fail' or 'skip', got {on_bad_audio!r}")
     split_dir, out_tsv = Path(split_dir), Path(out_tsv)
     if not split_dir.is_dir():
-        raise CorpusError(f"split folder {split_dir} does not exist; run the extract (or synthesis) stage first")
+        raise CorpusError(
+            f"split folder {split_dir} does not exist; run the extract (or synthesis) stage first"
+        )
 
     problems: list[_Problem] = []
     texts: dict[Path, tuple[str, str]] = {}  # flac path -> (utt_id, normalised text)
@@ -163,7 +175,9 @@ def write_transcripts(
             if problem is not None:
                 has_audio = flac is not None and flac.is_file()
                 # a duplicate line leaves out no utterance (its first line is used): no utt_id, so not counted
-                problems.append(_Problem(str(flac if has_audio else trans), None if duplicate else utt_id, problem))
+                problems.append(
+                    _Problem(str(flac if has_audio else trans), None if duplicate else utt_id, problem)
+                )
                 if has_audio:
                     claimed.add(flac)
                 continue
@@ -190,8 +204,14 @@ def write_transcripts(
     # libsndfile releases the GIL while decoding, so threads overlap the decoding of many files.
     with ThreadPoolExecutor(max_workers=workers) as pool:
         results = pool.map(lambda f: _check_audio(f, sample_rate), to_check)
-        bar = tqdm(results, total=len(to_check), desc=f"transcripts {split_dir.name}", unit="utt",
-                   disable=None, mininterval=5)
+        bar = tqdm(
+            results,
+            total=len(to_check),
+            desc=f"transcripts {split_dir.name}",
+            unit="utt",
+            disable=None,
+            mininterval=5,
+        )
         for flac, (duration, problem) in zip(to_check, bar, strict=True):
             utt_id, text = texts[flac]
             if problem is not None:
@@ -222,7 +242,9 @@ def write_transcripts(
             for r in rows:
                 fh.write(f"{r.path}\t{r.duration:.4f}\t{r.transcript}\n")
         if tmp_json is not None:
-            tmp_json.write_text(json.dumps([p.as_dict() for p in problems], indent=2) + "\n", encoding="utf-8")
+            tmp_json.write_text(
+                json.dumps([p.as_dict() for p in problems], indent=2) + "\n", encoding="utf-8"
+            )
             os.replace(tmp_json, skipped_json)
         os.replace(tmp_tsv, out_tsv)
     except BaseException:
@@ -232,10 +254,21 @@ def write_transcripts(
         raise
     seconds = sum(r.duration for r in rows)
     entries = [p.as_dict() for p in problems]
-    stats = {"utterances": len(rows), "hours": seconds / 3600.0, "skipped": skipped_utterances(entries),
-             "problems": len(problems)}
-    log.info("%s: %d utterances, %.3f h, %d skipped (%d problems) -> %s", split_dir, len(rows), stats["hours"],
-             stats["skipped"], len(problems), out_tsv)
+    stats = {
+        "utterances": len(rows),
+        "hours": seconds / 3600.0,
+        "skipped": skipped_utterances(entries),
+        "problems": len(problems),
+    }
+    log.info(
+        "%s: %d utterances, %.3f h, %d skipped (%d problems) -> %s",
+        split_dir,
+        len(rows),
+        stats["hours"],
+        stats["skipped"],
+        len(problems),
+        out_tsv,
+    )
     return stats
 
 

@@ -12,6 +12,7 @@ dropped by comparing eSpeak NG's en-us and en phonemes (tests/test_synthesis.py 
 with ``lexicon: extended`` (``LEXICONS``).
 """
 
+# fmt: off
 WORDS: tuple[str, ...] = (
     # people and family
     "man", "woman", "child", "mother", "father", "sister", "brother", "friend", "doctor", "teacher",
@@ -151,6 +152,8 @@ EXTRA_WORDS: tuple[str, ...] = (
     "somewhere", "because", "although", "unless", "until", "while", "everybody", "everyone", "everything",
     "nobody", "nothing", "somebody", "someone", "something", "anybody", "anyone", "anything",
 )
+
+# fmt: on
 
 # Split spec key `lexicon` -> the words its sentences are drawn from.
 LEXICONS: dict[str, tuple[str, ...]] = {"basic": WORDS, "extended": WORDS + EXTRA_WORDS}

@@ -38,8 +38,9 @@ def ctc_beam_search(logits, lengths, beam_width: int = 4, blank: int = 0) -> lis
     log_probs = tf.nn.log_softmax(tf.gather(logits, order, axis=-1), axis=-1)
     batch = int(tf.shape(logits)[0])
     lengths = tf.cast(lengths, tf.int32)
-    decoded, _ = tf.nn.ctc_beam_search_decoder(tf.transpose(log_probs, [1, 0, 2]), lengths,
-                                               beam_width=beam_width, top_paths=1)
+    decoded, _ = tf.nn.ctc_beam_search_decoder(
+        tf.transpose(log_probs, [1, 0, 2]), lengths, beam_width=beam_width, top_paths=1
+    )
     sparse = decoded[0]
     out: list[list[int]] = [[] for _ in range(batch)]
     # SparseTensor indices are row-major ordered, so appending keeps each utterance's token order.

@@ -24,8 +24,9 @@ def _check(enc, enc_len, max_symbols_per_step: int) -> tuple[tf.Tensor, tf.Tenso
     if enc.shape.rank != 3:
         raise PipelineError(f"enc must be [B, T, D], got shape {enc.shape}; pass the encoder output.")
     if enc_len.shape.rank != 1 or (enc.shape[0] is not None and enc_len.shape[0] != enc.shape[0]):
-        raise PipelineError(f"enc_len must be [B] with B = {enc.shape[0]} (the batch of enc), got shape "
-                            f"{enc_len.shape}.")
+        raise PipelineError(
+            f"enc_len must be [B] with B = {enc.shape[0]} (the batch of enc), got shape {enc_len.shape}."
+        )
     if max_symbols_per_step < 1:
         raise PipelineError(f"max_symbols_per_step must be >= 1, got {max_symbols_per_step}.")
     # Frames past the tensor's end cannot be decoded; clip rather than index out of range.
@@ -72,19 +73,22 @@ def _greedy_loop(model, enc, enc_len, pred, state, max_symbols: int):
 
         going = t < enc_len  # frames beyond an utterance's length are skipped
         _, _, n_out, pred, state, tokens = tf.while_loop(
-            sym_cond, sym_body, (tf.constant(0), going, n_out, pred, state, tokens))
+            sym_cond, sym_body, (tf.constant(0), going, n_out, pred, state, tokens)
+        )
         return t + 1, n_out, pred, state, tokens
 
     _, _, _, _, tokens = tf.while_loop(
-        lambda t, *_: t < num_frames, frame_body, (tf.constant(0), tf.constant(0), pred, state, tokens))
+        lambda t, *_: t < num_frames, frame_body, (tf.constant(0), tf.constant(0), pred, state, tokens)
+    )
     return tf.reshape(tokens.stack(), [-1, batch])
 
 
 _greedy_graph = tf.function(_greedy_loop, reduce_retracing=True, autograph=False)
 
 
-def rnnt_greedy(model, enc, enc_len, max_symbols_per_step: int = 5, use_tf_function: bool = True
-                ) -> list[list[int]]:
+def rnnt_greedy(
+    model, enc, enc_len, max_symbols_per_step: int = 5, use_tf_function: bool = True
+) -> list[list[int]]:
     """Greedy RNN-T transcripts (token ids) of a batch.
 
     All utterances advance frame by frame together; per frame each emits the argmax symbol until it argmaxes
@@ -117,8 +121,10 @@ def _traced_steps(model):
     milliseconds each, the traced ones (shapes relaxed after the first retrace) a fraction of that.
     """
     if model not in _STEP_FNS:
-        _STEP_FNS[model] = (tf.function(model.pred_step, reduce_retracing=True, autograph=False),
-                            tf.function(model.joint_step, reduce_retracing=True, autograph=False))
+        _STEP_FNS[model] = (
+            tf.function(model.pred_step, reduce_retracing=True, autograph=False),
+            tf.function(model.joint_step, reduce_retracing=True, autograph=False),
+        )
     return _STEP_FNS[model]
 
 
@@ -133,8 +139,9 @@ def _log_softmax_np(logits: tf.Tensor) -> np.ndarray:
     return tf.nn.log_softmax(tf.cast(logits, tf.float32), axis=-1).numpy().astype(np.float64)
 
 
-def rnnt_beam_search(model, enc, enc_len, beam_width: int = 4, max_symbols_per_step: int = 5,
-                     length_normalize: bool = False) -> list[list[int]]:
+def rnnt_beam_search(
+    model, enc, enc_len, beam_width: int = 4, max_symbols_per_step: int = 5, length_normalize: bool = False
+) -> list[list[int]]:
     """Time-synchronous RNN-T beam search (token ids per utterance).
 
     The "modified beam search" of icefall/k2 generalised to up to ``max_symbols_per_step`` symbols per
@@ -204,7 +211,8 @@ def rnnt_beam_search(model, enc, enc_len, beam_width: int = 4, max_symbols_per_s
                 parents = tf.constant([h.row for _, h, _ in extend], tf.int32)
                 new_pred, new_state = pred_step(
                     tf.constant([v for _, _, v in extend], tf.int32),
-                    tf.nest.map_structure(lambda s, p=parents: tf.gather(s, p), state))
+                    tf.nest.map_structure(lambda s, p=parents: tf.gather(s, p), state),
+                )
                 offset = int(tf.shape(pred)[0])
                 pred = tf.concat([pred, new_pred], axis=0)
                 state = tf.nest.map_structure(lambda a, n: tf.concat([a, n], axis=0), state, new_state)
@@ -229,8 +237,9 @@ def rnnt_beam_search(model, enc, enc_len, beam_width: int = 4, max_symbols_per_s
 def _merge(pool: dict[tuple[int, ...], _Hyp], hyp: _Hyp) -> None:
     """Add a hypothesis, summing probabilities with an equal token sequence (same prediction state)."""
     old = pool.get(hyp.tokens)
-    pool[hyp.tokens] = hyp if old is None else _Hyp(hyp.tokens, float(np.logaddexp(old.score, hyp.score)),
-                                                    old.row)
+    pool[hyp.tokens] = (
+        hyp if old is None else _Hyp(hyp.tokens, float(np.logaddexp(old.score, hyp.score)), old.row)
+    )
 
 
 def _compact(pred, state, beams: list[list[_Hyp]]):

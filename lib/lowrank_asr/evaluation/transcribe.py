@@ -17,8 +17,16 @@ from tqdm import tqdm
 from lowrank_asr.metrics import error_rates
 from lowrank_asr.metrics.decodes import DECODE_COLUMNS, read_decodes
 
-__all__ = ["DECODE_COLUMNS", "Decoded", "Timing", "read_decodes", "score_decodes", "transcribe", "write_decodes",
-           "write_json"]
+__all__ = [
+    "DECODE_COLUMNS",
+    "Decoded",
+    "Timing",
+    "read_decodes",
+    "score_decodes",
+    "transcribe",
+    "write_decodes",
+    "write_json",
+]
 
 
 @dataclass(frozen=True)
@@ -78,8 +86,9 @@ def search(model, enc, enc_len, *, beam_width: int | None, max_symbols_per_step:
         return decoding.ctc_beam_search(logits, enc_len, beam_width=beam_width)
     if beam_width is None:
         return decoding.rnnt_greedy(model, enc, enc_len, max_symbols_per_step=max_symbols_per_step)
-    return decoding.rnnt_beam_search(model, enc, enc_len, beam_width=beam_width,
-                                     max_symbols_per_step=max_symbols_per_step)
+    return decoding.rnnt_beam_search(
+        model, enc, enc_len, beam_width=beam_width, max_symbols_per_step=max_symbols_per_step
+    )
 
 
 def warm_up(model, batch: dict, *, beam_width: int | None, max_symbols_per_step: int) -> None:
@@ -109,9 +118,18 @@ def _strings(tensor) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else str(v) for v in tensor.numpy().tolist()]
 
 
-def transcribe(model, batches: Iterable[dict], vocab, *, beam_width: int | None = 4,
-               max_symbols_per_step: int = 5, progress: bool = True, total: int | None = None,
-               clock: Callable[[], float] = time.perf_counter, timed: bool = True) -> tuple[list[Decoded], Timing]:
+def transcribe(
+    model,
+    batches: Iterable[dict],
+    vocab,
+    *,
+    beam_width: int | None = 4,
+    max_symbols_per_step: int = 5,
+    progress: bool = True,
+    total: int | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+    timed: bool = True,
+) -> tuple[list[Decoded], Timing]:
     """Greedy (and, with beam_width, beam-search) transcripts of every utterance in the batches.
 
     The timed regions (``clock`` before and after each search) run traced code only: :func:`warm_up` traces
@@ -130,22 +148,39 @@ def transcribe(model, batches: Iterable[dict], vocab, *, beam_width: int | None 
         enc, enc_len = encode(batch["audio"], batch["audio_len"])
         greedy = search(model, enc, enc_len, beam_width=None, max_symbols_per_step=max_symbols_per_step)
         middle = clock()
-        beam = (search(model, enc, enc_len, beam_width=beam_width, max_symbols_per_step=max_symbols_per_step)
-                if beam_width else greedy)
+        beam = (
+            search(model, enc, enc_len, beam_width=beam_width, max_symbols_per_step=max_symbols_per_step)
+            if beam_width
+            else greedy
+        )
         end = clock()
         greedy_s += middle - start
         beam_s += end - middle if beam_width else 0.0
         durations = batch["duration"].numpy().tolist()
         audio_s += float(sum(durations))
-        for uid, path, dur, ref, g, b in zip(_strings(batch["utt_id"]), _strings(batch["path"]), durations,
-                                             _strings(batch["transcript"]), greedy, beam, strict=True):
+        for uid, path, dur, ref, g, b in zip(
+            _strings(batch["utt_id"]),
+            _strings(batch["path"]),
+            durations,
+            _strings(batch["transcript"]),
+            greedy,
+            beam,
+            strict=True,
+        ):
             rows.append(Decoded(uid, path, float(dur), ref, vocab.decode(g), vocab.decode(b)))
     return rows, Timing(audio_s, greedy_s, beam_s)
 
 
 def greedy_wer(model, batches: Iterable[dict], vocab, *, max_symbols_per_step: int = 5) -> float:
-    rows, _ = transcribe(model, batches, vocab, beam_width=None, max_symbols_per_step=max_symbols_per_step,
-                         progress=False, timed=False)
+    rows, _ = transcribe(
+        model,
+        batches,
+        vocab,
+        beam_width=None,
+        max_symbols_per_step=max_symbols_per_step,
+        progress=False,
+        timed=False,
+    )
     return error_rates([r.reference for r in rows], [r.greedy for r in rows]).wer
 
 
@@ -166,8 +201,15 @@ def score_decodes(rows: Sequence[dict]) -> dict:
     refs = [r["GROUNDTRUTH"] for r in rows]
     greedy = error_rates(refs, [r["GREEDY"] for r in rows])
     beam = error_rates(refs, [r["BEAMSEARCH"] for r in rows])
-    return {"utterances": len(rows), "words": greedy.words, "chars": greedy.chars,
-            "greedy_wer": greedy.wer, "greedy_cer": greedy.cer, "beam_wer": beam.wer, "beam_cer": beam.cer}
+    return {
+        "utterances": len(rows),
+        "words": greedy.words,
+        "chars": greedy.chars,
+        "greedy_wer": greedy.wer,
+        "greedy_cer": greedy.cer,
+        "beam_wer": beam.wer,
+        "beam_cer": beam.cer,
+    }
 
 
 def score_sentences(rows: Sequence[dict], min_words: int) -> dict | None:

@@ -80,8 +80,13 @@ def preemphasis(audio: tf.Tensor, coef: float) -> tf.Tensor:
 
 
 def power_mel(
-    audio: tf.Tensor, *, sample_rate: int = 16000, num_mel_bins: int = 80, frame_ms: float = 25,
-    hop_ms: float = 10, preemphasis_coef: float = 0.97,
+    audio: tf.Tensor,
+    *,
+    sample_rate: int = 16000,
+    num_mel_bins: int = 80,
+    frame_ms: float = 25,
+    hop_ms: float = 10,
+    preemphasis_coef: float = 0.97,
 ) -> tf.Tensor:
     """Mel power spectrogram [B, T, F] of the (zero padded) batch ``audio`` [B, S]; T from S."""
     win, hop, n_fft = frame_params(sample_rate, frame_ms, hop_ms)
@@ -90,23 +95,42 @@ def power_mel(
     short = tf.maximum(win - tf.shape(audio)[-1], 0)
     audio = tf.pad(audio, [[0, 0], [0, short]])
     audio = preemphasis(audio, preemphasis_coef)
-    spec = tf.signal.stft(audio, frame_length=win, frame_step=hop, fft_length=n_fft,
-                          window_fn=functools.partial(tf.signal.hann_window, periodic=True), pad_end=False)
+    spec = tf.signal.stft(
+        audio,
+        frame_length=win,
+        frame_step=hop,
+        fft_length=n_fft,
+        window_fn=functools.partial(tf.signal.hann_window, periodic=True),
+        pad_end=False,
+    )
     power = tf.square(tf.math.real(spec)) + tf.square(tf.math.imag(spec))
     return tf.tensordot(power, tf.constant(mel_basis(sample_rate, n_fft, num_mel_bins)), axes=1)
 
 
 def log_mel(
-    audio: tf.Tensor, audio_len: tf.Tensor, *, sample_rate: int = 16000, num_mel_bins: int = 80,
-    frame_ms: float = 25, hop_ms: float = 10, preemphasis: float = 0.97, normalize: bool = True,
+    audio: tf.Tensor,
+    audio_len: tf.Tensor,
+    *,
+    sample_rate: int = 16000,
+    num_mel_bins: int = 80,
+    frame_ms: float = 25,
+    hop_ms: float = 10,
+    preemphasis: float = 0.97,
+    normalize: bool = True,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Log-mel features [B, T, F] (padded frames 0) and frame counts [B] from audio [B, S] and sample counts.
 
     The keyword names equal the model config's ``features`` keys, so ``log_mel(a, n, **cfg["features"])``.
     """
     win, hop, _ = frame_params(sample_rate, frame_ms, hop_ms)
-    mel = power_mel(audio, sample_rate=sample_rate, num_mel_bins=num_mel_bins, frame_ms=frame_ms,
-                    hop_ms=hop_ms, preemphasis_coef=preemphasis)
+    mel = power_mel(
+        audio,
+        sample_rate=sample_rate,
+        num_mel_bins=num_mel_bins,
+        frame_ms=frame_ms,
+        hop_ms=hop_ms,
+        preemphasis_coef=preemphasis,
+    )
     x_len = num_frames(audio_len, win, hop)
     x = tf.math.log(mel + LOG_EPS)
     if normalize:

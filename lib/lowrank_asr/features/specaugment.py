@@ -26,8 +26,14 @@ def _uniform_int(shape: tf.Tensor, seed: tf.Tensor, high: tf.Tensor) -> tf.Tenso
 
 
 def spec_augment(
-    x: tf.Tensor, x_len: tf.Tensor, seed: tf.Tensor, *, freq_masks: int = 2, freq_width: int = 27,
-    time_masks: int = 10, time_ratio: float = 0.05,
+    x: tf.Tensor,
+    x_len: tf.Tensor,
+    seed: tf.Tensor,
+    *,
+    freq_masks: int = 2,
+    freq_width: int = 27,
+    time_masks: int = 10,
+    time_ratio: float = 0.05,
 ) -> tf.Tensor:
     """Masked copy of features ``x`` [B, T, F] with valid lengths ``x_len`` [B]."""
     seed = tf.cast(seed, tf.int32)
@@ -45,8 +51,9 @@ def spec_augment(
         length = tf.cast(x_len, tf.float32)
         count = tf.minimum(tf.cast(tf.math.ceil(TIME_MULTIPLICITY * length), tf.int32), time_masks)
         max_width = tf.cast(tf.floor(time_ratio * length), tf.int32)
-        width = _uniform_int([batch, time_masks], seeds[2], tf.broadcast_to(max_width[:, None],
-                                                                             [batch, time_masks]))
+        width = _uniform_int(
+            [batch, time_masks], seeds[2], tf.broadcast_to(max_width[:, None], [batch, time_masks])
+        )
         start = _uniform_int([batch, time_masks], seeds[3], x_len[:, None] - width)
         active = tf.range(time_masks)[None, :] < count[:, None]  # [B, M]
         t = tf.range(frames)[None, None, :]
@@ -58,12 +65,24 @@ def spec_augment(
 class SpecAugment(keras.layers.Layer):
     """SpecAugment as a layer: active only with ``training=True``; a fresh stateless seed per call."""
 
-    def __init__(self, freq_masks: int = 2, freq_width: int = 27, time_masks: int = 10,
-                 time_ratio: float = 0.05, enabled: bool = True, seed: int | None = None, **kwargs):
+    def __init__(
+        self,
+        freq_masks: int = 2,
+        freq_width: int = 27,
+        time_masks: int = 10,
+        time_ratio: float = 0.05,
+        enabled: bool = True,
+        seed: int | None = None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.enabled = enabled
-        self.params = {"freq_masks": freq_masks, "freq_width": freq_width, "time_masks": time_masks,
-                       "time_ratio": time_ratio}
+        self.params = {
+            "freq_masks": freq_masks,
+            "freq_width": freq_width,
+            "time_masks": time_masks,
+            "time_ratio": time_ratio,
+        }
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def build(self, *args, **kwargs):  # no weights; avoids Keras tracing call() to build

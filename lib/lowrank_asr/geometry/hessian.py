@@ -55,8 +55,9 @@ class Lanczos:
     vector: np.ndarray = field(repr=False, default_factory=lambda: np.empty(0))
 
 
-def lanczos(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20, tol: float = 1e-3,
-            seed: int = 0) -> Lanczos:
+def lanczos(
+    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20, tol: float = 1e-3, seed: int = 0
+) -> Lanczos:
     """Lanczos with full reorthogonalisation on the symmetric Hessian behind ``hvp``: one product per iteration,
     stopped once the largest Ritz value's residual is at most ``tol`` times itself, or after ``max_iter``.
 
@@ -90,8 +91,16 @@ def lanczos(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int 
         residuals = beta * np.abs(vectors[-1])
         history.append(float(ritz[-1]))
         dom = int(np.argmax(np.abs(ritz)))
-        result = Lanczos(float(ritz[-1]), float(residuals[-1]), float(ritz[dom]), float(residuals[dom]), it,
-                         bool(residuals[-1] <= tol * abs(ritz[-1])), tol, history)
+        result = Lanczos(
+            float(ritz[-1]),
+            float(residuals[-1]),
+            float(ritz[dom]),
+            float(residuals[dom]),
+            it,
+            bool(residuals[-1] <= tol * abs(ritz[-1])),
+            tol,
+            history,
+        )
         # an invariant subspace (beta ≈ 0): the Ritz values are exact eigenvalues of H
         if result.converged or it == max_iter or beta <= 1e-12 * max(np.abs(ritz).max(), 1e-300):
             result.vector = _unit(vectors[:, -1] @ basis[:it].astype(np.float64))
@@ -101,8 +110,9 @@ def lanczos(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int 
     raise AssertionError("unreachable")
 
 
-def hutchinson_trace(hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4,
-                     seed: int = 0) -> tuple[float, float]:
+def hutchinson_trace(
+    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4, seed: int = 0
+) -> tuple[float, float]:
     """``(mean, standard error)`` of ``vᵀ H v`` over Rademacher vectors ``v`` (unbiased for ``tr H``)."""
     if samples < 1:
         raise PipelineError(f"hutchinson_trace: samples must be >= 1, got {samples}")
@@ -124,8 +134,14 @@ class ModelHVP:
     part shapes. Vectors are flat float64 arrays in variable order. ``count`` is the number of products computed.
     """
 
-    def __init__(self, model, loss_fn: Callable, method: str = "double_backprop", fd_scale: float = 1e-3,
-                 parts: Sequence[tuple] | None = None):
+    def __init__(
+        self,
+        model,
+        loss_fn: Callable,
+        method: str = "double_backprop",
+        fd_scale: float = 1e-3,
+        parts: Sequence[tuple] | None = None,
+    ):
         import tensorflow as tf
 
         if method not in HVP_METHODS:
@@ -144,12 +160,19 @@ class ModelHVP:
         like = self.parts[0]
 
         if method == "double_backprop":
+
             def part_product(vs, *part):
                 with tf.GradientTape() as outer:
                     g = dense_gradient(loss_fn, variables, part)
-                    dot = tf.add_n([tf.reduce_sum(a * tf.cast(b, a.dtype)) for a, b in zip(g, vs, strict=True)])
-                return [tf.convert_to_tensor(h) for h in
-                        outer.gradient(dot, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+                    dot = tf.add_n(
+                        [tf.reduce_sum(a * tf.cast(b, a.dtype)) for a, b in zip(g, vs, strict=True)]
+                    )
+                return [
+                    tf.convert_to_tensor(h)
+                    for h in outer.gradient(
+                        dot, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO
+                    )
+                ]
 
             summed_product = part_sum(part_product, vector_spec, vector_spec, like)
 
@@ -158,7 +181,9 @@ class ModelHVP:
         else:
             w_norm = float(np.sqrt(sum(float(tf.reduce_sum(tf.square(v))) for v in variables)))
             eps = fd_scale * (1.0 + w_norm)
-            gradient = part_sum(lambda _, *part: dense_gradient(loss_fn, variables, part), vector_spec, [], like)
+            gradient = part_sum(
+                lambda _, *part: dense_gradient(loss_fn, variables, part), vector_spec, [], like
+            )
 
             # Traced moves: eager per-variable ops would cost more than the gradients on a model with hundreds
             # of variables. The weights move once per side; the gradients at each side sum over the parts.
@@ -166,15 +191,21 @@ class ModelHVP:
             def step(vs):
                 v_norm = tf.sqrt(tf.add_n([tf.reduce_sum(tf.square(tf.cast(d, tf.float64))) for d in vs]))
                 h = eps / tf.maximum(v_norm, 1e-30)
-                steps = [tf.cast(h, v.dtype) * tf.cast(d, v.dtype) for v, d in zip(variables, vs, strict=True)]
+                steps = [
+                    tf.cast(h, v.dtype) * tf.cast(d, v.dtype) for v, d in zip(variables, vs, strict=True)
+                ]
                 return [tf.identity(v) for v in variables], steps, h
 
-            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float32)], autograph=False)
+            @tf.function(
+                input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float32)], autograph=False
+            )
             def place(originals, steps, sign):  # v <- w + sign * d; sign 0 restores w exactly
                 for v, w, d in zip(variables, originals, steps, strict=True):
                     v.assign(w + tf.cast(sign, w.dtype) * d)
 
-            @tf.function(input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float64)], autograph=False)
+            @tf.function(
+                input_signature=[vector_spec, vector_spec, tf.TensorSpec([], tf.float64)], autograph=False
+            )
             def difference(plus, minus, h):
                 return [(p - m) / tf.cast(2.0 * h, p.dtype) for p, m in zip(plus, minus, strict=True)]
 
@@ -196,7 +227,7 @@ class ModelHVP:
 
         out, start = [], 0
         for v, shape, n in zip(self.variables, self.shapes, self.sizes, strict=True):
-            out.append(tf.constant(flat[start:start + n].reshape(shape), dtype=v.dtype))
+            out.append(tf.constant(flat[start : start + n].reshape(shape), dtype=v.dtype))
             start += n
         return out
 
@@ -229,16 +260,33 @@ def hvp_method_for(model) -> str:
     return "finite_difference" if getattr(model, "decoder_type", "rnnt") == "ctc" else "double_backprop"
 
 
-def sharpness(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
-              epochs: Sequence[int], data_files: Sequence[str], subset: int, max_iter: int, tol: float,
-              samples: int, seed: int, batch_seconds: float | None = None) -> SharpnessResult:
+def sharpness(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    weights_paths: Sequence[str | Path],
+    epochs: Sequence[int],
+    data_files: Sequence[str],
+    subset: int,
+    max_iter: int,
+    tol: float,
+    samples: int,
+    seed: int,
+    batch_seconds: float | None = None,
+) -> SharpnessResult:
     """Largest Hessian eigenvalue (Lanczos, see :func:`lanczos`) and trace (Hutchinson) of the subset loss at each
     epoch; products and gradients sum over the subset's micro-batches (``batch_seconds``). ``hvp_count`` is the
     number of Hessian-vector products of each epoch (Lanczos iterations + Hutchinson samples)."""
     import tensorflow as tf
 
-    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[0],
-                           data_files=data_files, subset=subset, batch_seconds=batch_seconds)
+    obj = subset_objective(
+        model_cfg=model_cfg,
+        vocab_path=vocab_path,
+        weights_path=weights_paths[0],
+        data_files=data_files,
+        subset=subset,
+        batch_seconds=batch_seconds,
+    )
     model = obj.model
     hvp = ModelHVP(model, obj.part_loss, hvp_method_for(model), parts=obj.parts)
     out = SharpnessResult(epochs=list(epochs), hvp_method=hvp.method, subset_ids=obj.subset_ids)

@@ -25,8 +25,9 @@ def model_state(model) -> list[np.ndarray]:
     return [np.array(v.numpy(), copy=True) for v in model.weights]
 
 
-def interpolate_state(start: Sequence[np.ndarray], end: Sequence[np.ndarray], trainable: Sequence[bool],
-                      t: float) -> list[np.ndarray]:
+def interpolate_state(
+    start: Sequence[np.ndarray], end: Sequence[np.ndarray], trainable: Sequence[bool], t: float
+) -> list[np.ndarray]:
     """The state at ``t`` (see the module docstring for which entries use ``t`` and which its clip to [0, 1])."""
     tc = min(max(t, 0.0), 1.0)
     out = []
@@ -35,18 +36,31 @@ def interpolate_state(start: Sequence[np.ndarray], end: Sequence[np.ndarray], tr
             out.append(np.asarray(b))
             continue
         s = t if train else tc
-        out.append(((1.0 - s) * np.asarray(a, np.float64) + s * np.asarray(b, np.float64)).astype(np.asarray(a).dtype))
+        out.append(
+            ((1.0 - s) * np.asarray(a, np.float64) + s * np.asarray(b, np.float64)).astype(
+                np.asarray(a).dtype
+            )
+        )
     return out
 
 
-def evaluate_path(model, loss_fn: Callable, start: Sequence[np.ndarray], end: Sequence[np.ndarray],
-                  ts: Sequence[float], *, metric_fn: Callable | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def evaluate_path(
+    model,
+    loss_fn: Callable,
+    start: Sequence[np.ndarray],
+    end: Sequence[np.ndarray],
+    ts: Sequence[float],
+    *,
+    metric_fn: Callable | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``(loss [K], metric [K] or None)`` at ``θ(t)`` for each ``t`` in ``ts``; ``start``/``end`` from
     :func:`model_state` of the same model."""
     variables = list(model.weights)
     if len(start) != len(variables) or len(end) != len(variables):
-        raise PipelineError(f"evaluate_path: states of {len(start)} and {len(end)} arrays for a model with "
-                            f"{len(variables)} weights; take both with model_state of this model")
+        raise PipelineError(
+            f"evaluate_path: states of {len(start)} and {len(end)} arrays for a model with "
+            f"{len(variables)} weights; take both with model_state of this model"
+        )
     trainable_ids = {id(v) for v in model.trainable_variables}
     trainable = [id(v) in trainable_ids for v in variables]
 
@@ -65,8 +79,9 @@ def epoch_path_positions(n_epochs: int, per_epoch: int) -> tuple[np.ndarray, np.
     ``position = e − 1 + t`` is the x axis of the plot, in epochs.
     """
     if n_epochs < 1 or per_epoch < 1:
-        raise PipelineError(f"epoch_path_positions: need n_epochs >= 1 and per_epoch >= 1, got {n_epochs}, "
-                            f"{per_epoch}")
+        raise PipelineError(
+            f"epoch_path_positions: need n_epochs >= 1 and per_epoch >= 1, got {n_epochs}, {per_epoch}"
+        )
     seg = [1] + [e for e in range(1, n_epochs + 1) for _ in range(per_epoch)]
     t = [0.0] + [j / per_epoch for _ in range(n_epochs) for j in range(1, per_epoch + 1)]
     seg_a, t_a = np.asarray(seg, dtype=np.int64), np.asarray(t)
@@ -86,16 +101,33 @@ class InterpolationResult:
     subset_ids: list[str]
 
 
-def interpolations(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
-                   data_files: Sequence[str], subset: int, points: int, span: Sequence[float], per_epoch: int,
-                   wer: bool, max_symbols_per_step: int = 5,
-                   batch_seconds: float | None = None) -> InterpolationResult:
+def interpolations(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    weights_paths: Sequence[str | Path],
+    data_files: Sequence[str],
+    subset: int,
+    points: int,
+    span: Sequence[float],
+    per_epoch: int,
+    wer: bool,
+    max_symbols_per_step: int = 5,
+    batch_seconds: float | None = None,
+) -> InterpolationResult:
     """Loss (and WER) from θ_init = ``weights_paths[0]`` to θ_final = ``weights_paths[-1]`` at ``points``
     values of t over ``span``, and along the consecutive epochs ``weights_paths[0] → [1] → …``; the subset is
     evaluated in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
-    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
-                           data_files=data_files, subset=subset, wer=wer, max_symbols_per_step=max_symbols_per_step,
-                           batch_seconds=batch_seconds)
+    obj = subset_objective(
+        model_cfg=model_cfg,
+        vocab_path=vocab_path,
+        weights_path=weights_paths[-1],
+        data_files=data_files,
+        subset=subset,
+        wer=wer,
+        max_symbols_per_step=max_symbols_per_step,
+        batch_seconds=batch_seconds,
+    )
     model = obj.model
     states = [model_state(m) for _, m in obj.run.epochs(weights_paths)]
     t = np.linspace(float(span[0]), float(span[1]), int(points))
@@ -105,8 +137,9 @@ def interpolations(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Se
     path_wer = np.empty(len(position)) if wer else None
     for e in np.unique(segment):
         idx = np.flatnonzero(segment == e)
-        seg_loss, seg_wer = evaluate_path(model, obj.loss_fn, states[e - 1], states[e], seg_t[idx],
-                                          metric_fn=obj.metric_fn)
+        seg_loss, seg_wer = evaluate_path(
+            model, obj.loss_fn, states[e - 1], states[e], seg_t[idx], metric_fn=obj.metric_fn
+        )
         path_loss[idx] = seg_loss
         if path_wer is not None:
             path_wer[idx] = seg_wer

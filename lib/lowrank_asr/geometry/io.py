@@ -31,13 +31,22 @@ import numpy as np
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import atomic_h5, check_provenance, open_array_file, read_attrs, write_attrs
 
-FORMATS = {"trajectory": "lowrank-asr/trajectory", "interpolation": "lowrank-asr/interpolation",
-           "sharpness": "lowrank-asr/sharpness"}
+FORMATS = {
+    "trajectory": "lowrank-asr/trajectory",
+    "interpolation": "lowrank-asr/interpolation",
+    "sharpness": "lowrank-asr/sharpness",
+}
 REQUIRED_ATTRS = ("variant", "seed")
 
 
-def write_geometry(path: str | os.PathLike, kind: str, datasets: Mapping[str, np.ndarray | None],
-                   attrs: Mapping, *, subset_ids: Sequence[str] | None = None) -> Path:
+def write_geometry(
+    path: str | os.PathLike,
+    kind: str,
+    datasets: Mapping[str, np.ndarray | None],
+    attrs: Mapping,
+    *,
+    subset_ids: Sequence[str] | None = None,
+) -> Path:
     """Write one analysis file of ``kind`` (a key of FORMATS); None datasets are left out."""
     if kind not in FORMATS:
         raise PipelineError(f"write_geometry: unknown kind {kind!r}; use one of {sorted(FORMATS)}")

@@ -39,9 +39,13 @@ class TrajectoryPlane:
     residual: np.ndarray
 
 
-def _flatten(weights: Sequence[np.ndarray], final: Sequence[np.ndarray], axes: Sequence[FilterAxes]) -> np.ndarray:
-    parts = [np.zeros(np.size(w)) if a is None else (np.asarray(w, np.float64) - np.asarray(f, np.float64)).ravel()
-             for w, f, a in zip(weights, final, axes, strict=True)]
+def _flatten(
+    weights: Sequence[np.ndarray], final: Sequence[np.ndarray], axes: Sequence[FilterAxes]
+) -> np.ndarray:
+    parts = [
+        np.zeros(np.size(w)) if a is None else (np.asarray(w, np.float64) - np.asarray(f, np.float64)).ravel()
+        for w, f, a in zip(weights, final, axes, strict=True)
+    ]
     return np.concatenate(parts) if parts else np.zeros(0)
 
 
@@ -49,28 +53,33 @@ def _unflatten(vector: np.ndarray, like: Sequence[np.ndarray]) -> list[np.ndarra
     out, start = [], 0
     for w in like:
         n = int(np.size(w))
-        out.append(vector[start:start + n].reshape(np.shape(w)).astype(np.asarray(w).dtype))
+        out.append(vector[start : start + n].reshape(np.shape(w)).astype(np.asarray(w).dtype))
         start += n
     return out
 
 
-def trajectory_plane(epoch_weights: Sequence[Sequence[np.ndarray]],
-                     filter_axes: Sequence[FilterAxes] | None = None) -> TrajectoryPlane:
+def trajectory_plane(
+    epoch_weights: Sequence[Sequence[np.ndarray]], filter_axes: Sequence[FilterAxes] | None = None
+) -> TrajectoryPlane:
     """The PCA plane of a weight trajectory ``[θ₁ … θₙ]`` (each a list of arrays, the last is the centre).
 
     ``filter_axes``: one spec per variable (``model_filter_axes``); ``None`` entries are zeroed. Default: none
     zeroed. Needs at least 3 epochs (two non-zero differences span a plane).
     """
     if len(epoch_weights) < 3:
-        raise PipelineError(f"trajectory_plane: {len(epoch_weights)} epochs given; a plane needs at least 3 "
-                            "(train for 3 or more epochs)")
+        raise PipelineError(
+            f"trajectory_plane: {len(epoch_weights)} epochs given; a plane needs at least 3 "
+            "(train for 3 or more epochs)"
+        )
     final = epoch_weights[-1]
     axes = list(filter_axes) if filter_axes is not None else [()] * len(final)
     if len(axes) != len(final):
         raise PipelineError(f"trajectory_plane: {len(axes)} filter-axes specs for {len(final)} variables")
     for i, w in enumerate(epoch_weights):
         if [np.shape(a) for a in w] != [np.shape(a) for a in final]:
-            raise PipelineError(f"trajectory_plane: epoch {i + 1} has other variable shapes than the final epoch")
+            raise PipelineError(
+                f"trajectory_plane: epoch {i + 1} has other variable shapes than the final epoch"
+            )
     diffs = np.stack([_flatten(w, final, axes) for w in epoch_weights])  # [n, p]
     centred = diffs - diffs.mean(axis=0, keepdims=True)
     # n ≪ p: the SVD of the small [n, p] matrix gives the components without a p × p covariance.
@@ -84,8 +93,13 @@ def trajectory_plane(epoch_weights: Sequence[Sequence[np.ndarray]],
     comps = comps * np.where(first < 0, -1.0, 1.0)[:, None]
     coords = diffs @ comps.T
     residual = np.linalg.norm(diffs - coords @ comps, axis=1)
-    return TrajectoryPlane(d1=_unflatten(comps[0], final), d2=_unflatten(comps[1], final), coords=coords,
-                           explained=s[:2] ** 2 / total, residual=residual)
+    return TrajectoryPlane(
+        d1=_unflatten(comps[0], final),
+        d2=_unflatten(comps[1], final),
+        coords=coords,
+        explained=s[:2] ** 2 / total,
+        residual=residual,
+    )
 
 
 def plane_axes(coords: np.ndarray, n: int, margin: float) -> tuple[np.ndarray, np.ndarray]:
@@ -108,13 +122,28 @@ class TrajectoryResult:
     seconds: float
 
 
-def trajectory_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_paths: Sequence[str | Path],
-                         data_files: Sequence[str], subset: int, grid: int, margin: float,
-                         progress: bool = False, batch_seconds: float | None = None) -> TrajectoryResult:
+def trajectory_landscape(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    weights_paths: Sequence[str | Path],
+    data_files: Sequence[str],
+    subset: int,
+    grid: int,
+    margin: float,
+    progress: bool = False,
+    batch_seconds: float | None = None,
+) -> TrajectoryResult:
     """The loss on the PCA plane of ``weights_paths`` (epochs in order; the last is the centre), over the subset
     in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
-    obj = subset_objective(model_cfg=model_cfg, vocab_path=vocab_path, weights_path=weights_paths[-1],
-                           data_files=data_files, subset=subset, batch_seconds=batch_seconds)
+    obj = subset_objective(
+        model_cfg=model_cfg,
+        vocab_path=vocab_path,
+        weights_path=weights_paths[-1],
+        data_files=data_files,
+        subset=subset,
+        batch_seconds=batch_seconds,
+    )
     model = obj.model
     epochs = [model_weights(m) for _, m in obj.run.epochs(weights_paths)]
     obj.run.load(weights_paths[-1])  # the centre, with its own batch-norm statistics
@@ -122,6 +151,7 @@ def trajectory_landscape(*, model_cfg: dict, vocab_path: str | Path, weights_pat
     xs, ys = plane_axes(plane.coords, grid, margin)
     eval_loss = float(obj.loss_fn())
     began = time.perf_counter()
-    result = evaluate_grid(model, obj.loss_fn, plane.d1, plane.d2, xs, ys, fallback_fn=obj.fallback_loss,
-                           progress=progress)
+    result = evaluate_grid(
+        model, obj.loss_fn, plane.d1, plane.d2, xs, ys, fallback_fn=obj.fallback_loss, progress=progress
+    )
     return TrajectoryResult(plane, result, eval_loss, obj.subset_ids, time.perf_counter() - began)

@@ -27,9 +27,12 @@ from tqdm.auto import tqdm
 from lowrank_asr.errors import PipelineError
 
 FLOAT32, FLOAT64, NOT_FINITE = 0, 1, 2
-LOSS_STATUS = {FLOAT32: "float32 value", FLOAT64: "float32 not finite (overflow); recomputed in float64",
-               NOT_FINITE: "not finite in float64 either, or no float64 fallback (CTC: TensorFlow's CTC kernels are "
-                           "float32-only): stored as +inf"}
+LOSS_STATUS = {
+    FLOAT32: "float32 value",
+    FLOAT64: "float32 not finite (overflow); recomputed in float64",
+    NOT_FINITE: "not finite in float64 either, or no float64 fallback (CTC: TensorFlow's CTC kernels are "
+    "float32-only): stored as +inf",
+}
 NOT_EVALUATED = -1
 
 
@@ -71,9 +74,9 @@ class LossGrid:
 
     @property
     def complete(self) -> bool:
-        return len(self.points) == len(self.ys) * len(self.xs) and _unique_count(self.points, self.shape) == len(
-            self.points
-        )
+        return len(self.points) == len(self.ys) * len(self.xs) and _unique_count(
+            self.points, self.shape
+        ) == len(self.points)
 
     def _array(self, values: np.ndarray) -> np.ndarray:
         out = np.full(self.shape, np.nan, dtype=np.float64)
@@ -114,7 +117,9 @@ def grid_points(n_x: int, n_y: int) -> np.ndarray:
 def shard_points(points: np.ndarray, shard: int, n_shards: int) -> np.ndarray:
     """The points of shard ``shard`` (0-based) out of ``n_shards``: every ``n_shards``-th point."""
     if n_shards < 1 or not 0 <= shard < n_shards:
-        raise PipelineError(f"shard_points: need 0 <= shard < n_shards, got shard={shard}, n_shards={n_shards}")
+        raise PipelineError(
+            f"shard_points: need 0 <= shard < n_shards, got shard={shard}, n_shards={n_shards}"
+        )
     return np.asarray(points)[shard::n_shards]
 
 
@@ -179,9 +184,7 @@ def evaluate_grid(
     if points is None:
         points = grid_points(len(xs), len(ys))
     points = np.asarray(points, dtype=np.int64).reshape(-1, 2)
-    if len(points) and (
-        points.min() < 0 or points[:, 0].max() >= len(ys) or points[:, 1].max() >= len(xs)
-    ):
+    if len(points) and (points.min() < 0 or points[:, 0].max() >= len(ys) or points[:, 1].max() >= len(xs)):
         raise PipelineError(f"evaluate_grid: point indices outside the {len(ys)} x {len(xs)} grid")
 
     variables = list(model.trainable_variables)
@@ -203,15 +206,28 @@ def evaluate_grid(
 
     bar = tqdm(points, desc="loss grid", unit="pt", disable=None if progress else True, mininterval=5)
     guarded = GuardedLoss(loss_fn, fallback_fn)
-    loss, metric = evaluate_placements(variables, originals, lambda p: set_point(xs[p[1]], ys[p[0]]), bar,
-                                       len(points), guarded, metric_fn)
-    return LossGrid(xs=xs, ys=ys, points=points, loss=loss, metric=metric,
-                    status=np.asarray(guarded.status, dtype=np.int8))
+    loss, metric = evaluate_placements(
+        variables, originals, lambda p: set_point(xs[p[1]], ys[p[0]]), bar, len(points), guarded, metric_fn
+    )
+    return LossGrid(
+        xs=xs,
+        ys=ys,
+        points=points,
+        loss=loss,
+        metric=metric,
+        status=np.asarray(guarded.status, dtype=np.int8),
+    )
 
 
-def evaluate_placements(variables: Sequence, originals: Sequence[np.ndarray], place: Callable[[Any], None],
-                        items: Iterable, count: int, loss_fn: Callable,
-                        metric_fn: Callable | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+def evaluate_placements(
+    variables: Sequence,
+    originals: Sequence[np.ndarray],
+    place: Callable[[Any], None],
+    items: Iterable,
+    count: int,
+    loss_fn: Callable,
+    metric_fn: Callable | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """``(loss [count], metric [count] or None)`` after ``place(item)`` moved the weights to each item's point
     (a grid point, a point on a path); ``variables`` get their ``originals`` back afterwards, also on error."""
     loss = np.empty(count, dtype=np.float64)
@@ -237,26 +253,40 @@ def merge_shards(shards: Sequence[LossGrid]) -> LossGrid:
         if not (np.array_equal(s.xs, first.xs) and np.array_equal(s.ys, first.ys)):
             raise PipelineError(f"merge_shards: shard {i} has different grid coordinates than shard 0")
         if (s.metric is None) != (first.metric is None):
-            raise PipelineError(f"merge_shards: shard {i} {'lacks' if s.metric is None else 'has'} metric values "
-                                "unlike shard 0; evaluate all shards with the same metric_fn")
+            raise PipelineError(
+                f"merge_shards: shard {i} {'lacks' if s.metric is None else 'has'} metric values "
+                "unlike shard 0; evaluate all shards with the same metric_fn"
+            )
     points = np.concatenate([np.asarray(s.points, dtype=np.int64).reshape(-1, 2) for s in shards])
     loss = np.concatenate([np.asarray(s.loss, dtype=np.float64) for s in shards])
     metric = None if first.metric is None else np.concatenate([np.asarray(s.metric) for s in shards])
     # statuses only when every shard recorded them (files written before they existed have none)
-    status = None if any(s.status is None for s in shards) else np.concatenate(
-        [np.asarray(s.status, dtype=np.int8) for s in shards])
+    status = (
+        None
+        if any(s.status is None for s in shards)
+        else np.concatenate([np.asarray(s.status, dtype=np.int8) for s in shards])
+    )
     shape = first.shape
     flat = points[:, 0] * shape[1] + points[:, 1]
     counts = np.bincount(flat, minlength=shape[0] * shape[1])
     if (counts > 1).any():
         dup = points[np.isin(flat, np.flatnonzero(counts > 1))][:5].tolist()
-        raise PipelineError(f"merge_shards: grid points evaluated more than once, e.g. (iy, ix) {dup}; "
-                            "check the shard numbers given to each job")
+        raise PipelineError(
+            f"merge_shards: grid points evaluated more than once, e.g. (iy, ix) {dup}; "
+            "check the shard numbers given to each job"
+        )
     if (counts == 0).any():
         missing = np.argwhere(counts.reshape(shape) == 0)[:5].tolist()
-        raise PipelineError(f"merge_shards: {int((counts == 0).sum())} grid points missing, e.g. (iy, ix) "
-                            f"{missing}; a shard result is absent or incomplete")
+        raise PipelineError(
+            f"merge_shards: {int((counts == 0).sum())} grid points missing, e.g. (iy, ix) "
+            f"{missing}; a shard result is absent or incomplete"
+        )
     order = np.argsort(flat, kind="stable")
-    return LossGrid(xs=first.xs, ys=first.ys, points=points[order], loss=loss[order],
-                    metric=None if metric is None else metric[order],
-                    status=None if status is None else status[order])
+    return LossGrid(
+        xs=first.xs,
+        ys=first.ys,
+        points=points[order],
+        loss=loss[order],
+        metric=None if metric is None else metric[order],
+        status=None if status is None else status[order],
+    )

@@ -75,14 +75,18 @@ def write_landscape(
     loss = np.asarray(loss, dtype=np.float64)
     shape = (len(ys), len(xs))
     if loss.shape != shape:
-        raise PipelineError(f"write_landscape {path}: loss has shape {loss.shape}, expected [len(ys), len(xs)] = {shape}")
+        raise PipelineError(
+            f"write_landscape {path}: loss has shape {loss.shape}, expected [len(ys), len(xs)] = {shape}"
+        )
     if wer is not None and np.shape(wer) != shape:
         raise PipelineError(f"write_landscape {path}: wer has shape {np.shape(wer)}, expected {shape}")
     if status is not None and np.shape(status) != shape:
         raise PipelineError(f"write_landscape {path}: status has shape {np.shape(status)}, expected {shape}")
     if np.isnan(loss).any():
-        raise PipelineError(f"write_landscape {path}: {int(np.isnan(loss).sum())} NaN losses; evaluate with "
-                            "evaluate_grid, which stores +inf (with its status) where the loss is not a number")
+        raise PipelineError(
+            f"write_landscape {path}: {int(np.isnan(loss).sum())} NaN losses; evaluate with "
+            "evaluate_grid, which stores +inf (with its status) where the loss is not a number"
+        )
     with atomic_h5(path) as f:
         _write_common(f, xs, ys, attrs, subset_ids, FORMAT_FULL)
         f.create_dataset("loss", data=loss)
@@ -105,8 +109,14 @@ def write_landscape_shard(
     attrs = dict(attrs or {})
     _check_required(attrs, path)
     with atomic_h5(path) as f:
-        _write_common(f, grid.xs, grid.ys, {**attrs, "shard": int(shard), "n_shards": int(n_shards)},
-                      subset_ids, FORMAT_SHARD)
+        _write_common(
+            f,
+            grid.xs,
+            grid.ys,
+            {**attrs, "shard": int(shard), "n_shards": int(n_shards)},
+            subset_ids,
+            FORMAT_SHARD,
+        )
         f.create_dataset("points", data=np.asarray(grid.points, dtype=np.int64).reshape(-1, 2))
         f.create_dataset("loss", data=np.asarray(grid.loss, dtype=np.float64))
         _write_status(f, grid.status)
@@ -127,8 +137,11 @@ def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
         if "points" not in f:
             raise PipelineError(f"{path} is not a landscape shard file (no 'points' dataset)")
         grid = LossGrid(
-            xs=f["xcoordinates"][()], ys=f["ycoordinates"][()], points=f["points"][()],
-            loss=f["loss"][()], metric=f["wer"][()] if "wer" in f else None,
+            xs=f["xcoordinates"][()],
+            ys=f["ycoordinates"][()],
+            points=f["points"][()],
+            loss=f["loss"][()],
+            metric=f["wer"][()] if "wer" in f else None,
             status=f["loss_status"][()] if "loss_status" in f else None,
         )
         attrs = read_attrs(f)
@@ -137,8 +150,9 @@ def read_landscape_shard(path: str | os.PathLike) -> tuple[LossGrid, dict]:
     return grid, attrs
 
 
-def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.PathLike,
-                           provenance: Mapping | None = None) -> Path:
+def merge_landscape_shards(
+    paths: Sequence[str | os.PathLike], out: str | os.PathLike, provenance: Mapping | None = None
+) -> Path:
     """Merge shard files into one full landscape file at ``out``.
 
     Errors when shards disagree on coordinates or on ``variant``/``epoch``/``seed``/``config_hash``/
@@ -153,24 +167,41 @@ def merge_landscape_shards(paths: Sequence[str | os.PathLike], out: str | os.Pat
     first = attrs_list[0]
     for key in ("seed", "config_hash"):
         if provenance is not None and provenance.get(key) != first.get(key):
-            raise PipelineError(f"merge_landscape_shards: {paths[0]} has {key}={first.get(key)!r} but the merge "
-                                f"was configured with {provenance.get(key)!r}; rerun the loss_grid shards")
+            raise PipelineError(
+                f"merge_landscape_shards: {paths[0]} has {key}={first.get(key)!r} but the merge "
+                f"was configured with {provenance.get(key)!r}; rerun the loss_grid shards"
+            )
     for p, a in zip(paths[1:], attrs_list[1:], strict=True):
         for key in ("variant", "epoch", "seed", "config_hash", "code_hash"):
             if a.get(key) != first.get(key):
-                raise PipelineError(f"merge_landscape_shards: {p} has {key}={a.get(key)!r} but {paths[0]} has "
-                                    f"{first.get(key)!r}; all shards must come from the same landscape job")
+                raise PipelineError(
+                    f"merge_landscape_shards: {p} has {key}={a.get(key)!r} but {paths[0]} has "
+                    f"{first.get(key)!r}; all shards must come from the same landscape job"
+                )
     n_shards = {a.get("n_shards") for a in attrs_list}
     if len(n_shards) != 1 or n_shards.pop() != len(paths):
-        raise PipelineError(f"merge_landscape_shards: got {len(paths)} files but their n_shards attributes say "
-                            f"{sorted({a.get('n_shards') for a in attrs_list})}; pass every shard exactly once")
+        raise PipelineError(
+            f"merge_landscape_shards: got {len(paths)} files but their n_shards attributes say "
+            f"{sorted({a.get('n_shards') for a in attrs_list})}; pass every shard exactly once"
+        )
     merged = merge_shards(list(grids))
     attrs = {k: v for k, v in first.items() if k not in _SHARD_ONLY_ATTRS and k != "subset_ids"}
     if provenance is not None:
-        attrs = {**attrs, "grid_code_hash": first.get("code_hash"),
-                 **{k: provenance[k] for k in PROVENANCE_KEYS}}
-    return write_landscape(out, merged.xs, merged.ys, merged.loss_array(), merged.metric_array(), attrs,
-                           subset_ids=first.get("subset_ids"), status=merged.status_array())
+        attrs = {
+            **attrs,
+            "grid_code_hash": first.get("code_hash"),
+            **{k: provenance[k] for k in PROVENANCE_KEYS},
+        }
+    return write_landscape(
+        out,
+        merged.xs,
+        merged.ys,
+        merged.loss_array(),
+        merged.metric_array(),
+        attrs,
+        subset_ids=first.get("subset_ids"),
+        status=merged.status_array(),
+    )
 
 
 def read_landscape(path: str | os.PathLike) -> dict:
@@ -189,6 +220,7 @@ def read_landscape(path: str | os.PathLike) -> dict:
             "wer": f["wer"][()] if "wer" in f else None,
             "loss_status": f["loss_status"][()] if "loss_status" in f else None,
             "subset_ids": [s.decode() if isinstance(s, bytes) else s for s in f["subset_ids"][()]]
-            if "subset_ids" in f else None,
+            if "subset_ids" in f
+            else None,
             "attrs": read_attrs(f),
         }

@@ -18,8 +18,16 @@ import tensorflow as tf
 from lowrank_asr.losses.rnnt import rnnt_loss
 
 
-def chunked_rnnt_loss(joint: Callable, enc: tf.Tensor, pred: tf.Tensor, labels: tf.Tensor, enc_len: tf.Tensor,
-                      label_len: tf.Tensor, chunk: int, blank: int = 0) -> tf.Tensor:
+def chunked_rnnt_loss(
+    joint: Callable,
+    enc: tf.Tensor,
+    pred: tf.Tensor,
+    labels: tf.Tensor,
+    enc_len: tf.Tensor,
+    label_len: tf.Tensor,
+    chunk: int,
+    blank: int = 0,
+) -> tf.Tensor:
     """Per-utterance RNN-T NLL [B] of ``joint(enc, pred)``, ``chunk`` utterances at a time.
 
     Args:
@@ -67,17 +75,28 @@ def chunked_rnnt_loss(joint: Callable, enc: tf.Tensor, pred: tf.Tensor, labels: 
                 with tf.GradientTape() as tape:
                     tape.watch([e, p])
                     value = piece_loss(e, p, i)
-                g_e, g_p, *g_vars = tape.gradient(value, [e, p, *watched], output_gradients=up,
-                                                  unconnected_gradients=tf.UnconnectedGradients.ZERO)
-                return (i + 1, d_enc.write(i, g_e), d_pred.write(i, g_p),
-                        [acc + tf.cast(g, acc.dtype) for acc, g in zip(d_vars, g_vars, strict=True)])
+                g_e, g_p, *g_vars = tape.gradient(
+                    value,
+                    [e, p, *watched],
+                    output_gradients=up,
+                    unconnected_gradients=tf.UnconnectedGradients.ZERO,
+                )
+                return (
+                    i + 1,
+                    d_enc.write(i, g_e),
+                    d_pred.write(i, g_p),
+                    [acc + tf.cast(g, acc.dtype) for acc, g in zip(d_vars, g_vars, strict=True)],
+                )
 
             d_enc = tf.TensorArray(enc.dtype, size=pieces, infer_shape=False)
             d_pred = tf.TensorArray(pred.dtype, size=pieces, infer_shape=False)
             d_vars = [tf.zeros(v.shape, v.dtype) for v in watched]
-            _, d_enc, d_pred, d_vars = tf.while_loop(lambda i, *_: i < pieces, backward,
-                                                     (tf.constant(0), d_enc, d_pred, d_vars),
-                                                     parallel_iterations=1)
+            _, d_enc, d_pred, d_vars = tf.while_loop(
+                lambda i, *_: i < pieces,
+                backward,
+                (tf.constant(0), d_enc, d_pred, d_vars),
+                parallel_iterations=1,
+            )
             d_enc = tf.reshape(d_enc.concat(), tf.shape(enc))
             d_pred = tf.reshape(d_pred.concat(), tf.shape(pred))
             return ((d_enc, d_pred), d_vars) if variables is not None else (d_enc, d_pred)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import tensorflow as tf
 
 
-def ctc_loss(logits: tf.Tensor, labels: tf.Tensor, logit_length: tf.Tensor, label_length: tf.Tensor,
-             blank: int = 0) -> tf.Tensor:
+def ctc_loss(
+    logits: tf.Tensor, labels: tf.Tensor, logit_length: tf.Tensor, label_length: tf.Tensor, blank: int = 0
+) -> tf.Tensor:
     """Per-utterance CTC negative log-likelihood [B].
 
     Args:
@@ -28,5 +29,11 @@ def ctc_loss(logits: tf.Tensor, labels: tf.Tensor, logit_length: tf.Tensor, labe
     mask = tf.sequence_mask(label_length, tf.shape(labels)[1])
     indices = tf.where(mask)
     sparse = tf.SparseTensor(indices, tf.gather_nd(labels, indices), tf.cast(tf.shape(labels), tf.int64))
-    return tf.nn.ctc_loss(labels=sparse, logits=logits, label_length=None, logit_length=logit_length,
-                          logits_time_major=False, blank_index=blank)
+    return tf.nn.ctc_loss(
+        labels=sparse,
+        logits=logits,
+        label_length=None,
+        logit_length=logit_length,
+        logits_time_major=False,
+        blank_index=blank,
+    )

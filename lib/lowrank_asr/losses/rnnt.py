@@ -56,8 +56,9 @@ def _skew(x: tf.Tensor, num_diag: tf.Tensor, pad_value: float) -> tf.Tensor:
     return tf.transpose(out, [1, 0, 2])
 
 
-def rnnt_loss(logits: tf.Tensor, labels: tf.Tensor, logit_length: tf.Tensor, label_length: tf.Tensor,
-              blank: int = 0) -> tf.Tensor:
+def rnnt_loss(
+    logits: tf.Tensor, labels: tf.Tensor, logit_length: tf.Tensor, label_length: tf.Tensor, blank: int = 0
+) -> tf.Tensor:
     """Per-utterance RNN-T negative log-likelihood [B].
 
     Args:
@@ -77,8 +78,13 @@ def rnnt_loss(logits: tf.Tensor, labels: tf.Tensor, logit_length: tf.Tensor, lab
     # Eager callers (landscapes, attribution) get a traced version (no Python overhead per diagonal); inside
     # an outer tf.function the plain ops are used, which the outer graph optimises better than a nested call.
     impl = _rnnt_loss_graph if tf.executing_eagerly() else _rnnt_loss_impl
-    return impl(logits, tf.cast(labels, tf.int32), tf.cast(logit_length, tf.int32),
-                tf.cast(label_length, tf.int32), int(blank))
+    return impl(
+        logits,
+        tf.cast(labels, tf.int32),
+        tf.cast(logit_length, tf.int32),
+        tf.cast(label_length, tf.int32),
+        int(blank),
+    )
 
 
 def _rnnt_loss_impl(logits, labels, logit_length, label_length, blank: int):
@@ -94,8 +100,10 @@ def _rnnt_loss_impl(logits, labels, logit_length, label_length, blank: int):
     label_skew = _skew(label_lp, num_diag, _NEG)
 
     neg_row = tf.fill([batch, 1], tf.cast(_NEG, logits.dtype))
-    alpha0 = tf.concat([tf.zeros([batch, 1], logits.dtype),
-                        tf.fill([batch, u1_size - 1], tf.cast(_NEG, logits.dtype))], axis=1)
+    alpha0 = tf.concat(
+        [tf.zeros([batch, 1], logits.dtype), tf.fill([batch, u1_size - 1], tf.cast(_NEG, logits.dtype))],
+        axis=1,
+    )
 
     def step(alpha_prev, elems):
         b_lp, l_lp = elems

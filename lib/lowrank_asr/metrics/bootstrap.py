@@ -96,8 +96,9 @@ def stack_seeds(counts: Sequence[EditCounts]) -> EditCounts:
     return EditCounts(np.concatenate([c.per_seed for c in counts]), lengths)
 
 
-def edit_counts(references: Sequence[str], hypotheses: Sequence[str],
-                unit: Literal["word", "char"] = "word") -> EditCounts:
+def edit_counts(
+    references: Sequence[str], hypotheses: Sequence[str], unit: Literal["word", "char"] = "word"
+) -> EditCounts:
     """Per-utterance edit counts as jiwer aligns them, so that ``rate`` equals jiwer's corpus WER (CER)."""
     if len(references) != len(hypotheses):
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
@@ -105,11 +106,17 @@ def edit_counts(references: Sequence[str], hypotheses: Sequence[str],
         raise ValueError("no utterances to score")
     process = jiwer.process_words if unit == "word" else jiwer.process_characters
     out = process(list(references), list(hypotheses))
-    errors = np.array([
-        sum((c.hyp_end_idx - c.hyp_start_idx) if c.type == "insert" else (c.ref_end_idx - c.ref_start_idx)
-            for c in chunks if c.type != "equal")
-        for chunks in out.alignments
-    ], dtype=np.int64)
+    errors = np.array(
+        [
+            sum(
+                (c.hyp_end_idx - c.hyp_start_idx) if c.type == "insert" else (c.ref_end_idx - c.ref_start_idx)
+                for c in chunks
+                if c.type != "equal"
+            )
+            for chunks in out.alignments
+        ],
+        dtype=np.int64,
+    )
     lengths = np.array([len(r) for r in out.references], dtype=np.int64)
     if not lengths.all():
         raise ValueError(f"reference {int(np.argmin(lengths))} is empty: WER is undefined for it")
@@ -121,9 +128,9 @@ class Design:
     """How the test set is resampled: each utterance's cluster (0 … clusters − 1) and what that covers."""
 
     clusters: np.ndarray
-    unit: Unit            # what is resampled
-    speakers: int         # distinct speakers in the split (0: not known)
-    fallback: bool        # speakers were asked for but are too few: utterances are resampled instead
+    unit: Unit  # what is resampled
+    speakers: int  # distinct speakers in the split (0: not known)
+    fallback: bool  # speakers were asked for but are too few: utterances are resampled instead
 
     @property
     def size(self) -> int:
@@ -159,8 +166,13 @@ def covers(seeds: int, plan: Design) -> str:
     return f"{plan.test_set} + seeds" if seeds > 1 else f"{plan.test_set}, one seed only"
 
 
-def resampled_rates(systems: Sequence[EditCounts], plan: Design | None = None, *,
-                    resamples: int = DEFAULT_RESAMPLES, seed: int = 0) -> list[np.ndarray]:
+def resampled_rates(
+    systems: Sequence[EditCounts],
+    plan: Design | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    seed: int = 0,
+) -> list[np.ndarray]:
     """Each system's per-seed corpus rates on ``resamples`` resamples of the test set: ``[resamples, seeds]``.
 
     All systems share the same resampled clusters (that is what makes a comparison paired); the seeds are not
@@ -193,11 +205,11 @@ def _check_confidence(confidence: float) -> None:
 class Spread:
     """The standard error of a seed-mean statistic, its parts and degrees of freedom."""
 
-    test_var: float    # shared test-set sampling, Var(T) (resampled clusters)
-    seed_var: float    # between seeds ÷ k (0 with one seed)
-    df: float          # Welch–Satterthwaite's, of the sum
-    test_df: float = float("inf")   # clusters − 1
-    seed_df: float = float("inf")   # seeds − 1
+    test_var: float  # shared test-set sampling, Var(T) (resampled clusters)
+    seed_var: float  # between seeds ÷ k (0 with one seed)
+    df: float  # Welch–Satterthwaite's, of the sum
+    test_df: float = float("inf")  # clusters − 1
+    seed_df: float = float("inf")  # seeds − 1
 
     @property
     def se(self) -> float:
@@ -281,14 +293,22 @@ def _banerjee_interval(estimate: float, s: Spread, confidence: float) -> tuple[f
 
     def half(level: float) -> float:
         q = 0.5 + level / 2
-        return float(np.sqrt(special.stdtrit(s.test_df, q) ** 2 * s.test_var
-                             + special.stdtrit(s.seed_df, q) ** 2 * s.seed_var))
+        return float(
+            np.sqrt(
+                special.stdtrit(s.test_df, q) ** 2 * s.test_var
+                + special.stdtrit(s.seed_df, q) ** 2 * s.seed_var
+            )
+        )
 
     width = half(confidence)
     if estimate == 0:
         return estimate - width, estimate + width, 1.0
     tiny = 1e-12
-    p = tiny if half(1 - tiny) < abs(estimate) else 1 - optimize.brentq(lambda c: half(c) - abs(estimate), 0.0, 1 - tiny)
+    p = (
+        tiny
+        if half(1 - tiny) < abs(estimate)
+        else 1 - optimize.brentq(lambda c: half(c) - abs(estimate), 0.0, 1 - tiny)
+    )
     return estimate - width, estimate + width, float(p)
 
 
@@ -307,8 +327,14 @@ class Interval:
         return self.seeds > 1 and not self.fallback
 
 
-def rate_interval(counts: EditCounts, plan: Design | None = None, *, resamples: int = DEFAULT_RESAMPLES,
-                  confidence: float = DEFAULT_CONFIDENCE, seed: int = 0) -> Interval:
+def rate_interval(
+    counts: EditCounts,
+    plan: Design | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> Interval:
     """The corpus rate (mean over seeds) and its interval (module docstring); ``plan`` defaults to utterances."""
     _check_confidence(confidence)
     plan = plan or design(len(counts), unit="utterance")
@@ -316,11 +342,15 @@ def rate_interval(counts: EditCounts, plan: Design | None = None, *, resamples: 
     if counts.rate > 0 and (rates > 0).all() and (counts.seed_rates > 0).all():
         # on the log scale: a rate is positive and, with few speakers, right-skewed (a hard speaker weighs more)
         log_low, log_high, _ = _banerjee_interval(
-            np.log(counts.rate), spread_of_rates(np.log(counts.seed_rates), np.log(rates), plan.size), confidence)
+            np.log(counts.rate),
+            spread_of_rates(np.log(counts.seed_rates), np.log(rates), plan.size),
+            confidence,
+        )
         low, high = float(np.exp(log_low)), float(np.exp(log_high))
     else:
-        low, high, _ = _banerjee_interval(counts.rate, spread_of_rates(counts.seed_rates, rates, plan.size),
-                                          confidence)
+        low, high, _ = _banerjee_interval(
+            counts.rate, spread_of_rates(counts.seed_rates, rates, plan.size), confidence
+        )
     k = len(counts.per_seed)
     return Interval(counts.rate, low, high, covers(k, plan), k, plan.fallback)
 
@@ -348,19 +378,28 @@ class Difference:
         return self.seeds > 1 and not self.fallback
 
 
-def paired_difference(a: EditCounts, b: EditCounts, plan: Design | None = None, *,
-                      resamples: int = DEFAULT_RESAMPLES, confidence: float = DEFAULT_CONFIDENCE,
-                      seed: int = 0) -> Difference:
+def paired_difference(
+    a: EditCounts,
+    b: EditCounts,
+    plan: Design | None = None,
+    *,
+    resamples: int = DEFAULT_RESAMPLES,
+    confidence: float = DEFAULT_CONFIDENCE,
+    seed: int = 0,
+) -> Difference:
     """``b.rate − a.rate`` on the same resampled clusters, seeds paired by position (module docstring)."""
     _check_confidence(confidence)
     k = len(a.per_seed)
     if len(b.per_seed) != k:
-        raise ValueError(f"cannot pair {k} seeds with {len(b.per_seed)}: compare systems trained on the same seeds")
+        raise ValueError(
+            f"cannot pair {k} seeds with {len(b.per_seed)}: compare systems trained on the same seeds"
+        )
     plan = plan or design(len(a), unit="utterance")
     rates_a, rates_b = resampled_rates([a, b], plan, resamples=resamples, seed=seed)
     observed = b.rate - a.rate
     low, high, p = _banerjee_interval(
-        observed, spread_of_differences(b.seed_rates - a.seed_rates, rates_b - rates_a, plan.size), confidence)
+        observed, spread_of_differences(b.seed_rates - a.seed_rates, rates_b - rates_a, plan.size), confidence
+    )
     return Difference(a.rate, b.rate, observed, low, high, p, covers(k, plan), k, plan.fallback)
 
 
@@ -375,10 +414,12 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return out.tolist()
 
 
-def aligned_decodes(rows_a: Sequence[dict], rows_b: Sequence[dict], name_a: str,
-                    name_b: str) -> tuple[list[dict], list[dict]]:
+def aligned_decodes(
+    rows_a: Sequence[dict], rows_b: Sequence[dict], name_a: str, name_b: str
+) -> tuple[list[dict], list[dict]]:
     """The two decodes' rows in one utterance order (by PATH), after checking that they hold the same utterances
     with the same references; a mismatch raises PipelineError naming both files."""
+
     def by_path(rows: Sequence[dict], name: str) -> dict[str, dict]:
         table = {r["PATH"]: r for r in rows}
         if len(table) != len(rows):
@@ -388,8 +429,10 @@ def aligned_decodes(rows_a: Sequence[dict], rows_b: Sequence[dict], name_a: str,
     table_a, table_b = by_path(rows_a, name_a), by_path(rows_b, name_b)
     only_a, only_b = sorted(table_a.keys() - table_b.keys()), sorted(table_b.keys() - table_a.keys())
     if only_a or only_b:
-        examples = ", ".join(f"{len(only)} utterance(s) only in the {which}" + (f" (e.g. {only[0]})" if only else "")
-                             for only, which in ((only_a, "first"), (only_b, "second")))
+        examples = ", ".join(
+            f"{len(only)} utterance(s) only in the {which}" + (f" (e.g. {only[0]})" if only else "")
+            for only, which in ((only_a, "first"), (only_b, "second"))
+        )
         raise PipelineError(
             f"cannot pair {name_a} ({len(table_a)} utterances) with {name_b} ({len(table_b)}): {examples}; "
             "both must decode the same utterances of the split — rerun their evaluate jobs"
@@ -397,6 +440,8 @@ def aligned_decodes(rows_a: Sequence[dict], rows_b: Sequence[dict], name_a: str,
     paths = sorted(table_a)
     differ = [p for p in paths if table_a[p]["GROUNDTRUTH"] != table_b[p]["GROUNDTRUTH"]]
     if differ:
-        raise PipelineError(f"{name_a} and {name_b} hold different references for {len(differ)} utterance(s), "
-                            f"e.g. {differ[0]}; rerun their evaluate jobs on the same transcripts")
+        raise PipelineError(
+            f"{name_a} and {name_b} hold different references for {len(differ)} utterance(s), "
+            f"e.g. {differ[0]}; rerun their evaluate jobs on the same transcripts"
+        )
     return [table_a[p] for p in paths], [table_b[p] for p in paths]

@@ -24,11 +24,11 @@ CONFIDENCE = 0.95
 @dataclass(frozen=True)
 class Scenario:
     seeds: int
-    seed_effect: float       # relative SD of a run's WER around the seed-mean (0.15 = 15 %)
-    speaker_sd: float        # log-SD of speaker difficulty
-    difference: float        # B's relative WER change (0: the two systems are equally good)
+    seed_effect: float  # relative SD of a run's WER around the seed-mean (0.15 = 15 %)
+    speaker_sd: float  # log-SD of speaker difficulty
+    difference: float  # B's relative WER change (0: the two systems are equally good)
     speakers: int
-    utterances: int          # per speaker
+    utterances: int  # per speaker
     unit: str = "speaker"
 
     @property
@@ -60,8 +60,8 @@ def simulate(scenario: Scenario, trials: int, *, resamples: int = 200, seed: int
     width_rate = width_diff = 0.0
     for trial in range(trials):
         words = rng.integers(5, 25, size=n)
-        level = np.exp(scenario.speaker_sd * rng.standard_normal(s) - scenario.speaker_sd ** 2 / 2)[speakers]
-        level = level * np.exp(UTTERANCE_SD * rng.standard_normal(n) - UTTERANCE_SD ** 2 / 2)
+        level = np.exp(scenario.speaker_sd * rng.standard_normal(s) - scenario.speaker_sd**2 / 2)[speakers]
+        level = level * np.exp(UTTERANCE_SD * rng.standard_normal(n) - UTTERANCE_SD**2 / 2)
         a = EditCounts(_system(rng, BASE_WER * level * words, scenario), words)
         b = EditCounts(_system(rng, BASE_WER * (1 + scenario.difference) * level * words, scenario), words)
         plan = design(n, speakers, scenario.unit)
@@ -72,11 +72,18 @@ def simulate(scenario: Scenario, trials: int, *, resamples: int = 200, seed: int
         rejected += d.p_value < 1 - CONFIDENCE
         width_rate += iv.high - iv.low
         width_diff += d.high - d.low
-    return {**asdict(scenario), "trials": trials, "resamples": resamples,
-            "rate_coverage": hits_rate / trials, "difference_coverage": hits_diff / trials,
-            "rejection_rate": rejected / trials, "rate_width": width_rate / trials,
-            "difference_width": width_diff / trials, "claimed": scenario.claimed == "",
-            "not_claimed_because": scenario.claimed}
+    return {
+        **asdict(scenario),
+        "trials": trials,
+        "resamples": resamples,
+        "rate_coverage": hits_rate / trials,
+        "difference_coverage": hits_diff / trials,
+        "rejection_rate": rejected / trials,
+        "rate_width": width_rate / trials,
+        "difference_width": width_diff / trials,
+        "claimed": scenario.claimed == "",
+        "not_claimed_because": scenario.claimed,
+    }
 
 
 def wilson(successes: float, trials: int, z: float = 1.959964) -> tuple[float, float]:

@@ -56,9 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     trainable = trainable_params(model)
     macs = sum(r["macs"] for r in rows if r.get("macs_unit") != "per token")
     if args.json:
-        print(json.dumps({"variant": args.variant, "vocab_size": vocab_size, "total_params": total,
-                          "trainable_params": trainable, "macs_per_second": macs, "blocks": rows,
-                          "model": cfg}))
+        print(
+            json.dumps(
+                {
+                    "variant": args.variant,
+                    "vocab_size": vocab_size,
+                    "total_params": total,
+                    "trainable_params": trainable,
+                    "macs_per_second": macs,
+                    "blocks": rows,
+                    "model": cfg,
+                }
+            )
+        )
     else:
         print(f"variant {args.variant}: vocab {vocab_size}, {total:,} parameters ({trainable:,} trainable)")
         print(format_table(rows, total))

@@ -34,16 +34,25 @@ class ASRModel(keras.Model):
         self.vocab_size = int(vocab_size)
         c = self.cfg
         self.specs = expand_blocks(c["blocks"], c["alpha"])
-        self.wave = (WaveFrontend(**c["wave_frontend"], name="wave_frontend") if c["frontend"] == "wave"
-                     else None)
+        self.wave = (
+            WaveFrontend(**c["wave_frontend"], name="wave_frontend") if c["frontend"] == "wave" else None
+        )
         sa = c["specaugment"]
-        self.specaugment = SpecAugment(sa["freq_masks"], sa["freq_width"], sa["time_masks"], sa["time_ratio"],
-                                       enabled=sa["enabled"], name="specaugment")
-        self.encoder = ContextNetEncoder(self.specs, c["conv"], c["kernel_size"], c["rank"], c["se"],
-                                         c["dropout"], name="encoder")
+        self.specaugment = SpecAugment(
+            sa["freq_masks"],
+            sa["freq_width"],
+            sa["time_masks"],
+            sa["time_ratio"],
+            enabled=sa["enabled"],
+            name="specaugment",
+        )
+        self.encoder = ContextNetEncoder(
+            self.specs, c["conv"], c["kernel_size"], c["rank"], c["se"], c["dropout"], name="encoder"
+        )
         if c["decoder"] == "rnnt":
-            self.prediction = PredictionNetwork(self.vocab_size, c["embed_dim"], c["pred_units"],
-                                                c["pred_layers"], name="prediction")
+            self.prediction = PredictionNetwork(
+                self.vocab_size, c["embed_dim"], c["pred_units"], c["pred_layers"], name="prediction"
+            )
             self.joint_net = JointNetwork(self.vocab_size, c["joint_units"], name="joint")
         else:
             self.ctc_head = keras.layers.Dense(self.vocab_size, name="ctc_head")
@@ -56,8 +65,11 @@ class ASRModel(keras.Model):
     # ----------------------------------------------------------------------------------------- front end
     @property
     def feature_dim(self) -> int:
-        return self.cfg["wave_frontend"]["filters"] if self.wave is not None \
+        return (
+            self.cfg["wave_frontend"]["filters"]
+            if self.wave is not None
             else self.cfg["features"]["num_mel_bins"]
+        )
 
     @property
     def time_reduction(self) -> int:
@@ -98,7 +110,9 @@ class ASRModel(keras.Model):
         """``raw`` as the encoder sees it: normalised with ``stats`` (default: ``raw``'s own), padding 0."""
         if not self.normalizes:
             return raw
-        return apply_normalization(raw, raw_len, normalization_stats(raw, raw_len) if stats is None else stats)
+        return apply_normalization(
+            raw, raw_len, normalization_stats(raw, raw_len) if stats is None else stats
+        )
 
     def featurize(self, audio, audio_len):
         """The model's input: logmel: (normalised features [B, T, F], frame counts); wave: the waveform [B, S]
@@ -140,8 +154,9 @@ class ASRModel(keras.Model):
     def ctc_logits(self, enc):
         return self.ctc_head(enc)
 
-    def utterance_loss(self, x, x_len, labels, label_len, training=False, frontend_stats=None,
-                       joint_chunk: int | None = None):
+    def utterance_loss(
+        self, x, x_len, labels, label_len, training=False, frontend_stats=None, joint_chunk: int | None = None
+    ):
         """Per-utterance negative log-likelihood [B] (RNN-T or CTC) of featurised input x.
 
         ``joint_chunk`` (RNN-T only; None/0: off): run the joint and the loss over sub-batches of this many
@@ -155,7 +170,9 @@ class ASRModel(keras.Model):
         if self.decoder_type == "rnnt":
             pred = self.pred_sequence(labels, label_len)
             if joint_chunk:
-                return losses.chunked_rnnt_loss(self.joint, enc, pred, labels, enc_len, label_len, joint_chunk)
+                return losses.chunked_rnnt_loss(
+                    self.joint, enc, pred, labels, enc_len, label_len, joint_chunk
+                )
             logits = self.joint(enc, pred)
             return losses.rnnt_loss(logits, labels, enc_len, label_len, blank=0)
         return losses.ctc_loss(self.ctc_logits(enc), labels, enc_len, label_len, blank=0)

@@ -47,7 +47,9 @@ class MaskedBatchNorm(keras.layers.BatchNormalization):
                 mean, variance = self._moments(x, None)  # Keras's unmasked moments
                 outputs = tf.nn.batch_normalization(x, mean, variance, beta, gamma, self.epsilon)
             else:
-                outputs, mean, variance = self._masked_training(x, tf.cast(weight, compute_dtype), gamma, beta)
+                outputs, mean, variance = self._masked_training(
+                    x, tf.cast(weight, compute_dtype), gamma, beta
+                )
             momentum = self.momentum
             moving_mean = tf.cast(self.moving_mean, compute_dtype)
             moving_variance = tf.cast(self.moving_variance, compute_dtype)

@@ -48,7 +48,13 @@ DEFAULT_MODEL: dict[str, Any] = {
         "preemphasis": 0.97,
         "normalize": True,
     },
-    "specaugment": {"enabled": False, "freq_masks": 2, "freq_width": 27, "time_masks": 10, "time_ratio": 0.05},
+    "specaugment": {
+        "enabled": False,
+        "freq_masks": 2,
+        "freq_width": 27,
+        "time_masks": 10,
+        "time_ratio": 0.05,
+    },
     "wave_frontend": {"filters": 80, "kernel": 400, "stride": 160},
     "dropout": 0.0,
 }

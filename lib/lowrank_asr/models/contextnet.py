@@ -114,13 +114,27 @@ class SqueezeExcite(Composite):
 class ContextNetBlock(Composite):
     """One ContextNet block C_i."""
 
-    def __init__(self, spec: BlockSpec, conv: str, kernel_size: int, rank: int, se: bool,
-                 dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        spec: BlockSpec,
+        conv: str,
+        kernel_size: int,
+        rank: int,
+        se: bool,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(name=spec.name, **kwargs)
         self.spec = spec
         self.layers_ = [
-            ConvLayer(conv, spec.channels, kernel_size, spec.stride if i == spec.layers - 1 else 1, rank,
-                      name=f"conv{i}")
+            ConvLayer(
+                conv,
+                spec.channels,
+                kernel_size,
+                spec.stride if i == spec.layers - 1 else 1,
+                rank,
+                name=f"conv{i}",
+            )
             for i in range(spec.layers)
         ]
         self.se = SqueezeExcite(spec.channels, name="se") if se else None
@@ -155,8 +169,9 @@ class Pointwise(keras.layers.Layer):
         self.filters, self.stride = filters, stride
 
     def build(self, input_shape):
-        self.kernel = self.add_weight(name="kernel", shape=(int(input_shape[-1]), self.filters),
-                                      initializer="glorot_uniform")
+        self.kernel = self.add_weight(
+            name="kernel", shape=(int(input_shape[-1]), self.filters), initializer="glorot_uniform"
+        )
 
     def call(self, x):
         return tf.einsum("btc,co->bto", x[:, :: self.stride] if self.stride > 1 else x, self.kernel)
@@ -173,8 +188,9 @@ class WaveFrontend(Composite):
     def __init__(self, filters: int = 80, kernel: int = 400, stride: int = 160, **kwargs):
         super().__init__(**kwargs)
         self.kernel_size, self.stride = kernel, stride
-        self.conv = keras.layers.Conv1D(filters, kernel, strides=stride, padding="valid", use_bias=False,
-                                        name="conv")
+        self.conv = keras.layers.Conv1D(
+            filters, kernel, strides=stride, padding="valid", use_bias=False, name="conv"
+        )
 
     def log_energies(self, audio, audio_len):
         """The log energies before the normalisation: ``([B, T, filters], frame counts)``."""
@@ -195,8 +211,16 @@ class WaveFrontend(Composite):
 class ContextNetEncoder(Composite):
     """The stack of blocks; input [B, T, F] features and lengths, output [B, T', D] and lengths."""
 
-    def __init__(self, specs: list[BlockSpec], conv: str = "separable", kernel_size: int = 5, rank: int = 1,
-                 se: bool = True, dropout: float = 0.0, **kwargs):
+    def __init__(
+        self,
+        specs: list[BlockSpec],
+        conv: str = "separable",
+        kernel_size: int = 5,
+        rank: int = 1,
+        se: bool = True,
+        dropout: float = 0.0,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.specs = specs
         self.blocks = [ContextNetBlock(s, conv, kernel_size, rank, se, dropout) for s in specs]

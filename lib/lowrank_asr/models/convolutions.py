@@ -42,8 +42,12 @@ def depthwise_conv1d(x: tf.Tensor, kernel: tf.Tensor, stride: int) -> tf.Tensor:
     kernel = tf.reshape(kernel, [k, 1, -1, 1])
     # The dummy width axis has size 1, so striding it too is a no-op; TF's CPU kernel needs equal strides.
     y = tf.raw_ops.DepthwiseConv2dNative(
-        input=tf.expand_dims(x, 2), filter=tf.cast(kernel, x.dtype), strides=[1, stride, stride, 1],
-        padding="EXPLICIT", explicit_paddings=[0, 0, (k - 1) // 2, k // 2, 0, 0, 0, 0])
+        input=tf.expand_dims(x, 2),
+        filter=tf.cast(kernel, x.dtype),
+        strides=[1, stride, stride, 1],
+        padding="EXPLICIT",
+        explicit_paddings=[0, 0, (k - 1) // 2, k // 2, 0, 0, 0, 0],
+    )
     return tf.squeeze(y, 2)
 
 
@@ -68,8 +72,12 @@ class _Conv(keras.layers.Layer):
         return self.add_weight(name=name, shape=shape, initializer="glorot_uniform", trainable=True)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,
-                "stride": self.stride}
+        return {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": self.kernel_size,
+            "stride": self.stride,
+        }
 
 
 class SeparableConv1D(_Conv):
@@ -176,8 +184,12 @@ class DenseConv1D(_Conv):
         return k * c_in * c_out / stride
 
 
-CONV_TYPES: dict[str, type[_Conv]] = {"separable": SeparableConv1D, "lowrank": LowRankConv1D,
-                                      "rank": RankConv1D, "dense": DenseConv1D}
+CONV_TYPES: dict[str, type[_Conv]] = {
+    "separable": SeparableConv1D,
+    "lowrank": LowRankConv1D,
+    "rank": RankConv1D,
+    "dense": DenseConv1D,
+}
 
 
 def make_conv(conv: str, filters: int, kernel_size: int, stride: int, rank: int = 1, name: str | None = None):

@@ -22,8 +22,10 @@ class PredictionNetwork(Composite):
         super().__init__(**kwargs)
         self.units, self.num_layers = units, num_layers
         self.embedding = keras.layers.Embedding(vocab_size, embed_dim, name="embedding")
-        self.lstms = [keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm{i}")
-                      for i in range(num_layers)]
+        self.lstms = [
+            keras.layers.LSTM(units, return_sequences=True, return_state=True, name=f"lstm{i}")
+            for i in range(num_layers)
+        ]
         self.norm = keras.layers.LayerNormalization(name="norm")
 
     def call(self, labels, label_len=None):

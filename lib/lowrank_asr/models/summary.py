@@ -40,11 +40,27 @@ def summary_table(model) -> list[dict]:
     if model.wave is not None:
         wf = cfg["wave_frontend"]
         rate = feats["sample_rate"] / wf["stride"]
-        rows.append({"name": "wave_frontend", "params": _params(model.wave), "channels": wf["filters"],
-                     "stride": 1, "frame_rate": rate, "macs": rate * wf["filters"] * wf["kernel"]})
+        rows.append(
+            {
+                "name": "wave_frontend",
+                "params": _params(model.wave),
+                "channels": wf["filters"],
+                "stride": 1,
+                "frame_rate": rate,
+                "macs": rate * wf["filters"] * wf["kernel"],
+            }
+        )
     else:
-        rows.append({"name": "logmel", "params": 0, "channels": feats["num_mel_bins"], "stride": 1,
-                     "frame_rate": rate, "macs": rate * (n_fft // 2 + 1) * feats["num_mel_bins"]})
+        rows.append(
+            {
+                "name": "logmel",
+                "params": 0,
+                "channels": feats["num_mel_bins"],
+                "stride": 1,
+                "frame_rate": rate,
+                "macs": rate * (n_fft // 2 + 1) * feats["num_mel_bins"],
+            }
+        )
     conv_cls = CONV_TYPES[cfg["conv"]]
     k, r = cfg["kernel_size"], cfg["rank"]
     c_in = model.feature_dim
@@ -59,20 +75,53 @@ def summary_table(model) -> list[dict]:
             macs += out_rate * 2 * spec.channels
         if spec.residual:
             macs += out_rate * c_in * spec.channels
-        rows.append({"name": spec.name, "params": _params(block), "channels": spec.channels,
-                     "stride": spec.stride, "frame_rate": out_rate, "macs": macs})
+        rows.append(
+            {
+                "name": spec.name,
+                "params": _params(block),
+                "channels": spec.channels,
+                "stride": spec.stride,
+                "frame_rate": out_rate,
+                "macs": macs,
+            }
+        )
         rate, c_in = out_rate, spec.channels
     vocab = model.vocab_size
     if model.decoder_type == "rnnt":
         e, p, j = cfg["embed_dim"], cfg["pred_units"], cfg["joint_units"]
         lstm_macs = sum(4 * p * ((e if i == 0 else p) + p) for i in range(cfg["pred_layers"]))
-        rows.append({"name": "prediction", "params": _params(model.prediction), "channels": p, "stride": 1,
-                     "frame_rate": None, "macs": float(lstm_macs + p * j), "macs_unit": "per token"})
-        rows.append({"name": "joint", "params": _params(model.joint_net), "channels": j, "stride": 1,
-                     "frame_rate": rate, "macs": rate * (c_in * j + j * vocab + j)})
+        rows.append(
+            {
+                "name": "prediction",
+                "params": _params(model.prediction),
+                "channels": p,
+                "stride": 1,
+                "frame_rate": None,
+                "macs": float(lstm_macs + p * j),
+                "macs_unit": "per token",
+            }
+        )
+        rows.append(
+            {
+                "name": "joint",
+                "params": _params(model.joint_net),
+                "channels": j,
+                "stride": 1,
+                "frame_rate": rate,
+                "macs": rate * (c_in * j + j * vocab + j),
+            }
+        )
     else:
-        rows.append({"name": "ctc_head", "params": _params(model.ctc_head), "channels": vocab, "stride": 1,
-                     "frame_rate": rate, "macs": rate * c_in * vocab})
+        rows.append(
+            {
+                "name": "ctc_head",
+                "params": _params(model.ctc_head),
+                "channels": vocab,
+                "stride": 1,
+                "frame_rate": rate,
+                "macs": rate * c_in * vocab,
+            }
+        )
     return rows
 
 
@@ -81,8 +130,10 @@ def format_table(rows: list[dict], total_params: int) -> str:
     lines = [f"{'block':<14}{'channels':>9}{'stride':>7}{'params':>13}{'MMACs/s':>12}"]
     for row in rows:
         unit = " /token" if row.get("macs_unit") == "per token" else ""
-        lines.append(f"{row['name']:<14}{row['channels']:>9}{row['stride']:>7}{row['params']:>13,}"
-                     f"{row['macs'] / 1e6:>12.2f}{unit}")
+        lines.append(
+            f"{row['name']:<14}{row['channels']:>9}{row['stride']:>7}{row['params']:>13,}"
+            f"{row['macs'] / 1e6:>12.2f}{unit}"
+        )
     macs = sum(row["macs"] for row in rows if row.get("macs_unit") != "per token")
     lines.append(f"{'total':<30}{total_params:>13,}{macs / 1e6:>12.2f}")
     return "\n".join(lines)

@@ -19,7 +19,9 @@ def save_weights(model: keras.Model, path: str | os.PathLike) -> None:
     if not path.name.endswith(SUFFIX):
         raise PipelineError(f"weights file {path} must end in {SUFFIX}")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name[: -len(SUFFIX)]}.", suffix=f".tmp{SUFFIX}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name[: -len(SUFFIX)]}.", suffix=f".tmp{SUFFIX}", dir=path.parent
+    )
     os.close(fd)
     try:
         model.save_weights(tmp, overwrite=True)
@@ -34,8 +36,10 @@ def remedy(path: str | os.PathLike) -> str:
     retraining (a file under results/.train_state/<variant>/<key>/ belongs to that one state folder)."""
     path = Path(path)
     if ".train_state" in path.parts:
-        return (f"delete the training state folder {path.parent} and rerun the training job (that variant then "
-                "trains from scratch)")
+        return (
+            f"delete the training state folder {path.parent} and rerun the training job (that variant then "
+            "trains from scratch)"
+        )
     return f"delete it and rerun `snakemake {path}` to recreate it"
 
 
@@ -44,14 +48,19 @@ def load_weights(model: keras.Model, path: str | os.PathLike) -> None:
     and the remedy."""
     path = Path(path)
     if not path.is_file():
-        raise PipelineError(f"weights file {path} does not exist; train the variant first "
-                            f"(`snakemake {path}`)")
+        raise PipelineError(
+            f"weights file {path} does not exist; train the variant first (`snakemake {path}`)"
+        )
     if not model.built and hasattr(model, "build_all"):
         model.build_all()
     try:
         model.load_weights(str(path))
     except OSError as exc:  # h5py: truncated or not HDF5 at all; its message names no file
-        raise PipelineError(f"weights file {path} is damaged and cannot be read ({exc}); {remedy(path)}") from exc
+        raise PipelineError(
+            f"weights file {path} is damaged and cannot be read ({exc}); {remedy(path)}"
+        ) from exc
     except (ValueError, KeyError) as exc:
-        raise PipelineError(f"weights file {path} does not fit model {model.name!r} "
-                            f"(was it trained with another model config?): {exc}; {remedy(path)}") from exc
+        raise PipelineError(
+            f"weights file {path} does not fit model {model.name!r} "
+            f"(was it trained with another model config?): {exc}; {remedy(path)}"
+        ) from exc

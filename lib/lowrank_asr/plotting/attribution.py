@@ -50,11 +50,14 @@ class AttributionScale:
 
 def _frame_mass(item: Mapping, hop: int) -> np.ndarray:
     fa = item.get("frame_attribution")
-    return np.asarray(fa if fa is not None else frame_attribution(item["attributions"], hop), dtype=np.float64)
+    return np.asarray(
+        fa if fa is not None else frame_attribution(item["attributions"], hop), dtype=np.float64
+    )
 
 
-def shared_scales(figures: Iterable[Sequence[Mapping]], quantile: float = 0.995,
-                  hop: int = 160) -> dict[str, AttributionScale]:
+def shared_scales(
+    figures: Iterable[Sequence[Mapping]], quantile: float = 0.995, hop: int = 160
+) -> dict[str, AttributionScale]:
     """One scale per utterance id across ``figures`` (each a list of items, e.g. one per epoch).
 
     The colour limit is the ``quantile`` (99.5th percentile) of |attribution| pooled over every figure's
@@ -66,12 +69,16 @@ def shared_scales(figures: Iterable[Sequence[Mapping]], quantile: float = 0.995,
     for items in figures:
         for item in items:
             uid = str(item.get("utt_id"))
-            cells.setdefault(uid, []).append(np.abs(np.asarray(item["attributions"], dtype=np.float64)).ravel())
+            cells.setdefault(uid, []).append(
+                np.abs(np.asarray(item["attributions"], dtype=np.float64)).ravel()
+            )
             mass = np.abs(_frame_mass(item, hop))
             mass = mass[np.isfinite(mass)]
             frames[uid] = max(frames.get(uid, 0.0), float(mass.max()) if mass.size else 0.0)
-    return {uid: AttributionScale(symmetric_limit(np.concatenate(c), quantile), frames[uid] or 1.0)
-            for uid, c in cells.items()}
+    return {
+        uid: AttributionScale(symmetric_limit(np.concatenate(c), quantile), frames[uid] or 1.0)
+        for uid, c in cells.items()
+    }
 
 
 def _wrap(label: str, text: str | None, width: int = 120) -> str:
@@ -113,8 +120,10 @@ def plot_attribution(
     scales = dict(scales) if scales is not None else shared_scales([items], hop=hop)
     missing = [str(it.get("utt_id")) for it in items if str(it.get("utt_id")) not in scales]
     if missing:
-        raise PipelineError(f"plot_attribution {out_png}: no colour scale for utterances {missing}; compute the "
-                            "scales with shared_scales over every figure that shows them")
+        raise PipelineError(
+            f"plot_attribution {out_png}: no colour scale for utterances {missing}; compute the "
+            "scales with shared_scales over every figure that shows them"
+        )
     scope = f"scale shared by {shared_by}" if shared_by else "scale of this figure"
     limits: list[float] = []
     frame_limits: list[float] = []
@@ -129,8 +138,10 @@ def plot_attribution(
             feats = np.asarray(item["features"], dtype=np.float64)
             attr = np.asarray(item["attributions"], dtype=np.float64)
             if feats.shape != attr.shape:
-                raise PipelineError(f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has features "
-                                    f"{feats.shape} but attributions {attr.shape}")
+                raise PipelineError(
+                    f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has features "
+                    f"{feats.shape} but attributions {attr.shape}"
+                )
             mass = _frame_mass(item, hop)
             scale = scales[str(item.get("utt_id"))]
             lim = scale.attribution
@@ -139,19 +150,42 @@ def plot_attribution(
             frame_limits.append(scale.frame)
             norms.append(norm)
 
-            gs = outer[i].subgridspec(4, 2, height_ratios=[TEXT_HEIGHT, *ROW_HEIGHTS], width_ratios=[1, 0.018],
-                                      hspace=0.08, wspace=0.02)
+            gs = outer[i].subgridspec(
+                4,
+                2,
+                height_ratios=[TEXT_HEIGHT, *ROW_HEIGHTS],
+                width_ratios=[1, 0.018],
+                hspace=0.08,
+                wspace=0.02,
+            )
             ax_text = fig.add_subplot(gs[0, :])
             ax_text.axis("off")
             err = item.get("completeness_error")
-            head = (f"{item.get('utt_id', f'utterance {i + 1}')}    F(x) = {float(item.get('f_input', np.nan)):.2f}, "
-                    f"F(x') = {float(item.get('f_baseline', np.nan)):.2f}, IG steps {item.get('steps', '?')}, "
-                    f"completeness error {100 * float(err):.2f} %" if err is not None else "")
+            head = (
+                f"{item.get('utt_id', f'utterance {i + 1}')}    F(x) = {float(item.get('f_input', np.nan)):.2f}, "
+                f"F(x') = {float(item.get('f_baseline', np.nan)):.2f}, IG steps {item.get('steps', '?')}, "
+                f"completeness error {100 * float(err):.2f} %"
+                if err is not None
+                else ""
+            )
             ax_text.text(0, 1, head, fontweight="bold", va="top", ha="left", transform=ax_text.transAxes)
-            ax_text.text(0, 0.45, _wrap("reference", item.get("transcript")), va="top", ha="left",
-                         transform=ax_text.transAxes)
-            ax_text.text(0, 0.0, _wrap("greedy", item.get("hypothesis")), va="top", ha="left",
-                         transform=ax_text.transAxes, color="#555555")
+            ax_text.text(
+                0,
+                0.45,
+                _wrap("reference", item.get("transcript")),
+                va="top",
+                ha="left",
+                transform=ax_text.transAxes,
+            )
+            ax_text.text(
+                0,
+                0.0,
+                _wrap("greedy", item.get("hypothesis")),
+                va="top",
+                ha="left",
+                transform=ax_text.transAxes,
+                color="#555555",
+            )
 
             ax_in = fig.add_subplot(gs[1, 0])
             ax_at = fig.add_subplot(gs[2, 0], sharex=ax_in)
@@ -160,13 +194,21 @@ def plot_attribution(
                 t, f = feats.shape
                 extent = (0.0, t * frame_s, 0.0, float(f))
                 finite = feats[np.isfinite(feats)]
-                vlo, vhi = (np.percentile(finite, [1, 99.5]) if finite.size else (0.0, 1.0))
-                im = ax_in.imshow(feats.T, origin="lower", aspect="auto", extent=extent, cmap=st.SPECTROGRAM_CMAP,
-                                  vmin=vlo, vmax=vhi)
+                vlo, vhi = np.percentile(finite, [1, 99.5]) if finite.size else (0.0, 1.0)
+                im = ax_in.imshow(
+                    feats.T,
+                    origin="lower",
+                    aspect="auto",
+                    extent=extent,
+                    cmap=st.SPECTROGRAM_CMAP,
+                    vmin=vlo,
+                    vmax=vhi,
+                )
                 fig.colorbar(im, cax=fig.add_subplot(gs[1, 1]), label="log-mel power (ln)")
                 ax_in.set_ylabel("mel bin")
-                ia = ax_at.imshow(attr.T, origin="lower", aspect="auto", extent=extent, cmap=st.ATTRIBUTION_CMAP,
-                                  norm=norm)
+                ia = ax_at.imshow(
+                    attr.T, origin="lower", aspect="auto", extent=extent, cmap=st.ATTRIBUTION_CMAP, norm=norm
+                )
                 label = f"IG per bin (nats)\n±{lim:.3g}: {scope}"
                 fig.colorbar(ia, cax=fig.add_subplot(gs[2, 1]), extend="both", label=label)
                 ax_at.set_ylabel("mel bin")
@@ -183,16 +225,32 @@ def plot_attribution(
                 ax_at.set_ylabel(label)
                 for cax in (gs[1, 1], gs[2, 1]):
                     fig.add_subplot(cax).axis("off")
-                _mass_panel(ax_fr, np.arange(len(mass)) * hop / sample_rate, mass, hop / sample_rate, "time (s)",
-                            scale.frame)
+                _mass_panel(
+                    ax_fr,
+                    np.arange(len(mass)) * hop / sample_rate,
+                    mass,
+                    hop / sample_rate,
+                    "time (s)",
+                    scale.frame,
+                )
                 ax_in.set_xlim(0, len(feats) / sample_rate)
             else:
-                raise PipelineError(f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has input of "
-                                    f"shape {feats.shape}; expected [T, F] features or a [S] waveform")
+                raise PipelineError(
+                    f"plot_attribution {out_png}: utterance {item.get('utt_id')!r} has input of "
+                    f"shape {feats.shape}; expected [T, F] features or a [S] waveform"
+                )
             labels.append(label)
             ax_in.set_title("input", loc="left", fontsize=9, pad=2)
-            ax_at.set_title("integrated gradients (red raises F, blue lowers it)", loc="left", fontsize=9, pad=2)
+            ax_at.set_title(
+                "integrated gradients (red raises F, blue lowers it)", loc="left", fontsize=9, pad=2
+            )
             for ax in (ax_in, ax_at):
                 ax.tick_params(labelbottom=False)
         path = st.save_figure(fig, out_png)
-    return {"path": Path(path), "limits": limits, "frame_limits": frame_limits, "norms": norms, "labels": labels}
+    return {
+        "path": Path(path),
+        "limits": limits,
+        "frame_limits": frame_limits,
+        "norms": norms,
+        "labels": labels,
+    }

@@ -15,13 +15,17 @@ from lowrank_asr.plotting import style as st
 from lowrank_asr.plotting.style import variant_colors
 
 
-def plot_compression(rows: Sequence[Mapping], out_png: str | os.PathLike, *, title: str | None = None) -> dict:
+def plot_compression(
+    rows: Sequence[Mapping], out_png: str | os.PathLike, *, title: str | None = None
+) -> dict:
     """Greedy WER against parameter count (log x), one curve per variant, one panel per split.
 
     Each point is a rank fraction (annotated); the full-rank point is the trained model itself.
     """
     if not rows:
-        raise PipelineError(f"plot_compression {out_png}: no compression rows; run the compression rule first")
+        raise PipelineError(
+            f"plot_compression {out_png}: no compression rows; run the compression rule first"
+        )
     splits = list(dict.fromkeys(r["split"] for r in rows))
     variants = list(dict.fromkeys(r["variant"] for r in rows))
     colors = variant_colors(variants)
@@ -32,8 +36,11 @@ def plot_compression(rows: Sequence[Mapping], out_png: str | os.PathLike, *, tit
         axes = np.atleast_1d(fig.subplots(1, len(splits), squeeze=False, sharey=True)[0])
         for ax, split in zip(axes, splits, strict=True):
             for k, variant in enumerate(variants):
-                pts = sorted((float(r["params"]), float(r["greedy_wer"]), float(r["fraction"])) for r in rows
-                             if r["split"] == split and r["variant"] == variant)
+                pts = sorted(
+                    (float(r["params"]), float(r["greedy_wer"]), float(r["fraction"]))
+                    for r in rows
+                    if r["split"] == split and r["variant"] == variant
+                )
                 if not pts:
                     continue
                 xs, ys, fr = zip(*pts, strict=True)
@@ -41,8 +48,14 @@ def plot_compression(rows: Sequence[Mapping], out_png: str | os.PathLike, *, tit
                 ax.plot(xs, ys, marker="o", color=colors[variant], label=variant)
                 for x, y, f in pts:
                     # labels offset per variant: curves of equal WER do not print over each other
-                    ax.annotate(f"{f:g}", (x, y), textcoords="offset points", xytext=(3, 4 + 9 * k), fontsize=7,
-                                color=colors[variant])
+                    ax.annotate(
+                        f"{f:g}",
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(3, 4 + 9 * k),
+                        fontsize=7,
+                        color=colors[variant],
+                    )
             ax.set_xscale("log")
             ax.set_title(split)
             ax.set_xlabel("parameters (log scale)")

@@ -30,16 +30,26 @@ def _trajectory_panel(fig, ax, data: Mapping, zlim: tuple[float, float]) -> None
     epochs = np.asarray(data["epochs"]).astype(int)
     ev = np.asarray(data["explained_variance"], dtype=np.float64)
     if loss.shape != (len(ys), len(xs)) or proj.shape != (len(epochs), 2):
-        raise PipelineError(f"trajectory of {data['attrs'].get('variant')}: loss {loss.shape} or projections "
-                            f"{proj.shape} do not fit the grid {len(ys)} x {len(xs)} and {len(epochs)} epochs")
+        raise PipelineError(
+            f"trajectory of {data['attrs'].get('variant')}: loss {loss.shape} or projections "
+            f"{proj.shape} do not fit the grid {len(ys)} x {len(xs)} and {len(epochs)} epochs"
+        )
     fill, norm, log_scale = _levels(*zlim, N_FILL_LEVELS)
     X, Y = np.meshgrid(xs, ys)
     masked = np.ma.masked_invalid(loss)
     ax.set_facecolor("#d9d9d9")
     if np.isfinite(loss).sum() >= 3:
         ax.contourf(X, Y, masked, levels=fill, norm=norm, cmap=st.LANDSCAPE_CMAP, extend="both")
-        lines = ax.contour(X, Y, masked, levels=_levels(*zlim, N_LINE_LEVELS)[0], norm=norm, colors="white",
-                           linewidths=0.7, alpha=0.85)
+        lines = ax.contour(
+            X,
+            Y,
+            masked,
+            levels=_levels(*zlim, N_LINE_LEVELS)[0],
+            norm=norm,
+            colors="white",
+            linewidths=0.7,
+            alpha=0.85,
+        )
         ax.clabel(lines, fmt=_fmt_loss, fontsize=7, inline=True)
     ax.plot(proj[:, 0], proj[:, 1], "-o", color="#e41a1c", markersize=4, linewidth=1.4, zorder=4)
     for e, (px, py) in zip(epochs, proj, strict=True):
@@ -62,8 +72,9 @@ def plot_trajectories(datas: Sequence[Mapping], out_png: str | os.PathLike) -> P
         for ax, data in zip(axes, datas, strict=True):
             _trajectory_panel(fig, ax, data, zlim)
         norm = _levels(*zlim, N_FILL_LEVELS)[1]
-        cbar = fig.colorbar(ScalarMappable(norm=norm, cmap=st.LANDSCAPE_CMAP), ax=list(axes), shrink=0.9,
-                            extend="both")
+        cbar = fig.colorbar(
+            ScalarMappable(norm=norm, cmap=st.LANDSCAPE_CMAP), ax=list(axes), shrink=0.9, extend="both"
+        )
         cbar.set_label("loss (mean NLL per utterance)")
         fig.suptitle("Optimiser path on the plane of its first two principal components (star: last epoch)")
         return st.save_figure(fig, out_png)
@@ -112,14 +123,35 @@ def plot_sharpness(datas: Sequence[Mapping], out_png: str | os.PathLike) -> Path
             variant = data["attrs"].get("variant", "model")
             epochs = np.asarray(data["epochs"])
             # the residual bounds the distance to an eigenvalue: drawn as an error bar (absent in older files)
-            line = top.errorbar(epochs, data["eigenvalue"], yerr=data.get("residual"), fmt="-o", markersize=4,
-                                capsize=3, label=variant).lines[0]
+            line = top.errorbar(
+                epochs,
+                data["eigenvalue"],
+                yerr=data.get("residual"),
+                fmt="-o",
+                markersize=4,
+                capsize=3,
+                label=variant,
+            ).lines[0]
             unconverged = ~np.asarray(data["converged"], dtype=bool)
             if unconverged.any():
-                top.plot(epochs[unconverged], np.asarray(data["eigenvalue"])[unconverged], "x", color="black",
-                         markersize=8, zorder=5)
-            trace.errorbar(epochs, data["trace"], yerr=data["trace_stderr"], fmt="-o", markersize=4, capsize=3,
-                           color=line.get_color(), label=variant)
+                top.plot(
+                    epochs[unconverged],
+                    np.asarray(data["eigenvalue"])[unconverged],
+                    "x",
+                    color="black",
+                    markersize=8,
+                    zorder=5,
+                )
+            trace.errorbar(
+                epochs,
+                data["trace"],
+                yerr=data["trace_stderr"],
+                fmt="-o",
+                markersize=4,
+                capsize=3,
+                color=line.get_color(),
+                label=variant,
+            )
         for ax in (top, trace):
             ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))
         top.set_xlabel("epoch")

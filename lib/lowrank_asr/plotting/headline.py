@@ -30,8 +30,12 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
     return [{k: float(v) if k in _FLOATS and v != "" else v for k, v in row.items()} for row in rows]
 
 
-def headline_points(table: Sequence[Mapping], compression: Sequence[Mapping], splits: Sequence[str],
-                    runs: Mapping[str, str] | None = None) -> dict[tuple[str, str], dict]:
+def headline_points(
+    table: Sequence[Mapping],
+    compression: Sequence[Mapping],
+    splits: Sequence[str],
+    runs: Mapping[str, str] | None = None,
+) -> dict[tuple[str, str], dict]:
     """(variant, split) → {params, rtf, wer, low, high, truncated: [(fraction, params, wer), ...]}.
 
     ``runs`` maps the compression table's run names (``variant/seed_N``) to variants; truncations below the full
@@ -40,8 +44,13 @@ def headline_points(table: Sequence[Mapping], compression: Sequence[Mapping], sp
     for row in table:
         if row["split"] in splits:
             points[row["variant"], row["split"]] = {
-                "params": row["params"], "rtf": row["rtf"], "wer": row["greedy_wer"],
-                "low": row["greedy_wer_low"], "high": row["greedy_wer_high"], "truncated": []}
+                "params": row["params"],
+                "rtf": row["rtf"],
+                "wer": row["greedy_wer"],
+                "low": row["greedy_wer_low"],
+                "high": row["greedy_wer_high"],
+                "truncated": [],
+            }
     for row in compression:
         key = ((runs or {}).get(row["variant"], row["variant"]), row["split"])
         if key in points and row["fraction"] < 1.0:
@@ -51,8 +60,14 @@ def headline_points(table: Sequence[Mapping], compression: Sequence[Mapping], sp
     return points
 
 
-def plot_headline(table: Sequence[Mapping], compression: Sequence[Mapping], out_png: str | os.PathLike, *,
-                  splits: Sequence[str] = HEADLINE_SPLITS, runs: Mapping[str, str] | None = None) -> dict:
+def plot_headline(
+    table: Sequence[Mapping],
+    compression: Sequence[Mapping],
+    out_png: str | os.PathLike,
+    *,
+    splits: Sequence[str] = HEADLINE_SPLITS,
+    runs: Mapping[str, str] | None = None,
+) -> dict:
     """One row of two panels per split of ``splits`` in the table (every split of the table when it has none of
     them): greedy WER against parameters (log) and against RTF.
 
@@ -60,7 +75,9 @@ def plot_headline(table: Sequence[Mapping], compression: Sequence[Mapping], out_
     full model, labelled by rank fraction."""
     in_table = list(dict.fromkeys(r["split"] for r in table))
     if not in_table:
-        raise PipelineError(f"plot_headline {out_png}: the WER table has no rows; run the wer_table rule first")
+        raise PipelineError(
+            f"plot_headline {out_png}: the WER table has no rows; run the wer_table rule first"
+        )
     # a config that evaluates none of `splits` (e.g. the rehearsal's test-clean alone) still gets its figure
     present = [s for s in splits if s in in_table] or in_table
     points = headline_points(table, compression, present, runs)
@@ -71,23 +88,33 @@ def plot_headline(table: Sequence[Mapping], compression: Sequence[Mapping], out_
         fig.suptitle("What low rank buys: greedy WER against size and inference cost")
         axes = fig.subplots(len(present), 2, squeeze=False)
         for row_axes, split in zip(axes, present, strict=True):
-            for ax, x_key, x_label in ((row_axes[0], "params", "parameters (log scale)"),
-                                       (row_axes[1], "rtf", "real-time factor, greedy (traced code)")):
+            for ax, x_key, x_label in (
+                (row_axes[0], "params", "parameters (log scale)"),
+                (row_axes[1], "rtf", "real-time factor, greedy (traced code)"),
+            ):
                 for k, variant in enumerate(variants):
                     p = points.get((variant, split))
                     if p is None:
                         continue
                     color = colors[variant]
                     err = [[p["wer"] - p["low"]], [p["high"] - p["wer"]]]
-                    ax.errorbar([p[x_key]], [p["wer"]], yerr=err, fmt="o", color=color, capsize=3, label=variant)
+                    ax.errorbar(
+                        [p[x_key]], [p["wer"]], yerr=err, fmt="o", color=color, capsize=3, label=variant
+                    )
                     if p["truncated"]:
                         xs = [p[x_key]] + [t[1] if x_key == "params" else p["rtf"] for t in p["truncated"]]
                         ys = [p["wer"]] + [t[2] for t in p["truncated"]]
                         ax.plot(xs, ys, linestyle=":", color=color)
                         ax.plot(xs[1:], ys[1:], "o", mfc="white", color=color)
                         for (fraction, *_), x, y in zip(p["truncated"], xs[1:], ys[1:], strict=True):
-                            ax.annotate(f"{fraction:g}", (x, y), textcoords="offset points", xytext=(4, 3 + 8 * k),
-                                        fontsize=7, color=color)
+                            ax.annotate(
+                                f"{fraction:g}",
+                                (x, y),
+                                textcoords="offset points",
+                                xytext=(4, 3 + 8 * k),
+                                fontsize=7,
+                                color=color,
+                            )
                 if x_key == "params":
                     ax.set_xscale("log")
                 ax.set_xlabel(x_label)

@@ -81,8 +81,10 @@ def plot_landscape(
     ys = np.asarray(data["ycoordinates"], dtype=np.float64)
     loss = np.asarray(data["loss"], dtype=np.float64)
     if loss.shape != (len(ys), len(xs)) or len(xs) < 2 or len(ys) < 2:
-        raise PipelineError(f"plot_landscape {out_png}: loss of shape {loss.shape} does not fit a "
-                            f"{len(ys)} x {len(xs)} grid of at least 2 x 2 points")
+        raise PipelineError(
+            f"plot_landscape {out_png}: loss of shape {loss.shape} does not fit a "
+            f"{len(ys)} x {len(xs)} grid of at least 2 x 2 points"
+        )
     attrs = dict(data.get("attrs") or {})
     zlabel = str(attrs.get("loss_label", "loss (mean NLL per utterance)"))
     wer = data.get("wer")
@@ -121,16 +123,36 @@ def plot_landscape(
         ax.set_facecolor("#d9d9d9")  # masked points show as grey
         if np.isfinite(loss).sum() >= 3:
             ax.contourf(X, Y, masked, levels=fill_levels, norm=norm, cmap=st.LANDSCAPE_CMAP, extend="both")
-            lines = ax.contour(X, Y, masked, levels=line_levels, norm=norm, colors="white", linewidths=0.7,
-                               alpha=0.85)
+            lines = ax.contour(
+                X, Y, masked, levels=line_levels, norm=norm, colors="white", linewidths=0.7, alpha=0.85
+            )
             ax.clabel(lines, fmt=_fmt_loss, fontsize=7, inline=True)
         if invalid.any():
             # Grey background + a cross per point that has no finite loss; the title says how many.
-            ax.scatter(X[invalid], Y[invalid], marker="x", color="black", s=22, linewidths=1.0, clip_on=False,
-                       zorder=6, label="loss +inf (overflows even in float64)")
+            ax.scatter(
+                X[invalid],
+                Y[invalid],
+                marker="x",
+                color="black",
+                s=22,
+                linewidths=1.0,
+                clip_on=False,
+                zorder=6,
+                label="loss +inf (overflows even in float64)",
+            )
         if recomputed.any():
-            ax.scatter(X[recomputed], Y[recomputed], marker="o", facecolors="none", edgecolors="black", s=14,
-                       linewidths=0.8, clip_on=False, zorder=6, label="float32 overflowed: float64 value")
+            ax.scatter(
+                X[recomputed],
+                Y[recomputed],
+                marker="o",
+                facecolors="none",
+                edgecolors="black",
+                s=14,
+                linewidths=0.8,
+                clip_on=False,
+                zorder=6,
+                label="float32 overflowed: float64 value",
+            )
         if invalid.any() or recomputed.any():
             ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), fontsize=7, frameon=False)
         ax.plot([0], [0], linestyle="none", **st.CENTRE_MARKER)
@@ -138,8 +160,9 @@ def plot_landscape(
         ax.set_ylabel("β (direction 2, filter-normalised units)")
         ax.set_title("loss contours" + (" (log-spaced levels)" if log_scale else ""))
         ax.set_aspect("equal", adjustable="box")
-        cbar = fig.colorbar(ScalarMappable(norm=norm, cmap=st.LANDSCAPE_CMAP), ax=ax, shrink=0.9, pad=0.02,
-                            extend="both")
+        cbar = fig.colorbar(
+            ScalarMappable(norm=norm, cmap=st.LANDSCAPE_CMAP), ax=ax, shrink=0.9, pad=0.02, extend="both"
+        )
         if log_scale:
             cbar.ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
             cbar.ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: _fmt_loss(v)))
@@ -151,8 +174,19 @@ def plot_landscape(
         clipped[invalid] = np.nan
         z = np.log10(clipped) if log_scale else clipped
         zlo, zhi = (np.log10(lo), np.log10(hi)) if log_scale else (lo, hi)
-        ax3.plot_surface(X, Y, np.ma.masked_invalid(z), cmap=st.LANDSCAPE_CMAP, vmin=zlo, vmax=zhi,
-                         rstride=1, cstride=1, linewidth=0.2, edgecolor=(0, 0, 0, 0.25), antialiased=True)
+        ax3.plot_surface(
+            X,
+            Y,
+            np.ma.masked_invalid(z),
+            cmap=st.LANDSCAPE_CMAP,
+            vmin=zlo,
+            vmax=zhi,
+            rstride=1,
+            cstride=1,
+            linewidth=0.2,
+            edgecolor=(0, 0, 0, 0.25),
+            antialiased=True,
+        )
         ax3.set_zlim(zlo, zhi)
         if log_scale:
             ticks = [t for t in ticker.LogLocator(subs=(1.0, 2.0, 5.0)).tick_values(lo, hi) if lo <= t <= hi]
@@ -168,5 +202,12 @@ def plot_landscape(
         ax3.set_title("loss surface (clipped to the shared range)")
         ax3.view_init(elev=32, azim=-58)
         path = st.save_figure(fig, out_png)
-    return {"path": Path(path), "zlim": (lo, hi), "levels": fill_levels, "norm": norm, "log_scale": log_scale,
-            "n_masked": int(invalid.sum()), "n_recomputed": int(recomputed.sum())}
+    return {
+        "path": Path(path),
+        "zlim": (lo, hi),
+        "levels": fill_levels,
+        "norm": norm,
+        "log_scale": log_scale,
+        "n_masked": int(invalid.sum()),
+        "n_recomputed": int(recomputed.sum()),
+    }

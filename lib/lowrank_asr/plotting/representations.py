@@ -27,7 +27,9 @@ from lowrank_asr.plotting.style import variant_colors
 
 PANEL = (2.6, 2.4)  # inches per panel
 CKA_CMAP = "viridis"
-SPECTRUM_FLOOR = 1e-6  # normalised spectra below this are drawn at it (log scale; exact zeros of rank-deficient W)
+SPECTRUM_FLOOR = (
+    1e-6  # normalised spectra below this are drawn at it (log scale; exact zeros of rank-deficient W)
+)
 KERNEL_STYLE = {"linestyle": "--", "linewidth": 1.0, "alpha": 0.8}
 ACTIVATION_STYLE = {"linestyle": "-", "linewidth": 1.6}
 
@@ -56,8 +58,10 @@ def _normalised(values) -> np.ndarray:
 
 def block_spectra(rep: Mapping, block: str) -> tuple[list[np.ndarray], np.ndarray]:
     """(normalised singular values of each conv kernel of the block, normalised output eigenvalues)."""
-    return ([_normalised(k["singular_values"]) for k in _kernels_of(rep, block)],
-            _normalised(rep["activations"][block]["eigenvalues"]))
+    return (
+        [_normalised(k["singular_values"]) for k in _kernels_of(rep, block)],
+        _normalised(rep["activations"][block]["eigenvalues"]),
+    )
 
 
 def spectra_limits(reps: Sequence[Mapping]) -> tuple[float, float]:
@@ -95,8 +99,9 @@ def _check(reps: Mapping, what: str, out_png) -> None:
         raise PipelineError(f"{what} {out_png}: nothing to plot (no representation files)")
 
 
-def plot_effective_rank(series: Mapping[str, Mapping[int, Mapping]], out_png: str | os.PathLike, *,
-                        title: str | None = None) -> dict:
+def plot_effective_rank(
+    series: Mapping[str, Mapping[int, Mapping]], out_png: str | os.PathLike, *, title: str | None = None
+) -> dict:
     """``series[variant][epoch]`` = a representations file; one column per block, rows weights / activations."""
     _check(series, "plot_effective_rank", out_png)
     blocks = _blocks({v: reps[min(reps)] for v, reps in series.items() if reps})
@@ -106,7 +111,9 @@ def plot_effective_rank(series: Mapping[str, Mapping[int, Mapping]], out_png: st
         fig = st.new_figure((PANEL[0] * len(blocks) + 0.6, PANEL[1] * 2 + 0.8))
         fig.suptitle(title or "Effective rank per block over epochs")
         axes = np.array(fig.subplots(2, len(blocks), squeeze=False))
-        for row, (kind, fn) in enumerate((("weights", kernel_effective_rank), ("activations", activation_effective_rank))):
+        for row, (kind, fn) in enumerate(
+            (("weights", kernel_effective_rank), ("activations", activation_effective_rank))
+        ):
             for col, block in enumerate(blocks):
                 ax = axes[row, col]
                 for variant, reps in series.items():
@@ -118,16 +125,25 @@ def plot_effective_rank(series: Mapping[str, Mapping[int, Mapping]], out_png: st
                 ax.set_xlabel("epoch")
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
                 if col == 0:
-                    ax.set_ylabel("effective rank (kernels, mean)" if kind == "weights" else
-                                  "effective rank (output covariance)")
+                    ax.set_ylabel(
+                        "effective rank (kernels, mean)"
+                        if kind == "weights"
+                        else "effective rank (output covariance)"
+                    )
                 ax.grid(alpha=0.3)
         axes[0, -1].legend(title="variant", loc="best")
         path = st.save_figure(fig, out_png)
     return {"path": Path(path), "blocks": blocks, "values": values}
 
 
-def plot_spectra(reps: Mapping[str, Mapping], out_png: str | os.PathLike, *, ylim: tuple[float, float] | None = None,
-                 title: str | None = None, ncols: int = 4) -> dict:
+def plot_spectra(
+    reps: Mapping[str, Mapping],
+    out_png: str | os.PathLike,
+    *,
+    ylim: tuple[float, float] | None = None,
+    title: str | None = None,
+    ncols: int = 4,
+) -> dict:
     """``reps[variant]`` = that variant's file at one epoch; one panel per block, log-scale normalised spectra.
 
     Pass the same ``ylim`` (``spectra_limits`` over all epochs) to every epoch's frame.
@@ -149,7 +165,13 @@ def plot_spectra(reps: Mapping[str, Mapping], out_png: str | os.PathLike, *, yli
                 kernels, acts = block_spectra(rep, block)
                 for v in kernels:
                     ax.plot(np.arange(1, v.size + 1), v, color=colors[variant], **KERNEL_STYLE)
-                ax.plot(np.arange(1, acts.size + 1), acts, color=colors[variant], label=variant, **ACTIVATION_STYLE)
+                ax.plot(
+                    np.arange(1, acts.size + 1),
+                    acts,
+                    color=colors[variant],
+                    label=variant,
+                    **ACTIVATION_STYLE,
+                )
             ax.set_yscale("log")
             ax.set_ylim(*ylim)
             ax.set_title(block)
@@ -161,24 +183,36 @@ def plot_spectra(reps: Mapping[str, Mapping], out_png: str | os.PathLike, *, yli
         from matplotlib.lines import Line2D
 
         handles = [Line2D([], [], color=colors[v], label=v, **ACTIVATION_STYLE) for v in reps]
-        handles += [Line2D([], [], color="grey", label="conv kernel σ/σ₁", **KERNEL_STYLE),
-                    Line2D([], [], color="grey", label="output covariance λ/λ₁", **ACTIVATION_STYLE)]
+        handles += [
+            Line2D([], [], color="grey", label="conv kernel σ/σ₁", **KERNEL_STYLE),
+            Line2D([], [], color="grey", label="output covariance λ/λ₁", **ACTIVATION_STYLE),
+        ]
         fig.legend(handles=handles, loc="outside lower center", ncols=len(handles))
         path = st.save_figure(fig, out_png)
-    return {"path": Path(path), "ylim": tuple(ylim), "blocks": blocks, "axes_ylim": [a.get_ylim() for a in axes]}
+    return {
+        "path": Path(path),
+        "ylim": tuple(ylim),
+        "blocks": blocks,
+        "axes_ylim": [a.get_ylim() for a in axes],
+    }
 
 
 def cka_final_matrix(reps: Mapping[int, Mapping]) -> tuple[list[str], list[int], np.ndarray]:
     """(blocks, epochs, M[block, epoch]): CKA of each epoch's block with the same block of the final epoch."""
     epochs = sorted(reps)
     blocks = list(reps[epochs[-1]]["blocks"])
-    matrix = np.array([[float(np.diagonal(np.asarray(reps[e]["cka_final"]))[i]) for e in epochs]
-                       for i in range(len(blocks))])
+    matrix = np.array(
+        [
+            [float(np.diagonal(np.asarray(reps[e]["cka_final"]))[i]) for e in epochs]
+            for i in range(len(blocks))
+        ]
+    )
     return blocks, epochs, matrix
 
 
-def plot_cka_final(series: Mapping[str, Mapping[int, Mapping]], out_png: str | os.PathLike, *,
-                   title: str | None = None) -> dict:
+def plot_cka_final(
+    series: Mapping[str, Mapping[int, Mapping]], out_png: str | os.PathLike, *, title: str | None = None
+) -> dict:
     """Per variant a block × epoch heat map of CKA(block at epoch, same block at the final epoch), range [0, 1]."""
     _check(series, "plot_cka_final", out_png)
     from matplotlib import colors as mcolors
@@ -205,8 +239,9 @@ def plot_cka_final(series: Mapping[str, Mapping[int, Mapping]], out_png: str | o
     return {"path": Path(path), "matrices": matrices, "norm": norm}
 
 
-def plot_cka_variants(similarity: Mapping[int, Mapping], out_png: str | os.PathLike, *,
-                      title: str | None = None) -> dict:
+def plot_cka_variants(
+    similarity: Mapping[int, Mapping], out_png: str | os.PathLike, *, title: str | None = None
+) -> dict:
     """``similarity[epoch]`` = ``read_variant_similarity``; one row per epoch, one column per variant pair."""
     _check(similarity, "plot_cka_variants", out_png)
     from matplotlib import colors as mcolors

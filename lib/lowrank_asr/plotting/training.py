@@ -29,8 +29,10 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
     columns = rows[0].keys() if rows else []
     missing = [c for c in REQUIRED_COLUMNS if c not in columns]
     if missing:
-        raise PipelineError(f"training history {path} lacks columns {missing} (has {list(columns)}); "
-                            f"expected {','.join(REQUIRED_COLUMNS)},seconds")
+        raise PipelineError(
+            f"training history {path} lacks columns {missing} (has {list(columns)}); "
+            f"expected {','.join(REQUIRED_COLUMNS)},seconds"
+        )
 
     def num(v: str | None, line: int, column: str) -> float:
         if v in (None, ""):
@@ -38,29 +40,38 @@ def read_history(path: str | os.PathLike) -> dict[str, np.ndarray]:
         try:
             return float(v)
         except ValueError:
-            raise PipelineError(f"training history {path} line {line}, column {column!r}: {v!r} is not a number; "
-                                "the file is damaged: rerun the train rule") from None
+            raise PipelineError(
+                f"training history {path} line {line}, column {column!r}: {v!r} is not a number; "
+                "the file is damaged: rerun the train rule"
+            ) from None
 
     return {c: np.array([num(r.get(c), n, c) for n, r in enumerate(rows, 2)]) for c in columns}
 
 
-def seed_spread(histories: Sequence[Mapping[str, np.ndarray]],
-                column: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def seed_spread(
+    histories: Sequence[Mapping[str, np.ndarray]], column: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(epochs, mean, low, high)`` of one column over several seeds' histories, on the epochs they all hold."""
     epochs = sorted(set.intersection(*(set(h["epoch"][np.isfinite(h["epoch"])].tolist()) for h in histories)))
     values = np.array([[h[column][h["epoch"] == e][0] for e in epochs] for h in histories])
     return np.array(epochs), values.mean(axis=0), values.min(axis=0), values.max(axis=0)
 
 
-def plot_training_curves(history_csvs: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]],
-                         out_png: str | os.PathLike, *, title: str = "Training curves") -> Path:
+def plot_training_curves(
+    history_csvs: Mapping[str, str | os.PathLike | Sequence[str | os.PathLike]],
+    out_png: str | os.PathLike,
+    *,
+    title: str = "Training curves",
+) -> Path:
     """Left: train (solid) and dev (dashed) loss per variant (log scale when all positive); right: dev WER in %.
     One colour per variant, the same in both panels. A variant given several histories (one per training seed) is
     drawn as their mean with the seeds' range (min to max) as a band."""
     if not history_csvs:
         raise PipelineError(f"plot_training_curves {out_png}: no history files given")
-    histories = {name: [read_history(p) for p in ([paths] if isinstance(paths, str | os.PathLike) else paths)]
-                 for name, paths in history_csvs.items()}
+    histories = {
+        name: [read_history(p) for p in ([paths] if isinstance(paths, str | os.PathLike) else paths)]
+        for name, paths in history_csvs.items()
+    }
     empty = [name for name, runs in histories.items() if not runs]
     if empty:
         raise PipelineError(f"plot_training_curves {out_png}: no history files for {empty}")
@@ -73,12 +84,21 @@ def plot_training_curves(history_csvs: Mapping[str, str | os.PathLike | Sequence
         for i, (name, runs) in enumerate(histories.items()):
             c = palette[i % len(palette)]
             label = name if len(runs) == 1 else f"{name} ({len(runs)} seeds)"
-            for ax, column, scale, style, suffix in ((ax_loss, "train_loss", 1, "-", " train"),
-                                                     (ax_loss, "dev_loss", 1, "--", " dev"),
-                                                     (ax_wer, "dev_wer", 100, "-", "")):
+            for ax, column, scale, style, suffix in (
+                (ax_loss, "train_loss", 1, "-", " train"),
+                (ax_loss, "dev_loss", 1, "--", " dev"),
+                (ax_wer, "dev_wer", 100, "-", ""),
+            ):
                 epochs, mean, low, high = seed_spread(runs, column)
-                ax.plot(epochs, scale * mean, color=c, linestyle=style, marker="." if ax is ax_loss else "o",
-                        markersize=3 if ax is ax_wer else None, label=label + suffix)
+                ax.plot(
+                    epochs,
+                    scale * mean,
+                    color=c,
+                    linestyle=style,
+                    marker="." if ax is ax_loss else "o",
+                    markersize=3 if ax is ax_wer else None,
+                    label=label + suffix,
+                )
                 if len(runs) > 1:
                     ax.fill_between(epochs, scale * low, scale * high, color=c, alpha=0.15, linewidth=0)
                 if ax is ax_loss:

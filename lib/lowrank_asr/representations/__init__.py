@@ -14,8 +14,16 @@ _MODULES = {
     "blocks": ("block_names", "block_outputs", "block_reductions", "make_block_outputs_fn", "pool_frames"),
     "cka": ("StreamingCKA", "linear_cka"),
     "kernels": ("ConvKernel", "encoder_kernels"),
-    "spectra": ("VARIANCE_FRACTIONS", "CovarianceAccumulator", "KernelSpectrum", "components_for_variance",
-                "effective_rank", "kernel_spectrum", "stable_rank", "valid_frames"),
+    "spectra": (
+        "VARIANCE_FRACTIONS",
+        "CovarianceAccumulator",
+        "KernelSpectrum",
+        "components_for_variance",
+        "effective_rank",
+        "kernel_spectrum",
+        "stable_rank",
+        "valid_frames",
+    ),
 }
 _WHERE = {name: module for module, names in _MODULES.items() for name in names}
 __all__ = sorted(_WHERE)

@@ -32,8 +32,9 @@ from lowrank_asr.representations.spectra import (
 )
 
 
-def pooled_frames(outputs: Sequence[tuple[np.ndarray, np.ndarray]], reductions: Sequence[int],
-                  target: int) -> list[np.ndarray]:
+def pooled_frames(
+    outputs: Sequence[tuple[np.ndarray, np.ndarray]], reductions: Sequence[int], target: int
+) -> list[np.ndarray]:
     """Valid frames [N, C_b] of every block pooled from its reduction R_b to ``target`` (a multiple of it)."""
     frames = []
     for (y, lengths), red in zip(outputs, reductions, strict=True):
@@ -46,16 +47,18 @@ def pooled_frames(outputs: Sequence[tuple[np.ndarray, np.ndarray]], reductions: 
 def _check_same_frames(frames: Sequence[Sequence[np.ndarray]], names: Sequence[str]) -> None:
     counts = {name: f[0].shape[0] for name, f in zip(names, frames, strict=True)}
     if len(set(counts.values())) > 1:
-        raise PipelineError(f"the models give different numbers of frames on the same batch ({counts}); "
-                            "compare variants with the same front end frame rate")
+        raise PipelineError(
+            f"the models give different numbers of frames on the same batch ({counts}); "
+            "compare variants with the same front end frame rate"
+        )
 
 
 @dataclass
 class EpochRepresentations:
     blocks: list[str]
     kernels: list[tuple[ConvKernel, KernelSpectrum]]
-    activations: list[ActivationSpectrum]   # per block
-    cka_final: np.ndarray                   # [blocks, blocks]: this epoch's block i against the final epoch's j
+    activations: list[ActivationSpectrum]  # per block
+    cka_final: np.ndarray  # [blocks, blocks]: this epoch's block i against the final epoch's j
     subset_ids: list[str]
 
 
@@ -75,8 +78,9 @@ def analyse_epoch(model, final_model, batches: Iterable[dict]) -> EpochRepresent
         if final_model is model:
             ys = xs
         else:
-            ys = pooled_frames(block_outputs(final_model, batch["audio"], batch["audio_len"]), final_reductions,
-                               target)
+            ys = pooled_frames(
+                block_outputs(final_model, batch["audio"], batch["audio_len"]), final_reductions, target
+            )
         cka.update(xs, ys)
         ids += [v.decode() for v in batch["utt_id"].numpy().tolist()]
     if not ids:
@@ -85,19 +89,24 @@ def analyse_epoch(model, final_model, batches: Iterable[dict]) -> EpochRepresent
     return EpochRepresentations(names, kernels, [acc.spectrum() for acc in covs], cka.matrix(), ids)
 
 
-def analyse_variants(models: dict[str, object], batches: Iterable[dict]) -> tuple[dict[tuple[str, str], np.ndarray],
-                                                                                 list[str]]:
+def analyse_variants(
+    models: dict[str, object], batches: Iterable[dict]
+) -> tuple[dict[tuple[str, str], np.ndarray], list[str]]:
     """{(a, b): CKA [blocks_a, blocks_b]} for every pair a < b (in the given order) and the utterance ids."""
     names = list(models)
     reductions = {n: block_reductions(m) for n, m in models.items()}
     target = max(r[-1] for r in reductions.values())
-    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
-    accs = {(a, b): StreamingCKA([s.channels for s in models[a].specs], [s.channels for s in models[b].specs])
-            for a, b in pairs}
+    pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1 :]]
+    accs = {
+        (a, b): StreamingCKA([s.channels for s in models[a].specs], [s.channels for s in models[b].specs])
+        for a, b in pairs
+    }
     ids: list[str] = []
     for batch in batches:
-        frames = {n: pooled_frames(block_outputs(m, batch["audio"], batch["audio_len"]), reductions[n], target)
-                  for n, m in models.items()}
+        frames = {
+            n: pooled_frames(block_outputs(m, batch["audio"], batch["audio_len"]), reductions[n], target)
+            for n, m in models.items()
+        }
         _check_same_frames(list(frames.values()), names)
         for a, b in pairs:
             accs[(a, b)].update(frames[a], frames[b])
@@ -107,22 +116,37 @@ def analyse_variants(models: dict[str, object], batches: Iterable[dict]) -> tupl
     return {pair: acc.matrix() for pair, acc in accs.items()}, ids
 
 
-def subset_batches(data_files: Sequence[str], vocab, *, subset: int, batch_size: int,
-                   batch_seconds: float | None = None):
+def subset_batches(
+    data_files: Sequence[str], vocab, *, subset: int, batch_size: int, batch_seconds: float | None = None
+):
     """The analysis subset as padded batches (the same for every model and epoch): ``batch_size`` utterances in
     file order, or by duration under ``batch_seconds`` padded seconds per batch (evaluation.batch_seconds)."""
     from lowrank_asr.data.dataset import make_dataset
     from lowrank_asr.data.subset import subset_ids
 
     ids = subset_ids(data_files, subset)
-    return make_dataset(list(data_files), vocab, batch_size=batch_size, training=False, seed=0, utt_ids=ids,
-                        batch_seconds=batch_seconds)
+    return make_dataset(
+        list(data_files),
+        vocab,
+        batch_size=batch_size,
+        training=False,
+        seed=0,
+        utt_ids=ids,
+        batch_seconds=batch_seconds,
+    )
 
 
-def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_weights: Mapping[int, str | Path],
-                            final_weights_path: str | Path, data_files: Sequence[str], subset: int,
-                            batch_size: int = 16, batch_seconds: float | None = None,
-                            ) -> Iterator[tuple[int, EpochRepresentations]]:
+def variant_representations(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    epoch_weights: Mapping[int, str | Path],
+    final_weights_path: str | Path,
+    data_files: Sequence[str],
+    subset: int,
+    batch_size: int = 16,
+    batch_seconds: float | None = None,
+) -> Iterator[tuple[int, EpochRepresentations]]:
     """(epoch, ``analyse_epoch`` against the final epoch) for each of a variant's epochs, in epoch order.
 
     One model is built (and its block function traced) for all epochs, whose weights are loaded into it in
@@ -132,9 +156,12 @@ def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_we
 
     final_run = TrainedRun(model_cfg, vocab_path)
     final = final_run.load(final_weights_path)
-    batches = subset_batches(data_files, final_run.vocab, subset=subset, batch_size=batch_size,
-                             batch_seconds=batch_seconds)
-    run = TrainedRun(model_cfg, vocab_path)  # its model is built only if an epoch other than the final is analysed
+    batches = subset_batches(
+        data_files, final_run.vocab, subset=subset, batch_size=batch_size, batch_seconds=batch_seconds
+    )
+    run = TrainedRun(
+        model_cfg, vocab_path
+    )  # its model is built only if an epoch other than the final is analysed
     epochs = sorted(epoch_weights)
     is_final = {e: Path(epoch_weights[e]).resolve() == Path(final_weights_path).resolve() for e in epochs}
     others = [epoch_weights[e] for e in epochs if not is_final[e]]
@@ -144,9 +171,16 @@ def variant_representations(*, model_cfg: dict, vocab_path: str | Path, epoch_we
         yield epoch, analyse_epoch(model, final, batches)
 
 
-def variant_similarities(*, model_cfgs: Mapping[str, dict], vocab_path: str | Path,
-                         epoch_weights: Mapping[int, Mapping[str, str | Path]], data_files: Sequence[str],
-                         subset: int, batch_size: int = 16, batch_seconds: float | None = None):
+def variant_similarities(
+    *,
+    model_cfgs: Mapping[str, dict],
+    vocab_path: str | Path,
+    epoch_weights: Mapping[int, Mapping[str, str | Path]],
+    data_files: Sequence[str],
+    subset: int,
+    batch_size: int = 16,
+    batch_seconds: float | None = None,
+):
     """(epoch, {(a, b): CKA}, utterance ids) for each epoch, ``epoch_weights[epoch][variant]`` the weights.
 
     Each variant's model is built once and gets every epoch's weights in turn.
@@ -160,7 +194,12 @@ def variant_similarities(*, model_cfgs: Mapping[str, dict], vocab_path: str | Pa
     for epoch in epochs:
         models = {name: next(loop)[1] for name, loop in loops.items()}
         if batches is None:
-            batches = subset_batches(data_files, next(iter(runs.values())).vocab, subset=subset,
-                                     batch_size=batch_size, batch_seconds=batch_seconds)
+            batches = subset_batches(
+                data_files,
+                next(iter(runs.values())).vocab,
+                subset=subset,
+                batch_size=batch_size,
+                batch_seconds=batch_seconds,
+            )
         cka, ids = analyse_variants(models, batches)
         yield epoch, cka, ids

@@ -62,8 +62,9 @@ def block_reductions(model) -> list[int]:
 
 def block_outputs(model, audio, audio_len) -> list[tuple[np.ndarray, np.ndarray]]:
     """(outputs [B, T_b, C_b] float32, lengths [B]) of every block, as numpy."""
-    outs, lens = make_block_outputs_fn(model)(tf.convert_to_tensor(audio, tf.float32),
-                                              tf.convert_to_tensor(audio_len, tf.int32))
+    outs, lens = make_block_outputs_fn(model)(
+        tf.convert_to_tensor(audio, tf.float32), tf.convert_to_tensor(audio_len, tf.int32)
+    )
     return [(o.numpy(), n.numpy()) for o, n in zip(outs, lens, strict=True)]
 
 

@@ -44,12 +44,15 @@ class StreamingCKA:
         xs = [_as_rows(x, f"xs[{i}]") for i, x in enumerate(xs)]
         ys = [_as_rows(y, f"ys[{j}]") for j, y in enumerate(ys)]
         if [x.shape[1] for x in xs] != self.x_dims or [y.shape[1] for y in ys] != self.y_dims:
-            raise PipelineError(f"StreamingCKA.update: feature sizes {[x.shape[1] for x in xs]} / "
-                                f"{[y.shape[1] for y in ys]} differ from {self.x_dims} / {self.y_dims}")
+            raise PipelineError(
+                f"StreamingCKA.update: feature sizes {[x.shape[1] for x in xs]} / "
+                f"{[y.shape[1] for y in ys]} differ from {self.x_dims} / {self.y_dims}"
+            )
         n = {a.shape[0] for a in xs + ys}
         if len(n) != 1:
-            raise PipelineError(f"StreamingCKA.update: every representation must have the same frames, got "
-                                f"counts {sorted(n)}")
+            raise PipelineError(
+                f"StreamingCKA.update: every representation must have the same frames, got counts {sorted(n)}"
+            )
         self.count += n.pop()
         for i, x in enumerate(xs):
             self.x_sum[i] += x.sum(axis=0)
@@ -67,8 +70,12 @@ class StreamingCKA:
         """CKA [len(xs), len(ys)]; NaN where one side is constant (zero variance)."""
         if self.count < 2:
             raise PipelineError(f"CKA needs at least 2 frames, got {self.count}; use a larger subset")
-        x_norm = [np.linalg.norm(self._centred(g, s, s)) for g, s in zip(self.x_gram, self.x_sum, strict=True)]
-        y_norm = [np.linalg.norm(self._centred(g, s, s)) for g, s in zip(self.y_gram, self.y_sum, strict=True)]
+        x_norm = [
+            np.linalg.norm(self._centred(g, s, s)) for g, s in zip(self.x_gram, self.x_sum, strict=True)
+        ]
+        y_norm = [
+            np.linalg.norm(self._centred(g, s, s)) for g, s in zip(self.y_gram, self.y_sum, strict=True)
+        ]
         out = np.full((len(self.x_dims), len(self.y_dims)), np.nan)
         for i, xn in enumerate(x_norm):
             for j, yn in enumerate(y_norm):

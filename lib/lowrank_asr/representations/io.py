@@ -53,7 +53,9 @@ def write_representations(path: str | os.PathLike, result: EpochRepresentations,
     attrs = dict(attrs)
     missing = [k for k in REQUIRED_ATTRS if attrs.get(k) is None]
     if missing:
-        raise PipelineError(f"representations file {path}: attributes {missing} are required (pass them in attrs)")
+        raise PipelineError(
+            f"representations file {path}: attributes {missing} are required (pass them in attrs)"
+        )
     check_provenance(attrs, path)
     with atomic_h5(path) as f:
         write_attrs(f, {**attrs, "format": FORMAT_EPOCH})
@@ -61,12 +63,25 @@ def write_representations(path: str | os.PathLike, result: EpochRepresentations,
         f.create_dataset("subset_ids", data=_strings(result.subset_ids))
         for kern, spec in result.kernels:
             g = f.create_group(f"kernels/{kern.name}")
-            for key in ("singular_values", "filter_singular_values", "filter_effective_rank",
-                        "filter_stable_rank", "filter_rank"):
+            for key in (
+                "singular_values",
+                "filter_singular_values",
+                "filter_effective_rank",
+                "filter_stable_rank",
+                "filter_rank",
+            ):
                 g.create_dataset(key, data=getattr(spec, key))
-            write_attrs(g, {"effective_rank": spec.effective_rank, "stable_rank": spec.stable_rank,
-                            "kind": kern.kind, "shape": list(kern.kernel.shape), "stride": kern.stride,
-                            "normalisation": "none" if kern.bn_scale is None else "unit_filter_norm"})
+            write_attrs(
+                g,
+                {
+                    "effective_rank": spec.effective_rank,
+                    "stable_rank": spec.stable_rank,
+                    "kind": kern.kind,
+                    "shape": list(kern.kernel.shape),
+                    "stride": kern.stride,
+                    "normalisation": "none" if kern.bn_scale is None else "unit_filter_norm",
+                },
+            )
         for name, act in zip(result.blocks, result.activations, strict=True):
             g = f.create_group(f"activations/{name}")
             g.create_dataset("eigenvalues", data=act.eigenvalues)
@@ -88,26 +103,34 @@ def read_representations(path: str | os.PathLike) -> dict:
     ``cka_final`` (groups are dicts with their own ``attrs``)."""
     with open_array_file(path, "representations") as f:
         if read_attrs(f).get("format") != FORMAT_EPOCH:
-            raise PipelineError(f"{path} is not a representations file (format {read_attrs(f).get('format')!r})")
+            raise PipelineError(
+                f"{path} is not a representations file (format {read_attrs(f).get('format')!r})"
+            )
         out = _group(f)
     out["blocks"], out["subset_ids"] = _decode(out["blocks"]), _decode(out["subset_ids"])
     return out
 
 
-def write_variant_similarity(path: str | os.PathLike, cka: Mapping[tuple[str, str], np.ndarray],
-                             blocks: Mapping[str, Sequence[str]], subset_ids: Sequence[str], attrs: Mapping) -> Path:
+def write_variant_similarity(
+    path: str | os.PathLike,
+    cka: Mapping[tuple[str, str], np.ndarray],
+    blocks: Mapping[str, Sequence[str]],
+    subset_ids: Sequence[str],
+    attrs: Mapping,
+) -> Path:
     attrs = dict(attrs)
     missing = [k for k in ("epoch", "seed") if attrs.get(k) is None]
     if missing:
         raise PipelineError(f"variant similarity file {path}: attributes {missing} are required")
     check_provenance(attrs, path)
     with atomic_h5(path) as f:
-        write_attrs(f, {**attrs, "variants": list(blocks),
-                        "format": FORMAT_VARIANTS})
+        write_attrs(f, {**attrs, "variants": list(blocks), "format": FORMAT_VARIANTS})
         f.create_dataset("subset_ids", data=_strings(subset_ids))
         for (a, b), matrix in cka.items():
             d = f.create_dataset(f"cka/{a}/{b}", data=np.asarray(matrix, np.float64))
-            write_attrs(d, {"x_variant": a, "y_variant": b, "x_blocks": list(blocks[a]), "y_blocks": list(blocks[b])})
+            write_attrs(
+                d, {"x_variant": a, "y_variant": b, "x_blocks": list(blocks[a]), "y_blocks": list(blocks[b])}
+            )
     return Path(path)
 
 

@@ -32,12 +32,12 @@ CENTRED, VALID = "centred", "valid"
 
 @dataclass(frozen=True)
 class ConvKernel:
-    name: str                   # e.g. "C1/conv0", "C1/res_conv", "wave_frontend/conv"
-    block: str                  # "C1" ("frontend" for the wave front end)
-    kind: str                   # separable | lowrank | rank | pointwise | dense
-    kernel: np.ndarray          # W[k, c_in, c_out], float64
+    name: str  # e.g. "C1/conv0", "C1/res_conv", "wave_frontend/conv"
+    block: str  # "C1" ("frontend" for the wave front end)
+    kind: str  # separable | lowrank | rank | pointwise | dense
+    kernel: np.ndarray  # W[k, c_in, c_out], float64
     stride: int
-    padding: str                # CENTRED or VALID
+    padding: str  # CENTRED or VALID
     bn_scale: np.ndarray | None  # [c_out] γ / √(var + ε) of the BN that follows, or None
 
     def normalised(self) -> np.ndarray:
@@ -73,18 +73,44 @@ def encoder_kernels(model) -> list[ConvKernel]:
     out: list[ConvKernel] = []
     if getattr(model, "wave", None) is not None:
         conv = model.wave.conv
-        out.append(ConvKernel("wave_frontend/conv", "frontend", "dense", conv.kernel.numpy().astype(np.float64),
-                              int(conv.strides[0]), VALID, None))
+        out.append(
+            ConvKernel(
+                "wave_frontend/conv",
+                "frontend",
+                "dense",
+                conv.kernel.numpy().astype(np.float64),
+                int(conv.strides[0]),
+                VALID,
+                None,
+            )
+        )
     for block in model.encoder.blocks:
         name = block.spec.name
         for i, layer in enumerate(block.layers_):
-            out.append(ConvKernel(f"{name}/conv{i}", name, _kind(layer.conv),
-                                  layer.conv.full_kernel().numpy().astype(np.float64), int(layer.stride),
-                                  CENTRED, bn_scale(layer.bn)))
+            out.append(
+                ConvKernel(
+                    f"{name}/conv{i}",
+                    name,
+                    _kind(layer.conv),
+                    layer.conv.full_kernel().numpy().astype(np.float64),
+                    int(layer.stride),
+                    CENTRED,
+                    bn_scale(layer.bn),
+                )
+            )
         if block.spec.residual:
             kernel = block.res_conv.kernel.numpy().astype(np.float64)[None]
-            out.append(ConvKernel(f"{name}/res_conv", name, "pointwise", kernel, int(block.res_conv.stride),
-                                  CENTRED, bn_scale(block.res_bn)))
+            out.append(
+                ConvKernel(
+                    f"{name}/res_conv",
+                    name,
+                    "pointwise",
+                    kernel,
+                    int(block.res_conv.stride),
+                    CENTRED,
+                    bn_scale(block.res_bn),
+                )
+            )
     return out
 
 
@@ -95,5 +121,7 @@ def conv_reference(x: np.ndarray, kernel: np.ndarray, stride: int, padding: str 
     if padding == CENTRED:
         x = np.pad(x, [(0, 0), ((k - 1) // 2, k // 2), (0, 0)])
     n_out = (x.shape[1] - k) // stride + 1
-    windows = np.stack([x[:, j: j + stride * (n_out - 1) + 1: stride] for j in range(k)], axis=2)  # [B,T',k,c]
+    windows = np.stack(
+        [x[:, j : j + stride * (n_out - 1) + 1 : stride] for j in range(k)], axis=2
+    )  # [B,T',k,c]
     return np.einsum("btjc,jco->bto", windows, kernel)

@@ -64,13 +64,13 @@ def numerical_rank(values: np.ndarray, rtol: float = RANK_RTOL) -> int:
 class KernelSpectrum:
     """Spectra of a conv kernel W[k, c, o]: as the matrix [k·c, o] and per output filter [k, c]."""
 
-    singular_values: np.ndarray          # [min(k·c, o)]
+    singular_values: np.ndarray  # [min(k·c, o)]
     effective_rank: float
     stable_rank: float
-    filter_singular_values: np.ndarray   # [o, min(k, c)]
-    filter_effective_rank: np.ndarray    # [o]
-    filter_stable_rank: np.ndarray       # [o]
-    filter_rank: np.ndarray              # [o] numerical rank (RANK_RTOL)
+    filter_singular_values: np.ndarray  # [o, min(k, c)]
+    filter_effective_rank: np.ndarray  # [o]
+    filter_stable_rank: np.ndarray  # [o]
+    filter_rank: np.ndarray  # [o] numerical rank (RANK_RTOL)
 
 
 def kernel_spectrum(kernel: np.ndarray, rtol: float = RANK_RTOL) -> KernelSpectrum:
@@ -82,7 +82,9 @@ def kernel_spectrum(kernel: np.ndarray, rtol: float = RANK_RTOL) -> KernelSpectr
     s = singular_values(w.reshape(k * c, o))
     per_filter = np.linalg.svd(np.moveaxis(w, 2, 0), compute_uv=False)  # [o, min(k, c)]
     return KernelSpectrum(
-        singular_values=s, effective_rank=effective_rank(s), stable_rank=stable_rank(s),
+        singular_values=s,
+        effective_rank=effective_rank(s),
+        stable_rank=stable_rank(s),
         filter_singular_values=per_filter,
         filter_effective_rank=np.array([effective_rank(f) for f in per_filter]),
         filter_stable_rank=np.array([stable_rank(f) for f in per_filter]),
@@ -90,8 +92,9 @@ def kernel_spectrum(kernel: np.ndarray, rtol: float = RANK_RTOL) -> KernelSpectr
     )
 
 
-def components_for_variance(eigenvalues: np.ndarray,
-                            fractions: Sequence[float] = VARIANCE_FRACTIONS) -> np.ndarray:
+def components_for_variance(
+    eigenvalues: np.ndarray, fractions: Sequence[float] = VARIANCE_FRACTIONS
+) -> np.ndarray:
     """Fewest leading eigenvalues whose sum reaches each fraction of the total (0 when the total is 0)."""
     lam = np.clip(np.sort(np.asarray(eigenvalues, dtype=np.float64))[::-1], 0.0, None)
     total = lam.sum()
@@ -104,9 +107,9 @@ def components_for_variance(eigenvalues: np.ndarray,
 
 @dataclass(frozen=True)
 class ActivationSpectrum:
-    eigenvalues: np.ndarray   # [D] covariance eigenvalues, descending, clipped at 0
-    effective_rank: float     # of √eigenvalues (singular values of the centred frames)
-    components: np.ndarray    # [len(fractions)] for VARIANCE_FRACTIONS
+    eigenvalues: np.ndarray  # [D] covariance eigenvalues, descending, clipped at 0
+    effective_rank: float  # of √eigenvalues (singular values of the centred frames)
+    components: np.ndarray  # [len(fractions)] for VARIANCE_FRACTIONS
     frames: int
 
 
@@ -137,8 +140,12 @@ class CovarianceAccumulator:
 
     def spectrum(self, fractions: Sequence[float] = VARIANCE_FRACTIONS) -> ActivationSpectrum:
         lam = np.clip(np.linalg.eigvalsh(self.covariance())[::-1], 0.0, None)
-        return ActivationSpectrum(eigenvalues=lam, effective_rank=effective_rank(np.sqrt(lam)),
-                                  components=components_for_variance(lam, fractions), frames=self.count)
+        return ActivationSpectrum(
+            eigenvalues=lam,
+            effective_rank=effective_rank(np.sqrt(lam)),
+            components=components_for_variance(lam, fractions),
+            frames=self.count,
+        )
 
 
 def valid_frames(outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -146,7 +153,8 @@ def valid_frames(outputs: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     y = np.asarray(outputs)
     lengths = np.asarray(lengths)
     if y.ndim != 3 or lengths.shape != (y.shape[0],):
-        raise PipelineError(f"valid_frames: outputs [B, T, D] and lengths [B] expected, got {y.shape} and "
-                            f"{lengths.shape}")
+        raise PipelineError(
+            f"valid_frames: outputs [B, T, D] and lengths [B] expected, got {y.shape} and {lengths.shape}"
+        )
     mask = np.arange(y.shape[1])[None, :] < lengths[:, None]
     return y[mask]

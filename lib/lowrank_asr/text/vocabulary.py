@@ -292,7 +292,9 @@ def load_vocabulary(path: str | os.PathLike) -> CharVocabulary | SentencePieceVo
     except FileNotFoundError:
         raise VocabularyError(f"vocabulary file {path} does not exist; run the vocabulary stage") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise VocabularyError(f"vocabulary file {path} is not valid JSON ({e}); rerun the vocabulary stage") from e
+        raise VocabularyError(
+            f"vocabulary file {path} is not valid JSON ({e}); rerun the vocabulary stage"
+        ) from e
     if not isinstance(spec, dict):
         raise VocabularyError(f"vocabulary file {path}: expected a JSON object, got {type(spec).__name__}")
     kind = spec.get("type")

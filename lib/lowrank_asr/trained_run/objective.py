@@ -30,7 +30,9 @@ class SubsetObjective:
     metric_fn: Callable | None
     subset_ids: list[str]
     model_cfg: dict | None = None
-    run: TrainedRun | None = None  # the run the model belongs to: ``run.epochs(paths)`` loads other epochs into it
+    run: TrainedRun | None = (
+        None  # the run the model belongs to: ``run.epochs(paths)`` loads other epochs into it
+    )
     _gradient: Callable | None = field(default=None, init=False, repr=False)
     _float64: tuple | None = field(default=None, init=False, repr=False)
 
@@ -60,7 +62,10 @@ class SubsetObjective:
                 twin = build_model(self.model_cfg, self.vocab.size)
             finally:
                 keras.config.set_dtype_policy(previous)
-            parts = [tuple(tf.cast(t, tf.float64) if t.dtype.is_floating else t for t in part) for part in self.parts]
+            parts = [
+                tuple(tf.cast(t, tf.float64) if t.dtype.is_floating else t for t in part)
+                for part in self.parts
+            ]
             self._float64 = (twin, parts, part_loss_fn(twin, parts[0], len(self.subset_ids)))
         twin, parts, part_loss = self._float64
         twin.set_weights(self.model.get_weights())
@@ -70,8 +75,12 @@ class SubsetObjective:
         """Gradient of the mean loss for ``model.trainable_variables``, summed one micro-batch at a time."""
         if self._gradient is None:  # traced on first use, once for every micro-batch shape
             variables = list(self.model.trainable_variables)
-            self._gradient = part_sum(lambda _, *part: dense_gradient(self.part_loss, variables, part),
-                                      variable_spec(variables), [], self.parts[0])
+            self._gradient = part_sum(
+                lambda _, *part: dense_gradient(self.part_loss, variables, part),
+                variable_spec(variables),
+                [],
+                self.parts[0],
+            )
         return self._gradient([], self.parts)
 
 
@@ -92,9 +101,17 @@ def part_loss_fn(model, like: Sequence, n: int) -> Callable:
     return part_loss
 
 
-def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: str | Path,
-                     data_files: Sequence[str], subset: int, wer: bool = False,
-                     max_symbols_per_step: int = 5, batch_seconds: float | None = None) -> SubsetObjective:
+def subset_objective(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    weights_path: str | Path,
+    data_files: Sequence[str],
+    subset: int,
+    wer: bool = False,
+    max_symbols_per_step: int = 5,
+    batch_seconds: float | None = None,
+) -> SubsetObjective:
     """Load ``weights_path`` into the run's model and close the loss (and WER) over the analysis subset.
 
     ``batch_seconds`` (``evaluation.batch_seconds``): padded audio seconds per pass (None: the whole subset in
@@ -115,5 +132,13 @@ def subset_objective(*, model_cfg: dict, vocab_path: str | Path, weights_path: s
         def metric_fn():
             return greedy_wer(model, batches, vocab, max_symbols_per_step=max_symbols_per_step)
 
-    return SubsetObjective(model, vocab, parts, part_loss, metric_fn, [u["utt_id"] for u in utterances],
-                           model_cfg=model_cfg, run=run)
+    return SubsetObjective(
+        model,
+        vocab,
+        parts,
+        part_loss,
+        metric_fn,
+        [u["utt_id"] for u in utterances],
+        model_cfg=model_cfg,
+        run=run,
+    )

@@ -31,8 +31,10 @@ def dense_gradient(loss_fn: Callable, variables: Sequence, part: Sequence) -> li
     with tf.GradientTape() as tape:
         loss = loss_fn(*part)
     # embedding gradients arrive as IndexedSlices: densify them for products and sums
-    return [tf.convert_to_tensor(g) for g in
-            tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)]
+    return [
+        tf.convert_to_tensor(g)
+        for g in tape.gradient(loss, variables, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    ]
 
 
 def part_sum(term: Callable, out_spec: Sequence, extra_spec: Sequence, like: Sequence) -> Callable:

@@ -39,7 +39,9 @@ class TrainSettings:
     epochs: int
     batch_size: int
     seed: int
-    learning_rate: dict = field(default_factory=lambda: {"schedule": "transformer", "peak": None, "warmup_steps": 1000})
+    learning_rate: dict = field(
+        default_factory=lambda: {"schedule": "transformer", "peak": None, "warmup_steps": 1000}
+    )
     clip_norm: float | None = 5.0
     mixed_precision: bool = False
     max_steps_per_epoch: int | None = None
@@ -63,9 +65,22 @@ class TrainSettings:
         """The settings from the train job's complete ``training`` section (config/schema.yaml's defaults filled
         in, plus ``evaluation_batch_seconds`` and ``skip_over_budget``: lowrank_asr.workflow.config.
         train_job_settings); a missing key is a KeyError, not a default of its own."""
-        keys = ("epochs", "batch_size", "learning_rate", "clip_norm", "mixed_precision", "max_steps_per_epoch",
-                "dev_max_symbols_per_step", "precise_bn_batches", "joint_chunk", "accumulate", "batch_seconds",
-                "evaluation_batch_seconds", "skip_over_budget", "replicas")
+        keys = (
+            "epochs",
+            "batch_size",
+            "learning_rate",
+            "clip_norm",
+            "mixed_precision",
+            "max_steps_per_epoch",
+            "dev_max_symbols_per_step",
+            "precise_bn_batches",
+            "joint_chunk",
+            "accumulate",
+            "batch_seconds",
+            "evaluation_batch_seconds",
+            "skip_over_budget",
+            "replicas",
+        )
         return cls(seed=seed, max_duration=max_duration, **{k: training[k] for k in keys})
 
 
@@ -86,19 +101,26 @@ def choose_strategy(replicas: int | None = None) -> tf.distribute.Strategy:
         return tf.distribute.get_strategy()
     devices = gpus or tf.config.list_logical_devices("CPU")
     if len(devices) < replicas:
-        raise TrainingError(f"training.replicas = {replicas}, but only {len(devices)} "
-                            f"{'GPU' if gpus else 'CPU'} device(s) are visible: lower it or set it to null")
+        raise TrainingError(
+            f"training.replicas = {replicas}, but only {len(devices)} "
+            f"{'GPU' if gpus else 'CPU'} device(s) are visible: lower it or set it to null"
+        )
     names = [d.name for d in devices[:replicas]]
     log.info("training on %d replicas with MirroredStrategy: %s", replicas, ", ".join(names))
     # on CPU devices NCCL is unavailable; one reduction that works on any device
-    return tf.distribute.MirroredStrategy(names, cross_device_ops=None if gpus else
-                                          tf.distribute.ReductionToOneDevice())
+    return tf.distribute.MirroredStrategy(
+        names, cross_device_ops=None if gpus else tf.distribute.ReductionToOneDevice()
+    )
 
 
 def reset_seed_generators(model, seed: int) -> None:
     """Restart every Keras SeedGenerator of the model (SpecAugment, dropout) from a state fixed by `seed`."""
-    generators = [value for layer in model._flatten_layers() for value in vars(layer).values()
-                  if isinstance(value, keras.random.SeedGenerator)]
+    generators = [
+        value
+        for layer in model._flatten_layers()
+        for value in vars(layer).values()
+        if isinstance(value, keras.random.SeedGenerator)
+    ]
     for index, generator in enumerate(generators):
         generator.state.assign(np.array([seed * 7919 + index, 0], dtype=generator.state.dtype))
 
@@ -127,22 +149,35 @@ class Trainer:
         self._clip_in_step = settings.clip_norm if strategy.num_replicas_in_sync > 1 else None
         with strategy.scope():
             optimizer = Adam(
-                make_schedule(settings.learning_rate, d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9,
+                make_schedule(settings.learning_rate, d_model),
+                beta_1=0.9,
+                beta_2=0.98,
+                epsilon=1e-9,
                 global_clipnorm=None if self._clip_in_step else settings.clip_norm,
             )
             if settings.mixed_precision:
                 optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
             optimizer.build(model.trainable_variables)
             if settings.accumulate < 1:
-                raise ValueError(f"training.accumulate must be >= 1 micro-batch per update, got "
-                                 f"{settings.accumulate}")
+                raise ValueError(
+                    f"training.accumulate must be >= 1 micro-batch per update, got {settings.accumulate}"
+                )
             # gradient sums of the micro-batches of one update: per replica (ON_READ), all-reduced by
             # apply_gradients like a plain step's gradients; zero at every epoch boundary, so not saved
-            self._accumulators = [
-                tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False, name="accumulated_gradient",
-                            synchronization=tf.VariableSynchronization.ON_READ,
-                            aggregation=tf.VariableAggregation.SUM)
-                for v in model.trainable_variables] if settings.accumulate > 1 else []
+            self._accumulators = (
+                [
+                    tf.Variable(
+                        tf.zeros(v.shape, v.dtype),
+                        trainable=False,
+                        name="accumulated_gradient",
+                        synchronization=tf.VariableSynchronization.ON_READ,
+                        aggregation=tf.VariableAggregation.SUM,
+                    )
+                    for v in model.trainable_variables
+                ]
+                if settings.accumulate > 1
+                else []
+            )
         self.optimizer = optimizer
         self._train_step: Callable | None = None
         self._apply_step: Callable | None = None
@@ -163,8 +198,14 @@ class Trainer:
 
     def _per_utterance_loss(self, batch: dict, training: bool):
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
-        return self.model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training,
-                                         joint_chunk=self.settings.joint_chunk)
+        return self.model.utterance_loss(
+            x,
+            x_len,
+            batch["labels"],
+            batch["label_len"],
+            training=training,
+            joint_chunk=self.settings.joint_chunk,
+        )
 
     def _make_train_step(self, element_spec) -> Callable:
         """The traced step of one batch: an update, or (accumulate > 1) adding its gradients to the sums."""
@@ -179,7 +220,9 @@ class Trainer:
             with tf.GradientTape() as tape:
                 per_utt = tf.cast(self._per_utterance_loss(batch, training=True), tf.float32)
                 count = tf.cast(tf.shape(per_utt)[0], tf.float32)
-                batch_count = tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, count)
+                batch_count = tf.distribute.get_replica_context().all_reduce(
+                    tf.distribute.ReduceOp.SUM, count
+                )
                 loss = tf.reduce_sum(per_utt) / batch_count
                 scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
             grads = tape.gradient(scaled, model.trainable_variables)
@@ -243,8 +286,13 @@ class Trainer:
         total, count, batches, updates = 0.0, 0.0, 0, 0
         pending = 0.0  # utterances accumulated towards the next update
         limit = self.settings.max_steps_per_epoch
-        bar = tqdm(desc=f"epoch {epoch}", unit="batch", disable=not progress, mininterval=5,
-                   total=limit * per_update if limit else None)
+        bar = tqdm(
+            desc=f"epoch {epoch}",
+            unit="batch",
+            disable=not progress,
+            mininterval=5,
+            total=limit * per_update if limit else None,
+        )
         for batches, batch in enumerate(dist, start=1):
             batch_total, batch_count = self._train_step(batch)
             batch_total, batch_count = float(batch_total), float(batch_count)
@@ -322,46 +370,85 @@ def run_training(
         raise ValueError(f"{len(epoch_outputs)} epoch outputs for {settings.epochs} epochs")
     state = TrainingState(state_dir, lock_dir)
     with state.lock():
-        return _train(model_cfg=model_cfg, vocab_path=vocab_path, train_files=train_files, dev_files=dev_files,
-                      settings=settings, state=state, epoch_outputs=epoch_outputs, history_output=history_output,
-                      tensorboard_dir=tensorboard_dir, progress=progress, stop_after_epoch=stop_after_epoch,
-                      init_output=init_output)
+        return _train(
+            model_cfg=model_cfg,
+            vocab_path=vocab_path,
+            train_files=train_files,
+            dev_files=dev_files,
+            settings=settings,
+            state=state,
+            epoch_outputs=epoch_outputs,
+            history_output=history_output,
+            tensorboard_dir=tensorboard_dir,
+            progress=progress,
+            stop_after_epoch=stop_after_epoch,
+            init_output=init_output,
+        )
 
 
-def precise_bn_dataset(train_files: Sequence[str], vocab, settings: TrainSettings,
-                       exclude_ids: Sequence[str] = ()) -> tf.data.Dataset:
+def precise_bn_dataset(
+    train_files: Sequence[str], vocab, settings: TrainSettings, exclude_ids: Sequence[str] = ()
+) -> tf.data.Dataset:
     """The fixed training batches of precise batch norm: the first `precise_bn_batches` batches of the shuffled
     training order for `settings.seed` (the epochs use seed + epoch), the same in every epoch and process."""
     return training_dataset(train_files, vocab, settings, settings.seed, exclude_ids).take(
-        settings.precise_bn_batches)
+        settings.precise_bn_batches
+    )
 
 
-def training_dataset(train_files: Sequence[str], vocab, settings: TrainSettings, seed: int,
-                     exclude_ids: Sequence[str] = ()) -> tf.data.Dataset:
+def training_dataset(
+    train_files: Sequence[str], vocab, settings: TrainSettings, seed: int, exclude_ids: Sequence[str] = ()
+) -> tf.data.Dataset:
     """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`),
     without `exclude_ids`."""
     from lowrank_asr.data.dataset import make_dataset
 
-    return make_dataset(list(train_files), vocab, batch_size=settings.batch_size, training=True, seed=seed,
-                        max_duration=settings.max_duration, batch_seconds=settings.batch_seconds,
-                        skip_over_budget=settings.skip_over_budget, exclude_ids=exclude_ids)
+    return make_dataset(
+        list(train_files),
+        vocab,
+        batch_size=settings.batch_size,
+        training=True,
+        seed=seed,
+        max_duration=settings.max_duration,
+        batch_seconds=settings.batch_seconds,
+        skip_over_budget=settings.skip_over_budget,
+        exclude_ids=exclude_ids,
+    )
 
 
-def unalignable_utterances(files: Sequence[str], vocab, model, settings: TrainSettings,
-                           max_duration: float | None) -> list[str]:
+def unalignable_utterances(
+    files: Sequence[str], vocab, model, settings: TrainSettings, max_duration: float | None
+) -> list[str]:
     """Ids of the utterances of `files` too short for their transcripts under the model's decoder, when
     `settings.skip_bad_audio`; otherwise such an utterance is a CorpusError naming it (data/feasibility.py)."""
     from lowrank_asr.data import feasibility
 
-    found = feasibility.too_short_utterances(files, vocab.encode, model.encoder_frames, model.decoder_type,
-                                             model.cfg["features"]["sample_rate"], max_duration)
+    found = feasibility.too_short_utterances(
+        files,
+        vocab.encode,
+        model.encoder_frames,
+        model.decoder_type,
+        model.cfg["features"]["sample_rate"],
+        max_duration,
+    )
     return feasibility.apply_policy(found, model.decoder_type, settings.skip_bad_audio, log)
 
 
-def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str], dev_files: Sequence[str],
-           settings: TrainSettings, state: TrainingState, epoch_outputs: Sequence[str | Path],
-           history_output: str | Path, tensorboard_dir: str | Path | None, progress: bool,
-           stop_after_epoch: int | None, init_output: str | Path | None) -> list[dict]:
+def _train(
+    *,
+    model_cfg: dict,
+    vocab_path: str | Path,
+    train_files: Sequence[str],
+    dev_files: Sequence[str],
+    settings: TrainSettings,
+    state: TrainingState,
+    epoch_outputs: Sequence[str | Path],
+    history_output: str | Path,
+    tensorboard_dir: str | Path | None,
+    progress: bool,
+    stop_after_epoch: int | None,
+    init_output: str | Path | None,
+) -> list[dict]:
     from lowrank_asr.data.dataset import make_dataset
     from lowrank_asr.evaluation.transcribe import greedy_wer
     from lowrank_asr.models import build_model
@@ -402,9 +489,16 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
     # what the workflow keys the job by under `fail` (lowrank_asr.workflow.bad_audio.train_bad_audio_key)
     state.too_short_path().write_text(json.dumps(sorted({*train_left_out, *dev_left_out})))
     # each make_dataset checks its budget against the shards' durations as it is built: before any step
-    dev_data = make_dataset(list(dev_files), vocab, batch_size=settings.batch_size, training=False,
-                            seed=settings.seed, batch_seconds=settings.evaluation_batch_seconds,
-                            skip_over_budget=settings.skip_over_budget, exclude_ids=dev_left_out)
+    dev_data = make_dataset(
+        list(dev_files),
+        vocab,
+        batch_size=settings.batch_size,
+        training=False,
+        seed=settings.seed,
+        batch_seconds=settings.evaluation_batch_seconds,
+        skip_over_budget=settings.skip_over_budget,
+        exclude_ids=dev_left_out,
+    )
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
         # order (explicit op seeds below, under the global TF seed set once by configure_determinism) and the
@@ -420,17 +514,33 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
         if settings.precise_bn_batches:
             # before dev loss/WER and the save, so every inference-mode use of this epoch sees these statistics
             bn_began = time.perf_counter()
-            used = trainer.recompute_batchnorm(precise_bn_dataset(train_files, vocab, settings,
-                                                                   train_left_out))
-            log.info("epoch %d: precise batch norm over %d batches in %.1f s", epoch, used,
-                     time.perf_counter() - bn_began)
+            used = trainer.recompute_batchnorm(
+                precise_bn_dataset(train_files, vocab, settings, train_left_out)
+            )
+            log.info(
+                "epoch %d: precise batch norm over %d batches in %.1f s",
+                epoch,
+                used,
+                time.perf_counter() - bn_began,
+            )
         dev_loss = trainer.mean_loss(dev_data)
         dev_wer = greedy_wer(model, dev_data, vocab, max_symbols_per_step=settings.dev_max_symbols_per_step)
-        row = {"epoch": epoch, "train_loss": f"{train_loss:.5f}", "dev_loss": f"{dev_loss:.5f}",
-               "dev_wer": f"{dev_wer:.5f}", "learning_rate": f"{trainer.learning_rate():.6g}", "steps": steps,
-               "seconds": f"{time.perf_counter() - began:.1f}"}
-        log.info("epoch %d: train loss %.4f, dev loss %.4f, dev greedy WER %.4f", epoch, train_loss, dev_loss,
-                 dev_wer)
+        row = {
+            "epoch": epoch,
+            "train_loss": f"{train_loss:.5f}",
+            "dev_loss": f"{dev_loss:.5f}",
+            "dev_wer": f"{dev_wer:.5f}",
+            "learning_rate": f"{trainer.learning_rate():.6g}",
+            "steps": steps,
+            "seconds": f"{time.perf_counter() - began:.1f}",
+        }
+        log.info(
+            "epoch %d: train loss %.4f, dev loss %.4f, dev greedy WER %.4f",
+            epoch,
+            train_loss,
+            dev_loss,
+            dev_wer,
+        )
         state.save_epoch(model, trainer.optimizer, epoch)
         history.append(row)
         state.write_history(history)
@@ -444,12 +554,16 @@ def _train(*, model_cfg: dict, vocab_path: str | Path, train_files: Sequence[str
             writer.flush()
         if stop_after_epoch and epoch >= stop_after_epoch:
             break
-    republish_missing(state, epoch_outputs[:len(history)], init_output, history_output)
+    republish_missing(state, epoch_outputs[: len(history)], init_output, history_output)
     return history
 
 
-def republish_missing(state: TrainingState, epoch_outputs: Sequence[str | Path], init_output: str | Path | None,
-                      history_output: str | Path) -> list[Path]:
+def republish_missing(
+    state: TrainingState,
+    epoch_outputs: Sequence[str | Path],
+    init_output: str | Path | None,
+    history_output: str | Path,
+) -> list[Path]:
     """Publish again, still under the lock, every output that is gone or differs in size from its state copy.
 
     Another Snakemake whose train job lost the lock deletes this job's declared outputs (before its job starts and
@@ -464,8 +578,11 @@ def republish_missing(state: TrainingState, epoch_outputs: Sequence[str | Path],
     for src, dest in pairs:
         dest = Path(dest)
         if not dest.is_file() or dest.stat().st_size != src.stat().st_size:
-            log.warning("output %s was removed or changed while this job trained (by another snakemake?): "
-                        "publishing it again", dest)
+            log.warning(
+                "output %s was removed or changed while this job trained (by another snakemake?): "
+                "publishing it again",
+                dest,
+            )
             publish(src, dest)
             again.append(dest)
     return again

@@ -43,14 +43,28 @@ class Adam(keras.optimizers.Adam):
         local_step = tf.cast(self.iterations.value + 1, dtype)
         beta_1_power = tf.pow(tf.cast(self.beta_1, dtype), local_step)
         beta_2_power = tf.pow(tf.cast(self.beta_2, dtype), local_step)
-        return (lr, beta_1_power, beta_2_power, tf.constant(self.beta_1, dtype), tf.constant(self.beta_2, dtype),
-                tf.constant(self.epsilon, dtype))
+        return (
+            lr,
+            beta_1_power,
+            beta_2_power,
+            tf.constant(self.beta_1, dtype),
+            tf.constant(self.beta_2, dtype),
+            tf.constant(self.epsilon, dtype),
+        )
 
     def _update_variable(self, gradient, variable, scalars) -> None:
         lr, beta_1_power, beta_2_power, beta_1, beta_2, epsilon = scalars
         gradient = tf.cast(tf.convert_to_tensor(gradient), variable.dtype)
         index = self._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
-            var=variable.handle, m=self._momentums[index].value.handle, v=self._velocities[index].value.handle,
-            beta1_power=beta_1_power, beta2_power=beta_2_power, lr=lr, beta1=beta_1, beta2=beta_2,
-            epsilon=epsilon, grad=gradient)
+            var=variable.handle,
+            m=self._momentums[index].value.handle,
+            v=self._velocities[index].value.handle,
+            beta1_power=beta_1_power,
+            beta2_power=beta_2_power,
+            lr=lr,
+            beta1=beta_1,
+            beta2=beta_2,
+            epsilon=epsilon,
+            grad=gradient,
+        )

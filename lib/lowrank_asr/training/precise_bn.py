@@ -47,8 +47,11 @@ class PreciseBatchNorm:
         self.count = [tf.Variable(0.0, dtype=tf.float64, trainable=False) for _ in shapes]
         self.sum = [tf.Variable(tf.zeros(s, tf.float64), trainable=False) for s in shapes]
         self.sum_sq = [tf.Variable(tf.zeros(s, tf.float64), trainable=False) for s in shapes]
-        self._step = (tf.function(self._accumulate, reduce_retracing=True, autograph=False) if element_spec is None
-                      else tf.function(self._accumulate, input_signature=[element_spec], autograph=False))
+        self._step = (
+            tf.function(self._accumulate, reduce_retracing=True, autograph=False)
+            if element_spec is None
+            else tf.function(self._accumulate, input_signature=[element_spec], autograph=False)
+        )
 
     def _accumulate(self, batch: dict) -> None:
         x, x_len = self.model.featurize(batch["audio"], batch["audio_len"])
@@ -96,8 +99,10 @@ class PreciseBatchNorm:
         for layer, count, total, total_sq in zip(self.layers, self.count, self.sum, self.sum_sq, strict=True):
             n = float(count.numpy())
             if n == 0:
-                raise RuntimeError(f"batch-norm layer {layer.path} saw no frame in the precise-BN pass; it is "
-                                   "outside the encoder, which this pass runs")
+                raise RuntimeError(
+                    f"batch-norm layer {layer.path} saw no frame in the precise-BN pass; it is "
+                    "outside the encoder, which this pass runs"
+                )
             mean = total / n
             variance = tf.maximum(total_sq / n - tf.square(mean), 0.0)
             layer.moving_mean.assign(tf.cast(mean, layer.moving_mean.dtype))

@@ -156,7 +156,9 @@ class TrainingState:
         """The bytes that HDF5 files of these variables need (their bytes plus a per-variable allowance for
         HDF5's headers); raise TrainingError("no space left on device: need N MB in <folder>") unless the
         state folder's file system has that much free."""
-        need = sum(_nbytes(var) + HDF5_OVERHEAD_PER_VARIABLE for variables in variable_lists for var in variables)
+        need = sum(
+            _nbytes(var) + HDF5_OVERHEAD_PER_VARIABLE for variables in variable_lists for var in variables
+        )
         free = shutil.disk_usage(self.dir).free
         if free < need:
             raise TrainingError(no_space_message(need, self.dir))
@@ -175,20 +177,32 @@ class TrainingState:
         for epoch in range(1, marked + 1):  # every published epoch must come from a sound file and row
             problem = checkpoint_problem(self.weights_path(epoch), weight_count)
             if problem:
-                log.warning("damaged checkpoint %s (%s): training again from epoch %d", self.weights_path(epoch),
-                            problem, epoch)
+                log.warning(
+                    "damaged checkpoint %s (%s): training again from epoch %d",
+                    self.weights_path(epoch),
+                    problem,
+                    epoch,
+                )
                 break
             if epoch > len(rows):
-                log.warning("training history %s has no sound row for epoch %d: training again from epoch %d",
-                            self.history_path(), epoch, epoch)
+                log.warning(
+                    "training history %s has no sound row for epoch %d: training again from epoch %d",
+                    self.history_path(),
+                    epoch,
+                    epoch,
+                )
                 break
             good = epoch
         while good:
             problem = checkpoint_problem(self.optimizer_path(good), optimizer_count)
             if not problem:
                 break
-            log.warning("damaged checkpoint %s (%s): training again from epoch %d", self.optimizer_path(good),
-                        problem, good)
+            log.warning(
+                "damaged checkpoint %s (%s): training again from epoch %d",
+                self.optimizer_path(good),
+                problem,
+                good,
+            )
             good -= 1
         if marker_damaged:
             self.mark_complete(good)
@@ -207,10 +221,17 @@ class TrainingState:
                 raise ValueError(f"epoch {epoch!r} is not a count")
             return epoch, False
         except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            on_disk = [int(p.name[6:9]) for p in self.dir.glob("epoch_[0-9][0-9][0-9].optimizer.h5")
-                       if self.weights_path(int(p.name[6:9])).is_file()]
-            log.warning("damaged training state file %s (%s: %s): rebuilding it from the epoch files",
-                        path, type(exc).__name__, exc)
+            on_disk = [
+                int(p.name[6:9])
+                for p in self.dir.glob("epoch_[0-9][0-9][0-9].optimizer.h5")
+                if self.weights_path(int(p.name[6:9])).is_file()
+            ]
+            log.warning(
+                "damaged training state file %s (%s: %s): rebuilding it from the epoch files",
+                path,
+                type(exc).__name__,
+                exc,
+            )
             return max(on_disk, default=0), True
 
     def mark_complete(self, epoch: int) -> None:
@@ -253,7 +274,9 @@ class TrainingState:
             return []
         if not lines or lines[0] != ",".join(HISTORY_COLUMNS):
             if lines or path.stat().st_size:
-                log.warning("damaged training history %s: its header is not %s", path, ",".join(HISTORY_COLUMNS))
+                log.warning(
+                    "damaged training history %s: its header is not %s", path, ",".join(HISTORY_COLUMNS)
+                )
             return []
         rows: list[dict] = []
         for number, line in enumerate(lines[1:], start=2):
@@ -261,14 +284,21 @@ class TrainingState:
                 break
             problem = _history_row_problem(line, len(rows) + 1)
             if problem:
-                log.warning("damaged training history %s, line %d (%s): its rows from there on are not used",
-                            path, number, problem)
+                log.warning(
+                    "damaged training history %s, line %d (%s): its rows from there on are not used",
+                    path,
+                    number,
+                    problem,
+                )
                 break
             rows.append(dict(zip(HISTORY_COLUMNS, line.split(","), strict=True)))
         else:
             if cut and len(rows) < up_to_epoch:
-                log.warning("damaged training history %s, line %d (cut: no newline at its end): not used", path,
-                            len(lines) + 1)
+                log.warning(
+                    "damaged training history %s, line %d (cut: no newline at its end): not used",
+                    path,
+                    len(lines) + 1,
+                )
         return rows
 
     def write_history(self, rows: list[dict]) -> None:
@@ -403,6 +433,8 @@ def publish(src: Path, dest: str | Path) -> None:
     recorded = recorded_checksum(src)
     if recorded is not None and file_sha256(tmp) != recorded:
         tmp.unlink()
-        raise TrainingError(f"checkpoint {src} does not match its checksum {checksum_path(src)}: it is damaged. "
-                            f"Rerun the training job, which trains that epoch again")
+        raise TrainingError(
+            f"checkpoint {src} does not match its checksum {checksum_path(src)}: it is damaged. "
+            f"Rerun the training job, which trains that epoch again"
+        )
     os.replace(tmp, dest)

@@ -28,8 +28,10 @@ def _check_paths(frames: Sequence[os.PathLike | str], what: str) -> list[Path]:
         raise PipelineError(f"{what}: no frames given")
     missing = [str(p) for p in paths if not p.is_file()]
     if missing:
-        raise PipelineError(f"{what}: frame files missing: {missing[:3]}{' …' if len(missing) > 3 else ''}; "
-                            "rerun the plot rule that makes them")
+        raise PipelineError(
+            f"{what}: frame files missing: {missing[:3]}{' …' if len(missing) > 3 else ''}; "
+            "rerun the plot rule that makes them"
+        )
     return paths
 
 
@@ -60,14 +62,22 @@ def _even(n: int) -> int:
     return n + (n % 2)
 
 
-def _encode(images: Iterator[Image.Image], size: tuple[int, int], out_mp4: os.PathLike | str, fps: float) -> Path:
+def _encode(
+    images: Iterator[Image.Image], size: tuple[int, int], out_mp4: os.PathLike | str, fps: float
+) -> Path:
     out = Path(out_mp4)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp-{os.getpid()}{out.suffix or '.mp4'}")
     try:
         writer = imageio_ffmpeg.write_frames(
-            str(tmp), size, fps=fps, codec="libx264", pix_fmt_in="rgb24", pix_fmt_out="yuv420p",
-            quality=None, macro_block_size=1,  # we pad to even sizes ourselves; no silent rescaling
+            str(tmp),
+            size,
+            fps=fps,
+            codec="libx264",
+            pix_fmt_in="rgb24",
+            pix_fmt_out="yuv420p",
+            quality=None,
+            macro_block_size=1,  # we pad to even sizes ourselves; no silent rescaling
             output_params=["-crf", "20", "-preset", "medium", "-movflags", "+faststart"],
             ffmpeg_log_level="error",
         )
@@ -83,8 +93,13 @@ def _encode(images: Iterator[Image.Image], size: tuple[int, int], out_mp4: os.Pa
     return out
 
 
-def write_video(frame_pngs: Sequence[os.PathLike | str], out_mp4: os.PathLike | str, fps: float = 2.0, *,
-                hold_last: int = 0) -> Path:
+def write_video(
+    frame_pngs: Sequence[os.PathLike | str],
+    out_mp4: os.PathLike | str,
+    fps: float = 2.0,
+    *,
+    hold_last: int = 0,
+) -> Path:
     """Encode ``frame_pngs`` in order as an H.264 MP4 at ``fps``; ``hold_last`` repeats the last frame that
     many extra times (so the final epoch stays on screen). Frames of different sizes are padded to the largest."""
     paths = _check_paths(frame_pngs, f"write_video {out_mp4}")
@@ -103,8 +118,14 @@ def _font(size: int):
         return ImageFont.load_default()
 
 
-def side_by_side(frame_lists: Sequence[Sequence[os.PathLike | str]], out_mp4: os.PathLike | str, fps: float = 2.0,
-                 labels: Sequence[str] | None = None, *, hold_last: int = 0) -> Path:
+def side_by_side(
+    frame_lists: Sequence[Sequence[os.PathLike | str]],
+    out_mp4: os.PathLike | str,
+    fps: float = 2.0,
+    labels: Sequence[str] | None = None,
+    *,
+    hold_last: int = 0,
+) -> Path:
     """One video with the variants' frames left to right (e.g. ``compare_landscape.mp4``).
 
     Frame t shows frame ``min(t, len - 1)`` of each list: a variant with fewer epochs holds its last frame.
@@ -132,7 +153,9 @@ def side_by_side(frame_lists: Sequence[Sequence[os.PathLike | str]], out_mp4: os
                 im = _load_rgb(fl[min(t, len(fl) - 1)])
                 canvas.paste(im, (x0 + (col_w[i] - im.width) // 2, top + (body_h - im.height) // 2))
                 if labels:
-                    draw.text((x0 + col_w[i] // 2, top // 2), str(labels[i]), fill=(0, 0, 0), font=font, anchor="mm")
+                    draw.text(
+                        (x0 + col_w[i] // 2, top // 2), str(labels[i]), fill=(0, 0, 0), font=font, anchor="mm"
+                    )
                 x0 += col_w[i]
             yield canvas
 

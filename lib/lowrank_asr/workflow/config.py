@@ -41,21 +41,29 @@ def _describe(error) -> str:
         allowed = sorted(schema.get("properties", {}))
         extra = sorted(set(error.instance) - set(allowed))
         hint = f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-        return f"unknown config key(s) {_cut(', '.join(short_repr(k) for k in extra[:8]))} under '{where}'{hint}"
+        return (
+            f"unknown config key(s) {_cut(', '.join(short_repr(k) for k in extra[:8]))} under '{where}'{hint}"
+        )
     if error.validator == "enum":
-        return (f"config key '{where}' is {short_repr(error.instance)}; allowed values: "
-                f"{', '.join(map(repr, schema['enum']))}")
+        return (
+            f"config key '{where}' is {short_repr(error.instance)}; allowed values: "
+            f"{', '.join(map(repr, schema['enum']))}"
+        )
     if error.validator == "type":
-        return (f"config key '{where}' is {short_repr(error.instance)} ({type(error.instance).__name__}); "
-                f"expected {schema['type']}")
+        return (
+            f"config key '{where}' is {short_repr(error.instance)} ({type(error.instance).__name__}); "
+            f"expected {schema['type']}"
+        )
     if error.validator == "required":
         return f"config section '{where}' is missing a required key: {_cut(error.message)}"
     if error.validator in ("oneOf", "anyOf") and error.context:
         return _describe(min(error.context, key=lambda e: len(list(e.absolute_path))))
     if len(error.message) <= 200:
         return f"config key '{where}': {error.message}"
-    return f"config key '{where}' is {short_repr(error.instance)}: it fails {error.validator} " \
-           f"{short_repr(error.validator_value)}"
+    return (
+        f"config key '{where}' is {short_repr(error.instance)}: it fails {error.validator} "
+        f"{short_repr(error.validator_value)}"
+    )
 
 
 def _cut(text: str, limit: int = 200) -> str:
@@ -73,7 +81,9 @@ def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     fill_defaults(config, schema)
     _fill_derived_defaults(config)
     validator = jsonschema.Draft202012Validator(schema)
-    errors = sorted(validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path)))
+    errors = sorted(
+        validator.iter_errors(config), key=lambda e: (len(list(e.absolute_path)), str(e.absolute_path))
+    )
     if errors:
         raise ConfigError(_describe(errors[0]))
     _check_cross_fields(config)
@@ -93,9 +103,16 @@ def _fill_derived_defaults(config: dict) -> None:
 def all_splits(config: Mapping) -> list[str]:
     """Every split the pipeline prepares, in a stable order."""
     data = config["data"]
-    ordered = [*data["train_splits"], *data["dev_splits"], *data["test_splits"], *config["evaluation"]["splits"],
-               config["landscape"]["split"], config["attribution"]["split"], config["representations"]["split"],
-               *config["compression"]["splits"]]
+    ordered = [
+        *data["train_splits"],
+        *data["dev_splits"],
+        *data["test_splits"],
+        *config["evaluation"]["splits"],
+        config["landscape"]["split"],
+        config["attribution"]["split"],
+        config["representations"]["split"],
+        *config["compression"]["splits"],
+    ]
     return list(dict.fromkeys(ordered))
 
 
@@ -199,8 +216,10 @@ def run_named(config: Mapping, name: str) -> Run:
     for run in training_runs(config):
         if run.name == name:
             return run
-    raise ConfigError(f"no training run is named {name!r}; the config's runs: "
-                      f"{', '.join(r.name for r in training_runs(config))}")
+    raise ConfigError(
+        f"no training run is named {name!r}; the config's runs: "
+        f"{', '.join(r.name for r in training_runs(config))}"
+    )
 
 
 def analysis_runs(config: Mapping, section: str) -> list[Run]:
@@ -237,7 +256,8 @@ def train_job_settings(config: Mapping) -> dict:
     dev_budget = config["evaluation"]["batch_seconds"]
     settings["evaluation_batch_seconds"] = dev_budget
     settings["skip_over_budget"] = config["data"]["on_bad_audio"] == "skip" and (
-        dev_budget is not None or settings["batch_seconds"] is not None)
+        dev_budget is not None or settings["batch_seconds"] is not None
+    )
     return settings
 
 
@@ -245,9 +265,12 @@ def evaluation_decoding_settings(config: Mapping) -> dict:
     """The evaluate job's ``decoding`` params: what a decode depends on (``splits`` only chooses the jobs, the
     bootstrap only the table), and ``skip_over_budget`` (a budget with ``data.on_bad_audio: skip``)."""
     evaluation = config["evaluation"]
-    settings = {k: evaluation[k] for k in ("batch_size", "beam_width", "max_symbols_per_step", "batch_seconds")}
-    settings["skip_over_budget"] = (evaluation["batch_seconds"] is not None
-                                    and config["data"]["on_bad_audio"] == "skip")
+    settings = {
+        k: evaluation[k] for k in ("batch_size", "beam_width", "max_symbols_per_step", "batch_seconds")
+    }
+    settings["skip_over_budget"] = (
+        evaluation["batch_seconds"] is not None and config["data"]["on_bad_audio"] == "skip"
+    )
     return settings
 
 

@@ -36,12 +36,17 @@ def start(log_file: str | None, *, threads: int = 1, gpus: int = 0) -> logging.L
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         stream = open(log_file, "a", buffering=1)  # noqa: SIM115 - lives as long as the job
         sys.stderr = stream
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        force=True,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     return logging.getLogger("lowrank_asr")
 
 
 def start_from_snakemake(smk) -> logging.Logger:
     """`start` with the rule's log, threads and gpu resource."""
-    return start(smk.log[0] if smk.log else None, threads=smk.threads,
-                 gpus=int(smk.resources.get("gpu", 0) or 0))
+    return start(
+        smk.log[0] if smk.log else None, threads=smk.threads, gpus=int(smk.resources.get("gpu", 0) or 0)
+    )
