@@ -182,7 +182,7 @@ def expected_counts(config: dict) -> dict[str, int]:
         "sharpness": variants,
         "plot_geometry": 1,
         # the output lists of each run's train and loss_grid jobs (rules/output_lists.smk)
-        "output_list": 2 * variants,
+        "output_list": runs + variants,
     }
     # what the variants learned (rules/representations.smk, rules/compression.smk): one job per variant, then
     # joint tables and plots
