@@ -7,6 +7,8 @@ rule output_list:
         "results/.output_lists/{job}/{variant}.txt",
     log:
         "logs/output_list/{job}/{variant}.log",
+    benchmark:
+        "benchmarks/output_list/{job}/{variant}.tsv"
     wildcard_constraints:
         job=one_of(list(OUTPUT_LISTS)),
     localrule: True

@@ -210,6 +210,7 @@ with SnakemakeApi(OutputSettings()) as api:
         env = rule.conda_env
         rules[rule.name] = {
             "script": rule.script,
+            "shell": rule.shellcmd,
             "conda": None if env is None else str((Path(rule.snakefile).parent / str(env)).resolve()),
         }
 print("RULES=" + json.dumps(rules))
@@ -257,10 +258,10 @@ def test_every_rule_env_file_exists(tmp_path, configfiles, config, tf_env):
         "synthesize_corpus",
     } <= set(rules)
     for name, rule in rules.items():
-        if rule["script"] is None:  # target rules (all, data) run nothing
+        if rule["script"] is None and rule["shell"] is None:  # target rules (all, data) run nothing
             assert rule["conda"] is None, name
             continue
-        assert rule["conda"] is not None, f"rule {name} runs a script but declares no conda env"
+        assert rule["conda"] is not None, f"rule {name} runs a script or command but declares no conda env"
         env = Path(rule["conda"])
         assert env.is_file(), f"rule {name}: conda env {env} does not exist"
         assert env.parent == ROOT / "envs", f"rule {name}: conda env {env} is outside envs/"
