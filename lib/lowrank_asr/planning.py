@@ -11,7 +11,11 @@ in float32 as peak RSS on CPU; the mixed-precision ones are derived (see ``MEMOR
 not the CPU's (TensorFlow's libraries are host memory): it is the optimizer state of the weights plus the CUDA
 runtime (``gpu_fixed_mb``). With ``training.joint_chunk: c`` the joint holds c utterances at a time, at most
 c · T'(longest) · (U(longest) + 1) cells. The profiles' budgets keep the predicted peak at or below
-(1 - HEADROOM) of the card (``tests/test_profiles.py`` checks each profile against this module).
+(1 - HEADROOM) of the card (``tests/test_profiles.py`` checks each profile against this module). The evaluation
+budget (evaluation.batch_seconds) serves decoding and every analysis: it is sized for the dearest one a profile
+runs on the card (``ANALYSIS_MEMORY``: sharpness' Hessian-vector products hold 4.26x a gradient pass), at the
+longest evaluated utterance; where even that utterance's products exceed the card, sharpness runs on the host
+and its profile declares ``host_mb("sharpness", ...)``, Lanczos' basis included.
 
 Time: FLOPs per second of audio from the model summary's multiply-adds (``lowrank_asr.models.summary``), training
 = forward + backward (x 3; the chunked joint recomputes its forward in the backward pass: x 4), at an assumed
