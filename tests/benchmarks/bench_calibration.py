@@ -6,8 +6,9 @@ difficulties, a per-run seed effect, Poisson edits) and scores them with the lib
 effects 0, 5, 15 % × speaker log-SD 0, 0.5 × true difference 0 and +20 % × the pipeline's split shapes
 (12 speakers × 10 utterances as test-clean, 4 × 10 as test-other, 2 × 10 and 1 × 20 as a real-speech set).
 Each scenario is judged by the Wilson 95 % interval of its rate: coverage within 0.93-0.97 and false-positive
-rate ≤ 0.06 wherever the method claims to cover the population target; where it cannot (one seed with a seed
-effect; a speaker effect with fewer than 3 speakers) the row says "not claimed" and why.
+rate ≤ 0.06 wherever the method claims to cover the population target (a 2-seed rate: at least 0.93, as its
+1-df seed part makes the interval conservative; ``metrics.calibration.judge``); where it cannot (one seed with a
+seed effect; a speaker effect with fewer than 3 speakers) the row says "not claimed" and why.
 
 Writes tests/benchmarks/results/calibration.json and calibration.md. About 10 min on one core (1 000 trials, 200
 resamples per scenario):  nice python tests/benchmarks/bench_calibration.py [--trials 1000] [--resamples 200]
