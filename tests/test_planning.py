@@ -72,3 +72,34 @@ def test_evaluation_budget_holds_the_joint_of_the_longest_evaluated_utterance():
     assert planning.evaluation_peak_mb(35.2) == pytest.approx(6858, abs=1)
     # twice the batch holds two such utterances: twice the variable part
     assert planning.evaluation_peak_mb(70.4) - fixed == pytest.approx(2 * (frames + joint), rel=1e-9)
+
+
+def test_hvp_factor_is_the_measured_one():
+    import json
+    from pathlib import Path
+
+    measured = json.loads((Path(__file__).parent / "benchmarks" / "results" / "hvp_memory.json").read_text())
+    rows = {row["mode"]: row for row in measured["rows"]}
+    ratio = (rows["hvp"]["peak_rss_mb"] - rows["hvp"]["base_mb"]) / (
+        rows["grad"]["peak_rss_mb"] - rows["grad"]["base_mb"]
+    )
+    assert abs(planning.HVP_OVER_GRADIENT - ratio) < 0.005
+    assert planning.dearest_analysis(["evaluate", "sharpness", "loss_grid"]) == "sharpness"
+    assert planning.dearest_analysis(["evaluate", "loss_grid"]) in ("evaluate", "loss_grid")
+
+
+def test_sharpness_memory_by_hand():
+    """The longest evaluated utterance (35.2 s) through Hessian-vector products: 4.26 x a gradient pass's per-batch
+    memory (frames 0.1470 x 4 x 3520, joint 0.02107 x 440 x 177) above the same fixed part; on the host, Lanczos
+    adds 20 float32 basis vectors and 4 float64 vectors of the 107 956 112 parameters."""
+    fixed = 1500 + 107_956_112 * 16 / 2**20
+    per_batch = 0.1470 * 4 * 3520 + 0.02107 * 440 * 177
+    assert planning.evaluation_peak_mb(35.2, "sharpness") == pytest.approx(fixed + 4.26 * per_batch, rel=1e-9)
+    assert planning.evaluation_peak_mb(35.2, "sharpness") == pytest.approx(18955, abs=1)
+    lanczos = 107_956_112 * (20 * 4 + 4 * 8) / 2**20
+    base = 2063 + 2500 + 1000 + 107_956_112 * 4 / 2**20
+    assert planning.host_mb("sharpness", iterations=20) == pytest.approx(base + lanczos, rel=1e-9)
+    assert planning.host_mb("sharpness", batch_seconds=35.2, iterations=20) == pytest.approx(
+        base + lanczos + 4.26 * per_batch, rel=1e-9
+    )
+    assert planning.host_mb("evaluate") == pytest.approx(base, rel=1e-9)  # no Lanczos, nothing on the host

@@ -412,12 +412,14 @@ def test_profile_budgets_follow_from_memory_model(name):
     usable = planning.usable_mb(card)
     assert planning.training_peak_mb(training["batch_seconds"], training["joint_chunk"], precision) <= usable
     longest = planning.LONGEST_EVAL_UTTERANCE
-    if planning.max_evaluation_seconds(card) >= longest:
-        assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= usable
-        assert evaluation["batch_seconds"] >= 0.75 * planning.max_evaluation_seconds(card)
+    # the evaluation budget is sized for the dearest analysis that runs on this card under it
+    dearest = planning.dearest_analysis(on_card(settings))
+    if planning.max_evaluation_seconds(card, dearest) >= longest:
+        assert planning.evaluation_peak_mb(evaluation["batch_seconds"], dearest) <= usable
+        assert evaluation["batch_seconds"] >= 0.75 * planning.max_evaluation_seconds(card, dearest)
     else:  # the longest utterance does not fit the headroom (Quadro): the budget holds it and no more, in the card
         assert evaluation["batch_seconds"] < longest + 1
-        assert planning.evaluation_peak_mb(evaluation["batch_seconds"]) <= card.memory_gb * 1024
+        assert planning.evaluation_peak_mb(evaluation["batch_seconds"], dearest) <= card.memory_gb * 1024
     assert training["batch_seconds"] >= 0.75 * planning.max_batch_seconds(
         card, training["joint_chunk"], precision
     )
@@ -426,6 +428,37 @@ def test_profile_budgets_follow_from_memory_model(name):
     )  # else the longest test utterance stops
     for rule in TF_RULES:
         assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(rule), rule
+
+
+def on_card(settings: dict) -> list[str]:
+    """The jobs under evaluation.batch_seconds that a profile runs on the card (gpu resource 1)."""
+    return [job for job in planning.ANALYSIS_MEMORY if settings["set-resources"].get(job, {}).get("gpu") == 1]
+
+
+@pytest.mark.parametrize("name", [*GPU_PROFILES, "slurm"])
+def test_sharpness_memory_of_the_longest_utterance_is_declared(name):
+    """Sharpness' Hessian-vector products (planning.HVP_OVER_GRADIENT x a gradient's memory) of the longest
+    evaluated utterance run on the card only where they fit its usable memory; elsewhere the job runs on the host
+    and declares the host memory they take, Lanczos' basis included."""
+    settings = profile(name)
+    recipe = load_yaml(ROOT / "config" / "librispeech.yaml")
+    config = settings.get("config", recipe)
+    seconds = config["evaluation"]["batch_seconds"]
+    assert seconds >= planning.LONGEST_EVAL_UTTERANCE
+    iterations = recipe["geometry"]["sharpness"]["iterations"]
+    declared = settings["set-resources"]["sharpness"]
+    if "sharpness" in on_card(settings):
+        assert planning.evaluation_peak_mb(seconds, "sharpness") <= planning.usable_mb(planning.CARDS[name])
+        assert declared["mem_mb"] >= planning.host_mb("sharpness", iterations=iterations)
+    else:
+        needed = planning.host_mb("sharpness", batch_seconds=seconds, iterations=iterations)
+        assert declared["mem_mb"] >= needed
+        if name in planning.CARDS:  # on the host because even one longest utterance does not fit the card
+            card = planning.CARDS[name]
+            assert (
+                planning.evaluation_peak_mb(planning.LONGEST_EVAL_UTTERANCE, "sharpness")
+                > card.memory_gb * 1024
+            )
 
 
 def test_profiles_train_the_same_effective_batch():

@@ -222,26 +222,24 @@ def _shared_plus_own(rng, shared_var: float, own_var: float, k: int, resamples: 
     )
 
 
-def test_difference_spread_takes_the_test_set_part_from_the_covariance_between_seeds():
+def test_spread_takes_the_test_set_part_from_the_covariance_between_seeds():
     resampled = _shared_plus_own(np.random.default_rng(2), 4.0, 1.0, 3)
     per_seed = np.array([0.1, 0.4, 0.7])
-    s = bootstrap.spread_of_differences(per_seed, resampled, clusters=10)
+    s = bootstrap.spread(per_seed, resampled, clusters=10)
     assert s.test_var == pytest.approx(4 * 10 / 9, rel=0.05)  # the own noise is left to the seed term
     assert s.seed_var == pytest.approx(np.var(per_seed, ddof=1) / 3)
     assert (s.test_df, s.seed_df) == (9, 2)
-    assert 2 <= s.df <= 2 + 9  # Welch–Satterthwaite: between the smaller part's df and the sum of both
-    one = bootstrap.spread_of_differences(per_seed[:1], resampled[:, :1], clusters=10)
-    assert one.seed_var == 0 and one.test_var == pytest.approx(5 * 10 / 9, rel=0.05) and one.df == 9
+    one = bootstrap.spread(per_seed[:1], resampled[:, :1], clusters=10)
+    assert one.seed_var == 0 and one.test_var == pytest.approx(5 * 10 / 9, rel=0.05) and one.test_df == 9
 
 
-def test_rate_spread_leaves_only_the_unexplained_seed_spread_to_the_seeds():
-    # own noise variance 1 per seed: three seeds' rates 2 apart (sample variance 4) leave 4 − 1 = 3 to the seeds
+def test_seed_part_keeps_the_runs_own_noise():
+    # own noise variance 1 per seed, seeds no further apart than it explains: the seed part is still their whole
+    # sample variance ÷ k (1 df of it is all the data say about a run's deviation), not floored to 0
     resampled = _shared_plus_own(np.random.default_rng(3), 4.0, 1.0, 3)
-    s = bootstrap.spread_of_rates(np.array([0.0, 2.0, 4.0]), resampled, clusters=10)
-    assert s.test_var == pytest.approx((4 + 1 / 3) * 10 / 9, rel=0.05)  # Var(T) + σ²_H / k
-    assert s.seed_var == pytest.approx((4 - 10 / 9) / 3, rel=0.05)
-    # seeds no further apart than their own noise explains: no seed term
-    assert bootstrap.spread_of_rates(np.array([1.0, 1.5, 2.0]), resampled, clusters=10).seed_var == 0
+    s = bootstrap.spread(np.array([1.0, 1.5, 2.0]), resampled, clusters=10)
+    assert s.seed_var == pytest.approx(0.25 / 3)
+    assert s.test_var == pytest.approx(4 * 10 / 9, rel=0.05)
 
 
 def test_seeds_are_the_unit_of_inference():

@@ -11,7 +11,11 @@ in float32 as peak RSS on CPU; the mixed-precision ones are derived (see ``MEMOR
 not the CPU's (TensorFlow's libraries are host memory): it is the optimizer state of the weights plus the CUDA
 runtime (``gpu_fixed_mb``). With ``training.joint_chunk: c`` the joint holds c utterances at a time, at most
 c · T'(longest) · (U(longest) + 1) cells. The profiles' budgets keep the predicted peak at or below
-(1 - HEADROOM) of the card (``tests/test_profiles.py`` checks each profile against this module).
+(1 - HEADROOM) of the card (``tests/test_profiles.py`` checks each profile against this module). The evaluation
+budget (evaluation.batch_seconds) serves decoding and every analysis: it is sized for the dearest one a profile
+runs on the card (``ANALYSIS_MEMORY``: sharpness' Hessian-vector products hold 4.26x a gradient pass), at the
+longest evaluated utterance; where even that utterance's products exceed the card, sharpness runs on the host
+and its profile declares ``host_mb("sharpness", ...)``, Lanczos' basis included.
 
 Time: FLOPs per second of audio from the model summary's multiply-adds (``lowrank_asr.models.summary``), training
 = forward + backward (x 3; the chunked joint recomputes its forward in the backward pass: x 4), at an assumed
@@ -108,6 +112,22 @@ UTILISATION = {"float32": 0.30, "mixed": 0.10}
 # diagonal for its forward, the chunked recompute and the backward together (~30 small kernels of ~10 us plus the
 # while loop's host round trip). Larger training.joint_chunk amortises it.
 LOSS_DIAGONAL_S = 4e-4
+# Per-batch memory of each analysis that runs under evaluation.batch_seconds, as a multiple of a gradient pass
+# (the training coefficients): decoding, the loss grid and integrated gradients are bounded by one; sharpness'
+# Hessian-vector products (double backprop through the RNN-T loss) hold 4.26x: tests/benchmarks/results/
+# hvp_memory.json (peak RSS on CPU, ContextNet-S, two 16-s micro-batches: 4 221 MB above the same base where
+# a gradient holds 991 MB; tests/benchmarks/bench_hvp_memory.py).
+HVP_OVER_GRADIENT = 4.26
+ANALYSIS_MEMORY = {
+    "evaluate": 1.0,
+    "loss_grid": 1.0,
+    "integrated_gradients": 1.0,
+    "sharpness": HVP_OVER_GRADIENT,
+}
+# Sharpness' Lanczos keeps its basis on the host in float32 (geometry.hessian.lanczos: iterations x parameters x
+# 4 B) beside about four float64 working vectors (the start vector, the product, its reorthogonalised copy and a
+# row's float64 copy): counted from the code, not measured.
+LANCZOS_FLOAT64_VECTORS = 4
 UTTERANCES_960 = 281_241  # train-clean-100 + train-clean-360 + train-other-500
 EVAL_UTTERANCE_S = 7.3  # mean utterance of dev-clean / test-clean (5.4 h / 2 703, 5.4 h / 2 620)
 
@@ -145,25 +165,28 @@ def training_peak_mb(
 
 
 def evaluation_peak_mb(
-    batch_seconds: float, *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH
+    batch_seconds: float,
+    analysis: str = "evaluate",
+    *,
+    params: int = PLAN_PARAMS,
+    width: float = PLAN_WIDTH,
 ) -> float:
-    """Predicted GPU memory of an evaluation / analysis micro-batch: float32 (the analyses set no mixed policy),
-    the joint over the whole batch (the loss grid and integrated gradients do not chunk it) and, for integrated
-    gradients, a backward pass: the training coefficients bound it.
+    """Predicted GPU memory of an evaluation / analysis micro-batch of ``batch_seconds`` padded audio: float32
+    (the analyses set no mixed policy), the joint over the whole batch (the loss grid and integrated gradients do
+    not chunk it), the per-batch part scaled by ``ANALYSIS_MEMORY[analysis]`` (a gradient pass: the training
+    coefficients bound decoding, the loss grid and integrated gradients; sharpness' Hessian-vector products hold
+    HVP_OVER_GRADIENT times that).
 
     Evaluation keeps every utterance, up to LONGEST_EVAL_UTTERANCE. A batch of B padded seconds holds B / L
     utterances of length L, whose joint cells grow as L² each: B / L · T'(L) · (U(L) + 1) grows with L, so the
     worst case is batch_seconds / LONGEST_EVAL_UTTERANCE utterances of the longest (not of the training
-    MAX_DURATION, which underestimated the joint ~2x). Sharpness' Hessian-vector products run under the same
-    budget and are not in this model: on CPU one holds ~4.3x a gradient pass's memory (tests/benchmarks/results/hvp_memory.json,
-    tests/benchmarks/bench_hvp_memory.py)."""
+    MAX_DURATION, which underestimated the joint ~2x)."""
     coef = MEMORY["float32"]
     utterances = batch_seconds / LONGEST_EVAL_UTTERANCE
-    return (
-        gpu_fixed_mb(params)
-        + coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND
-        + coef.mb_per_joint_cell * utterances * max_joint_cells(1, LONGEST_EVAL_UTTERANCE)
+    per_batch = coef.mb_per_input_frame * width * batch_seconds * FRAMES_PER_SECOND + (
+        coef.mb_per_joint_cell * utterances * max_joint_cells(1, LONGEST_EVAL_UTTERANCE)
     )
+    return gpu_fixed_mb(params) + ANALYSIS_MEMORY[analysis] * per_batch
 
 
 def usable_mb(card: Card) -> float:
@@ -179,10 +202,18 @@ def max_batch_seconds(
     return max(usable_mb(card) - zero, 0.0) / per_second
 
 
-def max_evaluation_seconds(card: Card, *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH) -> float:
-    zero = evaluation_peak_mb(0.0, params=params, width=width)
-    per_second = evaluation_peak_mb(1.0, params=params, width=width) - zero
+def max_evaluation_seconds(
+    card: Card, analysis: str = "evaluate", *, params: int = PLAN_PARAMS, width: float = PLAN_WIDTH
+) -> float:
+    """The largest evaluation.batch_seconds whose predicted ``analysis`` peak fits ``usable_mb(card)``."""
+    zero = evaluation_peak_mb(0.0, analysis, params=params, width=width)
+    per_second = evaluation_peak_mb(1.0, analysis, params=params, width=width) - zero
     return max(usable_mb(card) - zero, 0.0) / per_second
+
+
+def dearest_analysis(analyses: list[str]) -> str:
+    """Of the analyses that share the evaluation budget on a card, the one whose per-batch memory is largest."""
+    return max(analyses, key=ANALYSIS_MEMORY.__getitem__)
 
 
 # --- time -----------------------------------------------------------------------------------------------------
@@ -248,11 +279,28 @@ def epoch_hours(macs: dict[str, float], card: Card, precision: str, joint_chunk:
     return hours(flops, card, precision) + loss_latency_hours(UTTERANCES_960, joint_chunk)
 
 
-def host_mb(job: str, params: int = PLAN_PARAMS) -> float:
-    """Host memory of a GPU job: TensorFlow as measured on CPU (CPU_FIXED_MB), the CUDA libraries, the input
-    pipeline and, for training, host copies of the weights and Adam slots as each epoch's checkpoint is written."""
+def host_mb(
+    job: str,
+    params: int = PLAN_PARAMS,
+    *,
+    batch_seconds: float = 0.0,
+    iterations: int = 0,
+    width: float = PLAN_WIDTH,
+) -> float:
+    """Host memory of a job: TensorFlow as measured on CPU (CPU_FIXED_MB), the CUDA libraries, the input pipeline
+    and, for training, host copies of the weights and Adam slots as each epoch's checkpoint is written.
+
+    A job that runs on the host instead of the card (``batch_seconds`` > 0: its micro-batches' activations are host
+    memory; the coefficients were measured as host RSS) adds its per-batch memory (``ANALYSIS_MEMORY``), and
+    sharpness adds Lanczos' basis of ``iterations`` float32 vectors and its float64 working vectors."""
     copies = params * (BYTES_PER_PARAM if job == "train" else 4) / 2**20
-    return CPU_FIXED_MB + CUDA_HOST_MB + PIPELINE_MB + copies
+    activations = 0.0
+    if batch_seconds > 0:
+        activations = evaluation_peak_mb(batch_seconds, job, params=params, width=width) - gpu_fixed_mb(
+            params
+        )
+    lanczos = params * (4 * iterations + 8 * LANCZOS_FLOAT64_VECTORS) / 2**20 if job == "sharpness" else 0.0
+    return CPU_FIXED_MB + CUDA_HOST_MB + PIPELINE_MB + copies + activations + lanczos
 
 
 def analysis_hours(

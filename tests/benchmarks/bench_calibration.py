@@ -6,8 +6,9 @@ difficulties, a per-run seed effect, Poisson edits) and scores them with the lib
 effects 0, 5, 15 % × speaker log-SD 0, 0.5 × true difference 0 and +20 % × the pipeline's split shapes
 (12 speakers × 10 utterances as test-clean, 4 × 10 as test-other, 2 × 10 and 1 × 20 as a real-speech set).
 Each scenario is judged by the Wilson 95 % interval of its rate: coverage within 0.93-0.97 and false-positive
-rate ≤ 0.06 wherever the method claims to cover the population target; where it cannot (one seed with a seed
-effect; a speaker effect with fewer than 3 speakers) the row says "not claimed" and why.
+rate ≤ 0.06 wherever the method claims to cover the population target (a 2-seed rate: at least 0.93, as its
+1-df seed part makes the interval conservative; ``metrics.calibration.judge``); where it cannot (one seed with a
+seed effect; a speaker effect with fewer than 3 speakers) the row says "not claimed" and why.
 
 Writes tests/benchmarks/results/calibration.json and calibration.md. About 10 min on one core (1 000 trials, 200
 resamples per scenario):  nice python tests/benchmarks/bench_calibration.py [--trials 1000] [--resamples 200]
@@ -86,12 +87,14 @@ def width_lines(results: list[dict]) -> list[str]:
 def write(results: list[dict], seconds: float, out: Path) -> None:
     out.mkdir(parents=True, exist_ok=True)
     claimed = [r for r in results if r["claimed"]]
-    failed = [r for r in claimed if r["verdict"] != "pass"]
+    failed = [r for r in claimed if r["verdict"].startswith("FAIL")]
+    conservative = [r for r in claimed if "conservative" in r["verdict"]]
     summary = {
         "scenarios": len(results),
         "of": len(scenarios()),
         "claimed": len(claimed),
         "claimed_failed": len(failed),
+        "claimed_conservative": len(conservative),
         "seconds": round(seconds, 1),
         "t_0975": {k - 1: round(float(stats.t.ppf(0.975, k - 1)), 2) for k in SEEDS if k > 1},
     }
@@ -109,10 +112,14 @@ def write(results: list[dict], seconds: float, out: Path) -> None:
         "+20 % difference. Verdict: the Wilson 95 % interval of each rate must meet 0.93-0.97 (coverage) and "
         "≤ 0.06 (false positives) wherever the method claims to cover; 'not claimed' rows are where no method "
         "can (one seed cannot see seed-to-seed spread; one or two speakers cannot show the spread between "
-        "speakers: the speaker bootstrap falls back to utterances and the table says so).",
+        "speakers: the speaker bootstrap falls back to utterances and the table says so). With 2 seeds the seed "
+        "part of an interval has 1 degree of freedom and the rate's interval is claimed conservative only "
+        "(coverage at least 0.93; 'pass (conservative: …)' where it covers more than 0.97): no interval is "
+        "calibrated at every ratio of a 1-df and an 11-df variance (Behrens–Fisher), and Banerjee's, which the "
+        "library uses, errs on the wide side.",
         "",
         f"**{len(results)} of {len(scenarios())} scenarios run; {len(claimed)} claimed to cover; {len(failed)} of "
-        "them failed.**",
+        f"them failed; {len(conservative)} passed as conservative (2-seed rates above 0.97).**",
         "",
         "## What seeds cost in width",
         "",

@@ -16,12 +16,10 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-ROOT = Path(__file__).resolve().parents[2]
-N, SECONDS, LABELS, VOCAB, BUDGET = 2, 16.0, 60, 1024, 16.0
+N, SECONDS, LABELS, BUDGET = 2, 16.0, 60, 16.0
 
 
 def _peak_mb() -> float:
@@ -29,36 +27,16 @@ def _peak_mb() -> float:
 
 
 def child(mode: str) -> dict:
-    sys.path.insert(0, str(ROOT / "lib"))
     import numpy as np
     import tensorflow as tf
-    import yaml
+    from contextnet_subset import contextnet_subset
 
-    from lowrank_asr.config import variant_model_config
-    from lowrank_asr.data.micro_batches import plan_micro_batches
     from lowrank_asr.geometry.hessian import ModelHVP
-    from lowrank_asr.models import build_model
-    from lowrank_asr.trained_run.parts import dense_gradient, open_signature, part_sum, variable_spec
-    from lowrank_asr.training.loop import configure_determinism
+    from lowrank_asr.trained_run.parts import dense_gradient, part_sum, variable_spec
 
-    config = yaml.safe_load((ROOT / "config" / "librispeech.yaml").read_text())
-    configure_determinism(1)
-    model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
-    rng = np.random.default_rng(1)
-    samples = int(SECONDS * 16000)
-    audio = rng.normal(0, 0.1, (N, samples)).astype(np.float32)
-    labels = rng.integers(1, VOCAB, (N, LABELS)).astype(np.int32)
-    plan = plan_micro_batches([SECONDS] * N, BUDGET)
-    parts = []
-    for group in plan:
-        x, x_len = model.featurize(tf.constant(audio[group]), tf.fill([len(group)], samples))
-        parts.append((x, x_len, tf.constant(labels[group]), tf.fill([len(group)], LABELS)))
-
-    @tf.function(input_signature=open_signature(parts[0]))
-    def part_loss(x, x_len, y, y_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False)) / N
-
-    variables = list(model.trainable_variables)
+    subset = contextnet_subset(N, SECONDS, LABELS, BUDGET)
+    parts, part_loss = subset.parts, subset.part_loss
+    variables = list(subset.model.trainable_variables)
     base = _peak_mb()
     began = time.perf_counter()
     if mode == "loss":
@@ -72,11 +50,11 @@ def child(mode: str) -> dict:
         )
         value = float(tf.linalg.global_norm(gradient([], parts)))
     else:
-        hvp = ModelHVP(model, part_loss, "double_backprop", parts=parts)
-        value = float(np.linalg.norm(hvp(rng.standard_normal(hvp.dim))))
+        hvp = ModelHVP(subset.model, part_loss, "double_backprop", parts=parts)
+        value = float(np.linalg.norm(hvp(subset.rng.standard_normal(hvp.dim))))
     return {
         "mode": mode,
-        "passes": len(plan),
+        "passes": len(subset.plan),
         "padded_s_per_pass": BUDGET,
         "value": value,
         "seconds": time.perf_counter() - began,

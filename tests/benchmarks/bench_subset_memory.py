@@ -15,44 +15,21 @@ import resource
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
-ROOT = Path(__file__).resolve().parents[2]
-N, SECONDS, LABELS, VOCAB = 8, 16.0, 60, 1024
+N, SECONDS, LABELS = 8, 16.0, 60
 
 
 def child(budget: str) -> dict:
-    sys.path.insert(0, str(ROOT / "lib"))
-    import numpy as np
     import tensorflow as tf
-    import yaml
+    from contextnet_subset import contextnet_subset
 
-    from lowrank_asr.config import variant_model_config
-    from lowrank_asr.data.micro_batches import plan_micro_batches
-    from lowrank_asr.models import build_model
-    from lowrank_asr.trained_run.parts import dense_gradient, open_signature, part_sum, variable_spec
-    from lowrank_asr.training.loop import configure_determinism
+    from lowrank_asr.trained_run.parts import dense_gradient, part_sum, variable_spec
 
-    config = yaml.safe_load((ROOT / "config" / "librispeech.yaml").read_text())
-    configure_determinism(1)
-    model = build_model(variant_model_config(config, "contextnet_s"), VOCAB)
-    rng = np.random.default_rng(1)
-    samples = int(SECONDS * 16000)
-    audio = rng.normal(0, 0.1, (N, samples)).astype(np.float32)
-    labels = rng.integers(1, VOCAB, (N, LABELS)).astype(np.int32)
-    plan = plan_micro_batches([SECONDS] * N, None if budget == "none" else float(budget))
-    parts = []
-    for group in plan:
-        x, x_len = model.featurize(tf.constant(audio[group]), tf.fill([len(group)], samples))
-        parts.append((x, x_len, tf.constant(labels[group]), tf.fill([len(group)], LABELS)))
-
-    @tf.function(input_signature=open_signature(parts[0]))
-    def part_loss(x, x_len, y, y_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False)) / N
-
-    variables = list(model.trainable_variables)
+    subset = contextnet_subset(N, SECONDS, LABELS, None if budget == "none" else float(budget))
+    parts, part_loss = subset.parts, subset.part_loss
+    variables = list(subset.model.trainable_variables)
     gradient = part_sum(
         lambda _, *part: dense_gradient(part_loss, variables, part), variable_spec(variables), [], parts[0]
     )
@@ -61,8 +38,8 @@ def child(budget: str) -> dict:
     norm = float(tf.linalg.global_norm(gradient([], parts)))
     return {
         "budget": budget,
-        "passes": len(plan),
-        "max_padded_s": max(len(g) for g in plan) * SECONDS,
+        "passes": len(subset.plan),
+        "max_padded_s": max(len(g) for g in subset.plan) * SECONDS,
         "loss": loss,
         "grad_norm": norm,
         "grad_s": time.perf_counter() - began,

@@ -94,18 +94,31 @@ def wilson(successes: float, trials: int, z: float = 1.959964) -> tuple[float, f
     return float(centre - half), float(centre + half)
 
 
+# With 2 seeds the seed part of an interval has 1 df, and Banerjee's combination (metrics.bootstrap) covers more
+# than the nominal level where the test set's spread is as large as the seeds': a rate (whose test-set part is
+# large) is claimed to cover at least its target's lower end, not at most its upper end. A difference's test-set
+# part mostly cancels, leaving the exact t pivot of the seed part: it keeps the two-sided target.
+CONSERVATIVE_SEEDS = 2
+
+
 def judge(result: dict, coverage: tuple[float, float] = (0.93, 0.97), false_positive: float = 0.06) -> str:
     """'pass' when every claimed rate's binomial interval is compatible with its target; 'FAIL: …' otherwise;
-    'not claimed: …' where the method does not claim to cover the population target."""
+    'not claimed: …' where the method does not claim to cover the population target. A 2-seed rate interval is
+    judged against the lower end only, and its verdict says 'conservative' when it covers above the upper end."""
     if not result["claimed"]:
         return f"not claimed: {result['not_claimed_because']}"
-    trials, failures = result["trials"], []
-    checks = [("rate coverage", result["rate_coverage"])]
-    checks.append(("difference coverage", result["difference_coverage"]))
-    for name, value in checks:
+    trials, failures, notes = result["trials"], [], []
+    conservative = result["seeds"] == CONSERVATIVE_SEEDS
+    checks = [("rate coverage", result["rate_coverage"], conservative)]
+    checks.append(("difference coverage", result["difference_coverage"], False))
+    for name, value, one_sided in checks:
         low, high = wilson(value * trials, trials)
-        if high < coverage[0] or low > coverage[1]:
+        if high < coverage[0]:
             failures.append(f"{name} {value:.3f}")
+        elif low > coverage[1]:
+            (notes if one_sided else failures).append(f"{name} {value:.3f}")
     if result["difference"] == 0 and wilson(result["rejection_rate"] * trials, trials)[0] > false_positive:
         failures.append(f"false positives {result['rejection_rate']:.3f}")
-    return "FAIL: " + ", ".join(failures) if failures else "pass"
+    if failures:
+        return "FAIL: " + ", ".join(failures)
+    return "pass" + (f" (conservative: {', '.join(notes)})" if notes else "")
