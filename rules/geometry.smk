@@ -9,15 +9,15 @@ SHARPNESS_EPOCHS = analysis_epochs(config, "landscape")
 
 rule trajectory_plane:
     input:
-        weights=[model_weights("{variant}", e) for e in TRAJECTORY_EPOCHS],
+        weights=[model_weights("{run}", e) for e in TRAJECTORY_EPOCHS],
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        "results/landscape/{variant}/trajectory.h5",
+        "results/landscape/{run}/trajectory.h5",
     log:
-        "logs/trajectory_plane/{variant}.log",
+        "logs/trajectory_plane/{run}.log",
     benchmark:
-        "benchmarks/trajectory_plane/{variant}.tsv"
+        "benchmarks/trajectory_plane/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -37,15 +37,15 @@ rule trajectory_plane:
 
 rule interpolation:
     input:
-        weights=[model_weights("{variant}", e) for e in range(0, EPOCHS + 1)],
+        weights=[model_weights("{run}", e) for e in range(0, EPOCHS + 1)],
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        "results/landscape/{variant}/interpolation.h5",
+        "results/landscape/{run}/interpolation.h5",
     log:
-        "logs/interpolation/{variant}.log",
+        "logs/interpolation/{run}.log",
     benchmark:
-        "benchmarks/interpolation/{variant}.tsv"
+        "benchmarks/interpolation/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -65,15 +65,15 @@ rule interpolation:
 
 rule sharpness:
     input:
-        weights=[model_weights("{variant}", e) for e in SHARPNESS_EPOCHS],
+        weights=[model_weights("{run}", e) for e in SHARPNESS_EPOCHS],
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        "results/landscape/{variant}/sharpness.h5",
+        "results/landscape/{run}/sharpness.h5",
     log:
-        "logs/sharpness/{variant}.log",
+        "logs/sharpness/{run}.log",
     benchmark:
-        "benchmarks/sharpness/{variant}.tsv"
+        "benchmarks/sharpness/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS

@@ -21,16 +21,16 @@ REPRESENTATION_FILES = [
 
 rule representations:
     input:
-        weights=expand("results/models/{{variant}}/epoch_{epoch}.weights.h5", epoch=REPRESENTATION_EPOCHS),
-        final=model_weights("{variant}", EPOCHS),
+        weights=expand("results/models/{{run}}/epoch_{epoch}.weights.h5", epoch=REPRESENTATION_EPOCHS),
+        final=model_weights("{run}", EPOCHS),
         data=prepared_tfrecords([REPRESENTATIONS["split"]], "representations.split"),
         vocab=vocab_files(),
     output:
-        expand("results/representations/{{variant}}/epoch_{epoch}.h5", epoch=REPRESENTATION_EPOCHS),
+        expand("results/representations/{{run}}/epoch_{epoch}.h5", epoch=REPRESENTATION_EPOCHS),
     log:
-        "logs/representations/{variant}.log",
+        "logs/representations/{run}.log",
     benchmark:
-        "benchmarks/representations/{variant}.tsv"
+        "benchmarks/representations/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
