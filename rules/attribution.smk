@@ -57,7 +57,7 @@ rule attribution_video:
     input:
         expand("results/plots/attribution/{{run}}/epoch_{epoch}.png", epoch=ATTRIBUTION_EPOCHS),
     output:
-        report("results/videos/{run}_attribution.mp4", caption="../report/video.rst", category="7. Videos"),
+        report("results/videos/{run}_attribution.mp4", caption="../report/video.rst", category="6. Videos"),
     log:
         "logs/attribution_video/{run}.log",
     benchmark:

@@ -283,12 +283,12 @@ def compression_targets():
 
 
 def geometry_targets():
-    """The training-geometry figures (rules/geometry.smk): they pull the per-run HDF5 files."""
+    """The training-geometry figures (rules/geometry.smk), beside the landscape's: they pull the per-run HDF5 files."""
     return [
-        f"results/plots/geometry/{v}_{kind}.png"
+        f"results/plots/landscape/{v}/{kind}.png"
         for v in GEOMETRY_RUN_NAMES
         for kind in ("trajectory", "interpolation")
-    ] + ["results/plots/geometry/trajectory.png", "results/plots/geometry/sharpness.png"]
+    ] + ["results/plots/landscape/trajectory.png", "results/plots/landscape/sharpness.png"]
 
 
 def _last_epoch_report(paths, caption, category):

@@ -1,6 +1,8 @@
-# Training geometry per variant (Li et al. 2018 §3, §7): the optimiser's path on its PCA plane, 1-D
+# Training geometry per run (Li et al. 2018 §3, §7): the optimiser's path on its PCA plane, 1-D
 # interpolations from the initialisation, sharpness (Hessian top eigenvalue and trace) per epoch. One job per
-# variant and analysis: each pays the TensorFlow start-up once for all epochs. The fixed subset is the landscape's.
+# run and analysis: each pays the TensorFlow start-up once for all epochs. It is part of the landscape stage: the
+# landscape's subset, runs and epochs, its files beside the grids (results/landscape/{run}/) and its figures beside
+# theirs (results/plots/landscape/), in the report's landscape section.
 GEOMETRY = config["geometry"]
 GEOMETRY_SUBSET = {k: LANDSCAPE[k] for k in ("split", "subset")}
 TRAJECTORY_EPOCHS = list(range(GEOMETRY["trajectory"]["from_epoch"], EPOCHS + 1))
@@ -98,32 +100,32 @@ rule plot_geometry:
     output:
         trajectory=[
             report(
-                f"results/plots/geometry/{v}_trajectory.png",
+                f"results/plots/landscape/{v}/trajectory.png",
                 caption="../report/trajectory.rst",
-                category="6. Training geometry",
+                category=LANDSCAPE_CATEGORY,
                 labels={"figure": f"trajectory plane, {v}"},
             )
             for v in GEOMETRY_RUN_NAMES
         ],
         compare_trajectory=report(
-            "results/plots/geometry/trajectory.png",
+            "results/plots/landscape/trajectory.png",
             caption="../report/trajectory.rst",
-            category="6. Training geometry",
+            category=LANDSCAPE_CATEGORY,
             labels={"figure": "trajectory planes, all"},
         ),
         interpolation=[
             report(
-                f"results/plots/geometry/{v}_interpolation.png",
+                f"results/plots/landscape/{v}/interpolation.png",
                 caption="../report/interpolation.rst",
-                category="6. Training geometry",
+                category=LANDSCAPE_CATEGORY,
                 labels={"figure": f"interpolation, {v}"},
             )
             for v in GEOMETRY_RUN_NAMES
         ],
         sharpness=report(
-            "results/plots/geometry/sharpness.png",
+            "results/plots/landscape/sharpness.png",
             caption="../report/sharpness.rst",
-            category="6. Training geometry",
+            category=LANDSCAPE_CATEGORY,
             labels={"figure": "sharpness"},
         ),
     log:

@@ -5,6 +5,8 @@ LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
 # the grid's content depends neither on which epochs are analysed nor on how jobs split them: keep those out
 LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards", "all_seeds", "job")}
 LANDSCAPE_SHARD = "" if LANDSCAPE_SHARDS == 1 else ".shard{shard}"
+# the report's section for the landscapes and the training geometry (rules/geometry.smk), which share its subset
+LANDSCAPE_CATEGORY = "2. Loss landscapes and training geometry"
 # the side-by-side video compares the variants' first-seed runs
 COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 
@@ -72,7 +74,7 @@ rule plot_landscape:
         _last_epoch_report(
             [f"results/plots/landscape/{{run}}/epoch_{e}.png" for e in LANDSCAPE_EPOCHS],
             "../report/landscape.rst",
-            "2. Loss landscapes",
+            LANDSCAPE_CATEGORY,
         ),
     log:
         "logs/plot_landscape/{run}.log",
@@ -90,7 +92,7 @@ rule landscape_video:
     input:
         expand("results/plots/landscape/{{run}}/epoch_{epoch}.png", epoch=LANDSCAPE_EPOCHS),
     output:
-        report("results/videos/{run}_landscape.mp4", caption="../report/video.rst", category="7. Videos"),
+        report("results/videos/{run}_landscape.mp4", caption="../report/video.rst", category="6. Videos"),
     log:
         "logs/landscape_video/{run}.log",
     benchmark:
@@ -108,7 +110,7 @@ rule compare_landscape_video:
     input:
         [f"results/plots/landscape/{r}/epoch_{e}.png" for r in COMPARED_RUNS for e in LANDSCAPE_EPOCHS],
     output:
-        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="7. Videos"),
+        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="6. Videos"),
     log:
         "logs/compare_landscape_video/compare.log",
     benchmark:

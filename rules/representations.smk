@@ -158,7 +158,7 @@ rule representation_video:
         report(
             "results/videos/representation_spectra.mp4",
             caption="../report/representations_video.rst",
-            category="7. Videos",
+            category="6. Videos",
         ),
     log:
         "logs/representation_video/spectra.log",

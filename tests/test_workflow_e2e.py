@@ -212,10 +212,11 @@ def check_geometry_outputs(results: Path, variants: list[str], epochs: int) -> N
         assert (sharp["iterations"] >= 1).all() and sharp["attrs"]["hvp_seconds"] > 0
         for data in (traj, interp, sharp):
             assert data["attrs"]["variant"] == variant and "seed" in data["attrs"]
-        for kind in ("trajectory", "interpolation"):
-            assert (results / "plots" / "geometry" / f"{variant}_{kind}.png").stat().st_size > 10_000
-    for name in ("trajectory", "sharpness"):
-        assert (results / "plots" / "geometry" / f"{name}.png").stat().st_size > 10_000
+        for kind in ("trajectory", "interpolation"):  # beside the run's landscape plots, as the data
+            assert (results / "plots" / "landscape" / variant / f"{kind}.png").stat().st_size > 10_000
+    for name in ("trajectory", "sharpness"):  # every run in one figure
+        assert (results / "plots" / "landscape" / f"{name}.png").stat().st_size > 10_000
+    assert not (results / "plots" / "geometry").exists()
 
 
 def test_finished_workspace_has_nothing_to_do(smoke_repo: Path) -> None:
