@@ -1,4 +1,4 @@
-# Integrated gradients (Sundararajan et al. 2017) per variant and epoch: attributions, plots and videos.
+# Integrated gradients (Sundararajan et al. 2017) per run and epoch: attributions, plots and videos.
 ATTRIBUTION = config["attribution"]
 ATTRIBUTION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "attribution")]
 

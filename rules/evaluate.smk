@@ -1,4 +1,4 @@
-# Recognition of every evaluation split by every variant, and the table that compares them.
+# Recognition of every evaluation split by every run, and the table that compares them.
 EVAL_SPLITS = config["evaluation"]["splits"]
 # What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
 EVAL_DECODING = evaluation_decoding_settings(config)

@@ -1,4 +1,4 @@
-# Loss landscapes (Li et al. 2018) per variant and epoch: grids, plots and videos.
+# Loss landscapes (Li et al. 2018) per run and epoch: grids, plots and videos.
 LANDSCAPE = config["landscape"]
 LANDSCAPE_SHARDS = LANDSCAPE["shards"]
 LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]

@@ -1,4 +1,4 @@
-# One training job per variant; resumable state lives outside the declared outputs.
+# One training job per run (a variant with one seed); resumable state lives outside the declared outputs.
 TRAIN_SPLITS = config["data"]["train_splits"]
 DEV_SPLITS = config["data"]["dev_splits"]
 
