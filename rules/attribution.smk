@@ -1,4 +1,4 @@
-# Integrated gradients (Sundararajan et al. 2017) per variant and epoch: attributions, plots and videos.
+# Integrated gradients (Sundararajan et al. 2017) per run and epoch: attributions, plots and videos.
 ATTRIBUTION = config["attribution"]
 ATTRIBUTION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "attribution")]
 
@@ -6,11 +6,11 @@ ATTRIBUTION_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "attribution
 # One job per run for all analysed epochs, or one per epoch (`attribution.job`).
 rule integrated_gradients:
     input:
-        weights=analysis_epoch_files("attribution", "results/models/{variant}/epoch_{epoch}.weights.h5"),
+        weights=analysis_epoch_files("attribution", "results/models/{run}/epoch_{epoch}.weights.h5"),
         data=tfrecord_index(ATTRIBUTION["split"]),
         vocab=vocab_files(),
     output:
-        analysis_epoch_files("attribution", "results/attribution/{variant}/epoch_{epoch}.h5"),
+        analysis_epoch_files("attribution", "results/attribution/{run}/epoch_{epoch}.h5"),
     log:
         analysis_job_file("logs", "integrated_gradients", "attribution", ".log"),
     benchmark:
@@ -34,17 +34,17 @@ rule integrated_gradients:
 
 rule plot_attribution:
     input:
-        expand("results/attribution/{{variant}}/epoch_{epoch}.h5", epoch=ATTRIBUTION_EPOCHS),
+        expand("results/attribution/{{run}}/epoch_{epoch}.h5", epoch=ATTRIBUTION_EPOCHS),
     output:
         _last_epoch_report(
-            [f"results/plots/attribution/{{variant}}/epoch_{e}.png" for e in ATTRIBUTION_EPOCHS],
+            [f"results/plots/attribution/{{run}}/epoch_{e}.png" for e in ATTRIBUTION_EPOCHS],
             "../report/attribution.rst",
             "3. Integrated gradients",
         ),
     log:
-        "logs/plot_attribution/{variant}.log",
+        "logs/plot_attribution/{run}.log",
     benchmark:
-        "benchmarks/plot_attribution/{variant}.tsv"
+        "benchmarks/plot_attribution/{run}.tsv"
     conda:
         ENV_PLOT
     params:
@@ -55,15 +55,13 @@ rule plot_attribution:
 
 rule attribution_video:
     input:
-        expand("results/plots/attribution/{{variant}}/epoch_{epoch}.png", epoch=ATTRIBUTION_EPOCHS),
+        expand("results/plots/attribution/{{run}}/epoch_{epoch}.png", epoch=ATTRIBUTION_EPOCHS),
     output:
-        report(
-            "results/videos/{variant}_attribution.mp4", caption="../report/video.rst", category="7. Videos"
-        ),
+        report("results/videos/{run}_attribution.mp4", caption="../report/video.rst", category="6. Videos"),
     log:
-        "logs/attribution_video/{variant}.log",
+        "logs/attribution_video/{run}.log",
     benchmark:
-        "benchmarks/attribution_video/{variant}.tsv"
+        "benchmarks/attribution_video/{run}.tsv"
     conda:
         ENV_PLOT
     params:

@@ -37,8 +37,8 @@ if _REAL_TEST_NOTICE and workflow.is_main_process and "--report" not in sys.argv
     print(_REAL_TEST_NOTICE, file=sys.stderr)
 SPLITS = all_splits(config)
 VARIANTS = list(config["variants"])
-# Each variant trains once per `training.seeds` entry. The `{variant}` wildcard names a run: the variant alone with
-# one seed (today's paths), `{variant}/seed_{seed}` with several.
+# Each variant trains once per `training.seeds` entry. The `{run}` wildcard names a run: the variant alone with
+# one seed (today's paths), `<variant>/seed_<seed>` with several.
 RUNS = training_runs(config)
 RUN_NAMES = [r.name for r in RUNS]
 # the training geometry follows the landscape's runs (the first seed's unless landscape.all_seeds)
@@ -70,7 +70,7 @@ def one_of(names):
 
 
 wildcard_constraints:
-    variant=one_of(RUN_NAMES),
+    run=one_of(RUN_NAMES),
     split=one_of(SPLITS),
     epoch=r"\d{3}",
 
@@ -108,8 +108,8 @@ def vocab_files():
     return files
 
 
-def model_weights(variant, epoch):
-    return f"results/models/{variant}/epoch_{epoch_tag(epoch)}.weights.h5"
+def model_weights(run, epoch):
+    return f"results/models/{run}/epoch_{epoch_tag(epoch)}.weights.h5"
 
 
 # merged once per run, not per job (the LibriSpeech config with every epoch analysed has ~3 000 such jobs)
@@ -117,9 +117,9 @@ RUN_MODELS = run_model_configs(config)
 
 
 def model_settings(wildcards):
-    if wildcards.variant not in RUN_MODELS:
-        run_named(config, wildcards.variant)  # raises, naming the runs there are
-    return RUN_MODELS[wildcards.variant]
+    if wildcards.run not in RUN_MODELS:
+        run_named(config, wildcards.run)  # raises, naming the runs there are
+    return RUN_MODELS[wildcards.run]
 
 
 def tarball(wildcards):
@@ -135,7 +135,7 @@ TRAINING = {k: v for k, v in config["training"].items() if k != "seeds"}
 
 
 def run_seed(wildcards):
-    return run_named(config, wildcards.variant).seed
+    return run_named(config, wildcards.run).seed
 
 
 def train_state_dir(wildcards):
@@ -149,7 +149,7 @@ def train_state_dir(wildcards):
             script_code("train.py"),
         ]
     )
-    return f"results/.train_state/{wildcards.variant}/{key}"
+    return f"results/.train_state/{wildcards.run}/{key}"
 
 
 # Snakemake compares a job's params only when every output it declares has a metadata record. When a job's list
@@ -158,12 +158,15 @@ def train_state_dir(wildcards):
 # (rules/output_lists.smk): the file's own params change with the list, it is rewritten, and the job reruns
 # whichever of its outputs is asked for.
 OUTPUT_LISTS = {}
+# A list's content (its params) spells the run wildcard by its name before issue 22 renamed it `{run}`: a list
+# that read differently would be rewritten, and every training run of an existing workspace would rerun for it.
+LISTED_RUN_WILDCARD = "{variant}"
 
 
 def output_list(rule_name, files):
-    """An input of the jobs of `rule_name`: the file that lists their outputs `files` (patterns with `{variant}`)."""
-    OUTPUT_LISTS[rule_name] = [str(f) for f in files]
-    return f"results/.output_lists/{rule_name}/{{variant}}.txt"
+    """An input of the jobs of `rule_name`: the file that lists their outputs `files` (patterns with `{run}`)."""
+    OUTPUT_LISTS[rule_name] = [str(f).replace("{run}", LISTED_RUN_WILDCARD) for f in files]
+    return f"results/.output_lists/{rule_name}/{{run}}.txt"
 
 
 def train_bad_audio(wildcards):
@@ -187,8 +190,8 @@ def trainer_lock_free(wildcards):
 
 def landscape_grid_output(shards):
     if shards == 1:
-        return "results/landscape/{variant}/epoch_{epoch}.h5"
-    return "results/landscape/{variant}/shards/epoch_{epoch}.shard{shard}.h5"
+        return "results/landscape/{run}/epoch_{epoch}.h5"
+    return "results/landscape/{run}/shards/epoch_{epoch}.shard{shard}.h5"
 
 
 def analysis_epoch_files(section, pattern):
@@ -209,7 +212,7 @@ def analysis_job_epochs(section):
 def analysis_job_file(folder, rule, section, suffix):
     """Log or benchmark file of a per-epoch analysis job: one per run (and shard), or one per run and epoch."""
     job = "all_epochs" if per_variant_jobs(config, section) else "epoch_{epoch}"
-    return f"{folder}/{rule}/{{variant}}/{job}{suffix}"
+    return f"{folder}/{rule}/{{run}}/{job}{suffix}"
 
 
 def split_source(split):
@@ -280,12 +283,12 @@ def compression_targets():
 
 
 def geometry_targets():
-    """The training-geometry figures (rules/geometry.smk): they pull the per-run HDF5 files."""
+    """The training-geometry figures (rules/geometry.smk), beside the landscape's: they pull the per-run HDF5 files."""
     return [
-        f"results/plots/geometry/{v}_{kind}.png"
+        f"results/plots/landscape/{v}/{kind}.png"
         for v in GEOMETRY_RUN_NAMES
         for kind in ("trajectory", "interpolation")
-    ] + ["results/plots/geometry/trajectory.png", "results/plots/geometry/sharpness.png"]
+    ] + ["results/plots/landscape/trajectory.png", "results/plots/landscape/sharpness.png"]
 
 
 def _last_epoch_report(paths, caption, category):

@@ -9,16 +9,16 @@ COMPRESSION_RUN_NAMES = [r.name for r in first_seed_runs(config)]
 
 rule compression:
     input:
-        weights=model_weights("{variant}", EPOCHS),
+        weights=model_weights("{run}", EPOCHS),
         train=split_tfrecords(config["data"]["train_splits"]),
         data=prepared_tfrecords(COMPRESSION_SPLITS, "compression.splits"),
         vocab=vocab_files(),
     output:
-        "results/compression/{variant}.csv",
+        "results/compression/{run}.csv",
     log:
-        "logs/compression/{variant}.log",
+        "logs/compression/{run}.log",
     benchmark:
-        "benchmarks/compression/{variant}.tsv"
+        "benchmarks/compression/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS

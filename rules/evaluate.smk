@@ -1,4 +1,4 @@
-# Recognition of every evaluation split by every variant, and the table that compares them.
+# Recognition of every evaluation split by every run, and the table that compares them.
 EVAL_SPLITS = config["evaluation"]["splits"]
 # What a decode depends on; `splits` only chooses which jobs exist, so adding a split reruns no other split.
 EVAL_DECODING = evaluation_decoding_settings(config)
@@ -6,16 +6,16 @@ EVAL_DECODING = evaluation_decoding_settings(config)
 
 rule evaluate:
     input:
-        weights=model_weights("{variant}", EPOCHS),
+        weights=model_weights("{run}", EPOCHS),
         data=lambda w: tfrecord_files(w.split),
         vocab=vocab_files(),
     output:
-        decodes="results/decodes/{variant}/{split}.tsv",
-        scores="results/wer/{variant}/{split}.json",
+        decodes="results/decodes/{run}/{split}.tsv",
+        scores="results/wer/{run}/{split}.json",
     log:
-        "logs/evaluate/{variant}/{split}.log",
+        "logs/evaluate/{run}/{split}.log",
     benchmark:
-        "benchmarks/evaluate/{variant}/{split}.tsv"
+        "benchmarks/evaluate/{run}/{split}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -32,8 +32,8 @@ rule evaluate:
 
 rule wer_table:
     input:
-        scores=expand("results/wer/{variant}/{split}.json", variant=RUN_NAMES, split=EVAL_SPLITS),
-        decodes=expand("results/decodes/{variant}/{split}.tsv", variant=RUN_NAMES, split=EVAL_SPLITS),
+        scores=expand("results/wer/{run}/{split}.json", run=RUN_NAMES, split=EVAL_SPLITS),
+        decodes=expand("results/decodes/{run}/{split}.tsv", run=RUN_NAMES, split=EVAL_SPLITS),
         skipped=expand("resources/transcripts/{split}.skipped.json", split=EVAL_SPLITS),
     output:
         csv=report("results/wer_table.csv", caption="../report/wer_table.rst", category="1. Recognition"),

@@ -1,6 +1,8 @@
-# Training geometry per variant (Li et al. 2018 §3, §7): the optimiser's path on its PCA plane, 1-D
+# Training geometry per run (Li et al. 2018 §3, §7): the optimiser's path on its PCA plane, 1-D
 # interpolations from the initialisation, sharpness (Hessian top eigenvalue and trace) per epoch. One job per
-# variant and analysis: each pays the TensorFlow start-up once for all epochs. The fixed subset is the landscape's.
+# run and analysis: each pays the TensorFlow start-up once for all epochs. It is part of the landscape stage: the
+# landscape's subset, runs and epochs, its files beside the grids (results/landscape/{run}/) and its figures beside
+# theirs (results/plots/landscape/), in the report's landscape section.
 GEOMETRY = config["geometry"]
 GEOMETRY_SUBSET = {k: LANDSCAPE[k] for k in ("split", "subset")}
 TRAJECTORY_EPOCHS = list(range(GEOMETRY["trajectory"]["from_epoch"], EPOCHS + 1))
@@ -9,15 +11,15 @@ SHARPNESS_EPOCHS = analysis_epochs(config, "landscape")
 
 rule trajectory_plane:
     input:
-        weights=[model_weights("{variant}", e) for e in TRAJECTORY_EPOCHS],
+        weights=[model_weights("{run}", e) for e in TRAJECTORY_EPOCHS],
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        "results/landscape/{variant}/trajectory.h5",
+        "results/landscape/{run}/trajectory.h5",
     log:
-        "logs/trajectory_plane/{variant}.log",
+        "logs/trajectory_plane/{run}.log",
     benchmark:
-        "benchmarks/trajectory_plane/{variant}.tsv"
+        "benchmarks/trajectory_plane/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -37,15 +39,15 @@ rule trajectory_plane:
 
 rule interpolation:
     input:
-        weights=[model_weights("{variant}", e) for e in range(0, EPOCHS + 1)],
+        weights=[model_weights("{run}", e) for e in range(0, EPOCHS + 1)],
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        "results/landscape/{variant}/interpolation.h5",
+        "results/landscape/{run}/interpolation.h5",
     log:
-        "logs/interpolation/{variant}.log",
+        "logs/interpolation/{run}.log",
     benchmark:
-        "benchmarks/interpolation/{variant}.tsv"
+        "benchmarks/interpolation/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -65,15 +67,15 @@ rule interpolation:
 
 rule sharpness:
     input:
-        weights=[model_weights("{variant}", e) for e in SHARPNESS_EPOCHS],
+        weights=[model_weights("{run}", e) for e in SHARPNESS_EPOCHS],
         data=tfrecord_files(LANDSCAPE["split"]),
         vocab=vocab_files(),
     output:
-        "results/landscape/{variant}/sharpness.h5",
+        "results/landscape/{run}/sharpness.h5",
     log:
-        "logs/sharpness/{variant}.log",
+        "logs/sharpness/{run}.log",
     benchmark:
-        "benchmarks/sharpness/{variant}.tsv"
+        "benchmarks/sharpness/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -98,32 +100,32 @@ rule plot_geometry:
     output:
         trajectory=[
             report(
-                f"results/plots/geometry/{v}_trajectory.png",
+                f"results/plots/landscape/{v}/trajectory.png",
                 caption="../report/trajectory.rst",
-                category="6. Training geometry",
+                category=LANDSCAPE_CATEGORY,
                 labels={"figure": f"trajectory plane, {v}"},
             )
             for v in GEOMETRY_RUN_NAMES
         ],
         compare_trajectory=report(
-            "results/plots/geometry/trajectory.png",
+            "results/plots/landscape/trajectory.png",
             caption="../report/trajectory.rst",
-            category="6. Training geometry",
+            category=LANDSCAPE_CATEGORY,
             labels={"figure": "trajectory planes, all"},
         ),
         interpolation=[
             report(
-                f"results/plots/geometry/{v}_interpolation.png",
+                f"results/plots/landscape/{v}/interpolation.png",
                 caption="../report/interpolation.rst",
-                category="6. Training geometry",
+                category=LANDSCAPE_CATEGORY,
                 labels={"figure": f"interpolation, {v}"},
             )
             for v in GEOMETRY_RUN_NAMES
         ],
         sharpness=report(
-            "results/plots/geometry/sharpness.png",
+            "results/plots/landscape/sharpness.png",
             caption="../report/sharpness.rst",
-            category="6. Training geometry",
+            category=LANDSCAPE_CATEGORY,
             labels={"figure": "sharpness"},
         ),
     log:

@@ -1,10 +1,12 @@
-# Loss landscapes (Li et al. 2018) per variant and epoch: grids, plots and videos.
+# Loss landscapes (Li et al. 2018) per run and epoch: grids, plots and videos.
 LANDSCAPE = config["landscape"]
 LANDSCAPE_SHARDS = LANDSCAPE["shards"]
 LANDSCAPE_EPOCHS = [epoch_tag(e) for e in analysis_epochs(config, "landscape")]
 # the grid's content depends neither on which epochs are analysed nor on how jobs split them: keep those out
 LANDSCAPE_GRID = {k: v for k, v in LANDSCAPE.items() if k not in ("epochs", "shards", "all_seeds", "job")}
 LANDSCAPE_SHARD = "" if LANDSCAPE_SHARDS == 1 else ".shard{shard}"
+# the report's section for the landscapes and the training geometry (rules/geometry.smk), which share its subset
+LANDSCAPE_CATEGORY = "2. Loss landscapes and training geometry"
 # the side-by-side video compares the variants' first-seed runs
 COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 
@@ -12,7 +14,7 @@ COMPARED_RUNS = [r.name for r in RUNS if r.seed == RUNS[0].seed]
 # One job per run (and shard) for all analysed epochs, or one per epoch (`landscape.job`).
 rule loss_grid:
     input:
-        weights=analysis_epoch_files("landscape", "results/models/{variant}/epoch_{epoch}.weights.h5"),
+        weights=analysis_epoch_files("landscape", "results/models/{run}/epoch_{epoch}.weights.h5"),
         data=tfrecord_index(LANDSCAPE["split"]),
         vocab=vocab_files(),
         # its outputs follow landscape.epochs: rerun for every target when they change (common.smk)
@@ -46,15 +48,15 @@ if LANDSCAPE_SHARDS > 1:
     rule merge_loss_grid:
         input:
             expand(
-                "results/landscape/{{variant}}/shards/epoch_{{epoch}}.shard{shard}.h5",
+                "results/landscape/{{run}}/shards/epoch_{{epoch}}.shard{shard}.h5",
                 shard=range(LANDSCAPE_SHARDS),
             ),
         output:
-            "results/landscape/{variant}/epoch_{epoch}.h5",
+            "results/landscape/{run}/epoch_{epoch}.h5",
         log:
-            "logs/merge_loss_grid/{variant}/epoch_{epoch}.log",
+            "logs/merge_loss_grid/{run}/epoch_{epoch}.log",
         benchmark:
-            "benchmarks/merge_loss_grid/{variant}/epoch_{epoch}.tsv"
+            "benchmarks/merge_loss_grid/{run}/epoch_{epoch}.tsv"
         conda:
             ENV_TF
         params:
@@ -67,17 +69,17 @@ if LANDSCAPE_SHARDS > 1:
 
 rule plot_landscape:
     input:
-        expand("results/landscape/{{variant}}/epoch_{epoch}.h5", epoch=LANDSCAPE_EPOCHS),
+        expand("results/landscape/{{run}}/epoch_{epoch}.h5", epoch=LANDSCAPE_EPOCHS),
     output:
         _last_epoch_report(
-            [f"results/plots/landscape/{{variant}}/epoch_{e}.png" for e in LANDSCAPE_EPOCHS],
+            [f"results/plots/landscape/{{run}}/epoch_{e}.png" for e in LANDSCAPE_EPOCHS],
             "../report/landscape.rst",
-            "2. Loss landscapes",
+            LANDSCAPE_CATEGORY,
         ),
     log:
-        "logs/plot_landscape/{variant}.log",
+        "logs/plot_landscape/{run}.log",
     benchmark:
-        "benchmarks/plot_landscape/{variant}.tsv"
+        "benchmarks/plot_landscape/{run}.tsv"
     conda:
         ENV_PLOT
     params:
@@ -88,13 +90,13 @@ rule plot_landscape:
 
 rule landscape_video:
     input:
-        expand("results/plots/landscape/{{variant}}/epoch_{epoch}.png", epoch=LANDSCAPE_EPOCHS),
+        expand("results/plots/landscape/{{run}}/epoch_{epoch}.png", epoch=LANDSCAPE_EPOCHS),
     output:
-        report("results/videos/{variant}_landscape.mp4", caption="../report/video.rst", category="7. Videos"),
+        report("results/videos/{run}_landscape.mp4", caption="../report/video.rst", category="6. Videos"),
     log:
-        "logs/landscape_video/{variant}.log",
+        "logs/landscape_video/{run}.log",
     benchmark:
-        "benchmarks/landscape_video/{variant}.tsv"
+        "benchmarks/landscape_video/{run}.tsv"
     conda:
         ENV_PLOT
     params:
@@ -108,7 +110,7 @@ rule compare_landscape_video:
     input:
         [f"results/plots/landscape/{r}/epoch_{e}.png" for r in COMPARED_RUNS for e in LANDSCAPE_EPOCHS],
     output:
-        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="7. Videos"),
+        report("results/videos/compare_landscape.mp4", caption="../report/video.rst", category="6. Videos"),
     log:
         "logs/compare_landscape_video/compare.log",
     benchmark:

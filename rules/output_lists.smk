@@ -4,11 +4,11 @@
 
 rule output_list:
     output:
-        "results/.output_lists/{job}/{variant}.txt",
+        "results/.output_lists/{job}/{run}.txt",
     log:
-        "logs/output_list/{job}/{variant}.log",
+        "logs/output_list/{job}/{run}.log",
     benchmark:
-        "benchmarks/output_list/{job}/{variant}.tsv"
+        "benchmarks/output_list/{job}/{run}.tsv"
     wildcard_constraints:
         job=one_of(list(OUTPUT_LISTS)),
     localrule: True

@@ -3,7 +3,7 @@
 
 rule training_curves:
     input:
-        expand("results/models/{variant}/history.csv", variant=RUN_NAMES),
+        expand("results/models/{run}/history.csv", run=RUN_NAMES),
     output:
         report(
             "results/plots/training_curves.png",

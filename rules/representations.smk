@@ -21,16 +21,16 @@ REPRESENTATION_FILES = [
 
 rule representations:
     input:
-        weights=expand("results/models/{{variant}}/epoch_{epoch}.weights.h5", epoch=REPRESENTATION_EPOCHS),
-        final=model_weights("{variant}", EPOCHS),
+        weights=expand("results/models/{{run}}/epoch_{epoch}.weights.h5", epoch=REPRESENTATION_EPOCHS),
+        final=model_weights("{run}", EPOCHS),
         data=prepared_tfrecords([REPRESENTATIONS["split"]], "representations.split"),
         vocab=vocab_files(),
     output:
-        expand("results/representations/{{variant}}/epoch_{epoch}.h5", epoch=REPRESENTATION_EPOCHS),
+        expand("results/representations/{{run}}/epoch_{epoch}.h5", epoch=REPRESENTATION_EPOCHS),
     log:
-        "logs/representations/{variant}.log",
+        "logs/representations/{run}.log",
     benchmark:
-        "benchmarks/representations/{variant}.tsv"
+        "benchmarks/representations/{run}.tsv"
     conda:
         ENV_TF
     threads: ANALYSIS_THREADS
@@ -158,7 +158,7 @@ rule representation_video:
         report(
             "results/videos/representation_spectra.mp4",
             caption="../report/representations_video.rst",
-            category="7. Videos",
+            category="6. Videos",
         ),
     log:
         "logs/representation_video/spectra.log",

@@ -1,11 +1,11 @@
-# One training job per variant; resumable state lives outside the declared outputs.
+# One training job per run (a variant with one seed); resumable state lives outside the declared outputs.
 TRAIN_SPLITS = config["data"]["train_splits"]
 DEV_SPLITS = config["data"]["dev_splits"]
 
 
-TRAIN_WEIGHTS = [f"results/models/{{variant}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)]
-TRAIN_INIT = "results/models/{variant}/epoch_000.weights.h5"
-TRAIN_HISTORY = "results/models/{variant}/history.csv"
+TRAIN_WEIGHTS = [f"results/models/{{run}}/epoch_{e:03d}.weights.h5" for e in range(1, EPOCHS + 1)]
+TRAIN_INIT = "results/models/{run}/epoch_000.weights.h5"
+TRAIN_HISTORY = "results/models/{run}/history.csv"
 
 
 rule train:
@@ -22,9 +22,9 @@ rule train:
         init=TRAIN_INIT,
         history=TRAIN_HISTORY,
     log:
-        "logs/train/{variant}.log",
+        "logs/train/{run}.log",
     benchmark:
-        "benchmarks/train/{variant}.tsv"
+        "benchmarks/train/{run}.tsv"
     conda:
         ENV_TF
     threads: TRAIN_THREADS
@@ -38,7 +38,7 @@ rule train:
         # the job reads data.on_bad_audio from the config; this changes only where it matters
         bad_audio=train_bad_audio,
         state_dir=train_state_dir,
-        tensorboard="logs/tensorboard/{variant}",
+        tensorboard="logs/tensorboard/{run}",
         code=script_code("train.py"),
     script:
         "../workflow_scripts/train.py"

@@ -238,7 +238,7 @@ def test_smoke_config_dry_run(tmp_path):
     epochs = [f"{e:03d}" for e in analysis_epochs(smoke, "landscape")]
     assert len(epochs) > 1
     assert {job["wildcards"] for job in run.of("loss_grid")} == {
-        f"variant={v}, shard={i}" for v in smoke["variants"] for i in range(smoke["landscape"]["shards"])
+        f"run={v}, shard={i}" for v in smoke["variants"] for i in range(smoke["landscape"]["shards"])
     }
     for v in smoke["variants"]:
         for e in epochs:
@@ -257,7 +257,7 @@ def test_per_epoch_jobs_when_configured(tmp_path):
     assert run.counts == expected_counts(config)
     epochs = len(analysis_epochs(config, "landscape"))
     assert run.counts["integrated_gradients"] == len(config["variants"]) * epochs > len(config["variants"])
-    assert "variant=ctc, epoch=002, shard=1" in {job["wildcards"] for job in run.of("loss_grid")}
+    assert "run=ctc, epoch=002, shard=1" in {job["wildcards"] for job in run.of("loss_grid")}
     assert "logs/integrated_gradients/ctc/epoch_002.log" in run.text
 
 
@@ -609,12 +609,12 @@ def test_two_seeds_train_and_evaluate_each_variant_twice(tmp_path):
     run = dry_run(tmp_path / "work", "all", "--configfile", str(path))
     single = expected_counts(load_yaml(ROOT / "config" / "smoke.yaml"))
     runs = {f"{v}/seed_{s}" for v in config["variants"] for s in (11, 12)}
-    assert {job["wildcards"] for job in run.of("train")} == {f"variant={r}" for r in runs}
+    assert {job["wildcards"] for job in run.of("train")} == {f"run={r}" for r in runs}
     assert run.counts["evaluate"] == 2 * single["evaluate"]
     assert run.counts["integrated_gradients"] == 2 * single["integrated_gradients"]
     assert run.counts["loss_grid"] == single["loss_grid"]
     assert {job["wildcards"].split(",")[0] for job in run.of("plot_landscape")} == {
-        f"variant={v}/seed_11" for v in config["variants"]
+        f"run={v}/seed_11" for v in config["variants"]
     }
     assert run.counts["wer_table"] == run.counts["training_curves"] == 1
     assert "results/wer/lowrank/seed_12/test-other.json" in run.text

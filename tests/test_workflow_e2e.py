@@ -212,10 +212,11 @@ def check_geometry_outputs(results: Path, variants: list[str], epochs: int) -> N
         assert (sharp["iterations"] >= 1).all() and sharp["attrs"]["hvp_seconds"] > 0
         for data in (traj, interp, sharp):
             assert data["attrs"]["variant"] == variant and "seed" in data["attrs"]
-        for kind in ("trajectory", "interpolation"):
-            assert (results / "plots" / "geometry" / f"{variant}_{kind}.png").stat().st_size > 10_000
-    for name in ("trajectory", "sharpness"):
-        assert (results / "plots" / "geometry" / f"{name}.png").stat().st_size > 10_000
+        for kind in ("trajectory", "interpolation"):  # beside the run's landscape plots, as the data
+            assert (results / "plots" / "landscape" / variant / f"{kind}.png").stat().st_size > 10_000
+    for name in ("trajectory", "sharpness"):  # every run in one figure
+        assert (results / "plots" / "landscape" / f"{name}.png").stat().st_size > 10_000
+    assert not (results / "plots" / "geometry").exists()
 
 
 def test_finished_workspace_has_nothing_to_do(smoke_repo: Path) -> None:
@@ -290,7 +291,7 @@ def test_editing_model_code_reruns_training_and_everything_after(smoke_repo: Pat
     from lowrank_asr.config_files import load_yaml
 
     variants = set(load_yaml(ROOT / "config" / "smoke.yaml")["variants"])
-    assert {w["variant"] for rule, w in jobs if rule == "train"} == variants
+    assert {w["run"] for rule, w in jobs if rule == "train"} == variants
     assert {
         "evaluate",
         "wer_table",
@@ -320,8 +321,8 @@ def test_changing_one_variant_reruns_only_that_variant(smoke_repo: Path) -> None
     )
     rules = {rule for rule, _ in jobs}
     assert "train" in rules
-    per_variant = [w for _, w in jobs if "variant" in w]
-    assert per_variant and all(w["variant"] == "lowrank" for w in per_variant)
+    per_run = [w for _, w in jobs if "run" in w]
+    assert per_run and all(w["run"] == "lowrank" for w in per_run)
     # what joins the variants (table, comparison video, curves) is rebuilt too, nothing of the data stages
     assert not rules & DATA_RULES
 
@@ -450,7 +451,7 @@ def test_adding_an_evaluation_split_runs_only_that_split(smoke_repo: Path) -> No
         ("evaluate", "dev-clean"),
         ("wer_table", None),
     } | compression
-    assert {w["variant"] for rule, w in jobs if rule == "evaluate"} == set(cfg["variants"])
+    assert {w["run"] for rule, w in jobs if rule == "evaluate"} == set(cfg["variants"])
 
 
 @pytest.mark.parametrize("knob", ["beam_width", "max_symbols_per_step"])

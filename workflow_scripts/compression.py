@@ -38,7 +38,7 @@ rows = compression_sweep(
     calibration_batches=comp["calibration_batches"],
     max_symbols_per_step=p.max_symbols,
 )
-write_compression_csv(rows, snakemake.wildcards.variant, snakemake.output[0])
+write_compression_csv(rows, snakemake.wildcards.run, snakemake.output[0])
 for row in rows:
     log.info(
         "fraction %.3f %s: %d params, greedy WER %.4f CER %.4f",

@@ -43,7 +43,7 @@ scores = score_decodes(scored)
 # the rates over utterances of SENTENCE_WORDS+ words ("sentences"; real-test is half single words)
 scores["sentences"] = score_sentences(scored, SENTENCE_WORDS)
 scores.update(
-    variant=snakemake.wildcards.variant,
+    variant=snakemake.wildcards.run,
     split=snakemake.wildcards.split,
     epochs=snakemake.params.epoch,
     params=trainable_params(model),
@@ -55,4 +55,4 @@ scores.update(
     over_budget=[{"utt_id": u.utt_id, "path": u.path, "duration": u.duration} for u in over_budget],
 )
 write_json(scores, snakemake.output.scores)
-log.info("%s on %s: %s", snakemake.wildcards.variant, snakemake.wildcards.split, scores)
+log.info("%s on %s: %s", snakemake.wildcards.run, snakemake.wildcards.split, scores)

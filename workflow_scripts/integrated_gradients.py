@@ -39,7 +39,7 @@ for epoch, output, items in zip(p.epochs, snakemake.output, results, strict=True
             seed=p.seed,
             config={"attribution": ig, "model": p.model, "max_symbols": p.max_symbols, "seed": p.seed},
             code=p.code,
-            variant=w.variant,
+            variant=w.run,
             epoch=int(epoch),
             baseline=baseline,
             frontend=frontend,
@@ -52,5 +52,5 @@ for epoch, output, items in zip(p.epochs, snakemake.output, results, strict=True
     )
     for item in items:
         log.info(
-            "%s epoch %s, %s: completeness error %.4f", w.variant, epoch, item.utt_id, item.completeness_error
+            "%s epoch %s, %s: completeness error %.4f", w.run, epoch, item.utt_id, item.completeness_error
         )

@@ -44,10 +44,10 @@ write_geometry(
         seed=p.seed,
         config=[p.model, ip, subset],
         code=p.code,
-        variant=w.variant,
+        variant=w.run,
         split=subset["split"],
         seconds=seconds,
     ),
     subset_ids=r.subset_ids,
 )
-log.info("%s: %d + %d points in %.1f s", w.variant, len(r.t), len(r.position), seconds)
+log.info("%s: %d + %d points in %.1f s", w.run, len(r.t), len(r.position), seconds)

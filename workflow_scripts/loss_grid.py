@@ -37,7 +37,7 @@ for epoch, output, result in zip(p.epochs, snakemake.output, results, strict=Tru
         seed=ls["seed"],
         config=[p.model, ls],
         code=p.code,
-        variant=w.variant,
+        variant=w.run,
         epoch=int(epoch),
         eval_loss=result.eval_loss,
         split=ls["split"],
@@ -60,7 +60,7 @@ for epoch, output, result in zip(p.epochs, snakemake.output, results, strict=Tru
     log.info(
         "%s epoch %s: eval loss %.4f; %d points recomputed in float64 (float32 overflowed), %d not finite "
         "(+inf)",
-        w.variant,
+        w.run,
         epoch,
         result.eval_loss,
         np.count_nonzero(np.asarray(result.grid.status) == 1),

@@ -30,7 +30,7 @@ for epoch, result in results:
             seed=p.training_seed,
             config=[p.model, rep],
             code=p.code,
-            variant=w.variant,
+            variant=w.run,
             epoch=epoch,
             training_seed=p.training_seed,
             final_epoch=p.final_epoch,

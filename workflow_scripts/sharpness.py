@@ -42,7 +42,7 @@ write_geometry(
         seed=sh["seed"],
         config=[p.model, sh, subset],
         code=p.code,
-        variant=w.variant,
+        variant=w.run,
         split=subset["split"],
         hvp_method=r.hvp_method,
         tolerance=sh["tolerance"],
@@ -56,7 +56,7 @@ write_geometry(
 for e, lam, res, it, tr in zip(r.epochs, r.eigenvalue, r.residual, r.iterations, r.trace, strict=True):
     log.info(
         "%s epoch %d: λ_max %.4g ± %.2g (residual; %d Lanczos iterations), trace %.4g",
-        w.variant,
+        w.run,
         e,
         lam,
         res,

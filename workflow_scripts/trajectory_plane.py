@@ -37,7 +37,7 @@ write_geometry(
         seed=p.seed,
         config=[p.model, tr, subset],
         code=p.code,
-        variant=w.variant,
+        variant=w.run,
         eval_loss=result.eval_loss,
         split=subset["split"],
         grid_seconds=result.seconds,
@@ -46,7 +46,7 @@ write_geometry(
 )
 log.info(
     "%s: PCs explain %.1f %% + %.1f %%; %d grid points in %.1f s",
-    w.variant,
+    w.run,
     100 * plane.explained[0],
     100 * plane.explained[1],
     result.grid.loss.size,

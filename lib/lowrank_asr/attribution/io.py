@@ -1,4 +1,4 @@
-"""HDF5 files of integrated-gradients attributions (``results/attribution/{variant}/epoch_{NNN}.h5``).
+"""HDF5 files of integrated-gradients attributions (``results/attribution/{run}/epoch_{NNN}.h5``).
 
 One group per utterance id, holding datasets ``features`` (``[T, F]`` log-mel before the per-utterance
 normalisation, or ``[S]`` samples for the wave front end), ``baseline`` and ``attributions`` (same shape),

@@ -4,7 +4,7 @@ Every file carries the attributes ``variant`` and the provenance ``seed``, ``con
 ``code_hash`` (required; ``lowrank_asr.hdf5.provenance``; the pipeline adds ``split``) plus ``format``, and
 ``subset_ids`` (the analysis utterances).
 
-- Trajectory (``results/landscape/{variant}/trajectory.h5``, format ``lowrank-asr/trajectory``): datasets
+- Trajectory (``results/landscape/{run}/trajectory.h5``, format ``lowrank-asr/trajectory``): datasets
   ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y; the loss at θₙ + x·d₁ + y·d₂),
   ``epochs [n]``, ``projections [n, 2]`` (each epoch on the plane; the last is the origin),
   ``explained_variance [2]`` (ratio per component), ``residual [n]`` (distance of each epoch from the plane).

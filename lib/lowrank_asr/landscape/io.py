@@ -1,6 +1,6 @@
 """HDF5 files for loss landscapes: full grids and shard results (written atomically).
 
-Full landscape (``results/landscape/{variant}/epoch_{NNN}.h5``):
+Full landscape (``results/landscape/{run}/epoch_{NNN}.h5``):
   datasets ``xcoordinates [N]``, ``ycoordinates [M]``, ``loss [M, N]`` (row = y; never NaN: +inf where the loss
   is not finite even in float64), optional ``loss_status [M, N]`` int8 (attribute ``codes``: 0 float32 value,
   1 float32 overflowed and the value was recomputed in float64, 2 not finite in float64 either, stored as +inf;

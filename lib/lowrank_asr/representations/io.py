@@ -1,6 +1,6 @@
 """HDF5 files of the representation analyses (written atomically, attributes as in the other array files).
 
-Per variant and epoch (``results/representations/{variant}/epoch_{NNN}.h5``, format
+Per variant and epoch (``results/representations/{run}/epoch_{NNN}.h5``, format
 ``lowrank-asr/representations``): root attributes ``variant``, ``epoch``, ``final_epoch`` and the provenance
 ``seed``, ``config_hash``, ``package_version``, ``code_hash`` (required; ``lowrank_asr.hdf5.provenance``),
 ``format`` and whatever the caller adds (``training_seed``, ``split``, ...); datasets

@@ -192,8 +192,8 @@ def per_variant_jobs(config: Mapping, section: str) -> bool:
 class Run:
     """One training run: a variant trained with one seed.
 
-    ``name`` is what the outputs' paths hold (the workflow's ``{variant}`` wildcard): the variant's name alone when
-    the config has one seed, so that single-seed outputs keep their paths, else ``{variant}/seed_{seed}``.
+    ``name`` is what the outputs' paths hold (the workflow's ``{run}`` wildcard): the variant's name alone when
+    the config has one seed, so that single-seed outputs keep their paths, else ``<variant>/seed_<seed>``.
     """
 
     name: str
