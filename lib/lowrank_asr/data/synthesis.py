@@ -120,6 +120,9 @@ class SplitSpec:
         if unknown:
             raise ConfigError(f"unknown split spec key(s) {unknown}; allowed keys: {sorted(known)}")
         kw: dict[str, Any] = _with_schema_defaults(d)
+        missing = sorted(known - set(kw))
+        if missing:
+            raise ConfigError(f"split spec needs key(s) {missing} (no default)")
         for key in (
             "speakers",
             "speaker_offset",
