@@ -42,7 +42,7 @@ lint: setup
 
 test: setup system-packages docs format-check
 	$(BIN)/ruff check lib workflow_scripts tests docs
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests --durations=30
 
 # The documentation site, strictly (a broken link or anchor fails), and config/README.md up to date with the schema.
 docs: setup

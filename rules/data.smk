@@ -3,6 +3,9 @@ SOURCE = config["corpus"]["source"]
 TARBALL_SPLITS = [s for s in SPLITS if s not in LOCAL and s not in PACKAGED_SPLITS]
 SYNTH_SPLITS = TARBALL_SPLITS if SOURCE == "synthetic" else []
 DOWNLOAD_SPLITS = TARBALL_SPLITS if SOURCE == "librispeech" else []
+SYNTHETIC_TRAINING_SPECS = {
+    s: config["corpus"]["synthetic"][s] for s in config["data"]["train_splits"] if s in SYNTH_SPLITS
+}
 
 
 rule synthesize_corpus:
@@ -57,6 +60,9 @@ rule real_test_split:
         ENV_DATA
     params:
         marker=REAL_TEST_UNAVAILABLE,
+        # the synthetic training text, which must not hold a real-test sentence verbatim
+        training_specs=SYNTHETIC_TRAINING_SPECS,
+        seed=config["seed"],
         code=script_code("real_test_split.py"),
     script:
         "../workflow_scripts/real_test_split.py"

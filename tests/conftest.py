@@ -34,14 +34,16 @@ def speech_corpus(tmp_path_factory: pytest.TempPathFactory) -> SpeechCorpus:
     from lowrank_asr.text.vocabulary import build_char_vocabulary
 
     root = tmp_path_factory.mktemp("speech")
-    spec = SplitSpec(
-        speakers=2,
-        utterances=8,
-        min_words=2,
-        max_words=3,
-        rate=(170.0, 190.0),
-        pitch=(40.0, 60.0),
-        snr_db=40.0,
+    spec = SplitSpec.from_dict(
+        {
+            "speakers": 2,
+            "utterances": 8,
+            "min_words": 2,
+            "max_words": 3,
+            "rate": [170.0, 190.0],
+            "pitch": [40.0, 60.0],
+            "snr_db": 40.0,
+        }
     )
     tarball = root / "train-clean-100.tar.gz"
     synthesize_split_tarball(tarball, "train-clean-100", spec, seed=5, workers=1)

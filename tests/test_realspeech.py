@@ -21,9 +21,8 @@ import yaml
 from apt_stub import apt_stub_env
 from lowrank_asr.data import packaged
 from lowrank_asr.data.extract import extract_split
-from lowrank_asr.data.synthesis import SplitSpec, plan_split
+from lowrank_asr.data.synthesis import SplitSpec, plan_split, planned_texts
 from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
-from lowrank_asr.data.wordlist import LEXICONS
 from lowrank_asr.errors import CorpusError, PipelineError
 from lowrank_asr.evaluation.transcribe import score_sentences
 from lowrank_asr.plotting.headline import headline_points, plot_headline, read_rows
@@ -59,6 +58,7 @@ LIBRIVOX = {
     "book-0870": "he was not an ill disposed young man",
     "book-0880": "he might even have been made amiable",
 }
+LIBRIVOX_FIRST = LIBRIVOX["book-0870"]
 KEPT_PROMPTS = {
     "activated": "activated",
     "agent-pass": "please enter your password followed by the pound key",
@@ -174,7 +174,7 @@ def test_split_from_fake_packages_is_librispeech_format_and_deterministic(fake_d
     out, sources = tmp_path / "dl" / "real-test.tar.gz", tmp_path / "dl" / "real-test.sources.json"
     out.parent.mkdir()
     stats = packaged.build_from_packages(
-        out, sources, marker=tmp_path / "dl" / "m", run=stub_apt(fake_debs, calls)
+        out, sources, training_texts=[], marker=tmp_path / "dl" / "m", run=stub_apt(fake_debs, calls)
     )
     assert calls[0] == ["apt-get", "download", *packaged.PACKAGES]
     assert sum(c[:2] == ["dpkg-deb", "-x"] for c in calls) == 3  # unpacked, nothing installed
@@ -187,7 +187,7 @@ def test_split_from_fake_packages_is_librispeech_format_and_deterministic(fake_d
         assert record["packages"][pkg]["sha256"] == hashlib.sha256(deb.read_bytes()).hexdigest()
     # the same packages give the same bytes
     again = tmp_path / "again.tar.gz"
-    packaged.build_from_packages(again, tmp_path / "again.json", run=stub_apt(fake_debs))
+    packaged.build_from_packages(again, tmp_path / "again.json", training_texts=[], run=stub_apt(fake_debs))
     assert again.read_bytes() == out.read_bytes()
     # the pipeline's own stages read it: extract, then transcripts (16 kHz checked there)
     split_dir = extract_split(out, "real-test", tmp_path / "corpus")
@@ -214,7 +214,7 @@ def test_failed_fetch_leaves_a_marker_and_says_what_to_run(fake_debs, tmp_path):
     out = tmp_path / "real-test.tar.gz"
     with pytest.raises(CorpusError, match="apt-get update") as err:
         packaged.build_from_packages(
-            out, tmp_path / "s.json", marker=marker, run=stub_apt(fake_debs, fail=True)
+            out, tmp_path / "s.json", training_texts=[], marker=marker, run=stub_apt(fake_debs, fail=True)
         )
     assert "Temporary failure resolving" in str(err.value) and str(marker) in str(err.value)
     assert marker.is_file() and not out.exists()
@@ -316,32 +316,35 @@ def _default_config() -> dict:
     return yaml.safe_load((ROOT / "config" / "config.yaml").read_text())
 
 
-def test_no_generable_sentence_check_catches_training_text():
-    """The build refuses real-test sentences that a training lexicon could produce; the check is sound because
-    every training text of the default config is a sequence of its lexicon's words."""
-    config = _default_config()
-    for split in config["data"]["train_splits"]:
-        spec = SplitSpec.from_dict(config["corpus"]["synthetic"][split])
-        texts = [item["text"] for item in plan_split(split, spec, config["seed"])[1]]
-        assert all(set(t.split()) <= set(LEXICONS[spec.lexicon]) for t in texts)
-        long = [t for t in texts if len(t.split()) >= packaged.SENTENCE_WORDS]
-        assert long and packaged.generable_transcripts(long[:20], LEXICONS) == long[:20]
-    real_like = [
-        "please enter your password followed by the pound key",
-        "he was not an ill disposed young man",
+def test_verbatim_check_finds_whole_word_runs_inside_one_text():
+    texts = ["the man said please hold the line now", "hold the", "line and more"]
+    real = [
+        "please hold the line",  # inside the first text
+        "hold the line and",  # spans two texts: not spoken in training
+        "old the line",  # part of a word: not a match
+        "hold the",  # two words: not a sentence, may appear in training
     ]
-    assert packaged.generable_transcripts(real_like, LEXICONS) == []
-    short = " ".join(LEXICONS["basic"][:2])  # two words: may appear in training, not a sentence here
-    assert packaged.generable_transcripts([short], LEXICONS) == []
+    assert packaged.verbatim_in_training(real, texts) == ["please hold the line"]
 
 
-def test_build_refuses_a_split_that_training_text_could_hold(fake_debs, tmp_path, monkeypatch):
-    lexicon = ("please", "enter", "your", "password", "followed", "by", "the", "pound", "key")
-    monkeypatch.setitem(LEXICONS, "basic", lexicon)
+def test_default_training_text_is_the_one_the_check_reads():
+    """The real-test rule checks the planned text of the synthetic training splits, which is the text of their
+    tarballs; the default's training splits are all synthetic, so every one of them is checked."""
+    config = _default_config()
+    specs = {s: config["corpus"]["synthetic"][s] for s in config["data"]["train_splits"]}
+    texts = planned_texts(specs, config["seed"])
+    assert len(texts) == sum(spec["utterances"] for spec in specs.values())
+    for split, d in specs.items():
+        planned = [item["text"] for item in plan_split(split, SplitSpec.from_dict(d), config["seed"])[1]]
+        assert planned == texts[: len(planned)] or planned == texts[-len(planned) :]
+
+
+def test_build_refuses_a_split_that_training_text_holds(fake_debs, tmp_path):
     out = tmp_path / "real-test.tar.gz"
-    with pytest.raises(CorpusError, match="verbatim"):
-        packaged.build_from_packages(out, tmp_path / "s.json", run=stub_apt(fake_debs))
-    assert not out.exists()
+    spoken = [f"so {LIBRIVOX_FIRST} said the man"]  # a LibriVox sentence inside a training text
+    with pytest.raises(CorpusError, match="verbatim") as err:
+        packaged.build_from_packages(out, tmp_path / "s.json", training_texts=spoken, run=stub_apt(fake_debs))
+    assert LIBRIVOX_FIRST in str(err.value) and not out.exists()
 
 
 # --- sentences-only score, default config ----------------------------------------------------------------------------

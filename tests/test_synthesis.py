@@ -192,11 +192,18 @@ def test_speaker_identity_depends_on_seed_and_index_only():
 )
 def test_split_spec_rejects_bad_config(cfg, needle):
     with pytest.raises(ConfigError, match=needle):
-        SplitSpec.from_dict(cfg)
+        SplitSpec.from_dict({"speakers": 2, "utterances": 4, **cfg})
+
+
+def test_split_spec_names_a_missing_required_key():
+    with pytest.raises(ConfigError, match=r"needs key\(s\) \['utterances'\]"):
+        SplitSpec.from_dict({"speakers": 2})
 
 
 def test_split_spec_defaults_and_aliases():
-    spec = SplitSpec.from_dict({"voices": ["en-gb", "en-us"], "rate": [160, 180], "snr_db": 20})
+    spec = SplitSpec.from_dict(
+        {"speakers": 2, "utterances": 4, "voices": ["en-gb", "en-us"], "rate": [160, 180], "snr_db": 20}
+    )
     assert spec.rate == (160.0, 180.0) and spec.snr_db == 20.0 and spec.chapters_per_speaker == 1
     assert make_speaker(1, 0, spec).voice.split("+")[0] in ("en", "en-us")
 
@@ -214,7 +221,7 @@ def test_split_spec_defaults_and_aliases():
 )
 def test_split_spec_rejects_bad_word_settings(cfg, needle):
     with pytest.raises(ConfigError, match=needle):
-        SplitSpec.from_dict(cfg)
+        SplitSpec.from_dict({"speakers": 2, "utterances": 4, **cfg})
 
 
 def test_explicit_defaults_plan_the_same_corpus():

@@ -65,14 +65,16 @@ def make_corpus(root: Path, utterances: int, seed: int = 5, shards: int = 4) -> 
 
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    spec = SplitSpec(
-        speakers=4,
-        utterances=utterances,
-        min_words=7,
-        max_words=9,
-        rate=(160.0, 190.0),
-        pitch=(40.0, 60.0),
-        snr_db=35.0,
+    spec = SplitSpec.from_dict(
+        {
+            "speakers": 4,
+            "utterances": utterances,
+            "min_words": 7,
+            "max_words": 9,
+            "rate": [160.0, 190.0],
+            "pitch": [40.0, 60.0],
+            "snr_db": 35.0,
+        }
     )
     tarball = root / "train-clean-100.tar.gz"
     synthesize_split_tarball(tarball, "train-clean-100", spec, seed=seed)

@@ -25,7 +25,7 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -141,18 +141,13 @@ def collect_utterances(root: str | os.PathLike) -> tuple[list[Utterance], dict[s
     return utts, dropped
 
 
-def generable_transcripts(
-    transcripts: Iterable[str], lexicons: Mapping[str, Sequence[str]], min_words: int = SENTENCE_WORDS
+def verbatim_in_training(
+    transcripts: Iterable[str], training_texts: Iterable[str], min_words: int = SENTENCE_WORDS
 ) -> list[str]:
-    """Transcripts of ``min_words`` or more words that a training text could hold verbatim: the synthetic
-    corpus draws every word of a sentence from one lexicon, so a transcript can appear in it only when all its
-    words are in that lexicon. Empty means no real-test sentence can have been seen in training."""
-    vocab = [set(words) for words in lexicons.values()]
-    return [
-        t
-        for t in transcripts
-        if len(t.split()) >= min_words and any(set(t.split()) <= words for words in vocab)
-    ]
+    """Transcripts of ``min_words`` or more words that some training text holds verbatim (as a run of whole
+    words). Empty means no real-test sentence was spoken in training."""
+    corpus = "\n".join(f" {t} " for t in training_texts)  # one text per line: a match cannot span two texts
+    return [t for t in transcripts if len(t.split()) >= min_words and f" {t} " in corpus]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -312,11 +307,13 @@ def build_from_packages(
     out_path: str | os.PathLike,
     sources_path: str | os.PathLike,
     *,
+    training_texts: Iterable[str],
     marker: str | os.PathLike | None = None,
     run: Runner = subprocess.run,
 ) -> dict[str, Any]:
     """Fetch, unpack and build the split; write ``sources_path`` (packages with their sha256, counts). When the
-    fetch fails, write ``marker`` (the reason) so that later DAG builds skip the split, and raise."""
+    fetch fails, write ``marker`` (the reason) so that later DAG builds skip the split, and raise. A transcript
+    that one of ``training_texts`` holds verbatim refuses the split (it would flatter the score)."""
     with tempfile.TemporaryDirectory(prefix=".real-test.", dir=Path(out_path).parent) as tmp:
         try:
             debs = fetch_packages(Path(tmp) / "debs", run=run)
@@ -330,14 +327,12 @@ def build_from_packages(
         root = unpack([Path(tmp) / "debs" / d["file"] for d in debs.values()], Path(tmp) / "root", run=run)
         stats = build_split_tarball(out_path, root)
     transcripts = stats.pop("transcripts")
-    from lowrank_asr.data.wordlist import LEXICONS
-
-    seen = generable_transcripts(transcripts, LEXICONS)
-    if seen:  # a test sentence that training could have spoken verbatim would flatter the split
+    seen = verbatim_in_training(transcripts, training_texts)
+    if seen:  # a test sentence that training has spoken verbatim would flatter the split
         Path(out_path).unlink()
         raise CorpusError(
-            f"{len(seen)} {SPLIT} transcript(s) of {SENTENCE_WORDS}+ words consist of one training "
-            f"lexicon's words, so training text could hold them verbatim: {seen[:5]}"
+            f"{len(seen)} {SPLIT} transcript(s) of {SENTENCE_WORDS}+ words appear verbatim in the synthetic "
+            f"training text: {seen[:5]}. Change the training splits' seed or lexicon (corpus.synthetic)."
         )
     record = {**stats, "packages": debs}
     Path(sources_path).write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")

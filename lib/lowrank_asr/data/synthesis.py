@@ -30,6 +30,9 @@ from typing import Any
 
 import numpy as np
 
+from lowrank_asr.config_files import SCHEMA, fill_defaults, load_yaml
+from lowrank_asr.data import augmentation
+from lowrank_asr.data.broad_lexicon import broad_lexicon
 from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
 from lowrank_asr.data.wordlist import LEXICONS
 from lowrank_asr.errors import ConfigError
@@ -53,6 +56,25 @@ VOICE_ALIASES = {"en-gb": "en"}
 DEFAULT_VOICES: tuple[str, ...] = ("en-us", "en", "en-gb-x-rp", "en-us-nyc")
 MAX_WORDS = 60  # words per utterance: ~20 s of speech at LibriSpeech's 2.7 words per second
 VARIANTS: tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
+LEXICON_NAMES: tuple[str, ...] = (*LEXICONS, "broad")  # broad: lowrank_asr.data.broad_lexicon
+
+
+def variant_names() -> tuple[str, ...]:
+    """Every voice variant shipped in espeakng-loader's data (voices/!v): pitch, formant and Klatt settings."""
+    import espeakng_loader
+
+    return tuple(sorted(p.name for p in (Path(espeakng_loader.get_data_path()) / "voices" / "!v").iterdir()))
+
+
+def variant_sex(variant: str) -> str:
+    """F or M, from the variant file's ``gender`` line (the classic f1-f5 have none and are female)."""
+    import espeakng_loader
+
+    path = Path(espeakng_loader.get_data_path()) / "voices" / "!v" / variant
+    for line in path.read_text(errors="replace").splitlines():
+        if line.split()[:1] == ["gender"]:
+            return "F" if line.split()[1:2] == ["female"] else "M"
+    return "F" if variant.startswith("f") else "M"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -66,22 +88,27 @@ class SplitSpec:
     Words per utterance are uniform in ``[min_words, max_words]``, or, with ``mean_words``, drawn from a power
     density over that range with this mean: above the middle it rises towards ``max_words``, as LibriSpeech's
     segments pile up near their longest (1-17 s, mean ~12 s). ``lexicon`` names the word list
-    (``lowrank_asr.data.wordlist.LEXICONS``).
+    (``lowrank_asr.data.wordlist.LEXICONS``, or ``broad``: ``lowrank_asr.data.broad_lexicon``). ``variants``
+    names the eSpeak voice variants speakers are drawn from (null: the classic m1-m7, f1-f4), ``augment`` the
+    per-utterance augmentation (``lowrank_asr.data.augmentation``; null: none). Absent keys take the schema's
+    defaults (``config/schema.yaml``, ``$defs.synthetic_split``).
     """
 
-    speakers: int = 8
-    speaker_offset: int = 0
-    chapters_per_speaker: int = 1
-    utterances: int = 100
-    min_words: int = 3
-    max_words: int = 7
-    rate: tuple[float, float] = (150.0, 200.0)
-    pitch: tuple[float, float] = (35.0, 65.0)
-    snr_db: float | None = None
-    noise: str = "white"
-    voices: tuple[str, ...] | None = None
-    mean_words: float | None = None
-    lexicon: str = "basic"
+    speakers: int
+    speaker_offset: int
+    chapters_per_speaker: int
+    utterances: int
+    min_words: int
+    max_words: int
+    rate: tuple[float, float]
+    pitch: tuple[float, float]
+    snr_db: float | None
+    noise: str
+    voices: tuple[str, ...] | None
+    variants: tuple[str, ...] | None
+    mean_words: float | None
+    lexicon: str
+    augment: augmentation.Augmentation | None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SplitSpec:
@@ -92,7 +119,10 @@ class SplitSpec:
         unknown = sorted(set(d) - known)
         if unknown:
             raise ConfigError(f"unknown split spec key(s) {unknown}; allowed keys: {sorted(known)}")
-        kw: dict[str, Any] = dict(d)
+        kw: dict[str, Any] = _with_schema_defaults(d)
+        missing = sorted(known - set(kw))
+        if missing:
+            raise ConfigError(f"split spec needs key(s) {missing} (no default)")
         for key in (
             "speakers",
             "speaker_offset",
@@ -124,15 +154,18 @@ class SplitSpec:
                     f"split spec key 'mean_words' must be a number or null, got {kw['mean_words']!r}"
                 )
             kw["mean_words"] = float(kw["mean_words"])
-        if "lexicon" in kw and not isinstance(kw["lexicon"], str):
+        if not isinstance(kw["lexicon"], str):
             raise ConfigError(
-                f"split spec key 'lexicon' must be one of {sorted(LEXICONS)}, got {kw['lexicon']!r}"
+                f"split spec key 'lexicon' must be one of {list(LEXICON_NAMES)}, got {kw['lexicon']!r}"
             )
-        if kw.get("voices") is not None:
-            v = kw["voices"]
-            if isinstance(v, str) or not isinstance(v, Sequence) or not v:
-                raise ConfigError(f"split spec key 'voices' must be a non-empty list of names, got {v!r}")
-            kw["voices"] = tuple(v)
+        for key in ("voices", "variants"):
+            v = kw[key]
+            if v is not None:
+                if isinstance(v, str) or not isinstance(v, Sequence) or not v:
+                    raise ConfigError(f"split spec key {key!r} must be a non-empty list of names, got {v!r}")
+                kw[key] = tuple(v)
+        if kw["augment"] is not None:
+            kw["augment"] = augmentation.Augmentation.from_dict(kw["augment"])
         spec = cls(**kw)
         spec.validate()
         return spec
@@ -151,7 +184,7 @@ class SplitSpec:
                 self.mean_words is None or self.min_words < self.mean_words < self.max_words,
                 "null or strictly between min_words and max_words",
             ),
-            ("lexicon", self.lexicon in LEXICONS, f"one of {sorted(LEXICONS)}"),
+            ("lexicon", self.lexicon in LEXICON_NAMES, f"one of {list(LEXICON_NAMES)}"),
             ("rate", 80 <= self.rate[0] <= self.rate[1] <= 450, "[low, high] within 80..450 words/min"),
             ("pitch", 0 <= self.pitch[0] <= self.pitch[1] <= 99, "[low, high] within 0..99"),
             ("noise", self.noise in ("white", "pink"), "'white' or 'pink'"),
@@ -164,6 +197,21 @@ class SplitSpec:
                 raise ConfigError(
                     f"unknown eSpeak voice {v!r} in split spec 'voices'; choose from {list(VOICES)}"
                 )
+        if self.variants:
+            shipped = variant_names()
+            for v in self.variants:
+                if v not in shipped:
+                    raise ConfigError(
+                        f"unknown eSpeak voice variant {v!r} in split spec 'variants'; choose from {list(shipped)}"
+                    )
+
+
+def _with_schema_defaults(d: Mapping[str, Any]) -> dict[str, Any]:
+    """``d`` completed with ``$defs.synthetic_split``'s defaults, as config validation completes it."""
+    root = load_yaml(SCHEMA)
+    filled = dict(d)
+    fill_defaults(filled, root["$defs"]["synthetic_split"], root)
+    return filled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,12 +241,13 @@ def make_speaker(seed: int, index: int, spec: SplitSpec) -> Speaker:
     rng = np.random.default_rng([seed, 7_919, index])
     voices = tuple(VOICE_ALIASES.get(v, v) for v in (spec.voices or DEFAULT_VOICES))
     base = voices[int(rng.integers(len(voices)))]
-    variant = VARIANTS[int(rng.integers(len(VARIANTS)))]
+    variants = spec.variants or VARIANTS
+    variant = variants[int(rng.integers(len(variants)))]
     u_pitch, u_rate = rng.random(2)
     return Speaker(
         id=100 + index,
         voice=f"{base}+{variant}",
-        sex="F" if variant.startswith("f") else "M",
+        sex=variant_sex(variant),
         pitch=spec.pitch[0] + u_pitch * (spec.pitch[1] - spec.pitch[0]),
         rate=spec.rate[0] + u_rate * (spec.rate[1] - spec.rate[0]),
     )
@@ -222,12 +271,19 @@ def plan_split(split: str, spec: SplitSpec, seed: int) -> tuple[list[Speaker], l
     rng = np.random.default_rng(sseed)
     speakers = [make_speaker(seed, spec.speaker_offset + i, spec) for i in range(spec.speakers)]
     pairs = [(spk, chapter_base(split) + c) for spk in speakers for c in range(spec.chapters_per_speaker)]
-    lexicon = LEXICONS[spec.lexicon]
+    if spec.lexicon == "broad":
+        lexicon, weights = broad_lexicon(espeak_phonemes)
+    else:
+        lexicon, weights = LEXICONS[spec.lexicon], None
     items = []
     for k in range(spec.utterances):
         spk, chapter = pairs[k % len(pairs)]
         n_words = _draw_word_count(rng, spec)
-        words = [lexicon[int(i)] for i in rng.integers(len(lexicon), size=n_words)]
+        if weights is None:  # the uniform draw every basic/extended corpus was built with
+            picks = rng.integers(len(lexicon), size=n_words)
+        else:
+            picks = rng.choice(len(lexicon), size=n_words, p=weights)
+        words = [lexicon[int(i)] for i in picks]
         jitter = rng.uniform(-0.05, 0.05, size=2)  # small per-utterance prosody variation
         utt_id = f"{spk.id}-{chapter}-{k // len(pairs):04d}"
         items.append(
@@ -243,7 +299,18 @@ def plan_split(split: str, spec: SplitSpec, seed: int) -> tuple[list[Speaker], l
                 "noise_seed": [sseed, k],
             }
         )
+        if spec.augment is not None:
+            items[-1]["augment"] = augmentation.plan(spec.augment, [sseed, k])
     return speakers, items
+
+
+def planned_texts(specs: Mapping[str, Mapping[str, Any]], seed: int) -> list[str]:
+    """The sentences of the synthetic splits ``{split: spec}`` (what their tarballs will hold), without audio."""
+    return [
+        item["text"]
+        for split, d in specs.items()
+        for item in plan_split(split, SplitSpec.from_dict(d), seed)[1]
+    ]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -331,17 +398,10 @@ def espeak_phonemes(text: str, voice: str) -> str:
     return (out or b"").decode().strip().replace("ˈ", "").replace("ˌ", "")
 
 
-def _noise(rng: np.random.Generator, n: int, color: str) -> np.ndarray:
-    white = rng.standard_normal(n)
-    if color == "white":
-        return white
-    spectrum = np.fft.rfft(white)
-    spectrum /= np.sqrt(np.maximum(np.arange(spectrum.size), 1))  # 1/f power
-    return np.fft.irfft(spectrum, n)
-
-
-def render_utterance(item: Mapping[str, Any]) -> np.ndarray:
-    """Synthesise, resample to 16 kHz, pad with silence, add noise at the item's SNR; int16 mono."""
+def render_utterance(item: Mapping[str, Any], others: list[np.ndarray] | None = None) -> np.ndarray:
+    """Synthesise, resample to 16 kHz, pad with silence, then either add noise at the item's SNR or, for an
+    augmented split, apply its augmentation draws (``others``: earlier clean utterances of the chunk, the babble
+    talkers; this utterance's clean audio is appended); int16 mono."""
     from scipy.signal import resample_poly
 
     raw = espeak_synthesize(item["text"], item["voice"], item["rate"], item["pitch"])
@@ -352,11 +412,15 @@ def render_utterance(item: Mapping[str, Any]) -> np.ndarray:
     rng = np.random.default_rng(item["noise_seed"])
     lead, tail = (rng.uniform(0.10, 0.30, size=2) * SAMPLE_RATE).astype(int)
     x = np.concatenate([np.zeros(lead), x, np.zeros(tail)])
-    if item.get("snr_db") is not None:
-        n = _noise(rng, x.size, item.get("noise", "white"))
+    if "augment" in item:
+        talkers = others if others is not None else []
+        y = augmentation.apply(x, item["augment"], rng, talkers)
+        talkers.append(x)
+        del talkers[: -augmentation.BABBLE_POOL]
+        x = y
+    elif item["snr_db"] is not None:
         # SNR against the speech power of the whole padded clip (what a test can measure back)
-        gain = np.sqrt(np.mean(x**2) / (np.mean(n**2) * 10 ** (item["snr_db"] / 10)))
-        x = x + gain * n
+        x = augmentation.add_noise(x, augmentation.coloured_noise(rng, x.size, item["noise"]), item["snr_db"])
     return np.round(np.clip(x, -1.0, 32767 / 32768) * 32768).astype(np.int16)
 
 
@@ -367,8 +431,9 @@ def _worker_main() -> None:
     job = json.load(sys.stdin)
     staging = Path(job["staging"])
     counts = []
+    others: list[np.ndarray] = []  # the chunk's clean utterances so far: babble talkers (chunks are fixed)
     for item in job["items"]:
-        audio = render_utterance(item)
+        audio = render_utterance(item, others)
         path = staging / item["path"]
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
