@@ -1,6 +1,7 @@
 """Config validation names the bad key and the allowed values; defaults come from the schema alone; bounded,
 finite values; variant merging; epoch selection."""
 
+import ast
 import copy
 import json
 import math
@@ -553,3 +554,61 @@ def test_the_rules_receive_the_schema_defaults(tmp_path):
         for dotted, default in defaults.items():
             if dotted.startswith("model.") and default != {} and dotted.removeprefix("model.") != "conv":
                 assert value_at({"model": model}, dotted) == default, dotted
+
+
+# Library parameters and dataclass fields named like a schema leaf key that may keep a default: each is a different
+# concept that shares the name (file, function or class, parameter): why.
+NOT_THE_CONFIG_KEY = {
+    ("data/dataset.py", "decode_flac", "decoder"): "the audio decoding library, not model.decoder",
+    ("data/dataset.py", "make_dataset", "decoder"): "the audio decoding library, not model.decoder",
+    ("data/packaged.py", "build_split_tarball", "split"): "the packaged test split, not an analysis split",
+    ("data/synthesis.py", "SplitSpec", "utterances"): "a synthetic split's spec (its own schema $def)",
+    ("models/convolutions.py", "__init__", "stride"): "a block convolution's stride, not the wave front end's",
+    ("geometry/hessian.py", "SharpnessResult", "iterations"): "the Lanczos iterations' results, a list",
+    ("landscape/grid.py", "evaluate_grid", "points"): "an explicit list of grid points; None: the whole grid",
+    ("landscape/io.py", "write_landscape", "wer"): "the WER surface to write (an array) or None",
+    ("metrics/bootstrap.py", "edit_counts", "unit"): "what one edit count covers (word/character), not the resampling unit",
+    ("attribution/integrated_gradients.py", "integrated_gradients", "batch_size"): "interpolation points per pass; None: all",
+    ("representations/spectra.py", "components_for_variance", "fractions"): "explained-variance fractions, not compression's",
+    ("representations/spectra.py", "spectrum", "fractions"): "explained-variance fractions, not compression's",
+    ("features/specaugment.py", "__init__", "enabled"): "a layer built only when augmentation is on",
+    ("features/specaugment.py", "__init__", "seed"): "the layer's random generator; None: unseeded",
+}
+
+
+def _defaults_in(path: Path):
+    """(function or class name, parameter or field name) for every parameter and dataclass field with a default."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            for arg in positional[len(positional) - len(args.defaults) :]:
+                yield node.name, arg.arg, node.lineno
+            for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+                if default is not None:
+                    yield node.name, arg.arg, node.lineno
+        elif isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if isinstance(stmt, ast.AnnAssign) and stmt.value is not None and isinstance(stmt.target, ast.Name):
+                    yield node.name, stmt.target.id, stmt.lineno
+
+
+def test_the_library_writes_no_config_defaults():
+    """A library function or dataclass that receives a config value takes it without a default of its own: a
+    parameter or field named like a schema key has no default, unless it is another concept (NOT_THE_CONFIG_KEY);
+    and no module keeps a copy of a section's defaults."""
+    leaves = {dotted.rsplit(".", 1)[-1] for dotted in schema_defaults(SCHEMA)}
+    lib = ROOT / "lib" / "lowrank_asr"
+    found, allowed_seen = [], set()
+    for path in sorted(lib.rglob("*.py")):
+        rel = path.relative_to(lib).as_posix()
+        for owner, name, line in _defaults_in(path):
+            if name not in leaves:
+                continue
+            if (rel, owner, name) in NOT_THE_CONFIG_KEY:
+                allowed_seen.add((rel, owner, name))
+            else:
+                found.append(f"{rel}:{line}: {owner}({name}=...)")
+    assert not found, "defaults of config values written in the library:\n" + "\n".join(found)
+    assert allowed_seen == set(NOT_THE_CONFIG_KEY), "stale NOT_THE_CONFIG_KEY entries"
