@@ -69,3 +69,25 @@ def seeded_weight_files(model_cfg: dict, vocab_size: int, folder: Path, epochs=(
         save_weights(build_model(model_cfg, vocab_size), path)
         paths.append(path)
     return paths
+
+
+def train_settings(*, seed: int, max_duration: float | None = None, **training):
+    """TrainSettings from the schema's training defaults with ``training`` over them (``evaluation_batch_seconds``
+    and ``skip_over_budget`` as the train job's params give them for the defaults): the settings the train job
+    gets for a config that sets only these keys."""
+    from lowrank_asr.config_files import schema_defaults, section_with_defaults
+    from lowrank_asr.training.loop import TrainSettings
+
+    skip_bad_audio = training.pop("skip_bad_audio", False)
+    extra = {
+        "evaluation_batch_seconds": schema_defaults()["evaluation.batch_seconds"],
+        "skip_over_budget": False,
+    }
+    section = {
+        **extra,
+        **section_with_defaults("training", {k: v for k, v in training.items() if k not in extra}),
+    }
+    section.update({k: v for k, v in training.items() if k in extra})
+    settings = TrainSettings.from_config(section, seed=seed, max_duration=max_duration)
+    settings.skip_bad_audio = skip_bad_audio
+    return settings

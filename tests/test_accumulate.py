@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism
+from conftest import train_settings
+from lowrank_asr.training.loop import Trainer, configure_determinism
 from lowrank_asr.training.schedule import make_schedule
 
 SCHEDULE = {"schedule": "transformer", "peak": 0.01, "warmup_steps": 4}
@@ -91,8 +92,14 @@ def _trainer(batch_size: int, accumulate: int, **extra) -> tuple[StubModel, Trai
     model = StubModel()
     model.featurize(tf.zeros([1, 4]), tf.constant([4]))
     model.out(model.hidden(tf.zeros([1, 4])))  # create the weights (same seed: same initial weights)
-    settings = TrainSettings(
-        epochs=1, batch_size=batch_size, seed=5, accumulate=accumulate, learning_rate=SCHEDULE, **extra
+    settings = train_settings(
+        epochs=1,
+        batch_size=batch_size,
+        seed=5,
+        clip_norm=5.0,
+        accumulate=accumulate,
+        learning_rate=SCHEDULE,
+        **extra,
     )
     return model, Trainer(model, settings, tf.distribute.get_strategy(), d_model=16)
 

@@ -119,10 +119,13 @@ def test_corpus_sample_rate_is_the_model_default():
 
 def test_variant_overrides_merge_deeply_and_lists_replace():
     config = load("config.yaml")
-    config["variants"]["aug"] = {"specaugment": {"enabled": True}, "blocks": [{"layers": 1, "channels": 8}]}
+    config["variants"]["aug"] = {
+        "specaugment": {"enabled": True},
+        "blocks": [{"layers": 1, "channels": 8, "stride": 1, "repeat": 1}],
+    }
     merged = variant_model_config(config, "aug")
     assert merged["specaugment"]["enabled"] is True
-    assert merged["blocks"] == [{"layers": 1, "channels": 8}]
+    assert merged["blocks"] == [{"layers": 1, "channels": 8, "stride": 1, "repeat": 1}]
     assert merged["conv"] == config["model"]["conv"]
     with pytest.raises(ConfigError, match="unknown variant 'nope'; the config defines: contextnet, lowrank"):
         variant_model_config(config, "nope")
@@ -287,7 +290,7 @@ def test_the_schema_model_defaults_are_the_librarys():
     from lowrank_asr.models.config import DEFAULT_MODEL
 
     config = validate_config(minimal_config(), SCHEMA)
-    assert config["model"] == {k: v for k, v in DEFAULT_MODEL.items() if k != "rank"}
+    assert config["model"] == DEFAULT_MODEL
 
 
 # `.get("key", default)` with a literal default: the pattern the schema replaces. Wildcards, resources, params
@@ -563,14 +566,34 @@ NOT_THE_CONFIG_KEY = {
     ("data/dataset.py", "make_dataset", "decoder"): "the audio decoding library, not model.decoder",
     ("data/packaged.py", "build_split_tarball", "split"): "the packaged test split, not an analysis split",
     ("data/synthesis.py", "SplitSpec", "utterances"): "a synthetic split's spec (its own schema $def)",
-    ("models/convolutions.py", "__init__", "stride"): "a block convolution's stride, not the wave front end's",
+    (
+        "models/convolutions.py",
+        "__init__",
+        "stride",
+    ): "a block convolution's stride, not the wave front end's",
     ("geometry/hessian.py", "SharpnessResult", "iterations"): "the Lanczos iterations' results, a list",
     ("landscape/grid.py", "evaluate_grid", "points"): "an explicit list of grid points; None: the whole grid",
     ("landscape/io.py", "write_landscape", "wer"): "the WER surface to write (an array) or None",
-    ("metrics/bootstrap.py", "edit_counts", "unit"): "what one edit count covers (word/character), not the resampling unit",
-    ("attribution/integrated_gradients.py", "integrated_gradients", "batch_size"): "interpolation points per pass; None: all",
-    ("representations/spectra.py", "components_for_variance", "fractions"): "explained-variance fractions, not compression's",
-    ("representations/spectra.py", "spectrum", "fractions"): "explained-variance fractions, not compression's",
+    (
+        "metrics/bootstrap.py",
+        "edit_counts",
+        "unit",
+    ): "what one edit count covers (word/character), not the resampling unit",
+    (
+        "attribution/integrated_gradients.py",
+        "integrated_gradients",
+        "batch_size",
+    ): "interpolation points per pass; None: all",
+    (
+        "representations/spectra.py",
+        "components_for_variance",
+        "fractions",
+    ): "explained-variance fractions, not compression's",
+    (
+        "representations/spectra.py",
+        "spectrum",
+        "fractions",
+    ): "explained-variance fractions, not compression's",
     ("features/specaugment.py", "__init__", "enabled"): "a layer built only when augmentation is on",
     ("features/specaugment.py", "__init__", "seed"): "the layer's random generator; None: unseeded",
 }
@@ -590,7 +613,11 @@ def _defaults_in(path: Path):
                     yield node.name, arg.arg, node.lineno
         elif isinstance(node, ast.ClassDef):
             for stmt in node.body:
-                if isinstance(stmt, ast.AnnAssign) and stmt.value is not None and isinstance(stmt.target, ast.Name):
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and stmt.value is not None
+                    and isinstance(stmt.target, ast.Name)
+                ):
                     yield node.name, stmt.target.id, stmt.lineno
 
 

@@ -20,7 +20,10 @@ from lowrank_asr.trained_run.objective import subset_objective
 from lowrank_asr.trained_run.run import load_trained
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    ],
     "embed_dim": 8,
     "pred_units": 16,
     "joint_units": 16,

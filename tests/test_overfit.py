@@ -19,9 +19,9 @@ from lowrank_asr.training.loop import configure_determinism
 
 MODEL = {
     "blocks": [
-        {"layers": 1, "channels": 32, "stride": 1},
-        {"layers": 2, "channels": 32, "stride": 2},
-        {"layers": 1, "channels": 48, "stride": 2},
+        {"layers": 1, "channels": 32, "stride": 1, "repeat": 1},
+        {"layers": 2, "channels": 32, "stride": 2, "repeat": 1},
+        {"layers": 1, "channels": 48, "stride": 2, "repeat": 1},
     ],
     "embed_dim": 16,
     "pred_units": 32,

@@ -14,7 +14,10 @@ from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.workflow.config import per_variant_jobs
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    ],
     "embed_dim": 8,
     "pred_units": 16,
     "joint_units": 16,

@@ -548,6 +548,7 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
             data_files=speech_corpus.shards,
             subset=4,
             batch_size=3,
+            batch_seconds=None,
         )
     )
     assert [r[0] for r in results] == [1, 2]

@@ -144,8 +144,8 @@ def variant_representations(
     final_weights_path: str | Path,
     data_files: Sequence[str],
     subset: int,
-    batch_size: int = 16,
-    batch_seconds: float | None = None,
+    batch_size: int,
+    batch_seconds: float | None,
 ) -> Iterator[tuple[int, EpochRepresentations]]:
     """(epoch, ``analyse_epoch`` against the final epoch) for each of a variant's epochs, in epoch order.
 
@@ -178,8 +178,8 @@ def variant_similarities(
     epoch_weights: Mapping[int, Mapping[str, str | Path]],
     data_files: Sequence[str],
     subset: int,
-    batch_size: int = 16,
-    batch_seconds: float | None = None,
+    batch_size: int,
+    batch_seconds: float | None,
 ):
     """(epoch, {(a, b): CKA}, utterance ids) for each epoch, ``epoch_weights[epoch][variant]`` the weights.
 

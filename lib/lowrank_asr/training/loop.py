@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -39,26 +39,26 @@ class TrainSettings:
     epochs: int
     batch_size: int
     seed: int
-    learning_rate: dict = field(
-        default_factory=lambda: {"schedule": "transformer", "peak": None, "warmup_steps": 1000}
-    )
-    clip_norm: float | None = 5.0
-    mixed_precision: bool = False
-    max_steps_per_epoch: int | None = None
-    max_duration: float | None = None
-    dev_max_symbols_per_step: int = 5
-    precise_bn_batches: int = 0
-    joint_chunk: int | None = None
-    accumulate: int = 1
+    # the config's training section (config/schema.yaml holds every default; lowrank_asr.workflow.config.
+    # train_job_settings gives the job's complete section): no defaults here
+    learning_rate: dict
+    clip_norm: float | None
+    mixed_precision: bool
+    max_steps_per_epoch: int | None
+    max_duration: float | None
+    dev_max_symbols_per_step: int
+    precise_bn_batches: int
+    joint_chunk: int | None
+    accumulate: int
     # budgets of padded audio seconds per batch (training.batch_seconds, evaluation.batch_seconds for the dev
     # set); None: batches of batch_size. skip_over_budget: leave out (and log) utterances longer than a budget.
-    batch_seconds: float | None = None
-    evaluation_batch_seconds: float | None = None
-    skip_over_budget: bool = False
+    batch_seconds: float | None
+    evaluation_batch_seconds: float | None
+    skip_over_budget: bool
+    # devices per step (choose_strategy); None: every GPU when there are several
+    replicas: int | None
     # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
     skip_bad_audio: bool = False
-    # devices per step (choose_strategy); None: every GPU when there are several
-    replicas: int | None = None
 
     @classmethod
     def from_config(cls, training: Mapping, *, seed: int, max_duration: float | None) -> TrainSettings:
@@ -90,7 +90,7 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def choose_strategy(replicas: int | None = None) -> tf.distribute.Strategy:
+def choose_strategy(replicas: int | None) -> tf.distribute.Strategy:
     """`training.replicas`: None, MirroredStrategy over all GPUs when more than one is visible, else the default
     (one device); N > 1, MirroredStrategy over the first N GPUs, or over N logical CPU devices where there is no
     GPU (set up with tf.config.set_logical_device_configuration before TensorFlow starts); 1, one device."""
