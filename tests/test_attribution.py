@@ -243,7 +243,9 @@ def _model_log_likelihood(model, features: np.ndarray, labels: np.ndarray) -> fl
     """log P(labels | normalised features [T, F]) straight from the model (no attribution code)."""
     x = tf.constant(features[None], tf.float32)
     return -float(
-        model.utterance_loss(x, [features.shape[0]], labels[None], [len(labels)], training=False)[0]
+        model.utterance_loss(
+            x, [features.shape[0]], labels[None], [len(labels)], training=False, joint_chunk=None
+        )[0]
     )
 
 
@@ -325,7 +327,12 @@ def test_wave_front_end_attributes_samples_against_digital_silence(tiny_asr):
     assert res.completeness_error <= 0.05, res.completeness_error
     silent = -float(
         model.utterance_loss(
-            tf.zeros_like(audio), [n], labels[None], [len(labels)], frontend_stats=(inp.mean, inp.scale)
+            tf.zeros_like(audio),
+            [n],
+            labels[None],
+            [len(labels)],
+            frontend_stats=(inp.mean, inp.scale),
+            joint_chunk=None,
         )[0]
     )
     assert res.f_baseline == pytest.approx(silent, rel=1e-4, abs=1e-4)

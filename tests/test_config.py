@@ -594,8 +594,16 @@ NOT_THE_CONFIG_KEY = {
         "spectrum",
         "fractions",
     ): "explained-variance fractions, not compression's",
-    ("features/specaugment.py", "__init__", "enabled"): "a layer built only when augmentation is on",
     ("features/specaugment.py", "__init__", "seed"): "the layer's random generator; None: unseeded",
+    (
+        "data/transcripts.py",
+        "write_transcripts",
+        "sample_rate",
+    ): "the corpus' rate, which model.features.sample_rate must equal",
+    # the calibration study simulates its own scenarios (metrics/calibration.py), not a configured run
+    ("metrics/calibration.py", "Scenario", "unit"): "a simulated scenario's resampling unit",
+    ("metrics/calibration.py", "simulate", "resamples"): "the simulation's resamples per trial",
+    ("metrics/calibration.py", "simulate", "seed"): "the simulation's random seed",
 }
 
 
@@ -621,15 +629,54 @@ def _defaults_in(path: Path):
                     yield node.name, stmt.target.id, stmt.lineno
 
 
+# `.get("key", default)` in the library on a mapping that is not a config: (file, key): what it reads
+NOT_A_CONFIG_MAPPING = {("plotting/attribution.py", "steps"): "an attribution record, '?' where absent"}
+
+
+def _copied_defaults(tree: ast.AST, defaults: dict) -> list[tuple[int, str]]:
+    """Module-level mapping literals that repeat three or more schema defaults (key and value): a section's
+    defaults copied into the code (the old DEFAULT_MODEL, KNOB_DEFAULTS)."""
+    by_leaf: dict[str, list] = {}
+    for dotted, value in defaults.items():
+        by_leaf.setdefault(dotted.rsplit(".", 1)[-1], []).append(value)
+    found = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, ast.Dict):
+            try:
+                value = ast.literal_eval(stmt.value)
+            except ValueError:
+                continue
+            same = [k for k, v in value.items() if isinstance(k, str) and v in by_leaf.get(k, [])]
+            if len(same) >= 3:
+                found.append((stmt.lineno, ", ".join(same)))
+    return found
+
+
+def _defaulted_gets(tree: ast.AST, leaves: set[str]) -> list[tuple[int, str]]:
+    """``m.get("key", default)`` / ``m.pop("key", default)`` calls whose key is a schema key."""
+    return [
+        (node.lineno, node.args[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "pop", "setdefault")
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Constant)
+        and node.args[0].value in leaves
+    ]
+
+
 def test_the_library_writes_no_config_defaults():
     """A library function or dataclass that receives a config value takes it without a default of its own: a
     parameter or field named like a schema key has no default, unless it is another concept (NOT_THE_CONFIG_KEY);
-    and no module keeps a copy of a section's defaults."""
-    leaves = {dotted.rsplit(".", 1)[-1] for dotted in schema_defaults(SCHEMA)}
+    no `.get("key", default)` on a config mapping; and no module keeps a copy of a section's defaults."""
+    defaults = schema_defaults(SCHEMA)
+    leaves = {dotted.rsplit(".", 1)[-1] for dotted in defaults}
     lib = ROOT / "lib" / "lowrank_asr"
-    found, allowed_seen = [], set()
+    found, allowed_seen, gets_seen = [], set(), set()
     for path in sorted(lib.rglob("*.py")):
         rel = path.relative_to(lib).as_posix()
+        tree = ast.parse(path.read_text())
         for owner, name, line in _defaults_in(path):
             if name not in leaves:
                 continue
@@ -637,5 +684,38 @@ def test_the_library_writes_no_config_defaults():
                 allowed_seen.add((rel, owner, name))
             else:
                 found.append(f"{rel}:{line}: {owner}({name}=...)")
+        for line, key in _defaulted_gets(tree, leaves):
+            if (rel, key) in NOT_A_CONFIG_MAPPING:
+                gets_seen.add((rel, key))
+            else:
+                found.append(f"{rel}:{line}: .get({key!r}, ...)")
+        found += [
+            f"{rel}:{line}: a copy of the schema's defaults ({keys})"
+            for line, keys in _copied_defaults(tree, defaults)
+        ]
     assert not found, "defaults of config values written in the library:\n" + "\n".join(found)
     assert allowed_seen == set(NOT_THE_CONFIG_KEY), "stale NOT_THE_CONFIG_KEY entries"
+    assert gets_seen == set(NOT_A_CONFIG_MAPPING), "stale NOT_A_CONFIG_MAPPING entries"
+
+
+def test_the_library_scan_finds_what_it_forbids(tmp_path):
+    """The scan above flags a keyword default, a dataclass default, a defaulted `.get` and a copied section."""
+    path = tmp_path / "sample.py"
+    path.write_text(
+        "from dataclasses import dataclass\n"
+        "MODEL = {'kernel_size': 5, 'conv': 'separable', 'se': True}\n"
+        "def decode(x, *, beam_width=4, max_symbols_per_step):\n"
+        "    return x.get('batch_size', 32)\n"
+        "@dataclass\n"
+        "class Settings:\n"
+        "    resamples: int = 1000\n"
+    )
+    tree = ast.parse(path.read_text())
+    defaults = schema_defaults(SCHEMA)
+    leaves = {dotted.rsplit(".", 1)[-1] for dotted in defaults}
+    assert [(o, n) for o, n, _ in _defaults_in(path) if n in leaves] == [
+        ("decode", "beam_width"),
+        ("Settings", "resamples"),
+    ]
+    assert _defaulted_gets(tree, leaves) == [(4, "batch_size")]
+    assert _copied_defaults(tree, defaults) == [(2, "kernel_size, conv, se")]

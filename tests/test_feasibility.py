@@ -63,7 +63,9 @@ def corpus_with_short_clip(speech_corpus, tmp_path_factory):
 def test_scan_finds_the_short_clip_for_ctc_only(speech_corpus, corpus_with_short_clip) -> None:
     vocab = load_vocabulary(speech_corpus.vocab_path)
     ctc = build_model(CTC, vocab.size)
-    found = too_short_utterances(corpus_with_short_clip, vocab.encode, ctc.encoder_frames, "ctc", 16000)
+    found = too_short_utterances(
+        corpus_with_short_clip, vocab.encode, ctc.encoder_frames, "ctc", 16000, max_duration=None
+    )
     assert [f.utterance.utt_id for f in found] == [SHORT_ID]
     labels = vocab.encode(speech_corpus.transcripts[0])
     assert (
@@ -72,7 +74,10 @@ def test_scan_finds_the_short_clip_for_ctc_only(speech_corpus, corpus_with_short
     rnnt = build_model({"blocks": BLOCKS}, vocab.size)
     # 0.05 s still makes one encoder frame, all RNN-T needs; an utterance shorter than one window does not
     assert (
-        too_short_utterances(corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000) == []
+        too_short_utterances(
+            corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000, max_duration=None
+        )
+        == []
     )
     assert (
         too_short_utterances(

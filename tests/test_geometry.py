@@ -176,7 +176,19 @@ def test_hvp_of_real_asr_model_matches_finite_difference_of_gradients(speech_cor
     from lowrank_asr.text.vocabulary import load_vocabulary
 
     vocab = load_vocabulary(speech_corpus.vocab_path)
-    batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0)))
+    batch = next(
+        iter(
+            make_dataset(
+                speech_corpus.shards,
+                vocab,
+                batch_size=2,
+                training=False,
+                seed=0,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
+    )
     keras.utils.set_random_seed(0)
     model = build_model(
         {
@@ -191,7 +203,9 @@ def test_hvp_of_real_asr_model_matches_finite_difference_of_gradients(speech_cor
 
     @tf.function
     def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"]))
+        return tf.reduce_mean(
+            model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], joint_chunk=None)
+        )
 
     exact = ModelHVP(model, loss_fn, hvp_method_for(model))
     assert exact.method == "double_backprop"

@@ -37,7 +37,19 @@ def setting(speech_corpus, tmp_path_factory):
     """Two weights files, the subset's durations and a budget that splits it into micro-batches of 1-2."""
     vocab = load_vocabulary(speech_corpus.vocab_path)
     paths = seeded_weight_files(MODEL, vocab.size, tmp_path_factory.mktemp("weights"))
-    batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=SUBSET, training=False, seed=0)))
+    batch = next(
+        iter(
+            make_dataset(
+                speech_corpus.shards,
+                vocab,
+                batch_size=SUBSET,
+                training=False,
+                seed=0,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
+    )
     durations = batch["audio_len"].numpy() / 16000
     budget = 1.05 * 2 * float(np.median(durations))
     common = {
@@ -53,7 +65,9 @@ def one_batch_loss(batch, corpus, weights) -> float:
     """The mean loss of the subset as ONE padded batch, straight from the model (no analysis code)."""
     model, _ = load_trained(MODEL, corpus.vocab_path, weights)
     x, x_len = model.featurize(batch["audio"], batch["audio_len"])
-    return float(tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"])))
+    return float(
+        tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], joint_chunk=None))
+    )
 
 
 def test_budget_splits_the_subset_into_micro_batches(setting):

@@ -161,7 +161,7 @@ def test_utterance_loss_is_differentiable_for_both_decoders():
         labels, label_len = tf.constant([[3, 4, 5], [6, 7, 0]]), tf.constant([3, 2])
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = model.utterance_loss(x, x_len, labels, label_len, training=True)
+            loss = model.utterance_loss(x, x_len, labels, label_len, training=True, joint_chunk=None)
             total = tf.reduce_sum(loss)
         assert loss.shape == (2,) and np.all(np.isfinite(loss.numpy())) and np.all(loss.numpy() > 0)
         gx, *gw = tape.gradient(total, [x, *model.trainable_variables])

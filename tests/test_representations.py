@@ -445,7 +445,16 @@ def test_the_analysis_subset_is_the_first_utterances_and_make_dataset_keeps_only
     assert subset_ids(speech_corpus.shards, 50) == everything
     vocab = load_vocabulary(speech_corpus.vocab_path)
     assert [u["utt_id"] for u in subset_utterances(speech_corpus.shards, vocab, 5)] == ids
-    data = make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0, utt_ids=ids)
+    data = make_dataset(
+        speech_corpus.shards,
+        vocab,
+        batch_size=2,
+        training=False,
+        seed=0,
+        utt_ids=ids,
+        max_duration=None,
+        batch_seconds=None,
+    )
     assert [u.decode() for b in data for u in b["utt_id"].numpy().tolist()] == ids
 
 
@@ -586,7 +595,15 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
     )
 
     def data():
-        return make_dataset(speech_corpus.shards, vocab, batch_size=4, training=False, seed=0)
+        return make_dataset(
+            speech_corpus.shards,
+            vocab,
+            batch_size=4,
+            training=False,
+            seed=0,
+            max_duration=None,
+            batch_seconds=None,
+        )
 
     rows, _ = transcribe(model, data(), vocab, beam_width=None, max_symbols_per_step=2, progress=False)
     evaluated = error_rates([r.reference for r in rows], [r.greedy for r in rows])

@@ -787,7 +787,9 @@ def test_precise_batchnorm_brings_inference_loss_to_training_loss(speech_corpus,
         for batch in precise_batches(speech_corpus, batchnorm_runs.settings):
             x, x_len = model.featurize(batch["audio"], batch["audio_len"])
             values.append(
-                model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training).numpy()
+                model.utterance_loss(
+                    x, x_len, batch["labels"], batch["label_len"], training=training, joint_chunk=None
+                ).numpy()
             )
         return float(np.mean(np.concatenate(values)))
 

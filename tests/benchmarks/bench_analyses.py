@@ -74,7 +74,7 @@ def bench_grid(quick: bool) -> dict:
 
     @tf.function
     def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False))
+        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False, joint_chunk=None))
 
     loss_fn()  # trace
     eval_pass = _median_time(lambda: float(loss_fn()), 3 if quick else 7)
@@ -108,7 +108,9 @@ def bench_ig(quick: bool) -> dict:
 
     def log_likelihood(xs):
         k = tf.shape(xs)[0]
-        return -model.utterance_loss(xs, tf.repeat(x_len, k), tf.repeat(y, k, axis=0), tf.repeat(y_len, k))
+        return -model.utterance_loss(
+            xs, tf.repeat(x_len, k), tf.repeat(y, k, axis=0), tf.repeat(y_len, k), joint_chunk=None
+        )
 
     @tf.function(reduce_retracing=True)
     def one_gradient(xs):
@@ -231,7 +233,7 @@ def bench_geometry(quick: bool) -> dict:
 
     @tf.function
     def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False))
+        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False, joint_chunk=None))
 
     @tf.function
     def forward_backward():

@@ -50,7 +50,7 @@ def child(budget: str) -> dict:
 
     @tf.function(input_signature=open_signature(parts[0]))
     def part_loss(x, x_len, y, y_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False)) / N
+        return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False, joint_chunk=None)) / N
 
     variables = list(model.trainable_variables)
     gradient = part_sum(

@@ -94,7 +94,15 @@ def fixed_batch(corpus: Corpus, batch_size: int, seconds: float) -> dict:
     from lowrank_asr.data.dataset import make_dataset
 
     examples = []
-    for batch in make_dataset(corpus.shards, corpus.vocab, batch_size=64, training=False, seed=0):
+    for batch in make_dataset(
+        corpus.shards,
+        corpus.vocab,
+        batch_size=64,
+        training=False,
+        seed=0,
+        max_duration=None,
+        batch_seconds=None,
+    ):
         for i in range(int(batch["audio"].shape[0])):
             n, u = int(batch["audio_len"][i]), int(batch["label_len"][i])
             examples.append((abs(n / 16000 - seconds), batch["audio"][i, :n], batch["labels"][i, :u]))
@@ -315,6 +323,7 @@ def pipeline_stall(
             training=True,
             seed=3,
             max_duration=max_duration,
+            batch_seconds=None,
         )
 
     batches = [{k: b[k] for k in LOOP_KEYS} for b in pipeline()]

@@ -105,6 +105,7 @@ def log_likelihood_fn(model) -> Callable:
                 tf.repeat(label_len, k),
                 training=False,
                 frontend_stats=(mean, scale) if wave else None,
+                joint_chunk=None,
             )
             total = tf.reduce_sum(values)
         return values, tape.gradient(total, zs)

@@ -96,7 +96,9 @@ def part_loss_fn(model, like: Sequence, n: int) -> Callable:
 
     @tf.function(input_signature=open_signature(like), autograph=False)
     def part_loss(x, x_len, labels, label_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, labels, label_len, training=False)) / float(n)
+        return tf.reduce_sum(
+            model.utterance_loss(x, x_len, labels, label_len, training=False, joint_chunk=None)
+        ) / float(n)
 
     return part_loss
 

@@ -498,6 +498,7 @@ def _train(
         batch_seconds=settings.evaluation_batch_seconds,
         skip_over_budget=settings.skip_over_budget,
         exclude_ids=dev_left_out,
+        max_duration=None,  # the whole dev set: data.max_duration filters the training set only
     )
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data
