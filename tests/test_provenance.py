@@ -104,6 +104,7 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
                 "model": MODEL,
                 "code": "grid-1",
                 "batch_seconds": None,
+                "max_symbols": None,  # landscape.wer is off: nothing decodes
             },
             {"variant": "v", "epoch": "002"},
             inputs,
@@ -125,6 +126,7 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
                     "model": MODEL,
                     "code": "grid-2",
                     "batch_seconds": None,
+                    "max_symbols": None,  # landscape.wer is off: nothing decodes
                 },
                 {"variant": "v", "epoch": "002", "shard": str(i)},
                 inputs,
@@ -158,6 +160,7 @@ def test_one_landscape_job_per_variant_writes_each_epoch_with_its_provenance(tmp
                 "model": MODEL,
                 "code": "grid-1",
                 "batch_seconds": None,
+                "max_symbols": None,  # landscape.wer is off: nothing decodes
             },
             {"variant": "v"},
             inputs,
