@@ -71,23 +71,20 @@ def seeded_weight_files(model_cfg: dict, vocab_size: int, folder: Path, epochs=(
     return paths
 
 
-def train_settings(*, seed: int, max_duration: float | None = None, **training):
-    """TrainSettings from the schema's training defaults with ``training`` over them (``evaluation_batch_seconds``
-    and ``skip_over_budget`` as the train job's params give them for the defaults): the settings the train job
-    gets for a config that sets only these keys."""
+def train_settings(*, seed: int, **overrides):
+    """TrainSettings for a config that sets only ``overrides`` (training keys, and ``max_duration``,
+    ``skip_bad_audio``, ``evaluation_batch_seconds``, ``skip_over_budget``): the rest is what the train job gets
+    from the schema's defaults."""
     from lowrank_asr.config_files import schema_defaults, section_with_defaults
     from lowrank_asr.training.loop import TrainSettings
 
-    skip_bad_audio = training.pop("skip_bad_audio", False)
-    extra = {
-        "evaluation_batch_seconds": schema_defaults()["evaluation.batch_seconds"],
-        "skip_over_budget": False,
+    defaults = schema_defaults()
+    job = {
+        "seed": seed,
+        "max_duration": defaults["data.max_duration"],
+        "skip_bad_audio": defaults["data.on_bad_audio"] == "skip",
     }
-    section = {
-        **extra,
-        **section_with_defaults("training", {k: v for k, v in training.items() if k not in extra}),
-    }
-    section.update({k: v for k, v in training.items() if k in extra})
-    settings = TrainSettings.from_config(section, seed=seed, max_duration=max_duration)
-    settings.skip_bad_audio = skip_bad_audio
-    return settings
+    extra = {"evaluation_batch_seconds": defaults["evaluation.batch_seconds"], "skip_over_budget": False}
+    job.update({k: overrides.pop(k) for k in list(overrides) if k in job})
+    extra.update({k: overrides.pop(k) for k in list(overrides) if k in extra})
+    return TrainSettings.from_config({**section_with_defaults("training", overrides), **extra}, **job)

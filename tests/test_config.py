@@ -256,7 +256,9 @@ def test_the_jobs_receive_the_schema_defaults():
 
     config = validate_config(minimal_config(), SCHEMA)
     defaults = schema_defaults(SCHEMA)
-    settings = TrainSettings.from_config(train_job_settings(config), seed=1, max_duration=None)
+    settings = TrainSettings.from_config(
+        train_job_settings(config), seed=1, max_duration=None, skip_bad_audio=False
+    )
     for key in (
         "clip_norm",
         "mixed_precision",
@@ -283,7 +285,9 @@ def test_the_jobs_receive_the_schema_defaults():
         if dotted.startswith("model.") and default != {}:
             assert value_at({"model": model}, dotted) == default, dotted
     with pytest.raises(KeyError):  # the library takes the complete section, never a default of its own
-        TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0, max_duration=None)
+        TrainSettings.from_config(
+            {"epochs": 1, "batch_size": 2}, seed=0, max_duration=None, skip_bad_audio=False
+        )
 
 
 def test_the_schema_model_defaults_are_the_librarys():

@@ -47,7 +47,7 @@ def settings(**kw):
                 precise_bn_batches=2, clip_norm=5.0)
     training = {**section_with_defaults("training", {**base, **kw}), "evaluation_batch_seconds": None,
                 "skip_over_budget": False}
-    return TrainSettings.from_config(training, seed=4, max_duration=None)
+    return TrainSettings.from_config(training, seed=4, max_duration=None, skip_bad_audio=False)
 
 
 def trained(replicas, freeze_bn, **kw):

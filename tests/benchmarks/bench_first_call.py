@@ -82,7 +82,7 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
     if call in ("train", "evaluate"):
         trainer = Trainer(
             model,
-            TrainSettings.from_config(training, seed=seed, max_duration=None),
+            TrainSettings.from_config(training, seed=seed, max_duration=None, skip_bad_audio=False),
             tf.distribute.get_strategy(),
             d_model=model.specs[-1].channels,
         )

@@ -172,7 +172,7 @@ def _trainer(config: dict, model_cfg: dict, vocab_size: int, batch_size: int, se
     training = dict(
         train_job_settings(config), batch_size=batch_size, mixed_precision=False, max_steps_per_epoch=None
     )
-    settings = TrainSettings.from_config(training, seed=seed, max_duration=None)
+    settings = TrainSettings.from_config(training, seed=seed, max_duration=None, skip_bad_audio=False)
     trainer = Trainer(model, settings, tf.distribute.get_strategy(), d_model=model.specs[-1].channels)
     return model, trainer
 

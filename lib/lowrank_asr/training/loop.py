@@ -58,13 +58,16 @@ class TrainSettings:
     # devices per step (choose_strategy); None: every GPU when there are several
     replicas: int | None
     # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
-    skip_bad_audio: bool = False
+    skip_bad_audio: bool
 
     @classmethod
-    def from_config(cls, training: Mapping, *, seed: int, max_duration: float | None) -> TrainSettings:
+    def from_config(
+        cls, training: Mapping, *, seed: int, max_duration: float | None, skip_bad_audio: bool
+    ) -> TrainSettings:
         """The settings from the train job's complete ``training`` section (config/schema.yaml's defaults filled
         in, plus ``evaluation_batch_seconds`` and ``skip_over_budget``: lowrank_asr.workflow.config.
-        train_job_settings); a missing key is a KeyError, not a default of its own."""
+        train_job_settings); a missing key is a KeyError, not a default of its own. ``skip_bad_audio``:
+        ``data.on_bad_audio == "skip"``."""
         keys = (
             "epochs",
             "batch_size",
@@ -81,7 +84,12 @@ class TrainSettings:
             "skip_over_budget",
             "replicas",
         )
-        return cls(seed=seed, max_duration=max_duration, **{k: training[k] for k in keys})
+        return cls(
+            seed=seed,
+            max_duration=max_duration,
+            skip_bad_audio=skip_bad_audio,
+            **{k: training[k] for k in keys},
+        )
 
 
 def configure_determinism(seed: int) -> None:
