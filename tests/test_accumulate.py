@@ -92,14 +92,17 @@ def _trainer(batch_size: int, accumulate: int, **extra) -> tuple[StubModel, Trai
     model = StubModel()
     model.featurize(tf.zeros([1, 4]), tf.constant([4]))
     model.out(model.hidden(tf.zeros([1, 4])))  # create the weights (same seed: same initial weights)
+    # clip_norm 5 unless a test says otherwise (TrainSettings' old default, under which these tests were written)
     settings = train_settings(
-        epochs=1,
-        batch_size=batch_size,
         seed=5,
-        clip_norm=5.0,
-        accumulate=accumulate,
-        learning_rate=SCHEDULE,
-        **extra,
+        **{
+            "epochs": 1,
+            "batch_size": batch_size,
+            "clip_norm": 5.0,
+            "accumulate": accumulate,
+            "learning_rate": SCHEDULE,
+            **extra,
+        },
     )
     return model, Trainer(model, settings, tf.distribute.get_strategy(), d_model=16)
 
