@@ -539,6 +539,9 @@ def test_the_rules_receive_the_schema_defaults(tmp_path):
         assert params["evaluate"]["decoding"][key] == defaults[f"evaluation.{key}"], key
     for rule in ("integrated_gradients", "interpolation", "compression"):
         assert params[rule]["max_symbols"] == defaults["evaluation.max_symbols_per_step"], rule
+    # the landscape decodes only for its WER surface, with the evaluation's limit
+    wer_limit = defaults["evaluation.max_symbols_per_step"] if defaults["landscape.wer"] else None
+    assert params["loss_grid"]["max_symbols"] == wer_limit
     assert params["compression"]["batch_size"] == defaults["evaluation.batch_size"]
     assert params["wer_table"]["bootstrap"] == slice_of("evaluation", ["bootstrap"])["bootstrap"]
     for rule in ("representations", "representation_similarity"):

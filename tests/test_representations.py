@@ -492,8 +492,8 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
         epoch_weights={2: w2, 1: w1},
         final_weights_path=w2,
     )
-    small = dict(variant_representations(batch_size=2, **kw))
-    big = dict(variant_representations(batch_size=8, **kw))
+    small = dict(variant_representations(batch_size=2, batch_seconds=None, **kw))
+    big = dict(variant_representations(batch_size=8, batch_seconds=None, **kw))
     assert list(small) == [1, 2]
     assert small[1].subset_ids == big[1].subset_ids == small[2].subset_ids and len(small[1].subset_ids) == 6
     np.testing.assert_allclose(small[1].cka_final, big[1].cka_final, atol=1e-9)  # batching does not matter
