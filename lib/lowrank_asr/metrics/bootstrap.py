@@ -4,7 +4,7 @@ paired comparisons of two systems.
 Following Bisani & Ney (2004), a corpus WER is Σ edits ÷ Σ reference words, and its test-set sampling distribution
 is estimated by resampling with replacement and recomputing that ratio from the resampled sums. LibriSpeech-style
 test sets are clustered by speaker (a hard speaker makes all of their utterances hard), so the resampled unit is
-the *speaker* by default (a cluster bootstrap); resampling utterances (``unit="utterance"``) covers only the
+the *speaker* (a cluster bootstrap; ``evaluation.bootstrap.unit``'s default); resampling utterances (``unit="utterance"``) covers only the
 choice of utterances of a fixed set of speakers. With fewer than ``MIN_SPEAKERS`` speakers no resampling can
 estimate the between-speaker spread: the speaker unit then falls back to utterances and says so (``covers``).
 
