@@ -457,3 +457,19 @@ def test_the_schema_bootstrap_units_are_the_librarys():
     assert set(unit["enum"]) == set(bootstrap.UNITS)
     with pytest.raises(TypeError):  # the settings come from the config: no defaults of the library's own
         Bootstrap()
+
+
+def test_the_table_imports_without_tensorflow():
+    """wer_table runs in the plot environment (envs/plot.yaml: no TensorFlow): the knobs' model defaults come
+    from the schema, not from lowrank_asr.models."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    lib = Path(__file__).resolve().parents[1] / "lib"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import lowrank_asr.metrics.table;"
+        "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad); sys.exit(bool(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

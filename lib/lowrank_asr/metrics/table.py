@@ -28,7 +28,7 @@ from lowrank_asr.metrics.bootstrap import (
     stack_seeds,
 )
 from lowrank_asr.metrics.decodes import read_decodes, speaker_of
-from lowrank_asr.models.config import merge_model_config
+from lowrank_asr.schema import section_with_defaults
 
 RATES = ("greedy_wer", "greedy_cer", "beam_wer", "beam_cer")
 COLUMNS = (
@@ -82,9 +82,9 @@ class Bootstrap:
 
 
 def knob_value(model_cfg: Mapping, knob: str):
-    """A variant's setting as shown in the table, from its complete model config (``merge_model_config``: unset
-    keys are the schema's defaults); rank only means something for conv: rank, and ``blocks`` counts blocks,
-    repeats included."""
+    """A variant's setting as shown in the table, from its complete model config (unset keys are the schema's
+    defaults: ``section_with_defaults("model", ...)``); rank only means something for conv: rank, and
+    ``blocks`` counts blocks, repeats included."""
     if knob == "rank":
         return model_cfg["rank"] if model_cfg["conv"] == "rank" else ""
     if knob == "blocks":
@@ -221,7 +221,8 @@ def table_rows(
             row.update(
                 {rate: iv.estimate, f"{rate}_low": iv.low, f"{rate}_high": iv.high, f"{rate}_seed_sd": spread}
             )
-        model_cfg = merge_model_config(dict(knobs[variant]))
+        # TensorFlow-free: the schema's model defaults, not lowrank_asr.models (the plot environment runs this)
+        model_cfg = section_with_defaults("model", knobs[variant])
         row.update({k: knob_value(model_cfg, k) for k in KNOBS})
         rows.append(row)
     return sorted(rows, key=lambda r: (r["split"], r["variant"]))
