@@ -48,6 +48,8 @@ rule plot_attribution:
     conda:
         ENV_PLOT
     params:
+        # the front end's time axes (frame_timing)
+        model=model_settings,
         code=script_code("plot_attribution.py"),
     script:
         "../workflow_scripts/plot_attribution.py"

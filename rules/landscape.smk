@@ -37,6 +37,8 @@ rule loss_grid:
         shards=LANDSCAPE_SHARDS,
         epochs=analysis_job_epochs("landscape"),
         batch_seconds=BATCH_SECONDS,
+        # the greedy decode's limit for the WER surface (none without one: nothing decodes)
+        max_symbols=config["evaluation"]["max_symbols_per_step"] if LANDSCAPE["wer"] else None,
         model=model_settings,
         code=script_code("loss_grid.py"),
     script:

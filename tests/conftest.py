@@ -71,3 +71,22 @@ def seeded_weight_files(model_cfg: dict, vocab_size: int, folder: Path, epochs=(
         save_weights(build_model(model_cfg, vocab_size), path)
         paths.append(path)
     return paths
+
+
+def train_settings(*, seed: int, **overrides):
+    """TrainSettings for a config that sets only ``overrides`` (training keys, and ``max_duration``,
+    ``skip_bad_audio``, ``evaluation_batch_seconds``, ``skip_over_budget``): the rest is what the train job gets
+    from the schema's defaults."""
+    from lowrank_asr.config_files import schema_defaults, section_with_defaults
+    from lowrank_asr.training.loop import TrainSettings
+
+    defaults = schema_defaults()
+    job = {
+        "seed": seed,
+        "max_duration": defaults["data.max_duration"],
+        "skip_bad_audio": defaults["data.on_bad_audio"] == "skip",
+    }
+    extra = {"evaluation_batch_seconds": defaults["evaluation.batch_seconds"], "skip_over_budget": False}
+    job.update({k: overrides.pop(k) for k in list(overrides) if k in job})
+    extra.update({k: overrides.pop(k) for k in list(overrides) if k in extra})
+    return TrainSettings.from_config({**section_with_defaults("training", overrides), **extra}, **job)

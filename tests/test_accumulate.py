@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism
+from conftest import train_settings
+from lowrank_asr.training.loop import Trainer, configure_determinism
 from lowrank_asr.training.schedule import make_schedule
 
 SCHEDULE = {"schedule": "transformer", "peak": 0.01, "warmup_steps": 4}
@@ -91,8 +92,17 @@ def _trainer(batch_size: int, accumulate: int, **extra) -> tuple[StubModel, Trai
     model = StubModel()
     model.featurize(tf.zeros([1, 4]), tf.constant([4]))
     model.out(model.hidden(tf.zeros([1, 4])))  # create the weights (same seed: same initial weights)
-    settings = TrainSettings(
-        epochs=1, batch_size=batch_size, seed=5, accumulate=accumulate, learning_rate=SCHEDULE, **extra
+    # clip_norm 5 unless a test says otherwise (TrainSettings' old default, under which these tests were written)
+    settings = train_settings(
+        seed=5,
+        **{
+            "epochs": 1,
+            "batch_size": batch_size,
+            "clip_norm": 5.0,
+            "accumulate": accumulate,
+            "learning_rate": SCHEDULE,
+            **extra,
+        },
     )
     return model, Trainer(model, settings, tf.distribute.get_strategy(), d_model=16)
 
@@ -117,7 +127,9 @@ def test_accumulated_gradients_equal_the_union_gradient():
     union = _batch(utts)
     with tf.GradientTape() as tape:
         x, x_len = model.featurize(union["audio"], union["audio_len"])
-        loss = tf.reduce_sum(model.utterance_loss(x, x_len, union["labels"], union["label_len"]))
+        loss = tf.reduce_sum(
+            model.utterance_loss(x, x_len, union["labels"], union["label_len"], joint_chunk=None)
+        )
     expected = tape.gradient(loss, model.trainable_variables)  # the sums hold the summed losses' gradient
     for got, want in zip(accumulated, expected, strict=True):
         assert np.max(np.abs(want)) > 0
@@ -182,7 +194,9 @@ def test_an_update_follows_the_mean_loss_over_its_utterances(accumulate, sizes):
     union = _batch(utts)
     with tf.GradientTape() as tape:
         x, x_len = model.featurize(union["audio"], union["audio_len"])
-        loss = tf.reduce_mean(model.utterance_loss(x, x_len, union["labels"], union["label_len"]))
+        loss = tf.reduce_mean(
+            model.utterance_loss(x, x_len, union["labels"], union["label_len"], joint_chunk=None)
+        )
     expected = tape.gradient(loss, model.trainable_variables)
     _, updates = trainer.train_epoch(_dataset(batches), 1, progress=False)
     assert updates == 1

@@ -162,7 +162,7 @@ def test_baselines_and_frame_summary():
     assert blur_baseline(wave, (2, 4), samples_per_frame=10).std() < 0.2 * wave.std()  # 20-sample Gaussian
     for bad in ("zero", "noise"):
         with pytest.raises(PipelineError, match="silence"):
-            make_baseline(bad, feats, silence=feats)
+            make_baseline(bad, feats, silence=feats, sigma=(1.0, 1.0))
     with pytest.raises(PipelineError, match="blur_sigma"):
         blur_baseline(feats, (0, 0))
     x = np.ones((10, 4), dtype="float32")
@@ -243,7 +243,9 @@ def _model_log_likelihood(model, features: np.ndarray, labels: np.ndarray) -> fl
     """log P(labels | normalised features [T, F]) straight from the model (no attribution code)."""
     x = tf.constant(features[None], tf.float32)
     return -float(
-        model.utterance_loss(x, [features.shape[0]], labels[None], [len(labels)], training=False)[0]
+        model.utterance_loss(
+            x, [features.shape[0]], labels[None], [len(labels)], training=False, joint_chunk=None
+        )[0]
     )
 
 
@@ -262,7 +264,15 @@ def test_baselines_mean_what_they_say_and_differ(tiny_asr):
     steps = CONFIG["steps"]  # completeness within 5 % at the configured number of steps
     runs = {
         b: utterance_attribution(
-            model, audio, n, labels, baseline=b, steps=steps, blur_sigma=(10, 4), batch_size=steps + 1
+            model,
+            audio,
+            n,
+            labels,
+            baseline=b,
+            steps=steps,
+            blur_sigma=(10, 4),
+            batch_size=steps + 1,
+            batch_seconds=None,
         )
         for b in BASELINES
     }
@@ -297,7 +307,15 @@ def test_wave_front_end_attributes_samples_against_digital_silence(tiny_asr):
     keras.utils.set_random_seed(0)
     model = build_model({**TINY_ASR, "frontend": "wave", "wave_frontend": {"filters": 8}}, 29)
     inp, base, res = utterance_attribution(
-        model, audio, n, labels, baseline="silence", steps=CONFIG["steps"], batch_size=CONFIG["steps"] + 1
+        model,
+        audio,
+        n,
+        labels,
+        baseline="silence",
+        steps=CONFIG["steps"],
+        blur_sigma=1,
+        batch_size=CONFIG["steps"] + 1,
+        batch_seconds=None,
     )
     np.testing.assert_array_equal(inp.x, audio[0].numpy())
     assert not base.any() and res.attributions.shape == (n,)
@@ -309,9 +327,16 @@ def test_wave_front_end_attributes_samples_against_digital_silence(tiny_asr):
     assert res.completeness_error <= 0.05, res.completeness_error
     silent = -float(
         model.utterance_loss(
-            tf.zeros_like(audio), [n], labels[None], [len(labels)], frontend_stats=(inp.mean, inp.scale)
+            tf.zeros_like(audio),
+            [n],
+            labels[None],
+            [len(labels)],
+            frontend_stats=(inp.mean, inp.scale),
+            joint_chunk=None,
         )[0]
     )
     assert res.f_baseline == pytest.approx(silent, rel=1e-4, abs=1e-4)
-    inp, base, _ = utterance_attribution(model, audio, n, labels, baseline="blur", steps=2, blur_sigma=1)
+    inp, base, _ = utterance_attribution(
+        model, audio, n, labels, baseline="blur", steps=2, blur_sigma=1, batch_size=None, batch_seconds=None
+    )
     np.testing.assert_allclose(base, gaussian_filter(inp.x.astype(float), 160, mode="nearest"), atol=1e-6)

@@ -9,13 +9,17 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import train_settings
 from lowrank_asr.losses import chunked_rnnt_loss
 from lowrank_asr.models import build_model
-from lowrank_asr.training.loop import Trainer, TrainSettings, configure_determinism, reset_seed_generators
+from lowrank_asr.training.loop import Trainer, configure_determinism, reset_seed_generators
 
 VOCAB = 12
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    ],
     "embed_dim": 8,
     "pred_units": 16,
     "joint_units": 16,
@@ -92,7 +96,7 @@ def _step_gradients(chunk: int | None) -> list[np.ndarray]:
     batch, read from the accumulators of an accumulate=2 trainer (they hold the step's gradients unapplied)."""
     configure_determinism(3)
     model = build_model(MODEL, VOCAB)
-    settings = TrainSettings(epochs=1, batch_size=5, seed=3, joint_chunk=chunk, accumulate=2)
+    settings = train_settings(epochs=1, batch_size=5, seed=3, clip_norm=5.0, joint_chunk=chunk, accumulate=2)
     trainer = Trainer(model, settings, tf.distribute.get_strategy(), d_model=16)
     reset_seed_generators(model, 11)
     data = tf.data.Dataset.from_tensors(_batch()).unbatch().padded_batch(5)

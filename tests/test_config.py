@@ -1,6 +1,7 @@
 """Config validation names the bad key and the allowed values; defaults come from the schema alone; bounded,
 finite values; variant merging; epoch selection."""
 
+import ast
 import copy
 import json
 import math
@@ -118,10 +119,13 @@ def test_corpus_sample_rate_is_the_model_default():
 
 def test_variant_overrides_merge_deeply_and_lists_replace():
     config = load("config.yaml")
-    config["variants"]["aug"] = {"specaugment": {"enabled": True}, "blocks": [{"layers": 1, "channels": 8}]}
+    config["variants"]["aug"] = {
+        "specaugment": {"enabled": True},
+        "blocks": [{"layers": 1, "channels": 8, "stride": 1, "repeat": 1}],
+    }
     merged = variant_model_config(config, "aug")
     assert merged["specaugment"]["enabled"] is True
-    assert merged["blocks"] == [{"layers": 1, "channels": 8}]
+    assert merged["blocks"] == [{"layers": 1, "channels": 8, "stride": 1, "repeat": 1}]
     assert merged["conv"] == config["model"]["conv"]
     with pytest.raises(ConfigError, match="unknown variant 'nope'; the config defines: contextnet, lowrank"):
         variant_model_config(config, "nope")
@@ -252,7 +256,9 @@ def test_the_jobs_receive_the_schema_defaults():
 
     config = validate_config(minimal_config(), SCHEMA)
     defaults = schema_defaults(SCHEMA)
-    settings = TrainSettings.from_config(train_job_settings(config), seed=1, max_duration=None)
+    settings = TrainSettings.from_config(
+        train_job_settings(config), seed=1, max_duration=None, skip_bad_audio=False
+    )
     for key in (
         "clip_norm",
         "mixed_precision",
@@ -279,14 +285,16 @@ def test_the_jobs_receive_the_schema_defaults():
         if dotted.startswith("model.") and default != {}:
             assert value_at({"model": model}, dotted) == default, dotted
     with pytest.raises(KeyError):  # the library takes the complete section, never a default of its own
-        TrainSettings.from_config({"epochs": 1, "batch_size": 2}, seed=0, max_duration=None)
+        TrainSettings.from_config(
+            {"epochs": 1, "batch_size": 2}, seed=0, max_duration=None, skip_bad_audio=False
+        )
 
 
 def test_the_schema_model_defaults_are_the_librarys():
     from lowrank_asr.models.config import DEFAULT_MODEL
 
     config = validate_config(minimal_config(), SCHEMA)
-    assert config["model"] == {k: v for k, v in DEFAULT_MODEL.items() if k != "rank"}
+    assert config["model"] == DEFAULT_MODEL
 
 
 # `.get("key", default)` with a literal default: the pattern the schema replaces. Wildcards, resources, params
@@ -531,6 +539,9 @@ def test_the_rules_receive_the_schema_defaults(tmp_path):
         assert params["evaluate"]["decoding"][key] == defaults[f"evaluation.{key}"], key
     for rule in ("integrated_gradients", "interpolation", "compression"):
         assert params[rule]["max_symbols"] == defaults["evaluation.max_symbols_per_step"], rule
+    # the landscape decodes only for its WER surface, with the evaluation's limit
+    wer_limit = defaults["evaluation.max_symbols_per_step"] if defaults["landscape.wer"] else None
+    assert params["loss_grid"]["max_symbols"] == wer_limit
     assert params["compression"]["batch_size"] == defaults["evaluation.batch_size"]
     assert params["wer_table"]["bootstrap"] == slice_of("evaluation", ["bootstrap"])["bootstrap"]
     for rule in ("representations", "representation_similarity"):
@@ -553,3 +564,165 @@ def test_the_rules_receive_the_schema_defaults(tmp_path):
         for dotted, default in defaults.items():
             if dotted.startswith("model.") and default != {} and dotted.removeprefix("model.") != "conv":
                 assert value_at({"model": model}, dotted) == default, dotted
+
+
+# Library parameters and dataclass fields named like a schema leaf key that may keep a default: each is a different
+# concept that shares the name (file, function or class, parameter): why.
+NOT_THE_CONFIG_KEY = {
+    ("data/dataset.py", "decode_flac", "decoder"): "the audio decoding library, not model.decoder",
+    ("data/dataset.py", "make_dataset", "decoder"): "the audio decoding library, not model.decoder",
+    ("data/packaged.py", "build_split_tarball", "split"): "the packaged test split, not an analysis split",
+    ("data/synthesis.py", "SplitSpec", "utterances"): "a synthetic split's spec (its own schema $def)",
+    (
+        "models/convolutions.py",
+        "__init__",
+        "stride",
+    ): "a block convolution's stride, not the wave front end's",
+    ("geometry/hessian.py", "SharpnessResult", "iterations"): "the Lanczos iterations' results, a list",
+    ("landscape/grid.py", "evaluate_grid", "points"): "an explicit list of grid points; None: the whole grid",
+    ("landscape/io.py", "write_landscape", "wer"): "the WER surface to write (an array) or None",
+    (
+        "metrics/bootstrap.py",
+        "edit_counts",
+        "unit",
+    ): "what one edit count covers (word/character), not the resampling unit",
+    (
+        "attribution/integrated_gradients.py",
+        "integrated_gradients",
+        "batch_size",
+    ): "interpolation points per pass; None: all",
+    (
+        "representations/spectra.py",
+        "components_for_variance",
+        "fractions",
+    ): "explained-variance fractions, not compression's",
+    (
+        "representations/spectra.py",
+        "spectrum",
+        "fractions",
+    ): "explained-variance fractions, not compression's",
+    ("features/specaugment.py", "__init__", "seed"): "the layer's random generator; None: unseeded",
+    (
+        "data/transcripts.py",
+        "write_transcripts",
+        "sample_rate",
+    ): "the corpus' rate, which model.features.sample_rate must equal",
+    # the calibration study simulates its own scenarios (metrics/calibration.py), not a configured run
+    ("metrics/calibration.py", "Scenario", "unit"): "a simulated scenario's resampling unit",
+    ("metrics/calibration.py", "simulate", "resamples"): "the simulation's resamples per trial",
+    ("metrics/calibration.py", "simulate", "seed"): "the simulation's random seed",
+}
+
+
+def _defaults_in(path: Path):
+    """(function or class name, parameter or field name) for every parameter and dataclass field with a default."""
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            args = node.args
+            positional = args.posonlyargs + args.args
+            for arg in positional[len(positional) - len(args.defaults) :]:
+                yield node.name, arg.arg, node.lineno
+            for arg, default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
+                if default is not None:
+                    yield node.name, arg.arg, node.lineno
+        elif isinstance(node, ast.ClassDef):
+            for stmt in node.body:
+                if (
+                    isinstance(stmt, ast.AnnAssign)
+                    and stmt.value is not None
+                    and isinstance(stmt.target, ast.Name)
+                ):
+                    yield node.name, stmt.target.id, stmt.lineno
+
+
+# `.get("key", default)` in the library on a mapping that is not a config: (file, key): what it reads
+NOT_A_CONFIG_MAPPING = {("plotting/attribution.py", "steps"): "an attribution record, '?' where absent"}
+
+
+def _copied_defaults(tree: ast.AST, defaults: dict) -> list[tuple[int, str]]:
+    """Module-level mapping literals that repeat three or more schema defaults (key and value): a section's
+    defaults copied into the code (the old DEFAULT_MODEL, KNOB_DEFAULTS)."""
+    by_leaf: dict[str, list] = {}
+    for dotted, value in defaults.items():
+        by_leaf.setdefault(dotted.rsplit(".", 1)[-1], []).append(value)
+    found = []
+    for stmt in tree.body:
+        if isinstance(stmt, ast.Assign | ast.AnnAssign) and isinstance(stmt.value, ast.Dict):
+            try:
+                value = ast.literal_eval(stmt.value)
+            except ValueError:
+                continue
+            same = [k for k, v in value.items() if isinstance(k, str) and v in by_leaf.get(k, [])]
+            if len(same) >= 3:
+                found.append((stmt.lineno, ", ".join(same)))
+    return found
+
+
+def _defaulted_gets(tree: ast.AST, leaves: set[str]) -> list[tuple[int, str]]:
+    """``m.get("key", default)`` / ``m.pop("key", default)`` calls whose key is a schema key."""
+    return [
+        (node.lineno, node.args[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr in ("get", "pop", "setdefault")
+        and len(node.args) == 2
+        and isinstance(node.args[0], ast.Constant)
+        and node.args[0].value in leaves
+    ]
+
+
+def test_the_library_writes_no_config_defaults():
+    """A library function or dataclass that receives a config value takes it without a default of its own: a
+    parameter or field named like a schema key has no default, unless it is another concept (NOT_THE_CONFIG_KEY);
+    no `.get("key", default)` on a config mapping; and no module keeps a copy of a section's defaults."""
+    defaults = schema_defaults(SCHEMA)
+    leaves = {dotted.rsplit(".", 1)[-1] for dotted in defaults}
+    lib = ROOT / "lib" / "lowrank_asr"
+    found, allowed_seen, gets_seen = [], set(), set()
+    for path in sorted(lib.rglob("*.py")):
+        rel = path.relative_to(lib).as_posix()
+        tree = ast.parse(path.read_text())
+        for owner, name, line in _defaults_in(path):
+            if name not in leaves:
+                continue
+            if (rel, owner, name) in NOT_THE_CONFIG_KEY:
+                allowed_seen.add((rel, owner, name))
+            else:
+                found.append(f"{rel}:{line}: {owner}({name}=...)")
+        for line, key in _defaulted_gets(tree, leaves):
+            if (rel, key) in NOT_A_CONFIG_MAPPING:
+                gets_seen.add((rel, key))
+            else:
+                found.append(f"{rel}:{line}: .get({key!r}, ...)")
+        found += [
+            f"{rel}:{line}: a copy of the schema's defaults ({keys})"
+            for line, keys in _copied_defaults(tree, defaults)
+        ]
+    assert not found, "defaults of config values written in the library:\n" + "\n".join(found)
+    assert allowed_seen == set(NOT_THE_CONFIG_KEY), "stale NOT_THE_CONFIG_KEY entries"
+    assert gets_seen == set(NOT_A_CONFIG_MAPPING), "stale NOT_A_CONFIG_MAPPING entries"
+
+
+def test_the_library_scan_finds_what_it_forbids(tmp_path):
+    """The scan above flags a keyword default, a dataclass default, a defaulted `.get` and a copied section."""
+    path = tmp_path / "sample.py"
+    path.write_text(
+        "from dataclasses import dataclass\n"
+        "MODEL = {'kernel_size': 5, 'conv': 'separable', 'se': True}\n"
+        "def decode(x, *, beam_width=4, max_symbols_per_step):\n"
+        "    return x.get('batch_size', 32)\n"
+        "@dataclass\n"
+        "class Settings:\n"
+        "    resamples: int = 1000\n"
+    )
+    tree = ast.parse(path.read_text())
+    defaults = schema_defaults(SCHEMA)
+    leaves = {dotted.rsplit(".", 1)[-1] for dotted in defaults}
+    assert [(o, n) for o, n, _ in _defaults_in(path) if n in leaves] == [
+        ("decode", "beam_width"),
+        ("Settings", "resamples"),
+    ]
+    assert _defaulted_gets(tree, leaves) == [(4, "batch_size")]
+    assert _copied_defaults(tree, defaults) == [(2, "kernel_size, conv, se")]

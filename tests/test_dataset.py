@@ -84,7 +84,9 @@ def collect(ds):
 
 def test_decoding_tokens_and_padding(corpus):
     files, rows, vocab = corpus
-    ds = make_dataset(files, vocab, batch_size=5, training=False, seed=0)
+    ds = make_dataset(
+        files, vocab, batch_size=5, training=False, seed=0, max_duration=None, batch_seconds=None
+    )
     first = next(iter(ds))
     assert first["audio"].dtype == tf.float32 and first["audio_len"].dtype == tf.int32
     assert first["labels"].dtype == tf.int32 and first["label_len"].dtype == tf.int32
@@ -112,17 +114,42 @@ def test_decoding_tokens_and_padding(corpus):
 
 def test_eval_order_is_file_order(corpus):
     files, rows, vocab = corpus
-    paths = [e["path"] for e in collect(make_dataset(files, vocab, batch_size=4, training=False, seed=0))]
+    paths = [
+        e["path"]
+        for e in collect(
+            make_dataset(
+                files, vocab, batch_size=4, training=False, seed=0, max_duration=None, batch_seconds=None
+            )
+        )
+    ]
     # rows sorted by PATH were dealt round-robin over 3 shards: shard k holds rows k, k+3, ...
     assert paths == [r.path for k in range(3) for r in rows[k::3]]
     reversed_paths = [
-        e["path"] for e in collect(make_dataset(files[::-1], vocab, batch_size=4, training=False, seed=0))
+        e["path"]
+        for e in collect(
+            make_dataset(
+                files[::-1],
+                vocab,
+                batch_size=4,
+                training=False,
+                seed=0,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
     ]
     assert reversed_paths == [r.path for k in (2, 1, 0) for r in rows[k::3]]
 
 
 def epoch_orders(files, vocab, seed, epochs=3, **kw):
-    ds = make_dataset(files, vocab, batch_size=4, training=True, seed=seed, **kw)
+    ds = make_dataset(
+        files,
+        vocab,
+        batch_size=4,
+        training=True,
+        seed=seed,
+        **{"max_duration": None, "batch_seconds": None, **kw},
+    )
     return [[e["utt_id"] for e in collect(ds)] for _ in range(epochs)]
 
 
@@ -141,7 +168,16 @@ def test_seeded_shuffle_reproducible(corpus):
 
 def test_bucketing_groups_by_length_and_keeps_every_example(corpus):
     files, rows, vocab = corpus
-    ds = make_dataset(files, vocab, batch_size=3, training=True, seed=0, bucket_boundaries=[0.4, 0.8])
+    ds = make_dataset(
+        files,
+        vocab,
+        batch_size=3,
+        training=True,
+        seed=0,
+        bucket_boundaries=[0.4, 0.8],
+        max_duration=None,
+        batch_seconds=None,
+    )
     edges = [0, 0.4 * SR, 0.8 * SR, np.inf]
     seen = []
     for batch in ds:
@@ -153,15 +189,23 @@ def test_bucketing_groups_by_length_and_keeps_every_example(corpus):
     assert sorted(seen) == sorted(Path(r.path).stem for r in rows)
 
     dropped = make_dataset(
-        files, vocab, batch_size=5, training=True, seed=0, bucket_boundaries=[0.4, 0.8], drop_remainder=True
+        files,
+        vocab,
+        batch_size=5,
+        training=True,
+        seed=0,
+        bucket_boundaries=[0.4, 0.8],
+        drop_remainder=True,
+        max_duration=None,
+        batch_seconds=None,
     )
     assert all(b["audio"].shape[0] == 5 for b in dropped)
 
 
 def test_default_bucket_boundaries():
-    b = default_bucket_boundaries(8)
+    b = default_bucket_boundaries(8, max_duration=None)
     assert b == sorted(b) and b[-1] < 30 and len(b) == 9
-    assert default_bucket_boundaries(4096) == []
+    assert default_bucket_boundaries(4096, max_duration=None) == []
     assert max(default_bucket_boundaries(16, max_duration=10.0)) < 10.0
 
 
@@ -171,19 +215,29 @@ def test_max_duration_filters_and_logs(corpus, caplog):
     keep = sorted(Path(r.path).stem for r in rows if r.duration <= limit)
     assert 0 < len(keep) < N_UTTS
     with caplog.at_level(logging.INFO, logger="lowrank_asr.data.dataset"):
-        ds = make_dataset(files, vocab, batch_size=4, training=False, seed=0, max_duration=limit)
+        ds = make_dataset(
+            files, vocab, batch_size=4, training=False, seed=0, max_duration=limit, batch_seconds=None
+        )
     assert sorted(e["utt_id"] for e in collect(ds)) == keep
     assert f"dropping {N_UTTS - len(keep)} of {N_UTTS}" in caplog.text
-    train = make_dataset(files, vocab, batch_size=4, training=True, seed=0, max_duration=limit)
+    train = make_dataset(
+        files, vocab, batch_size=4, training=True, seed=0, max_duration=limit, batch_seconds=None
+    )
     assert sorted(e["utt_id"] for e in collect(train)) == keep
     with pytest.raises(ConfigError, match="drops all"):
-        make_dataset(files, vocab, batch_size=4, training=False, seed=0, max_duration=0.01)
+        make_dataset(
+            files, vocab, batch_size=4, training=False, seed=0, max_duration=0.01, batch_seconds=None
+        )
 
 
 def test_sentencepiece_tokenisation(corpus, tmp_path):
     files, rows, _ = corpus
     spm_vocab = train_sentencepiece([r.transcript for r in rows], 26, tmp_path / "spm")
-    examples = collect(make_dataset(files, spm_vocab, batch_size=6, training=False, seed=0))
+    examples = collect(
+        make_dataset(
+            files, spm_vocab, batch_size=6, training=False, seed=0, max_duration=None, batch_seconds=None
+        )
+    )
     assert len(examples) == N_UTTS
     for ex in examples:
         assert ex["labels"].tolist() == spm_vocab.encode(ex["transcript"])
@@ -193,7 +247,9 @@ def test_sentencepiece_tokenisation(corpus, tmp_path):
 def test_unknown_character_fails_clearly(corpus):
     files, _, _ = corpus
     small = build_char_vocabulary(["zero one"])  # lacks most letters
-    ds = make_dataset(files, small, batch_size=4, training=False, seed=0)
+    ds = make_dataset(
+        files, small, batch_size=4, training=False, seed=0, max_duration=None, batch_seconds=None
+    )
     with pytest.raises(tf.errors.InvalidArgumentError, match="not in the vocabulary"):
         list(ds)
 
@@ -201,7 +257,18 @@ def test_unknown_character_fails_clearly(corpus):
 def test_decoders_agree_exactly(corpus):
     files, _, vocab = corpus
     by_decoder = [
-        collect(make_dataset(files, vocab, batch_size=4, training=False, seed=0, decoder=d))
+        collect(
+            make_dataset(
+                files,
+                vocab,
+                batch_size=4,
+                training=False,
+                seed=0,
+                decoder=d,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
         for d in ("soundfile", "tfio")
     ]
     assert len(by_decoder[0]) == len(by_decoder[1]) == N_UTTS
@@ -217,7 +284,9 @@ def test_corrupt_audio_in_a_record_names_the_file(corpus, tmp_path):
     broken = good[: len(good) // 3] + b"garbage" * 50
     with tf.io.TFRecordWriter(str(record)) as w:
         w.write(make_example(broken, rows[0].transcript, 1.0, "x-1-0001", "/corpus/x-1-0001.flac"))
-    ds = make_dataset([str(record)], vocab, batch_size=1, training=False, seed=0)
+    ds = make_dataset(
+        [str(record)], vocab, batch_size=1, training=False, seed=0, max_duration=None, batch_seconds=None
+    )
     with pytest.raises(tf.errors.OpError, match="x-1-0001.flac: cannot decode"):
         list(ds)
 
@@ -225,15 +294,43 @@ def test_corrupt_audio_in_a_record_names_the_file(corpus, tmp_path):
 def test_bad_arguments(corpus, tmp_path):
     files, _, vocab = corpus
     with pytest.raises(CorpusError, match="no TFRecord files"):
-        make_dataset([], vocab, batch_size=4, training=False, seed=0)
+        make_dataset([], vocab, batch_size=4, training=False, seed=0, max_duration=None, batch_seconds=None)
     with pytest.raises(CorpusError, match="do not exist"):
-        make_dataset([str(tmp_path / "nope.tfrecord")], vocab, batch_size=4, training=False, seed=0)
+        make_dataset(
+            [str(tmp_path / "nope.tfrecord")],
+            vocab,
+            batch_size=4,
+            training=False,
+            seed=0,
+            max_duration=None,
+            batch_seconds=None,
+        )
     with pytest.raises(ConfigError, match="unknown FLAC decoder"):
-        make_dataset(files, vocab, batch_size=4, training=False, seed=0, decoder="ffmpeg")
+        make_dataset(
+            files,
+            vocab,
+            batch_size=4,
+            training=False,
+            seed=0,
+            decoder="ffmpeg",
+            max_duration=None,
+            batch_seconds=None,
+        )
     with pytest.raises(ConfigError, match="batch_size"):
-        make_dataset(files, vocab, batch_size=0, training=False, seed=0)
+        make_dataset(
+            files, vocab, batch_size=0, training=False, seed=0, max_duration=None, batch_seconds=None
+        )
     with pytest.raises(ConfigError, match="strictly increasing"):
-        make_dataset(files, vocab, batch_size=4, training=True, seed=0, bucket_boundaries=[1.0, 0.5])
+        make_dataset(
+            files,
+            vocab,
+            batch_size=4,
+            training=True,
+            seed=0,
+            bucket_boundaries=[1.0, 0.5],
+            max_duration=None,
+            batch_seconds=None,
+        )
     with pytest.raises(CorpusError, match="no \\*.tfrecord shards"):
         list_shards(tmp_path)
 
@@ -245,7 +342,7 @@ BUDGET = 2.5  # padded seconds per batch: 2 of the longest (1.25 s) up to 25 of 
 @pytest.mark.parametrize("bounds", [None, [0.4, 0.8]])
 def test_duration_batches_stay_within_the_budget_and_keep_every_utterance(corpus, training, bounds):
     files, rows, vocab = corpus
-    kw = {"batch_seconds": BUDGET, "bucket_boundaries": bounds}
+    kw = {"batch_seconds": BUDGET, "bucket_boundaries": bounds, "max_duration": None}
     ds = make_dataset(files, vocab, batch_size=1, training=training, seed=3, **kw)
     batches = [[u.decode() for u in b["utt_id"].numpy()] for b in ds]
     if bounds:  # 24 utterances in 3 buckets: batches of up to floor(2.5 / 0.4) = 6, not batch_size=1
@@ -273,7 +370,9 @@ def test_duration_batches_are_those_the_planner_simulates(corpus):
         ids[round(u.duration, 4)].append(u.utt_id)
     simulated = simulate_batches([u.duration for u in utts], plan.boundaries, plan.batch_sizes)
     expected = sorted(sorted(ids[round(d, 4)].pop(0) for d in batch) for batch in simulated)
-    ds = make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=BUDGET)
+    ds = make_dataset(
+        files, vocab, batch_size=1, training=False, seed=0, batch_seconds=BUDGET, max_duration=None
+    )
     assert sorted(sorted(u.decode() for u in b["utt_id"].numpy()) for b in ds) == expected
 
 
@@ -285,7 +384,9 @@ def test_an_utterance_over_the_budget_is_named_before_any_batch(corpus, training
     longest = max(rows, key=lambda r: r.duration)
     budget = longest.duration - 0.01
     with pytest.raises(ConfigError) as err:
-        make_dataset(files, vocab, batch_size=1, training=training, seed=0, batch_seconds=budget)
+        make_dataset(
+            files, vocab, batch_size=1, training=training, seed=0, batch_seconds=budget, max_duration=None
+        )
     msg = str(err.value)
     assert Path(longest.path).stem in msg and longest.path in msg and f"{longest.duration:.2f} s" in msg
     assert f"{key} = {budget}" in msg and "data.max_duration" in msg and "on_bad_audio: skip" in msg
@@ -304,7 +405,14 @@ def test_skip_leaves_over_budget_utterances_out_and_lists_them(corpus, caplog):
     assert 0 < len(too_long) < N_UTTS
     with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.dataset"):
         ds = make_dataset(
-            files, vocab, batch_size=1, training=False, seed=0, batch_seconds=budget, skip_over_budget=True
+            files,
+            vocab,
+            batch_size=1,
+            training=False,
+            seed=0,
+            batch_seconds=budget,
+            skip_over_budget=True,
+            max_duration=None,
         )
     seen = sorted(e["utt_id"] for e in collect(ds))
     assert seen == sorted(set(Path(r.path).stem for r in rows) - set(too_long))
@@ -312,18 +420,32 @@ def test_skip_leaves_over_budget_utterances_out_and_lists_them(corpus, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.dataset"):  # the next epoch's dataset
         make_dataset(
-            files, vocab, batch_size=1, training=False, seed=1, batch_seconds=budget, skip_over_budget=True
+            files,
+            vocab,
+            batch_size=1,
+            training=False,
+            seed=1,
+            batch_seconds=budget,
+            skip_over_budget=True,
+            max_duration=None,
         )
     assert not any(uid in caplog.text for uid in too_long)  # warned once per process, not every epoch
-    assert sorted(u.utt_id for u in over_budget_utterances(files, budget)) == too_long
+    assert sorted(u.utt_id for u in over_budget_utterances(files, budget, max_duration=None)) == too_long
     assert over_budget_utterances(files, budget, max_duration=budget) == []
 
 
 def test_budget_arguments(corpus):
     files, _, vocab = corpus
     with pytest.raises(ConfigError, match="evaluation.batch_seconds must be positive"):
-        make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=0)
+        make_dataset(files, vocab, batch_size=1, training=False, seed=0, batch_seconds=0, max_duration=None)
     with pytest.raises(ConfigError, match="training.batch_seconds = 0.01 s leaves no utterance"):
         make_dataset(
-            files, vocab, batch_size=1, training=True, seed=0, batch_seconds=0.01, skip_over_budget=True
+            files,
+            vocab,
+            batch_size=1,
+            training=True,
+            seed=0,
+            batch_seconds=0.01,
+            skip_over_budget=True,
+            max_duration=None,
         )

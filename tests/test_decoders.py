@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from conftest import train_settings
 from lowrank_asr import decoding
 from lowrank_asr.data.dataset import make_dataset
 from lowrank_asr.evaluation.transcribe import make_encoder_fn, search, transcribe
@@ -19,9 +20,9 @@ from lowrank_asr.text.vocabulary import load_vocabulary
 
 MODEL = {
     "blocks": [
-        {"layers": 1, "channels": 16, "stride": 1},
-        {"layers": 2, "channels": 16, "stride": 2},
-        {"layers": 1, "channels": 24, "stride": 2},
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 2, "channels": 16, "stride": 2, "repeat": 1},
+        {"layers": 1, "channels": 24, "stride": 2, "repeat": 1},
     ],
     "embed_dim": 8,
     "pred_units": 16,
@@ -37,7 +38,19 @@ def _model(decoder: str, vocab_size: int, seed: int = 0):
 @pytest.fixture(scope="module")
 def corpus(speech_corpus):
     vocab = load_vocabulary(speech_corpus.vocab_path)
-    batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=8, training=False, seed=0)))
+    batch = next(
+        iter(
+            make_dataset(
+                speech_corpus.shards,
+                vocab,
+                batch_size=8,
+                training=False,
+                seed=0,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
+    )
     return speech_corpus, vocab, batch
 
 
@@ -85,9 +98,10 @@ def test_transcribe_greedy_and_beam(corpus, decoder):
 
 
 def test_ctc_training_reports_a_dev_wer(speech_corpus, tmp_path):
-    from lowrank_asr.training import TrainSettings, run_training
+    from lowrank_asr.training import run_training
 
-    settings = TrainSettings(
+    settings = train_settings(
+        clip_norm=5.0,
         epochs=1,
         batch_size=4,
         seed=3,
@@ -134,7 +148,9 @@ def test_ctc_loss_landscape(corpus, ctc_weights):
         subset=4,
         seed=1,
         wer=True,
+        max_symbols_per_step=5,
         progress=False,
+        batch_seconds=None,
     )
     grid = result.grid
     assert grid.loss.shape == (9,) and np.all(np.isfinite(grid.loss)) and np.all(grid.metric >= 0)
@@ -143,7 +159,9 @@ def test_ctc_loss_landscape(corpus, ctc_weights):
     assert grid.loss[centre] == pytest.approx(result.eval_loss, rel=1e-5)
     model = _model("ctc", vocab.size, seed=4)
     x, x_len = model.featurize(batch["audio"][:4], batch["audio_len"][:4])
-    expected = tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"][:4], batch["label_len"][:4]))
+    expected = tf.reduce_mean(
+        model.utterance_loss(x, x_len, batch["labels"][:4], batch["label_len"][:4], joint_chunk=None)
+    )
     assert result.eval_loss == pytest.approx(float(expected), rel=1e-4)
     assert len(set(np.round(grid.loss, 4))) > 1
 
@@ -159,6 +177,11 @@ def test_ctc_integrated_gradients(corpus, ctc_weights):
         data_files=speech.shards,
         utterances=2,
         steps=8,
+        baseline="silence",
+        blur_sigma=(10.0, 4.0),
+        batch_size=16,
+        max_symbols_per_step=5,
+        batch_seconds=None,
     )
     assert len(items) == 2
     for item in items:

@@ -103,9 +103,9 @@ def test_greedy_known_path():
     assert rnnt_greedy(model, enc, [4, 3, 1], max_symbols_per_step=3, use_tf_function=False) == got
     assert rnnt_greedy(model, enc[:1], [4], max_symbols_per_step=1)[0] == [2, 3]  # frame 3 sees prev 3
     assert rnnt_beam_search(model, enc, [4, 3, 1], beam_width=1, max_symbols_per_step=3) == got
-    assert rnnt_greedy(model, enc, [0, 0, 0]) == [[], [], []]
+    assert rnnt_greedy(model, enc, [0, 0, 0], max_symbols_per_step=5) == [[], [], []]
     with pytest.raises(ValueError, match="enc_len"):
-        rnnt_greedy(model, enc, [4])
+        rnnt_greedy(model, enc, [4], max_symbols_per_step=3)
 
 
 @pytest.mark.parametrize("max_symbols", [1, 2, 5])
@@ -140,7 +140,7 @@ def test_beam_search_beats_greedy():
     table[1, 0] = np.log([0.60, 1e-6, 0.40])  # ... and at frame 1: "" has P = 0.24
     model = TableModel(table)
     enc = time_enc(1, 2)
-    greedy = rnnt_greedy(model, enc, [2])[0]
+    greedy = rnnt_greedy(model, enc, [2], max_symbols_per_step=5)[0]
     beam = rnnt_beam_search(model, enc, [2], beam_width=4, max_symbols_per_step=2)[0]
     probs = sequence_probs(table, 2, 2)
     best = max(probs, key=probs.get)

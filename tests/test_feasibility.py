@@ -12,18 +12,19 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from conftest import train_settings
 from lowrank_asr.data.feasibility import frames_needed, too_short_utterances
 from lowrank_asr.data.tfrecords import make_example
 from lowrank_asr.errors import CorpusError
 from lowrank_asr.models import build_model
 from lowrank_asr.text.vocabulary import load_vocabulary
-from lowrank_asr.training.loop import TrainSettings, run_training
+from lowrank_asr.training.loop import run_training
 from lowrank_asr.workflow.bad_audio import train_bad_audio_key
 
 BLOCKS = [
-    {"layers": 1, "channels": 16, "stride": 1},
-    {"layers": 1, "channels": 16, "stride": 2},
-    {"layers": 1, "channels": 16, "stride": 2},
+    {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+    {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
 ]
 CTC = {"blocks": BLOCKS, "decoder": "ctc"}
 SHORT_ID = "9999-1-0000"
@@ -62,7 +63,9 @@ def corpus_with_short_clip(speech_corpus, tmp_path_factory):
 def test_scan_finds_the_short_clip_for_ctc_only(speech_corpus, corpus_with_short_clip) -> None:
     vocab = load_vocabulary(speech_corpus.vocab_path)
     ctc = build_model(CTC, vocab.size)
-    found = too_short_utterances(corpus_with_short_clip, vocab.encode, ctc.encoder_frames, "ctc", 16000)
+    found = too_short_utterances(
+        corpus_with_short_clip, vocab.encode, ctc.encoder_frames, "ctc", 16000, max_duration=None
+    )
     assert [f.utterance.utt_id for f in found] == [SHORT_ID]
     labels = vocab.encode(speech_corpus.transcripts[0])
     assert (
@@ -71,7 +74,10 @@ def test_scan_finds_the_short_clip_for_ctc_only(speech_corpus, corpus_with_short
     rnnt = build_model({"blocks": BLOCKS}, vocab.size)
     # 0.05 s still makes one encoder frame, all RNN-T needs; an utterance shorter than one window does not
     assert (
-        too_short_utterances(corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000) == []
+        too_short_utterances(
+            corpus_with_short_clip, vocab.encode, rnnt.encoder_frames, "rnnt", 16000, max_duration=None
+        )
+        == []
     )
     assert (
         too_short_utterances(
@@ -82,8 +88,14 @@ def test_scan_finds_the_short_clip_for_ctc_only(speech_corpus, corpus_with_short
 
 
 def train(speech_corpus, files, tmp_path, skip: bool):
-    settings = TrainSettings(
-        epochs=1, batch_size=4, seed=3, max_steps_per_epoch=2, precise_bn_batches=1, skip_bad_audio=skip
+    settings = train_settings(
+        epochs=1,
+        batch_size=4,
+        seed=3,
+        clip_norm=5.0,
+        max_steps_per_epoch=2,
+        precise_bn_batches=1,
+        skip_bad_audio=skip,
     )
     return run_training(
         model_cfg=CTC,

@@ -8,6 +8,11 @@ import tensorflow as tf
 from lowrank_asr.features import SpecAugment, log_mel, num_frames, spec_augment
 from lowrank_asr.features.logmel import LOG_EPS, frame_params
 
+# The front end and augmentation these tests check (against librosa, and the bounds the masks keep): explicit
+# here, since the functions take every setting from the model config.
+FEATURES = {"sample_rate": 16000, "num_mel_bins": 80, "frame_ms": 25, "hop_ms": 10, "preemphasis": 0.97}
+MASKS = {"freq_masks": 2, "freq_width": 27, "time_masks": 10, "time_ratio": 0.05}
+
 
 def _signal(n: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
@@ -28,7 +33,7 @@ def test_frame_params_and_counts():
 
 def test_unnormalised_logmel_matches_librosa():
     sig = _signal(16000)
-    x, x_len = log_mel(sig[None], tf.constant([len(sig)]), normalize=False)
+    x, x_len = log_mel(sig[None], tf.constant([len(sig)]), **FEATURES, normalize=False)
     emph = np.concatenate([sig[:1], sig[1:] - 0.97 * sig[:-1]])
     # librosa (centre=False) frames n_fft = 512 samples with the 400-sample window centred in them: shift by
     # 56 samples so its frame t windows the same samples [160 t, 160 t + 400) as ours.
@@ -57,9 +62,9 @@ def test_padding_does_not_change_valid_frames_and_normalisation():
     batch = np.zeros([2, 16000], np.float32)
     batch[0, :8000], batch[1, :12345] = a, b
     lens = tf.constant([8000, 12345])
-    x, x_len = log_mel(batch, lens)
+    x, x_len = log_mel(batch, lens, **FEATURES, normalize=True)
     np.testing.assert_array_equal(x_len.numpy(), [48, 75])
-    single, _ = log_mel(a[None], tf.constant([8000]))
+    single, _ = log_mel(a[None], tf.constant([8000]), **FEATURES, normalize=True)
     np.testing.assert_allclose(x.numpy()[0, :48], single.numpy()[0], atol=1e-4)
     assert np.all(x.numpy()[0, 48:] == 0.0) and np.all(x.numpy()[1, 75:] == 0.0)
     valid = x.numpy()[1, :75]
@@ -71,7 +76,7 @@ def test_logmel_is_differentiable_and_runs_in_tf_data():
     audio = tf.constant(_signal(4000)[None])
     with tf.GradientTape() as tape:
         tape.watch(audio)
-        x, _ = log_mel(audio, tf.constant([4000]))
+        x, _ = log_mel(audio, tf.constant([4000]), **FEATURES, normalize=True)
         y = tf.reduce_sum(x[:, :, 10] ** 2)
     g = tape.gradient(y, audio).numpy()
     assert np.all(np.isfinite(g)) and np.abs(g).max() > 0
@@ -81,14 +86,14 @@ def test_logmel_is_differentiable_and_runs_in_tf_data():
             "audio_len": np.array([4000, 3000, 400], np.int32),
         }
     ).batch(3)
-    ds = ds.map(lambda b: log_mel(b["audio"], b["audio_len"]))
+    ds = ds.map(lambda b: log_mel(b["audio"], b["audio_len"], **FEATURES, normalize=True))
     feats, lens = next(iter(ds))
     assert feats.shape == (3, 23, 80)
     np.testing.assert_array_equal(lens.numpy(), [23, 17, 1])
 
 
 def test_short_batch_gives_zero_frames():
-    x, x_len = log_mel(tf.zeros([2, 100]), tf.constant([100, 50]))
+    x, x_len = log_mel(tf.zeros([2, 100]), tf.constant([100, 50]), **FEATURES, normalize=True)
     assert x.shape[1] == 1 and list(x_len.numpy()) == [0, 0]
     assert np.all(x.numpy() == 0)
 
@@ -101,9 +106,9 @@ def test_specaugment_deterministic_and_bounded():
     x = tf.ones([4, 200, 80])
     x_len = tf.constant([200, 150, 100, 20])
     seed = tf.constant([3, 4])
-    a = spec_augment(x, x_len, seed).numpy()
-    b = spec_augment(x, x_len, seed).numpy()
-    c = spec_augment(x, x_len, tf.constant([5, 6])).numpy()
+    a = spec_augment(x, x_len, seed, **MASKS).numpy()
+    b = spec_augment(x, x_len, seed, **MASKS).numpy()
+    c = spec_augment(x, x_len, tf.constant([5, 6]), **MASKS).numpy()
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
     for i, n in enumerate([200, 150, 100, 20]):
@@ -122,14 +127,14 @@ def test_specaugment_deterministic_and_bounded():
 def test_specaugment_masks_something_and_layer_respects_training():
     x = tf.random.normal([2, 300, 80], seed=1)
     x_len = tf.constant([300, 300])
-    out = spec_augment(x, x_len, tf.constant([1, 2]), time_masks=10, time_ratio=0.05).numpy()
+    out = spec_augment(x, x_len, tf.constant([1, 2]), **MASKS).numpy()
     assert (out == 0).mean() > 0.05
-    layer = SpecAugment(seed=7)
+    layer = SpecAugment(**MASKS, enabled=True, seed=7)
     np.testing.assert_array_equal(layer(x, x_len, training=False).numpy(), x.numpy())
     first = layer(x, x_len, training=True).numpy()
     second = layer(x, x_len, training=True).numpy()
     assert not np.array_equal(first, second)  # a new seed per call
-    again = SpecAugment(seed=7)
+    again = SpecAugment(**MASKS, enabled=True, seed=7)
     np.testing.assert_array_equal(again(x, x_len, training=True).numpy(), first)  # seeded: reproducible
 
 
@@ -140,9 +145,7 @@ def test_specaugment_configurable(freq_masks, time_masks):
         x,
         tf.constant([100]),
         tf.constant([0, 1]),
-        freq_masks=freq_masks,
-        freq_width=27,
-        time_masks=time_masks,
+        **{**MASKS, "freq_masks": freq_masks, "time_masks": time_masks},
     ).numpy()[0]
     if freq_masks == 0:
         assert not np.all(out == 0, axis=0).any()

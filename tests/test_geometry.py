@@ -122,12 +122,12 @@ def test_lanczos_converged_means_within_tolerance_with_close_eigenvalues_of_both
 
 def test_lanczos_finds_the_largest_eigenvalue_when_the_dominant_one_is_negative():
     h, _ = _quadratic(2, eigs=(2.0, 1.0, 0.5, -0.3, -5.0))
-    res = lanczos(lambda v: h @ v, 5, max_iter=50, tol=1e-7)
+    res = lanczos(lambda v: h @ v, 5, max_iter=50, tol=1e-7, seed=0)
     assert res.converged and res.eigenvalue == pytest.approx(2.0, rel=1e-6)
     assert res.dominant == pytest.approx(-5.0, rel=1e-6)
     # λ_max tiny next to |λ_d|: the tolerance is on λ_max itself, so a one-product run says it did not converge
     h, _ = _quadratic(3, eigs=(0.05, 0.04, -0.5, -5.0))
-    res = lanczos(lambda v: h @ v, 4, max_iter=1, tol=1e-3)
+    res = lanczos(lambda v: h @ v, 4, max_iter=1, tol=1e-3, seed=0)
     assert not res.converged and res.iterations == 1
 
 
@@ -162,10 +162,10 @@ def test_model_hvp_exact_eigenvalue_and_trace_on_quadratic(method):
     assert hvp.dim == 6
     v = np.random.default_rng(0).standard_normal(6)
     assert np.allclose(hvp(v), h @ v, rtol=1e-3, atol=1e-3)
-    res = lanczos(hvp, hvp.dim, max_iter=300, tol=1e-4)  # float32 products: ~1e-5 noise
+    res = lanczos(hvp, hvp.dim, max_iter=300, tol=1e-4, seed=0)  # float32 products: ~1e-5 noise
     assert res.converged and res.eigenvalue == pytest.approx(6.0, rel=1e-3)
     # Hutchinson's mean over all 2^6 sign vectors would be exact; 400 samples land within a few errors
-    mean, err = hutchinson_trace(hvp, hvp.dim, samples=400)
+    mean, err = hutchinson_trace(hvp, hvp.dim, samples=400, seed=0)
     assert abs(mean - eigs.sum()) < 4 * err
     assert hvp.count == 1 + res.iterations + 400
 
@@ -176,11 +176,23 @@ def test_hvp_of_real_asr_model_matches_finite_difference_of_gradients(speech_cor
     from lowrank_asr.text.vocabulary import load_vocabulary
 
     vocab = load_vocabulary(speech_corpus.vocab_path)
-    batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0)))
+    batch = next(
+        iter(
+            make_dataset(
+                speech_corpus.shards,
+                vocab,
+                batch_size=2,
+                training=False,
+                seed=0,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
+    )
     keras.utils.set_random_seed(0)
     model = build_model(
         {
-            "blocks": [{"layers": 1, "channels": 8, "stride": 2}],
+            "blocks": [{"layers": 1, "channels": 8, "stride": 2, "repeat": 1}],
             "embed_dim": 4,
             "pred_units": 8,
             "joint_units": 8,
@@ -191,7 +203,9 @@ def test_hvp_of_real_asr_model_matches_finite_difference_of_gradients(speech_cor
 
     @tf.function
     def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"]))
+        return tf.reduce_mean(
+            model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], joint_chunk=None)
+        )
 
     exact = ModelHVP(model, loss_fn, hvp_method_for(model))
     assert exact.method == "double_backprop"

@@ -291,6 +291,9 @@ def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_cor
         weights_path=tmp_path / "w.weights.h5",
         data_files=speech_corpus.shards,
         subset=2,
+        wer=False,
+        max_symbols_per_step=None,
+        batch_seconds=None,
     )
     centre = obj.loss_fn()
     assert obj.loss_fn64() == pytest.approx(centre, rel=1e-4)  # the float64 twin computes the same function
@@ -338,6 +341,9 @@ def test_overflowing_points_get_their_float64_loss_or_inf_with_status(speech_cor
         weights_path=tmp_path / "c.weights.h5",
         data_files=speech_corpus.shards,
         subset=2,
+        wer=False,
+        max_symbols_per_step=None,
+        batch_seconds=None,
     )
     assert obj.fallback_loss is None
     d1 = [rng.standard_normal(v.shape).astype(np.float32) for v in obj.model.trainable_variables]

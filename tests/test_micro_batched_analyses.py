@@ -20,7 +20,10 @@ from lowrank_asr.trained_run.objective import subset_objective
 from lowrank_asr.trained_run.run import load_trained
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    ],
     "embed_dim": 8,
     "pred_units": 16,
     "joint_units": 16,
@@ -34,7 +37,19 @@ def setting(speech_corpus, tmp_path_factory):
     """Two weights files, the subset's durations and a budget that splits it into micro-batches of 1-2."""
     vocab = load_vocabulary(speech_corpus.vocab_path)
     paths = seeded_weight_files(MODEL, vocab.size, tmp_path_factory.mktemp("weights"))
-    batch = next(iter(make_dataset(speech_corpus.shards, vocab, batch_size=SUBSET, training=False, seed=0)))
+    batch = next(
+        iter(
+            make_dataset(
+                speech_corpus.shards,
+                vocab,
+                batch_size=SUBSET,
+                training=False,
+                seed=0,
+                max_duration=None,
+                batch_seconds=None,
+            )
+        )
+    )
     durations = batch["audio_len"].numpy() / 16000
     budget = 1.05 * 2 * float(np.median(durations))
     common = {
@@ -42,6 +57,7 @@ def setting(speech_corpus, tmp_path_factory):
         "vocab_path": speech_corpus.vocab_path,
         "data_files": speech_corpus.shards,
         "subset": SUBSET,
+        "max_symbols_per_step": 5,  # for the analyses that decode (wer: true)
     }
     return speech_corpus, paths, batch, durations, budget, common
 
@@ -50,12 +66,14 @@ def one_batch_loss(batch, corpus, weights) -> float:
     """The mean loss of the subset as ONE padded batch, straight from the model (no analysis code)."""
     model, _ = load_trained(MODEL, corpus.vocab_path, weights)
     x, x_len = model.featurize(batch["audio"], batch["audio_len"])
-    return float(tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"])))
+    return float(
+        tf.reduce_mean(model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], joint_chunk=None))
+    )
 
 
 def test_budget_splits_the_subset_into_micro_batches(setting):
     _, paths, batch, durations, budget, common = setting
-    obj = subset_objective(weights_path=paths[0], batch_seconds=budget, **common)
+    obj = subset_objective(weights_path=paths[0], wer=False, batch_seconds=budget, **common)
     sizes = [int(p[0].shape[0]) for p in obj.parts]
     assert sum(sizes) == SUBSET and len(sizes) > 1 and max(sizes) <= 2
     vocab = load_vocabulary(common["vocab_path"])
@@ -88,8 +106,8 @@ def test_grid_over_micro_batches_equals_one_batch_and_eval_loss(setting):
 @pytest.mark.parametrize("method", ["double_backprop", "finite_difference"])
 def test_gradient_and_hessian_vector_product_sum_over_micro_batches(setting, method):
     _, paths, _, _, budget, common = setting
-    micro = subset_objective(weights_path=paths[1], batch_seconds=budget, **common)
-    whole = subset_objective(weights_path=paths[1], batch_seconds=None, **common)
+    micro = subset_objective(weights_path=paths[1], wer=False, batch_seconds=budget, **common)
+    whole = subset_objective(weights_path=paths[1], wer=False, batch_seconds=None, **common)
     assert len(micro.parts) > 1 and len(whole.parts) == 1
     g_m = np.concatenate([g.numpy().ravel() for g in micro.gradient()])
     g_w = np.concatenate([g.numpy().ravel() for g in whole.gradient()])
@@ -120,7 +138,9 @@ def test_an_utterance_longer_than_the_budget_fails_naming_it(setting):
     _, paths, batch, durations, _, common = setting
     longest = batch["utt_id"].numpy()[int(np.argmax(durations))].decode()
     with pytest.raises(ConfigError, match=rf"utterance {longest} lasts .*evaluation.batch_seconds"):
-        subset_objective(weights_path=paths[0], batch_seconds=float(max(durations)) * 0.9, **common)
+        subset_objective(
+            weights_path=paths[0], wer=False, batch_seconds=float(max(durations)) * 0.9, **common
+        )
 
 
 def test_integrated_gradients_under_a_budget_equal_one_pass(setting):
@@ -132,9 +152,13 @@ def test_integrated_gradients_under_a_budget_equal_one_pass(setting):
         "utterances": 2,
         "steps": 8,
         "baseline": "silence",
+        "blur_sigma": (10.0, 4.0),  # unused by the silence baseline
+        "max_symbols_per_step": 5,
         "weights_paths": paths[:1],
     }
-    [one_pass] = variant_attributions(batch_size=9, **common)  # all 9 path points in one pass
+    [one_pass] = variant_attributions(
+        batch_size=9, batch_seconds=None, **common
+    )  # all 9 path points in one pass
     budget = 2.5 * float(max(durations[:2]))  # 2 points per pass
     [budgeted] = variant_attributions(batch_size=9, batch_seconds=budget, **common)
     for a, b in zip(budgeted, one_pass, strict=True):

@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 import yaml
 
-from lowrank_asr.config_files import load_yaml
+from lowrank_asr.config_files import load_yaml, section_with_defaults
 from lowrank_asr.errors import ConfigError, PipelineError
 from lowrank_asr.models import build_model, load_weights, merge_model_config, save_weights
 from lowrank_asr.models.__main__ import main as cli_main
@@ -51,14 +51,11 @@ def test_merge_rejects_unknown_keys_and_merges_nested():
         merge_model_config({"conv": "full"})
     with pytest.raises(ConfigError, match=r"blocks\[0\]"):
         merge_model_config({"blocks": [{"layers": 1, "channels": 8, "width": 3}]})
+    with pytest.raises(ConfigError, match=r"blocks\[0\] lacks stride, repeat"):
+        merge_model_config({"blocks": [{"layers": 1, "channels": 8}]})
     cfg = merge_model_config({"specaugment": {"enabled": True}})
-    assert cfg["specaugment"] == {
-        "enabled": True,
-        "freq_masks": 2,
-        "freq_width": 27,
-        "time_masks": 10,
-        "time_ratio": 0.05,
-    }
+    # the unset keys are the schema's defaults
+    assert cfg["specaugment"] == {**section_with_defaults("model", {})["specaugment"], "enabled": True}
 
 
 def test_default_model_has_the_documented_size():
@@ -164,7 +161,7 @@ def test_utterance_loss_is_differentiable_for_both_decoders():
         labels, label_len = tf.constant([[3, 4, 5], [6, 7, 0]]), tf.constant([3, 2])
         with tf.GradientTape() as tape:
             tape.watch(x)
-            loss = model.utterance_loss(x, x_len, labels, label_len, training=True)
+            loss = model.utterance_loss(x, x_len, labels, label_len, training=True, joint_chunk=None)
             total = tf.reduce_sum(loss)
         assert loss.shape == (2,) and np.all(np.isfinite(loss.numpy())) and np.all(loss.numpy() > 0)
         gx, *gw = tape.gradient(total, [x, *model.trainable_variables])

@@ -14,13 +14,32 @@ from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.workflow.config import per_variant_jobs
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
+    "blocks": [
+        {"layers": 1, "channels": 16, "stride": 1, "repeat": 1},
+        {"layers": 1, "channels": 16, "stride": 2, "repeat": 1},
+    ],
     "embed_dim": 8,
     "pred_units": 16,
     "joint_units": 16,
 }
-GRID = {"grid": 3, "span": [-1.0, 1.0], "subset": 4, "seed": 3}
-IG = {"utterances": 2, "steps": 8, "baseline": "silence"}
+GRID = {
+    "grid": 3,
+    "span": [-1.0, 1.0],
+    "subset": 4,
+    "seed": 3,
+    "wer": False,
+    "max_symbols_per_step": None,
+    "batch_seconds": None,
+}
+IG = {
+    "utterances": 2,
+    "steps": 8,
+    "baseline": "silence",
+    "blur_sigma": (10.0, 4.0),
+    "batch_size": 16,
+    "max_symbols_per_step": 5,
+    "batch_seconds": None,
+}
 
 
 @pytest.fixture(scope="module")

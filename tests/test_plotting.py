@@ -14,6 +14,11 @@ from lowrank_asr.plotting import (
     symmetric_limit,
 )
 from lowrank_asr.plotting import style as st
+from lowrank_asr.plotting.attribution import frame_timing
+from lowrank_asr.schema import section_with_defaults
+
+# the time axes of the default model's attributions (16 kHz, 10 ms log-mel frames, 160-sample wave frames)
+TIMING = frame_timing(section_with_defaults("model", {}))
 
 
 def _landscape(scale=1.0, n=7):
@@ -108,7 +113,7 @@ def test_attribution_png_logmel_and_wave(tmp_path):
             "transcript": "hi",
         },
     ]
-    info = plot_attribution(items, tmp_path / "attr.png", title="lowrank · epoch 3")
+    info = plot_attribution(items, tmp_path / "attr.png", title="lowrank · epoch 3", **TIMING)
     fmt, (w, h) = _png_size(info["path"])
     assert fmt == "PNG" and w == round(st.ATTRIBUTION_WIDTH * st.DPI) and h > w
     assert len(info["limits"]) == 2
@@ -116,7 +121,7 @@ def test_attribution_png_logmel_and_wave(tmp_path):
     norm = info["norms"][0]
     assert norm.vcenter == 0 and norm.halfrange == pytest.approx(info["limits"][0])
     with pytest.raises(PipelineError, match="no utterances"):
-        plot_attribution([], tmp_path / "none.png")
+        plot_attribution([], tmp_path / "none.png", **TIMING)
 
 
 def test_attribution_epochs_share_one_scale_per_utterance(tmp_path):
@@ -140,7 +145,7 @@ def test_attribution_epochs_share_one_scale_per_utterance(tmp_path):
         ]
 
     epochs = [epoch(0.1), epoch(1.0), epoch(3.0)]
-    scales = shared_scales(epochs)
+    scales = shared_scales(epochs, hop=TIMING["hop"])
     assert set(scales) == {"u1", "u2"}
     pooled = np.concatenate([np.abs(e[0]["attributions"]).ravel() for e in epochs])
     assert scales["u1"].attribution == pytest.approx(np.quantile(pooled, 0.995))  # 99.5th percentile, pooled
@@ -149,7 +154,9 @@ def test_attribution_epochs_share_one_scale_per_utterance(tmp_path):
     )
     assert scales["u2"].attribution > 5 * scales["u1"].attribution  # per utterance, not per figure
     infos = [
-        plot_attribution(items, tmp_path / f"epoch_{i}.png", scales=scales, shared_by="all 3 epochs")
+        plot_attribution(
+            items, tmp_path / f"epoch_{i}.png", scales=scales, shared_by="all 3 epochs", **TIMING
+        )
         for i, items in enumerate(epochs)
     ]
     for info in infos:  # every epoch draws each utterance with the same colours and axis
@@ -157,11 +164,13 @@ def test_attribution_epochs_share_one_scale_per_utterance(tmp_path):
         assert info["frame_limits"] == [scales["u1"].frame, scales["u2"].frame]
         assert [n.halfrange for n in info["norms"]] == pytest.approx(info["limits"])
         assert all("shared by all 3 epochs" in label for label in info["labels"])
-    own = plot_attribution(epochs[0], tmp_path / "own.png")  # without shared scales: the figure's own
+    own = plot_attribution(
+        epochs[0], tmp_path / "own.png", **TIMING
+    )  # without shared scales: the figure's own
     assert own["limits"][0] == pytest.approx(symmetric_limit(epochs[0][0]["attributions"]))
     assert own["limits"][0] < infos[0]["limits"][0] and "this figure" in own["labels"][0]
     with pytest.raises(PipelineError, match="u2"):
-        plot_attribution(epochs[0], tmp_path / "bad.png", scales={"u1": scales["u1"]})
+        plot_attribution(epochs[0], tmp_path / "bad.png", scales={"u1": scales["u1"]}, **TIMING)
 
 
 def test_training_curves(tmp_path):

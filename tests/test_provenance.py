@@ -104,6 +104,7 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
                 "model": MODEL,
                 "code": "grid-1",
                 "batch_seconds": None,
+                "max_symbols": None,  # landscape.wer is off: nothing decodes
             },
             {"run": "v", "epoch": "002"},
             inputs,
@@ -125,6 +126,7 @@ def test_landscape_files_carry_provenance(tmp_path, monkeypatch):
                     "model": MODEL,
                     "code": "grid-2",
                     "batch_seconds": None,
+                    "max_symbols": None,  # landscape.wer is off: nothing decodes
                 },
                 {"run": "v", "epoch": "002", "shard": str(i)},
                 inputs,
@@ -158,6 +160,7 @@ def test_one_landscape_job_per_variant_writes_each_epoch_with_its_provenance(tmp
                 "model": MODEL,
                 "code": "grid-1",
                 "batch_seconds": None,
+                "max_symbols": None,  # landscape.wer is off: nothing decodes
             },
             {"run": "v"},
             inputs,
@@ -211,6 +214,14 @@ def test_attribution_file_carries_provenance(tmp_path, monkeypatch):
         assert attrs["blur_sigma"].tolist() == [4, 2] and seen["blur_sigma"] == [4, 2]
         assert attrs["input_space"].startswith("log-mel before")
         assert data["items"][0]["f_input"] == -1.0 - i  # each epoch's own attributions
+    # the plots read their time axes from the run's model config (the rule's model param)
+    pngs = [tmp_path / "epoch_004.png", tmp_path / "epoch_005.png"]
+    plots = _snakemake(pngs, {"model": MODEL, "code": "plot-1"}, {"variant": "v"})
+    plots["input"] = [
+        str(out) for out in outputs
+    ]  # the rule's input: the epochs' attribution files, in order
+    _run("plot_attribution.py", plots, monkeypatch)
+    assert all(png.stat().st_size > 0 for png in pngs)
 
 
 def test_provenance_needs_the_code_hash():

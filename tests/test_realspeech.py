@@ -192,7 +192,7 @@ def test_split_from_fake_packages_is_librispeech_format_and_deterministic(fake_d
     # the pipeline's own stages read it: extract, then transcripts (16 kHz checked there)
     split_dir = extract_split(out, "real-test", tmp_path / "corpus")
     tsv = tmp_path / "real-test.tsv"
-    write_transcripts(split_dir, tsv)
+    write_transcripts(split_dir, tsv, on_bad_audio="fail")
     rows = read_transcripts(tsv)
     assert sorted(r.transcript for r in rows) == sorted([*KEPT_PROMPTS.values(), *LIBRIVOX.values()])
     # one speaker folder per source; 8 kHz prompts resampled to 16 kHz (twice the samples)

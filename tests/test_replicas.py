@@ -28,6 +28,7 @@ tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfigur
 sys.path.insert(0, sys.argv[1])
 import numpy as np
 
+from lowrank_asr.config_files import section_with_defaults
 from lowrank_asr.models import build_model
 from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.training.loop import (TrainSettings, Trainer, choose_strategy, configure_determinism,
@@ -36,14 +37,17 @@ from lowrank_asr.training.precise_bn import batchnorm_layers
 
 shards, vocab_path, out = json.loads(sys.argv[2]), sys.argv[3], sys.argv[4]
 vocab = load_vocabulary(vocab_path)
-MODEL = {"blocks": [{"layers": 1, "channels": 16, "stride": 1}, {"layers": 1, "channels": 16, "stride": 2}],
+MODEL = {"blocks": [{"layers": 1, "channels": 16, "stride": 1, "repeat": 1}, {"layers": 1, "channels": 16, "stride": 2, "repeat": 1}],
          "embed_dim": 8, "pred_units": 16, "joint_units": 16, "dropout": 0.0, "specaugment": {"enabled": False}}
 
 
 def settings(**kw):
-    base = dict(epochs=1, batch_size=3, seed=4, learning_rate={"schedule": "constant", "peak": 0.01},
-                precise_bn_batches=2)
-    return TrainSettings(**{**base, **kw})
+    # the schema's training defaults under these keys (clip_norm 5, as this test has always run)
+    base = dict(epochs=1, batch_size=3, learning_rate={"schedule": "constant", "peak": 0.01},
+                precise_bn_batches=2, clip_norm=5.0)
+    training = {**section_with_defaults("training", {**base, **kw}), "evaluation_batch_seconds": None,
+                "skip_over_budget": False}
+    return TrainSettings.from_config(training, seed=4, max_duration=None, skip_bad_audio=False)
 
 
 def trained(replicas, freeze_bn, **kw):

@@ -445,7 +445,16 @@ def test_the_analysis_subset_is_the_first_utterances_and_make_dataset_keeps_only
     assert subset_ids(speech_corpus.shards, 50) == everything
     vocab = load_vocabulary(speech_corpus.vocab_path)
     assert [u["utt_id"] for u in subset_utterances(speech_corpus.shards, vocab, 5)] == ids
-    data = make_dataset(speech_corpus.shards, vocab, batch_size=2, training=False, seed=0, utt_ids=ids)
+    data = make_dataset(
+        speech_corpus.shards,
+        vocab,
+        batch_size=2,
+        training=False,
+        seed=0,
+        utt_ids=ids,
+        max_duration=None,
+        batch_seconds=None,
+    )
     assert [u.decode() for b in data for u in b["utt_id"].numpy().tolist()] == ids
 
 
@@ -483,8 +492,8 @@ def test_variant_representations_stream_and_write(speech_corpus, trained, tmp_pa
         epoch_weights={2: w2, 1: w1},
         final_weights_path=w2,
     )
-    small = dict(variant_representations(batch_size=2, **kw))
-    big = dict(variant_representations(batch_size=8, **kw))
+    small = dict(variant_representations(batch_size=2, batch_seconds=None, **kw))
+    big = dict(variant_representations(batch_size=8, batch_seconds=None, **kw))
     assert list(small) == [1, 2]
     assert small[1].subset_ids == big[1].subset_ids == small[2].subset_ids and len(small[1].subset_ids) == 6
     np.testing.assert_allclose(small[1].cka_final, big[1].cka_final, atol=1e-9)  # batching does not matter
@@ -548,6 +557,7 @@ def test_variant_similarities_pairs_and_file(speech_corpus, trained, tmp_path):
             data_files=speech_corpus.shards,
             subset=4,
             batch_size=3,
+            batch_seconds=None,
         )
     )
     assert [r[0] for r in results] == [1, 2]
@@ -585,7 +595,15 @@ def test_compression_sweep_full_rank_equals_evaluation(speech_corpus):
     )
 
     def data():
-        return make_dataset(speech_corpus.shards, vocab, batch_size=4, training=False, seed=0)
+        return make_dataset(
+            speech_corpus.shards,
+            vocab,
+            batch_size=4,
+            training=False,
+            seed=0,
+            max_duration=None,
+            batch_seconds=None,
+        )
 
     rows, _ = transcribe(model, data(), vocab, beam_width=None, max_symbols_per_step=2, progress=False)
     evaluated = error_rates([r.reference for r in rows], [r.greedy for r in rows])

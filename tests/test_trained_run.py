@@ -16,7 +16,7 @@ from lowrank_asr.trained_run import run as run_module
 from lowrank_asr.trained_run.run import TrainedRun
 
 MODEL = {
-    "blocks": [{"layers": 1, "channels": 8, "stride": 2}],
+    "blocks": [{"layers": 1, "channels": 8, "stride": 2, "repeat": 1}],
     "embed_dim": 4,
     "pred_units": 8,
     "joint_units": 8,

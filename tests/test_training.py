@@ -46,9 +46,9 @@ SEED = 7
 EPOCHS = 3
 MODEL = {
     "blocks": [
-        {"layers": 1, "channels": 32, "stride": 1},
-        {"layers": 2, "channels": 32, "stride": 2},
-        {"layers": 1, "channels": 48, "stride": 2},
+        {"layers": 1, "channels": 32, "stride": 1, "repeat": 1},
+        {"layers": 2, "channels": 32, "stride": 2, "repeat": 1},
+        {"layers": 1, "channels": 48, "stride": 2, "repeat": 1},
     ],
     "embed_dim": 16,
     "pred_units": 32,
@@ -113,7 +113,8 @@ DRIVER = textwrap.dedent("""
 
     loop.Trainer.train_epoch = train_epoch
     run_training(model_cfg=job["model"], vocab_path=job["vocab"], train_files=job["train"], dev_files=job["dev"],
-                 settings=TrainSettings.from_config(job["training"], seed=job["seed"], max_duration=None),
+                 settings=TrainSettings.from_config(job["training"], seed=job["seed"], max_duration=None,
+                                                    skip_bad_audio=False),
                  state_dir=job["state_dir"], epoch_outputs=job["epoch_outputs"],
                  history_output=job["history_output"], progress=False)
 """)
@@ -154,7 +155,9 @@ class Layout:
 
 
 def settings(**training) -> TrainSettings:
-    return TrainSettings.from_config({**TRAINING, **training}, seed=SEED, max_duration=None)
+    return TrainSettings.from_config(
+        {**TRAINING, **training}, seed=SEED, max_duration=None, skip_bad_audio=False
+    )
 
 
 def start_job(corpus, layout: Layout, *, hang_epoch: int | None = None) -> subprocess.Popen:
@@ -260,7 +263,7 @@ def test_settings_from_config() -> None:
         "max_steps_per_epoch": 10,
         "dev_max_symbols_per_step": 2,
     }
-    s = TrainSettings.from_config(training, seed=3, max_duration=12.5)
+    s = TrainSettings.from_config(training, seed=3, max_duration=12.5, skip_bad_audio=False)
     assert (s.epochs, s.batch_size, s.seed, s.clip_norm, s.max_steps_per_epoch) == (4, 16, 3, 2.5, 10)
     assert s.learning_rate == training["learning_rate"]
     assert (s.max_duration, s.dev_max_symbols_per_step, s.mixed_precision) == (12.5, 2, False)
@@ -700,7 +703,10 @@ def batchnorm_runs(speech_corpus, tmp_path_factory) -> BatchNormRuns:
     for name, batches in (("off", 0), ("on", 2)):
         root = tmp_path_factory.mktemp(f"precise_bn_{name}")
         s = TrainSettings.from_config(
-            {**TRAINING, "epochs": 1, "precise_bn_batches": batches}, seed=SEED, max_duration=None
+            {**TRAINING, "epochs": 1, "precise_bn_batches": batches},
+            seed=SEED,
+            max_duration=None,
+            skip_bad_audio=False,
         )
         run_training(
             model_cfg=PLAIN,
@@ -787,7 +793,9 @@ def test_precise_batchnorm_brings_inference_loss_to_training_loss(speech_corpus,
         for batch in precise_batches(speech_corpus, batchnorm_runs.settings):
             x, x_len = model.featurize(batch["audio"], batch["audio_len"])
             values.append(
-                model.utterance_loss(x, x_len, batch["labels"], batch["label_len"], training=training).numpy()
+                model.utterance_loss(
+                    x, x_len, batch["labels"], batch["label_len"], training=training, joint_chunk=None
+                ).numpy()
             )
         return float(np.mean(np.concatenate(values)))
 

@@ -55,9 +55,9 @@ def test_side_by_side_holds_last_frame_of_shorter_variant(tmp_path):
 
 def test_errors_name_the_problem(tmp_path):
     with pytest.raises(PipelineError, match="no frames"):
-        write_video([], tmp_path / "x.mp4")
+        write_video([], tmp_path / "x.mp4", fps=2)
     with pytest.raises(PipelineError, match="missing"):
-        write_video([tmp_path / "nope.png"], tmp_path / "x.mp4")
+        write_video([tmp_path / "nope.png"], tmp_path / "x.mp4", fps=2)
     with pytest.raises(PipelineError, match="labels"):
-        side_by_side([_frames(tmp_path, "c", [(10, 10)])], tmp_path / "x.mp4", labels=["a", "b"])
+        side_by_side([_frames(tmp_path, "c", [(10, 10)])], tmp_path / "x.mp4", fps=2, labels=["a", "b"])
     assert not (tmp_path / "x.mp4").exists()

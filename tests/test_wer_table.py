@@ -1,12 +1,14 @@
 """The WER table's columns and values are recomputed from the decode TSVs, not copied blindly."""
 
 import csv
+import dataclasses
 import json
 
 import jiwer
 import numpy as np
 import pytest
 
+from lowrank_asr.config_files import section_with_defaults
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.evaluation.transcribe import Decoded, read_decodes, score_decodes, write_decodes, write_json
 from lowrank_asr.metrics import bootstrap, error_rates
@@ -19,7 +21,6 @@ from lowrank_asr.metrics.bootstrap import (
 )
 from lowrank_asr.metrics.table import (
     COLUMNS,
-    KNOB_DEFAULTS,
     KNOBS,
     Bootstrap,
     Evaluation,
@@ -30,6 +31,19 @@ from lowrank_asr.metrics.table import (
     write_comparisons,
     write_table,
 )
+
+# the bootstrap settings a config that sets none gets (the schema's evaluation.bootstrap defaults)
+BOOTSTRAP = Bootstrap.from_config(section_with_defaults("evaluation", {})["bootstrap"])
+SETTINGS = {"resamples": BOOTSTRAP.resamples, "confidence": BOOTSTRAP.confidence, "seed": BOOTSTRAP.seed}
+
+
+def interval(counts, plan=None, **settings):
+    return rate_interval(counts, plan, **{**SETTINGS, **settings})
+
+
+def difference(a, b, plan=None, **settings):
+    return paired_difference(a, b, plan, **{**SETTINGS, **settings})
+
 
 ROWS = [
     Decoded("1-1-0001", "a/1-1-0001.flac", 1.5, "the cat sat", "the cat sat", "the cat sat"),
@@ -79,12 +93,15 @@ def test_table_columns_and_values_from_decodes(tmp_path):
             "alpha": 0.5,
             "frontend": "logmel",
             "kernel_size": 3,
-            "blocks": [{"layers": 1, "channels": 8}, {"layers": 2, "channels": 8, "repeat": 3}],
+            "blocks": [
+                {"layers": 1, "channels": 8, "stride": 1, "repeat": 1},
+                {"layers": 2, "channels": 8, "stride": 1, "repeat": 3},
+            ],
         },
     }
     evaluations = [Evaluation.load(*_evaluation(tmp_path, v, ROWS)) for v in knobs]
-    rows = table_rows(evaluations, knobs, {"test-clean": 2})
-    write_table(rows, tmp_path / "t.csv", tmp_path / "t.md")
+    rows = table_rows(evaluations, knobs, {"test-clean": 2}, BOOTSTRAP)
+    write_table(rows, tmp_path / "t.csv", tmp_path / "t.md", confidence=BOOTSTRAP.confidence)
     with (tmp_path / "t.csv").open() as f:
         table = list(csv.DictReader(f))
     assert list(table[0]) == [*COLUMNS, *KNOBS]
@@ -121,13 +138,15 @@ def test_table_columns_and_values_from_decodes(tmp_path):
     assert json.loads((tmp_path / "rank2.test-clean.json").read_text())["greedy_wer"] < 1
 
 
-def test_knob_defaults_are_the_model_defaults():
-    from lowrank_asr.models.config import DEFAULT_MODEL
-
-    for knob, value in KNOB_DEFAULTS.items():
-        expected = knob_value(DEFAULT_MODEL, knob)
-        assert value == expected, f"KNOB_DEFAULTS[{knob!r}] is {value!r} but DEFAULT_MODEL gives {expected!r}"
-    assert knob_value({"blocks": "paper"}, "blocks") == "paper"
+def test_unset_knobs_show_the_schema_model_defaults(tmp_path):
+    model = section_with_defaults("model", {})
+    evaluations = [Evaluation.load(*_evaluation(tmp_path, "plain", ROWS))]
+    [row] = table_rows(evaluations, {"plain": {}}, {}, BOOTSTRAP)
+    for knob in KNOBS:
+        assert row[knob] == knob_value(model, knob), knob
+    assert row["blocks"] == sum(b["repeat"] for b in model["blocks"]) and row["rank"] == ""
+    assert knob_value({**model, "blocks": "paper"}, "blocks") == "paper"
+    assert knob_value({**model, "conv": "rank", "rank": 3}, "rank") == 3
 
 
 def test_skipped_count_reads_the_skip_list(tmp_path):
@@ -166,12 +185,12 @@ def test_bootstrap_interval_of_a_binomial_case_matches_the_analytic_one():
     counts = EditCounts(errors, np.ones(n, dtype=np.int64))
     p = errors.mean()
     half = 1.959964 * np.sqrt(p * (1 - p) / n)  # Wald interval, accurate at this n and p
-    iv = rate_interval(counts, resamples=5000, seed=1)
+    iv = interval(counts, resamples=5000, seed=1)
     assert iv.estimate == pytest.approx(p)
     assert iv.low == pytest.approx(p - half, abs=0.006) and iv.high == pytest.approx(p + half, abs=0.006)
     assert iv.low < p < iv.high
-    assert rate_interval(counts, resamples=5000, seed=1) == iv  # seeded
-    narrower = rate_interval(counts, resamples=5000, confidence=0.5, seed=1)
+    assert interval(counts, resamples=5000, seed=1) == iv  # seeded
+    narrower = interval(counts, resamples=5000, confidence=0.5, seed=1)
     assert iv.low < narrower.low < narrower.high < iv.high
 
 
@@ -199,7 +218,7 @@ def test_too_few_speakers_fall_back_to_utterances_and_say_so():
     plan = bootstrap.design(4, ["a", "a", "b", "b"], "speaker")
     assert (plan.unit, plan.fallback, plan.speakers) == ("utterance", True, 2)
     counts = EditCounts(np.array([1, 0, 2, 1]), np.full(4, 5))
-    iv = rate_interval(counts, plan)
+    iv = interval(counts, plan)
     assert iv.covers == "utterances of 2 speakers, one seed only" and not iv.supports_finding
     with pytest.raises(ValueError, match="unit must be one of"):
         bootstrap.design(4, None, "chapter")
@@ -251,16 +270,16 @@ def test_seeds_are_the_unit_of_inference():
     assert both.per_seed.shape == (2, n)
     assert both.rate == pytest.approx((runs[0].rate + runs[1].rate) / 2)
     assert both.seed_rates == pytest.approx([runs[0].rate, runs[1].rate])
-    iv = rate_interval(both, seed=1)
+    iv = interval(both, seed=1)
     # two seeds 20 points apart, one degree of freedom (t = 12.7): the interval is far wider than both
     assert iv.low < runs[0].rate and iv.high > runs[1].rate
     assert iv.covers == "utterances + seeds" and iv.supports_finding
-    single = rate_interval(runs[0], seed=1)
+    single = interval(runs[0], seed=1)
     assert single.high - single.low < (iv.high - iv.low) / 10 and single.covers == "utterances, one seed only"
     with pytest.raises(ValueError, match="same utterances"):
         bootstrap.stack_seeds([runs[0], EditCounts(runs[1].errors[:-1], lengths[:-1])])
     with pytest.raises(ValueError, match="cannot pair 2 seeds with 1"):
-        paired_difference(both, runs[0])
+        difference(both, runs[0])
 
 
 def test_holm_adjusts_by_hand():
@@ -274,7 +293,7 @@ def test_paired_test_of_identical_decodes_gives_zero_and_p_one():
     rng = np.random.default_rng(5)
     refs, hyps = _random_sentences(rng, 60)
     a = edit_counts(refs, hyps)
-    d = paired_difference(a, edit_counts(refs, list(hyps)))
+    d = difference(a, edit_counts(refs, list(hyps)))
     assert (d.difference, d.low, d.high, d.p_value) == (0.0, 0.0, 0.0, 1.0)
     assert not d.excludes_zero
 
@@ -285,15 +304,15 @@ def test_paired_test_finds_a_real_difference_and_its_sign():
     lengths = rng.integers(3, 12, size=n)
     a = EditCounts(rng.binomial(lengths, 0.10), lengths)
     b = EditCounts(rng.binomial(lengths, 0.20), lengths)
-    d = paired_difference(a, b, seed=2)
+    d = difference(a, b, seed=2)
     assert d.difference == pytest.approx(b.rate - a.rate) and d.difference > 0
     assert d.low > 0 and d.excludes_zero and d.p_value < 0.01
-    reverse = paired_difference(b, a, seed=2)
+    reverse = difference(b, a, seed=2)
     assert reverse.high < 0 and reverse.difference == pytest.approx(-d.difference)
     # a tiny difference on a few utterances is not significant
     c = EditCounts(a.errors.copy(), lengths)
     c.errors[0] += 1
-    small = paired_difference(a, c, seed=2)
+    small = difference(a, c, seed=2)
     assert small.difference > 0 and small.low <= 0 and small.p_value > 0.05
 
 
@@ -322,7 +341,7 @@ def test_comparisons_of_every_pair_on_every_split(tmp_path):
         for v, rows in (("a", ROWS), ("b", worse), ("c", ROWS))
         for split in ("test-clean", "test-other")
     ]
-    pairs = comparison_rows(evaluations, ["a", "b", "c"], Bootstrap(seed=3))
+    pairs = comparison_rows(evaluations, ["a", "b", "c"], dataclasses.replace(BOOTSTRAP, seed=3))
     assert len(pairs) == 2 * 3 * 2  # splits × pairs × (greedy, beam)
     ab = next(
         p
@@ -333,7 +352,7 @@ def test_comparisons_of_every_pair_on_every_split(tmp_path):
     assert ab["difference"] == pytest.approx(5 / 7)
     ac = next(p for p in pairs if (p["decoding"], p["variant_a"], p["variant_b"]) == ("beam", "a", "c"))
     assert (ac["difference"], ac["p_value"], ac["excludes_zero"]) == (0.0, 1.0, False)
-    write_comparisons(pairs, tmp_path / "c.csv", tmp_path / "c.md")
+    write_comparisons(pairs, tmp_path / "c.csv", tmp_path / "c.md", confidence=BOOTSTRAP.confidence)
     with (tmp_path / "c.csv").open() as f:
         assert len(list(csv.DictReader(f))) == len(pairs)
     md = (tmp_path / "c.md").read_text()
@@ -352,7 +371,7 @@ def test_comparisons_name_both_files_when_utterances_differ(tmp_path):
         PipelineError,
         match=r"a\.test-clean\.tsv .*/b\.test-clean\.tsv \(2\): 1 utterance\(s\) only in the first",
     ):
-        comparison_rows([a, b], ["a", "b"])
+        comparison_rows([a, b], ["a", "b"], BOOTSTRAP)
 
 
 def test_table_and_comparisons_over_several_seeds(tmp_path):
@@ -363,23 +382,23 @@ def test_table_and_comparisons_over_several_seeds(tmp_path):
     for run, rows in decodes.items():
         evaluations.append(Evaluation.load(*_evaluation(tmp_path, run, rows)))
     knobs = {"a": {}, "b": {}}
-    table = {r["variant"]: r for r in table_rows(evaluations, knobs, {}, Bootstrap(), runs)}
+    table = {r["variant"]: r for r in table_rows(evaluations, knobs, {}, BOOTSTRAP, runs)}
     assert set(table) == {"a", "b"} and table["a"]["seeds"] == 2
     assert table["a"]["greedy_wer"] == pytest.approx((2 / 7 + 0) / 2)
     assert table["a"]["greedy_wer_seed_sd"] == pytest.approx(np.std([2 / 7, 0], ddof=1))
     assert table["b"]["greedy_wer_seed_sd"] == 0.0
-    write_table(list(table.values()), tmp_path / "t.csv", tmp_path / "t.md")
+    write_table(list(table.values()), tmp_path / "t.csv", tmp_path / "t.md", confidence=BOOTSTRAP.confidence)
     assert (
         f"14.3 % [{100 * table['a']['greedy_wer_low']:.1f}, {100 * table['a']['greedy_wer_high']:.1f}] ± 20.2"
         in (tmp_path / "t.md").read_text()
     )
-    pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
+    pairs = comparison_rows(evaluations, ["a", "b"], BOOTSTRAP, runs)
     greedy = next(p for p in pairs if p["decoding"] == "greedy")
     assert greedy["seeds"] == "2/2" and greedy["difference"] == pytest.approx(2 / 7 - 1 / 7)
     # a seed whose decodes hold other utterances is named, with the run it is paired with
     evaluations[1] = Evaluation.load(*_evaluation(tmp_path, "a/seed_2", ROWS[:2]))
     with pytest.raises(PipelineError, match=r"a_seed_1.test-clean.tsv .* with .*a_seed_2.test-clean.tsv"):
-        table_rows(evaluations, knobs, {}, Bootstrap(), runs)
+        table_rows(evaluations, knobs, {}, BOOTSTRAP, runs)
 
 
 def test_skipped_counts_the_utterances_over_the_evaluation_budget(tmp_path):
@@ -390,7 +409,7 @@ def test_skipped_counts_the_utterances_over_the_evaluation_budget(tmp_path):
         {"utt_id": "u2", "path": "a/u2.flac", "duration": 40.0},
     ]
     write_json(data, scores)
-    rows = table_rows([Evaluation.load(scores, decodes)], {"contextnet": {}}, {"test-clean": 1})
+    rows = table_rows([Evaluation.load(scores, decodes)], {"contextnet": {}}, {"test-clean": 1}, BOOTSTRAP)
     assert rows[0]["skipped"] == 3  # one from the transcripts stage, two over the budget
 
 
@@ -414,13 +433,13 @@ def test_only_several_seed_differences_that_survive_holm_are_bold(tmp_path):
         "b/seed_2": _speaker_rows(1),
     }
     evaluations = [Evaluation.load(*_evaluation(tmp_path, run, rows)) for run, rows in decodes.items()]
-    pairs = comparison_rows(evaluations, ["a", "b"], Bootstrap(), runs)
+    pairs = comparison_rows(evaluations, ["a", "b"], BOOTSTRAP, runs)
     assert all(p["interval_covers"] == "speakers + seeds" and p["finding"] for p in pairs)
     assert all(p["p_holm"] == pytest.approx(min(1, 2 * p["p_value"])) for p in pairs)  # a family of two
-    write_comparisons(pairs, tmp_path / "c.csv", tmp_path / "c.md")
+    write_comparisons(pairs, tmp_path / "c.csv", tmp_path / "c.md", confidence=BOOTSTRAP.confidence)
     assert (tmp_path / "c.md").read_text().count("| **") == len(pairs)
     # the same decodes from one seed each: as small a p, but not a finding
-    one = comparison_rows(evaluations[::2], ["a", "b"], Bootstrap(), runs)
+    one = comparison_rows(evaluations[::2], ["a", "b"], BOOTSTRAP, runs)
     assert all(p["p_value"] < 0.05 and not p["finding"] for p in one)
     assert one[0]["interval_covers"] == "speakers, one seed only"
     # a p-value is never printed as 0, and never with more digits than it has
@@ -429,11 +448,26 @@ def test_only_several_seed_differences_that_survive_holm_are_bold(tmp_path):
     assert (_p(0.0), _p(0.04567), _p(1.0)) == ("< 0.001", "0.046", "1")
 
 
-def test_bootstrap_unit_default_is_the_schema_default():
+def test_the_schema_bootstrap_units_are_the_librarys():
+    from lowrank_asr.schema import load_schema
+
+    unit = load_schema()["properties"]["evaluation"]["properties"]["bootstrap"]["properties"]["unit"]
+    assert set(unit["enum"]) == set(bootstrap.UNITS)
+    with pytest.raises(TypeError):  # the settings come from the config: no defaults of the library's own
+        Bootstrap()
+
+
+def test_the_table_imports_without_tensorflow():
+    """wer_table runs in the plot environment (envs/plot.yaml: no TensorFlow): the knobs' model defaults come
+    from the schema, not from lowrank_asr.models."""
+    import subprocess
+    import sys
     from pathlib import Path
 
-    import yaml
-
-    schema = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "schema.yaml").read_text())
-    unit = schema["properties"]["evaluation"]["properties"]["bootstrap"]["properties"]["unit"]
-    assert unit["default"] == Bootstrap().unit and set(unit["enum"]) == set(bootstrap.UNITS)
+    lib = Path(__file__).resolve().parents[1] / "lib"
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); import lowrank_asr.metrics.table;"
+        "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad); sys.exit(bool(bad))"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr

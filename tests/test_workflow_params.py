@@ -64,7 +64,7 @@ SMOKE = ROOT / "config" / "smoke.yaml"
 
 def train_settings(config: dict) -> TrainSettings:
     return TrainSettings.from_config(
-        train_job_settings(config), seed=0, max_duration=config["data"]["max_duration"]
+        train_job_settings(config), seed=0, max_duration=config["data"]["max_duration"], skip_bad_audio=False
     )
 
 

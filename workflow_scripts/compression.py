@@ -15,7 +15,13 @@ model, vocab = load_trained(p.model, snakemake.input.vocab[0], snakemake.input.w
 
 def split_batches(files):
     return lambda: make_dataset(
-        files, vocab, batch_size=p.batch_size, training=False, seed=0, batch_seconds=p.batch_seconds
+        files,
+        vocab,
+        batch_size=p.batch_size,
+        training=False,
+        seed=0,
+        batch_seconds=p.batch_seconds,
+        max_duration=None,
     )
 
 
@@ -26,6 +32,8 @@ def calibration():
         batch_size=comp["calibration_batch_size"],
         training=True,
         seed=p.seed,
+        max_duration=None,
+        batch_seconds=None,
     )
 
 

@@ -27,9 +27,14 @@ data = make_dataset(
     seed=0,
     batch_seconds=budget,
     skip_over_budget=skip,
+    max_duration=None,  # every utterance: data.max_duration filters the training set only
 )
 # utterances longer than evaluation.batch_seconds, left out under data.on_bad_audio: skip (the table counts them)
-over_budget = over_budget_utterances(snakemake.input.data, budget) if budget is not None and skip else []
+over_budget = (
+    over_budget_utterances(snakemake.input.data, budget, max_duration=None)
+    if budget is not None and skip
+    else []
+)
 rows, timing = transcribe(
     model,
     data,

@@ -30,6 +30,7 @@ results = variant_landscapes(
     shard=shard,
     n_shards=p.shards,
     wer=ls["wer"],
+    max_symbols_per_step=p.max_symbols,
     batch_seconds=p.batch_seconds,
 )
 for epoch, output, result in zip(p.epochs, snakemake.output, results, strict=True):

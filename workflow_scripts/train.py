@@ -4,7 +4,6 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-import dataclasses
 from pathlib import Path
 
 from lowrank_asr.training.loop import TrainSettings, run_training
@@ -12,8 +11,10 @@ from lowrank_asr.training.loop import TrainSettings, run_training
 p = snakemake.params
 # utterances too short for their transcripts: data.on_bad_audio, read from the config rather than params, so that
 # toggling it retrains nothing where no utterance is too short (params.bad_audio keys the job where one is)
-settings = dataclasses.replace(
-    TrainSettings.from_config(p.training, seed=p.seed, max_duration=p.max_duration),
+settings = TrainSettings.from_config(
+    p.training,
+    seed=p.seed,
+    max_duration=p.max_duration,
     skip_bad_audio=snakemake.config["data"]["on_bad_audio"] == "skip",
 )
 run_training(

@@ -1,13 +1,12 @@
 """Config files: YAML loaded with bounds (size, depth), finite numbers, values shown cut short, and the schema's
 defaults (``config/schema.yaml``, the one home of every default) written into a config.
 
-A leaf (it imports only the package's errors) that no workflow script depends on: the Snakefile, the workflow's
+A leaf (it imports only the package's errors and schema) that no workflow script depends on: the Snakefile, the workflow's
 config logic (``lowrank_asr.workflow.config``) and library tools that read a config file use it.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,13 +16,28 @@ import yaml
 
 from lowrank_asr.errors import ConfigError
 
+# the schema and its defaults live in lowrank_asr.schema (a leaf the library may import); named here for the
+# workflow and the tools that read config files
+from lowrank_asr.schema import SCHEMA, fill_defaults, schema_defaults, section_with_defaults
+
+__all__ = [
+    "SCHEMA",
+    "check_bounds",
+    "check_finite",
+    "dotted_key",
+    "fill_defaults",
+    "load_yaml",
+    "schema_defaults",
+    "section_with_defaults",
+    "short_repr",
+    "with_defaults",
+]
+
 # A config is a few kB; these bounds refuse a YAML alias bomb or a runaway nesting before anything expands it.
 MAX_EXPANDED_CHARS = 4_000_000
 MAX_DEPTH = 32
 # how much of a value an error message shows
 MAX_REPR = 80
-# the one home of every config default (config/schema.yaml: `default:` per key)
-SCHEMA = Path(__file__).resolve().parents[2] / "config" / "schema.yaml"
 
 
 def short_repr(value: Any, limit: int = MAX_REPR) -> str:
@@ -135,66 +149,6 @@ def load_yaml(path: str | Path) -> dict:
 
 def dotted_key(path) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
-
-
-def _resolve(schema: Mapping, root: Mapping) -> Mapping:
-    while "$ref" in schema:
-        ref = schema["$ref"]
-        target = root
-        for part in ref.removeprefix("#/").split("/"):
-            target = target[part]
-        schema = {**target, **{k: v for k, v in schema.items() if k != "$ref"}}  # a sibling key wins
-    return schema
-
-
-def fill_defaults(instance: Any, schema: Mapping, root: Mapping | None = None) -> None:
-    """Write each absent key's schema ``default`` into ``instance``, through ``properties``, ``$ref`` and
-    ``additionalProperties``. A schema with ``fill_defaults: false`` is left as given: a variant's model keys are
-    overrides of the ``model`` section, which holds the defaults."""
-    root = schema if root is None else root
-    schema = _resolve(schema, root)
-    if not isinstance(instance, dict) or schema.get("fill_defaults") is False:
-        return
-    properties = schema.get("properties", {})
-    for key, sub in properties.items():
-        sub = _resolve(sub, root)
-        if key not in instance and "default" in sub:
-            instance[key] = copy.deepcopy(sub["default"])
-        if key in instance:
-            fill_defaults(instance[key], sub, root)
-    extra = schema.get("additionalProperties")
-    if isinstance(extra, Mapping):
-        for key, value in instance.items():
-            if key not in properties:
-                fill_defaults(value, extra, root)
-
-
-def section_with_defaults(section: str, values: Mapping, schema_path: str | Path = SCHEMA) -> dict:
-    """``values`` completed with the schema's defaults for the top-level ``section``, as validation completes it
-    (for callers outside the workflow, e.g. tests that build one section)."""
-    root = load_yaml(schema_path)
-    filled = copy.deepcopy(dict(values))
-    fill_defaults(filled, root["properties"][section], root)
-    return filled
-
-
-def schema_defaults(schema_path: str | Path = SCHEMA) -> dict:
-    """Every default of the schema by dotted key (through ``properties``; ``$ref`` resolved)."""
-    root = load_yaml(schema_path)
-    found: dict[str, Any] = {}
-
-    def walk(schema: Mapping, path: tuple) -> None:
-        schema = _resolve(schema, root)
-        if schema.get("fill_defaults") is False:
-            return
-        for key, sub in schema.get("properties", {}).items():
-            sub = _resolve(sub, root)
-            if "default" in sub:
-                found[dotted_key((*path, key))] = sub["default"]
-            walk(sub, (*path, key))
-
-    walk(root, ())
-    return found
 
 
 def with_defaults(config: dict, schema_path: str | Path = SCHEMA) -> dict:

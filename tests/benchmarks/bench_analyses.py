@@ -48,10 +48,10 @@ def _model_and_batch(subset: int, seconds: float, labels: int):
     import tensorflow as tf
 
     from lowrank_asr.config import variant_model_config
-    from lowrank_asr.config_files import load_yaml
+    from lowrank_asr.config_files import load_yaml, with_defaults
     from lowrank_asr.models import build_model
 
-    cfg = load_yaml(ROOT / "config" / "config.yaml")
+    cfg = with_defaults(load_yaml(ROOT / "config" / "config.yaml"))
     model = build_model(variant_model_config(cfg, "contextnet"), 29)
     rng = tf.random.Generator.from_seed(0)
     samples = int(16000 * seconds)
@@ -74,7 +74,7 @@ def bench_grid(quick: bool) -> dict:
 
     @tf.function
     def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False))
+        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False, joint_chunk=None))
 
     loss_fn()  # trace
     eval_pass = _median_time(lambda: float(loss_fn()), 3 if quick else 7)
@@ -108,7 +108,9 @@ def bench_ig(quick: bool) -> dict:
 
     def log_likelihood(xs):
         k = tf.shape(xs)[0]
-        return -model.utterance_loss(xs, tf.repeat(x_len, k), tf.repeat(y, k, axis=0), tf.repeat(y_len, k))
+        return -model.utterance_loss(
+            xs, tf.repeat(x_len, k), tf.repeat(y, k, axis=0), tf.repeat(y_len, k), joint_chunk=None
+        )
 
     @tf.function(reduce_retracing=True)
     def one_gradient(xs):
@@ -147,13 +149,13 @@ def bench_representations(quick: bool) -> dict:
     import tensorflow as tf
 
     from lowrank_asr.config import variant_model_config
-    from lowrank_asr.config_files import load_yaml
+    from lowrank_asr.config_files import load_yaml, with_defaults
     from lowrank_asr.evaluation.transcribe import transcribe
     from lowrank_asr.models import build_model
     from lowrank_asr.representations.analysis import analyse_epoch, analyse_variants
     from lowrank_asr.text.vocabulary import CharVocabulary
 
-    cfg = load_yaml(ROOT / "config" / "config.yaml")
+    cfg = with_defaults(load_yaml(ROOT / "config" / "config.yaml"))
     rep = cfg["representations"]
     subset, batch_size = (16, 8) if quick else (rep["subset"], rep["batch_size"])
     vocab = CharVocabulary(["<blank>", " ", "'", *"abcdefghijklmnopqrstuvwxyz"])
@@ -184,10 +186,11 @@ def bench_representations(quick: bool) -> dict:
         )
     model = models["contextnet"]
     repeats = 1 if quick else 3
-    beam = cfg["evaluation"].get("beam_width", 4)
+    beam = cfg["evaluation"]["beam_width"]
+    max_symbols = cfg["evaluation"]["max_symbols_per_step"]
 
     def evaluation():
-        transcribe(model, batches, vocab, beam_width=beam, progress=False)
+        transcribe(model, batches, vocab, beam_width=beam, max_symbols_per_step=max_symbols, progress=False)
 
     start = time.perf_counter()
     analyse_epoch(model, final, batches)
@@ -230,7 +233,7 @@ def bench_geometry(quick: bool) -> dict:
 
     @tf.function
     def loss_fn():
-        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False))
+        return tf.reduce_mean(model.utterance_loss(x, x_len, y, y_len, training=False, joint_chunk=None))
 
     @tf.function
     def forward_backward():

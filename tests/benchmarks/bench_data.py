@@ -71,8 +71,8 @@ def run(utterances: int = 300, tmp: Path | None = None) -> dict:
         synth.pop("path", None)  # a temporary folder
         synth["build_s"] = time.perf_counter() - began
         tsv = root / "transcripts" / f"{SPLIT}.tsv"
-        one = _timed(lambda: write_transcripts(split_dir, tsv, num_workers=1))
-        pool = _timed(lambda: write_transcripts(split_dir, tsv))
+        one = _timed(lambda: write_transcripts(split_dir, tsv, num_workers=1, on_bad_audio="fail"))
+        pool = _timed(lambda: write_transcripts(split_dir, tsv, on_bad_audio="fail"))
         records = _timed(lambda: write_tfrecords(tsv, shard_paths(root / "tfrecords" / SPLIT, SHARDS)))
         durations = [r.duration for r in read_transcripts(tsv)]
         flac_bytes = sum(p.stat().st_size for p in split_dir.glob("*/*/*.flac"))

@@ -82,7 +82,7 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
     if call in ("train", "evaluate"):
         trainer = Trainer(
             model,
-            TrainSettings.from_config(training, seed=seed, max_duration=None),
+            TrainSettings.from_config(training, seed=seed, max_duration=None, skip_bad_audio=False),
             tf.distribute.get_strategy(),
             d_model=model.specs[-1].channels,
         )
@@ -119,8 +119,10 @@ def _child(call: str, params: dict, lib: Path, seed: int = 1) -> dict:
                 batch["labels"][0],
                 baseline="silence",
                 steps=params["ig_points"] - 1,
+                blur_sigma=1.0,  # unused by the silence baseline
                 batch_size=params["ig_points"],
                 log_likelihood=log_likelihood,
+                batch_seconds=None,
             )
     else:
         raise ValueError(f"unknown call {call!r}; choose from {', '.join(CALLS)}")

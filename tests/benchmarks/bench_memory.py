@@ -60,7 +60,7 @@ def _child(batch_size: int, mode: str, seed: int = 1) -> dict:
     )
     trainer = Trainer(
         model,
-        TrainSettings.from_config(training, seed=seed, max_duration=None),
+        TrainSettings.from_config(training, seed=seed, max_duration=None, skip_bad_audio=False),
         tf.distribute.get_strategy(),
         d_model=model.specs[-1].channels,
     )

@@ -77,7 +77,7 @@ def _child(points: list[tuple[int, float, int]], precision: str, seed: int = 1) 
     )
     trainer = Trainer(
         model,
-        TrainSettings.from_config(training, seed=seed, max_duration=None),
+        TrainSettings.from_config(training, seed=seed, max_duration=None, skip_bad_audio=False),
         tf.distribute.get_strategy(),
         d_model=model.specs[-1].channels,
     )

@@ -81,7 +81,7 @@ def padding(
     from lowrank_asr.data.dataset import default_bucket_boundaries
 
     order = [durations[i] for i in np.random.default_rng(seed).permutation(len(durations))]
-    bounds = default_bucket_boundaries(batch_size, max_duration)
+    bounds = default_bucket_boundaries(batch_size, max_duration, max_duration=None)
     rows = [
         _row(
             f"count {batch_size} ({len(bounds) + 1} buckets)",

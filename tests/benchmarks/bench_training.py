@@ -96,7 +96,15 @@ def fixed_batch(corpus: Corpus, batch_size: int, seconds: float) -> dict:
     from lowrank_asr.data.dataset import make_dataset
 
     examples = []
-    for batch in make_dataset(corpus.shards, corpus.vocab, batch_size=64, training=False, seed=0):
+    for batch in make_dataset(
+        corpus.shards,
+        corpus.vocab,
+        batch_size=64,
+        training=False,
+        seed=0,
+        max_duration=None,
+        batch_seconds=None,
+    ):
         for i in range(int(batch["audio"].shape[0])):
             n, u = int(batch["audio_len"][i]), int(batch["label_len"][i])
             examples.append((abs(n / 16000 - seconds), batch["audio"][i, :n], batch["labels"][i, :u]))
@@ -166,7 +174,7 @@ def _trainer(config: dict, model_cfg: dict, vocab_size: int, batch_size: int, se
     training = dict(
         train_job_settings(config), batch_size=batch_size, mixed_precision=False, max_steps_per_epoch=None
     )
-    settings = TrainSettings.from_config(training, seed=seed, max_duration=None)
+    settings = TrainSettings.from_config(training, seed=seed, max_duration=None, skip_bad_audio=False)
     trainer = Trainer(model, settings, tf.distribute.get_strategy(), d_model=model.specs[-1].channels)
     return model, trainer
 
@@ -317,6 +325,7 @@ def pipeline_stall(
             training=True,
             seed=3,
             max_duration=max_duration,
+            batch_seconds=None,
         )
 
     batches = [{k: b[k] for k in LOOP_KEYS} for b in pipeline()]

@@ -51,6 +51,6 @@ def contextnet_subset(n: int, seconds: float, labels: int, budget: float | None)
 
     @tf.function(input_signature=open_signature(parts[0]))
     def part_loss(x, x_len, y, y_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False)) / n
+        return tf.reduce_sum(model.utterance_loss(x, x_len, y, y_len, training=False, joint_chunk=None)) / n
 
     return Subset(model, parts, part_loss, plan, rng)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowrank_asr.attribution.baselines import DEFAULT_BLUR_SIGMA, check_baseline, make_baseline
+from lowrank_asr.attribution.baselines import check_baseline, make_baseline
 from lowrank_asr.attribution.integrated_gradients import IGResult, integrated_gradients
 from lowrank_asr.attribution.io import AttributionItem
 from lowrank_asr.data.micro_batches import points_per_pass
@@ -105,6 +105,7 @@ def log_likelihood_fn(model) -> Callable:
                 tf.repeat(label_len, k),
                 training=False,
                 frontend_stats=(mean, scale) if wave else None,
+                joint_chunk=None,
             )
             total = tf.reduce_sum(values)
         return values, tape.gradient(total, zs)
@@ -120,10 +121,10 @@ def utterance_attribution(
     *,
     baseline: str,
     steps: int,
-    blur_sigma=DEFAULT_BLUR_SIGMA,
-    batch_size: int | None = 16,
+    blur_sigma: float | Sequence[float],
+    batch_size: int | None,
     log_likelihood: Callable | None = None,
-    batch_seconds: float | None = None,
+    batch_seconds: float | None,
     utt_id: str = "",
 ) -> tuple[AttributedInput, np.ndarray, IGResult]:
     """IG of log P(``labels`` [U] | utterance) against the named baseline: ``(input, baseline, result)``.
@@ -167,11 +168,11 @@ def epoch_attributions(
     data_files: Sequence[str],
     utterances: int,
     steps: int,
-    baseline: str = "silence",
-    blur_sigma=DEFAULT_BLUR_SIGMA,
-    batch_size: int = 16,
-    max_symbols_per_step: int = 5,
-    batch_seconds: float | None = None,
+    baseline: str,
+    blur_sigma: float | Sequence[float],
+    batch_size: int,
+    max_symbols_per_step: int,
+    batch_seconds: float | None,
 ) -> list[AttributionItem]:
     """Attributions of F(x) = log P(reference | x) (the negative RNN-T/CTC loss) for the first utterances.
 
@@ -201,11 +202,11 @@ def variant_attributions(
     data_files: Sequence[str],
     utterances: int,
     steps: int,
-    baseline: str = "silence",
-    blur_sigma=DEFAULT_BLUR_SIGMA,
-    batch_size: int = 16,
-    max_symbols_per_step: int = 5,
-    batch_seconds: float | None = None,
+    baseline: str,
+    blur_sigma: float | Sequence[float],
+    batch_size: int,
+    max_symbols_per_step: int,
+    batch_seconds: float | None,
 ) -> Iterator[list[AttributionItem]]:
     """:func:`epoch_attributions` for each of one variant's epochs (``weights_paths``, in order), one at a time.
 

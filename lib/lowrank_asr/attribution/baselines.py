@@ -16,7 +16,6 @@ import numpy as np
 from lowrank_asr.errors import PipelineError
 
 BASELINES = ("silence", "mean", "blur")
-DEFAULT_BLUR_SIGMA = (10.0, 4.0)  # (time frames, mel bins): 100 ms and ~4 mel bands at the default front end
 
 
 def check_baseline(name: str) -> str:
@@ -50,9 +49,7 @@ def blur_sigma(sigma: float | Sequence[float]) -> tuple[float, float]:
     return pair
 
 
-def blur_baseline(
-    x: np.ndarray, sigma: float | Sequence[float] = DEFAULT_BLUR_SIGMA, *, samples_per_frame: int = 1
-) -> np.ndarray:
+def blur_baseline(x: np.ndarray, sigma: float | Sequence[float], *, samples_per_frame: int = 1) -> np.ndarray:
     """``x`` smoothed by a Gaussian: ``[T, F]`` with widths ``(time frames, bins)``; ``[S]`` samples with the
     time width ``sigma[0] * samples_per_frame`` samples (frequency does not apply to a waveform).
 
@@ -76,7 +73,7 @@ def make_baseline(
     x: np.ndarray,
     *,
     silence: np.ndarray,
-    sigma: float | Sequence[float] = DEFAULT_BLUR_SIGMA,
+    sigma: float | Sequence[float],
     samples_per_frame: int = 1,
 ) -> np.ndarray:
     """The baseline called ``name`` for input ``x``; ``silence``: the front end's output for digital silence."""

@@ -90,7 +90,7 @@ def integrated_gradients(
     f: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]],
     x: np.ndarray,
     baseline: np.ndarray,
-    steps: int = 64,
+    steps: int,
     batch_size: int | None = None,
     mask: np.ndarray | None = None,
     *,

@@ -21,8 +21,8 @@ def compression_sweep(
     splits: Mapping[str, Callable[[], Iterable[dict]]],
     calibration: Callable[[], Iterable[dict]],
     *,
-    calibration_batches: int = 20,
-    max_symbols_per_step: int = 5,
+    calibration_batches: int,
+    max_symbols_per_step: int,
 ) -> list[dict]:
     """Rows {fraction, split, greedy_wer, greedy_cer, params, encoder_params, truncated_params, recalibrated}.
 

@@ -87,7 +87,7 @@ def list_shards(split_dir: str | os.PathLike) -> list[str]:
     return files
 
 
-def default_bucket_boundaries(batch_size: int, max_duration: float | None = None) -> list[float]:
+def default_bucket_boundaries(batch_size: int, max_duration: float | None) -> list[float]:
     """Evenly spaced boundaries (s) up to ``max_duration`` (or 30 s).
 
     Fewer buckets for larger batches: each bucket has to collect ``batch_size`` examples out of the shuffle
@@ -190,7 +190,7 @@ def _split_by_budget(
 
 
 def over_budget_utterances(
-    files: Sequence[str], batch_seconds: float, max_duration: float | None = None
+    files: Sequence[str], batch_seconds: float, max_duration: float | None
 ) -> list[Utterance]:
     """The utterances of ``files`` (within ``max_duration``) longer than ``batch_seconds``: those a dataset with
     that budget leaves out under ``skip_over_budget`` (for the lists of skipped utterances)."""
@@ -251,13 +251,13 @@ def make_dataset(
     batch_size: int,
     training: bool,
     seed: int,
-    max_duration: float | None = None,
+    max_duration: float | None,
     bucket_boundaries: Sequence[float] | None = None,
     drop_remainder: bool = False,
     num_parallel_calls: int = tf.data.AUTOTUNE,
     decoder: str = "soundfile",
     utt_ids: Sequence[str] | None = None,
-    batch_seconds: float | None = None,
+    batch_seconds: float | None,
     skip_over_budget: bool = False,
     exclude_ids: Sequence[str] = (),
 ) -> tf.data.Dataset:

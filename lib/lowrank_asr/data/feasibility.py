@@ -67,7 +67,7 @@ def too_short_utterances(
     encoder_frames: Callable[[np.ndarray], np.ndarray],
     decoder: str,
     sample_rate: int,
-    max_duration: float | None = None,
+    max_duration: float | None,
 ) -> list[TooShort]:
     """The utterances of `files` (within `max_duration`, as the datasets read them) that `decoder` cannot align:
     `encode` turns a transcript into label ids, `encoder_frames` sample counts into encoder frame counts."""

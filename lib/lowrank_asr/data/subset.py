@@ -22,7 +22,9 @@ def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
     from lowrank_asr.data.librispeech import SAMPLE_RATE
 
     out = []
-    for b in make_dataset(list(files), vocab, batch_size=1, training=False, seed=0).take(int(size)):
+    for b in make_dataset(
+        list(files), vocab, batch_size=1, training=False, seed=0, max_duration=None, batch_seconds=None
+    ).take(int(size)):
         n, u = int(b["audio_len"][0]), int(b["label_len"][0])
         out.append(
             {

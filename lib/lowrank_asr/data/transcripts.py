@@ -140,7 +140,7 @@ def write_transcripts(
     split_dir: Path,
     out_tsv: Path,
     *,
-    on_bad_audio: Literal["fail", "skip"] = "fail",
+    on_bad_audio: Literal["fail", "skip"],
     skipped_json: Path | None = None,
     sample_rate: int | None = SAMPLE_RATE,
     num_workers: int | None = None,

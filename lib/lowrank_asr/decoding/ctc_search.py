@@ -22,7 +22,7 @@ def ctc_greedy(logits, lengths, blank: int = 0) -> list[list[int]]:
     return out
 
 
-def ctc_beam_search(logits, lengths, beam_width: int = 4, blank: int = 0) -> list[list[int]]:
+def ctc_beam_search(logits, lengths, *, beam_width: int, blank: int = 0) -> list[list[int]]:
     """Most probable labelling per utterance by ``tf.nn.ctc_beam_search_decoder`` (prefix beam search).
 
     TensorFlow's decoder treats the *last* class as blank, so the classes are permuted to move ``blank`` to

@@ -87,7 +87,7 @@ _greedy_graph = tf.function(_greedy_loop, reduce_retracing=True, autograph=False
 
 
 def rnnt_greedy(
-    model, enc, enc_len, max_symbols_per_step: int = 5, use_tf_function: bool = True
+    model, enc, enc_len, *, max_symbols_per_step: int, use_tf_function: bool = True
 ) -> list[list[int]]:
     """Greedy RNN-T transcripts (token ids) of a batch.
 
@@ -140,7 +140,7 @@ def _log_softmax_np(logits: tf.Tensor) -> np.ndarray:
 
 
 def rnnt_beam_search(
-    model, enc, enc_len, beam_width: int = 4, max_symbols_per_step: int = 5, length_normalize: bool = False
+    model, enc, enc_len, *, beam_width: int, max_symbols_per_step: int, length_normalize: bool = False
 ) -> list[list[int]]:
     """Time-synchronous RNN-T beam search (token ids per utterance).
 

@@ -123,8 +123,8 @@ def transcribe(
     batches: Iterable[dict],
     vocab,
     *,
-    beam_width: int | None = 4,
-    max_symbols_per_step: int = 5,
+    beam_width: int | None,
+    max_symbols_per_step: int,
     progress: bool = True,
     total: int | None = None,
     clock: Callable[[], float] = time.perf_counter,
@@ -171,7 +171,7 @@ def transcribe(
     return rows, Timing(audio_s, greedy_s, beam_s)
 
 
-def greedy_wer(model, batches: Iterable[dict], vocab, *, max_symbols_per_step: int = 5) -> float:
+def greedy_wer(model, batches: Iterable[dict], vocab, *, max_symbols_per_step: int) -> float:
     rows, _ = transcribe(
         model,
         batches,

@@ -82,11 +82,11 @@ def preemphasis(audio: tf.Tensor, coef: float) -> tf.Tensor:
 def power_mel(
     audio: tf.Tensor,
     *,
-    sample_rate: int = 16000,
-    num_mel_bins: int = 80,
-    frame_ms: float = 25,
-    hop_ms: float = 10,
-    preemphasis_coef: float = 0.97,
+    sample_rate: int,
+    num_mel_bins: int,
+    frame_ms: float,
+    hop_ms: float,
+    preemphasis_coef: float,
 ) -> tf.Tensor:
     """Mel power spectrogram [B, T, F] of the (zero padded) batch ``audio`` [B, S]; T from S."""
     win, hop, n_fft = frame_params(sample_rate, frame_ms, hop_ms)
@@ -111,12 +111,12 @@ def log_mel(
     audio: tf.Tensor,
     audio_len: tf.Tensor,
     *,
-    sample_rate: int = 16000,
-    num_mel_bins: int = 80,
-    frame_ms: float = 25,
-    hop_ms: float = 10,
-    preemphasis: float = 0.97,
-    normalize: bool = True,
+    sample_rate: int,
+    num_mel_bins: int,
+    frame_ms: float,
+    hop_ms: float,
+    preemphasis: float,
+    normalize: bool,
 ) -> tuple[tf.Tensor, tf.Tensor]:
     """Log-mel features [B, T, F] (padded frames 0) and frame counts [B] from audio [B, S] and sample counts.
 

@@ -30,10 +30,10 @@ def spec_augment(
     x_len: tf.Tensor,
     seed: tf.Tensor,
     *,
-    freq_masks: int = 2,
-    freq_width: int = 27,
-    time_masks: int = 10,
-    time_ratio: float = 0.05,
+    freq_masks: int,
+    freq_width: int,
+    time_masks: int,
+    time_ratio: float,
 ) -> tf.Tensor:
     """Masked copy of features ``x`` [B, T, F] with valid lengths ``x_len`` [B]."""
     seed = tf.cast(seed, tf.int32)
@@ -67,11 +67,11 @@ class SpecAugment(keras.layers.Layer):
 
     def __init__(
         self,
-        freq_masks: int = 2,
-        freq_width: int = 27,
-        time_masks: int = 10,
-        time_ratio: float = 0.05,
-        enabled: bool = True,
+        freq_masks: int,
+        freq_width: int,
+        time_masks: int,
+        time_ratio: float,
+        enabled: bool,
         seed: int | None = None,
         **kwargs,
     ):

@@ -56,7 +56,7 @@ class Lanczos:
 
 
 def lanczos(
-    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20, tol: float = 1e-3, seed: int = 0
+    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, max_iter: int = 20, tol: float = 1e-3, seed: int
 ) -> Lanczos:
     """Lanczos with full reorthogonalisation on the symmetric Hessian behind ``hvp``: one product per iteration,
     stopped once the largest Ritz value's residual is at most ``tol`` times itself, or after ``max_iter``.
@@ -111,7 +111,7 @@ def lanczos(
 
 
 def hutchinson_trace(
-    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4, seed: int = 0
+    hvp: Callable[[np.ndarray], np.ndarray], dim: int, *, samples: int = 4, seed: int
 ) -> tuple[float, float]:
     """``(mean, standard error)`` of ``vᵀ H v`` over Rademacher vectors ``v`` (unbiased for ``tr H``)."""
     if samples < 1:
@@ -272,7 +272,7 @@ def sharpness(
     tol: float,
     samples: int,
     seed: int,
-    batch_seconds: float | None = None,
+    batch_seconds: float | None,
 ) -> SharpnessResult:
     """Largest Hessian eigenvalue (Lanczos, see :func:`lanczos`) and trace (Hutchinson) of the subset loss at each
     epoch; products and gradients sum over the subset's micro-batches (``batch_seconds``). ``hvp_count`` is the
@@ -285,6 +285,8 @@ def sharpness(
         weights_path=weights_paths[0],
         data_files=data_files,
         subset=subset,
+        wer=False,  # the loss alone: no decoding
+        max_symbols_per_step=None,
         batch_seconds=batch_seconds,
     )
     model = obj.model

@@ -112,8 +112,8 @@ def interpolations(
     span: Sequence[float],
     per_epoch: int,
     wer: bool,
-    max_symbols_per_step: int = 5,
-    batch_seconds: float | None = None,
+    max_symbols_per_step: int,
+    batch_seconds: float | None,
 ) -> InterpolationResult:
     """Loss (and WER) from θ_init = ``weights_paths[0]`` to θ_final = ``weights_paths[-1]`` at ``points``
     values of t over ``span``, and along the consecutive epochs ``weights_paths[0] → [1] → …``; the subset is

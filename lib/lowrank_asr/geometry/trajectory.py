@@ -132,7 +132,7 @@ def trajectory_landscape(
     grid: int,
     margin: float,
     progress: bool = False,
-    batch_seconds: float | None = None,
+    batch_seconds: float | None,
 ) -> TrajectoryResult:
     """The loss on the PCA plane of ``weights_paths`` (epochs in order; the last is the centre), over the subset
     in micro-batches of at most ``batch_seconds`` padded audio (None: one batch)."""
@@ -142,6 +142,8 @@ def trajectory_landscape(
         weights_path=weights_paths[-1],
         data_files=data_files,
         subset=subset,
+        wer=False,  # the loss alone: no decoding
+        max_symbols_per_step=None,
         batch_seconds=batch_seconds,
     )
     model = obj.model

@@ -37,10 +37,10 @@ def epoch_landscape(
     seed: int,
     shard: int = 0,
     n_shards: int = 1,
-    wer: bool = False,
-    max_symbols_per_step: int = 5,
+    wer: bool,
+    max_symbols_per_step: int | None,
     progress: bool = True,
-    batch_seconds: float | None = None,
+    batch_seconds: float | None,
 ) -> EpochLandscape:
     """Mean loss over the subset at w + a·d₁ + b·d₂ for this shard's grid points (one epoch's weights).
 
@@ -78,10 +78,10 @@ def variant_landscapes(
     seed: int,
     shard: int = 0,
     n_shards: int = 1,
-    wer: bool = False,
-    max_symbols_per_step: int = 5,
+    wer: bool,
+    max_symbols_per_step: int | None,
     progress: bool = True,
-    batch_seconds: float | None = None,
+    batch_seconds: float | None,
 ) -> Iterator[EpochLandscape]:
     """:func:`epoch_landscape` for each of one variant's epochs (``weights_paths``, in order), one at a time.
 

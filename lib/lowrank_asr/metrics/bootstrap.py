@@ -4,7 +4,7 @@ paired comparisons of two systems.
 Following Bisani & Ney (2004), a corpus WER is Σ edits ÷ Σ reference words, and its test-set sampling distribution
 is estimated by resampling with replacement and recomputing that ratio from the resampled sums. LibriSpeech-style
 test sets are clustered by speaker (a hard speaker makes all of their utterances hard), so the resampled unit is
-the *speaker* by default (a cluster bootstrap); resampling utterances (``unit="utterance"``) covers only the
+the *speaker* (a cluster bootstrap; ``evaluation.bootstrap.unit``'s default); resampling utterances (``unit="utterance"``) covers only the
 choice of utterances of a fixed set of speakers. With fewer than ``MIN_SPEAKERS`` speakers no resampling can
 estimate the between-speaker spread: the speaker unit then falls back to utterances and says so (``covers``).
 
@@ -54,8 +54,6 @@ from scipy import optimize, special
 
 from lowrank_asr.errors import PipelineError
 
-DEFAULT_RESAMPLES = 1000
-DEFAULT_CONFIDENCE = 0.95
 UNITS = ("speaker", "utterance")
 Unit = Literal["speaker", "utterance"]
 # A cluster bootstrap estimates the between-speaker variance from the speakers it sees: with one speaker it sees
@@ -152,7 +150,7 @@ class Design:
         return "utterances"
 
 
-def design(n: int, speakers: Sequence[str] | None = None, unit: Unit = "speaker") -> Design:
+def design(n: int, speakers: Sequence[str] | None, unit: Unit) -> Design:
     """The resampling of ``n`` utterances: by speaker (``speakers`` labels them) or by utterance."""
     if unit not in UNITS:
         raise ValueError(f"bootstrap unit must be one of {UNITS}, got {unit!r}")
@@ -176,8 +174,8 @@ def resampled_rates(
     systems: Sequence[EditCounts],
     plan: Design | None = None,
     *,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = 0,
+    resamples: int,
+    seed: int,
 ) -> list[np.ndarray]:
     """Each system's per-seed corpus rates on ``resamples`` resamples of the test set: ``[resamples, seeds]``.
 
@@ -190,7 +188,7 @@ def resampled_rates(
         raise ValueError("the systems were not scored on the same utterances")
     if resamples < 2:
         raise ValueError(f"resamples must be at least 2, got {resamples}")
-    plan = plan or design(n, unit="utterance")
+    plan = plan or design(n, None, "utterance")
     m = plan.size
     words = np.bincount(plan.clusters, weights=systems[0].lengths, minlength=m)
     draws = np.random.default_rng(seed).multinomial(m, np.full(m, 1 / m), size=resamples).astype(np.float64)
@@ -307,13 +305,13 @@ def rate_interval(
     counts: EditCounts,
     plan: Design | None = None,
     *,
-    resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = DEFAULT_CONFIDENCE,
-    seed: int = 0,
+    resamples: int,
+    confidence: float,
+    seed: int,
 ) -> Interval:
     """The corpus rate (mean over seeds) and its interval (module docstring); ``plan`` defaults to utterances."""
     _check_confidence(confidence)
-    plan = plan or design(len(counts), unit="utterance")
+    plan = plan or design(len(counts), None, "utterance")
     (rates,) = resampled_rates([counts], plan, resamples=resamples, seed=seed)
     if counts.rate > 0 and (rates > 0).all() and (counts.seed_rates > 0).all():
         # on the log scale: a rate is positive and, with few speakers, right-skewed (a hard speaker weighs more)
@@ -359,9 +357,9 @@ def paired_difference(
     b: EditCounts,
     plan: Design | None = None,
     *,
-    resamples: int = DEFAULT_RESAMPLES,
-    confidence: float = DEFAULT_CONFIDENCE,
-    seed: int = 0,
+    resamples: int,
+    confidence: float,
+    seed: int,
 ) -> Difference:
     """``b.rate − a.rate`` on the same resampled clusters, seeds paired by position (module docstring)."""
     _check_confidence(confidence)
@@ -370,7 +368,7 @@ def paired_difference(
         raise ValueError(
             f"cannot pair {k} seeds with {len(b.per_seed)}: compare systems trained on the same seeds"
         )
-    plan = plan or design(len(a), unit="utterance")
+    plan = plan or design(len(a), None, "utterance")
     rates_a, rates_b = resampled_rates([a, b], plan, resamples=resamples, seed=seed)
     observed = b.rate - a.rate
     low, high, p = _banerjee_interval(

@@ -16,8 +16,6 @@ import numpy as np
 from lowrank_asr.data.skip_list import skipped_utterances
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.metrics.bootstrap import (
-    DEFAULT_CONFIDENCE,
-    DEFAULT_RESAMPLES,
     MIN_SPEAKERS,
     Design,
     EditCounts,
@@ -30,6 +28,7 @@ from lowrank_asr.metrics.bootstrap import (
     stack_seeds,
 )
 from lowrank_asr.metrics.decodes import read_decodes, speaker_of
+from lowrank_asr.schema import section_with_defaults
 
 RATES = ("greedy_wer", "greedy_cer", "beam_wer", "beam_cer")
 COLUMNS = (
@@ -65,42 +64,33 @@ COMPARISON_COLUMNS = (
     "interval_covers",
     "finding",
 )
-# The model defaults the table shows for unset knobs; the TensorFlow-free copy of models.config.DEFAULT_MODEL's
-# (tests/test_wer_table.py checks that they agree). ``blocks`` counts blocks, repeats included.
-KNOB_DEFAULTS = {
-    "frontend": "logmel",
-    "conv": "separable",
-    "alpha": 1.0,
-    "kernel_size": 5,
-    "blocks": 7,
-    "decoder": "rnnt",
-}
 
 
 @dataclass(frozen=True)
 class Bootstrap:
     """Settings of the bootstrap behind every interval and comparison (config ``evaluation.bootstrap``)."""
 
-    resamples: int = DEFAULT_RESAMPLES
-    confidence: float = DEFAULT_CONFIDENCE
-    seed: int = 0
-    unit: str = (
-        "speaker"  # the schema's default (config/schema.yaml; tests/test_wer_table.py checks they agree)
-    )
+    resamples: int
+    confidence: float
+    seed: int
+    unit: str
 
     @classmethod
-    def from_config(cls, settings: Mapping | None) -> Bootstrap:
-        return cls(**(settings or {}))
+    def from_config(cls, settings: Mapping) -> Bootstrap:
+        """From the complete ``evaluation.bootstrap`` section (config/schema.yaml's defaults filled in)."""
+        return cls(**settings)
 
 
 def knob_value(model_cfg: Mapping, knob: str):
-    """A variant's setting as shown in the table (rank only means something for conv: rank)."""
+    """A variant's setting as shown in the table, from its complete model config (unset keys are the schema's
+    defaults: ``section_with_defaults("model", ...)``); rank only means something for conv: rank, and
+    ``blocks`` counts blocks, repeats included."""
     if knob == "rank":
-        return model_cfg.get("rank", 1) if model_cfg.get("conv") == "rank" else ""
-    if knob == "blocks" and "blocks" in model_cfg:
+        return model_cfg["rank"] if model_cfg["conv"] == "rank" else ""
+    if knob == "blocks":
         blocks = model_cfg["blocks"]
-        return blocks if isinstance(blocks, str) else sum(b.get("repeat", 1) for b in blocks)
-    return model_cfg.get(knob, KNOB_DEFAULTS.get(knob, ""))
+        return blocks if isinstance(blocks, str) else sum(b["repeat"] for b in blocks)
+    return model_cfg[knob]
 
 
 def skipped_count(skipped_json: str | Path) -> int:
@@ -189,8 +179,8 @@ def _column(rate: str) -> tuple[str, str]:
 def table_rows(
     evaluations: Sequence[Evaluation],
     knobs: Mapping[str, Mapping],
-    skipped: Mapping[str, int] | None = None,
-    bootstrap: Bootstrap = Bootstrap(),
+    skipped: Mapping[str, int] | None,
+    bootstrap: Bootstrap,
     runs: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """One row per variant × split: rates from the decodes (Σ edits ÷ Σ reference words, as jiwer; the mean over
@@ -231,7 +221,9 @@ def table_rows(
             row.update(
                 {rate: iv.estimate, f"{rate}_low": iv.low, f"{rate}_high": iv.high, f"{rate}_seed_sd": spread}
             )
-        row.update({k: knob_value(knobs[variant], k) for k in KNOBS})
+        # TensorFlow-free: the schema's model defaults, not lowrank_asr.models (the plot environment runs this)
+        model_cfg = section_with_defaults("model", knobs[variant])
+        row.update({k: knob_value(model_cfg, k) for k in KNOBS})
         rows.append(row)
     return sorted(rows, key=lambda r: (r["split"], r["variant"]))
 
@@ -239,7 +231,7 @@ def table_rows(
 def comparison_rows(
     evaluations: Sequence[Evaluation],
     variants: Sequence[str],
-    bootstrap: Bootstrap = Bootstrap(),
+    bootstrap: Bootstrap,
     runs: Mapping[str, str] | None = None,
 ) -> list[dict]:
     """Every two variants (in config order) on every split, greedy and beam: ``wer_b − wer_a`` (means over
@@ -341,7 +333,7 @@ def write_table(
     csv_path: str | Path,
     md_path: str | Path,
     *,
-    confidence: float = DEFAULT_CONFIDENCE,
+    confidence: float,
 ) -> None:
     """CSV with WER/CER and interval bounds as fractions, and a Markdown view with percentages for people."""
     _write_csv(rows, [*COLUMNS, *KNOBS], Path(csv_path))
@@ -411,7 +403,7 @@ def write_comparisons(
     csv_path: str | Path,
     md_path: str | Path,
     *,
-    confidence: float = DEFAULT_CONFIDENCE,
+    confidence: float,
 ) -> None:
     """``comparisons.csv`` (fractions) and a Markdown view in which only findings (``finding``) are bold."""
     _write_csv(rows, COMPARISON_COLUMNS, Path(csv_path))

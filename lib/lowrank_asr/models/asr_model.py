@@ -155,7 +155,7 @@ class ASRModel(keras.Model):
         return self.ctc_head(enc)
 
     def utterance_loss(
-        self, x, x_len, labels, label_len, training=False, frontend_stats=None, joint_chunk: int | None = None
+        self, x, x_len, labels, label_len, training=False, frontend_stats=None, *, joint_chunk: int | None
     ):
         """Per-utterance negative log-likelihood [B] (RNN-T or CTC) of featurised input x.
 

@@ -1,8 +1,8 @@
-"""Model configuration: defaults, the paper's block plan, merging and validation.
+"""Model configuration: defaults (the schema's), the paper's block plan, merging and validation.
 
-``DEFAULT_MODEL`` is the model every variant starts from; the embedded default (config/config.yaml) and the
-LibriSpeech setup (config/librispeech.yaml) override parts of it (``python -m lowrank_asr.models summary``
-prints any variant's size). ``blocks: paper`` selects ContextNet's 23 blocks C0…C22 (Han et al. 2020, table 1).
+``DEFAULT_MODEL`` is the model every variant starts from (config/schema.yaml's ``model`` section); the embedded
+default (config/config.yaml) and the LibriSpeech setup (config/librispeech.yaml) override parts of it
+(``python -m lowrank_asr.models summary`` prints any variant's size). ``blocks: paper`` selects ContextNet's 23 blocks C0…C22 (Han et al. 2020, table 1).
 A ``blocks`` list holds ``{layers, channels, stride, repeat}`` entries, channels *before* the width
 multiplier α. A block has a residual branch iff it has more than one conv layer; this reproduces the paper,
 where the one-layer blocks C0 and C22 have none and C1…C21 have one.
@@ -16,48 +16,12 @@ from typing import Any
 
 from lowrank_asr.config import deep_merge
 from lowrank_asr.errors import ConfigError
+from lowrank_asr.schema import section_with_defaults
 
-DEFAULT_MODEL: dict[str, Any] = {
-    "frontend": "logmel",
-    "alpha": 1.0,
-    # 7 blocks, 4x time reduction: 0.84 M parameters with the RNN-T decoder below and the 29-token char
-    # vocabulary (config/config.yaml and config/smoke.yaml set smaller models of their own).
-    "blocks": [
-        {"layers": 1, "channels": 128, "stride": 1, "repeat": 1},
-        {"layers": 2, "channels": 128, "stride": 2, "repeat": 1},
-        {"layers": 2, "channels": 128, "stride": 1, "repeat": 1},
-        {"layers": 3, "channels": 160, "stride": 2, "repeat": 1},
-        {"layers": 3, "channels": 160, "stride": 1, "repeat": 1},
-        {"layers": 3, "channels": 192, "stride": 1, "repeat": 1},
-        {"layers": 1, "channels": 224, "stride": 1, "repeat": 1},
-    ],
-    "kernel_size": 5,
-    "conv": "separable",
-    "rank": 1,
-    "se": True,
-    "decoder": "rnnt",
-    "embed_dim": 64,
-    "pred_units": 128,
-    "pred_layers": 1,
-    "joint_units": 128,
-    "features": {
-        "sample_rate": 16000,
-        "num_mel_bins": 80,
-        "frame_ms": 25,
-        "hop_ms": 10,
-        "preemphasis": 0.97,
-        "normalize": True,
-    },
-    "specaugment": {
-        "enabled": False,
-        "freq_masks": 2,
-        "freq_width": 27,
-        "time_masks": 10,
-        "time_ratio": 0.05,
-    },
-    "wave_frontend": {"filters": 80, "kernel": 400, "stride": 160},
-    "dropout": 0.0,
-}
+# The model every variant starts from: the schema's ``model`` section with its defaults (config/schema.yaml, the
+# one home of every default). 7 blocks, 4x time reduction: 0.84 M parameters with the RNN-T decoder and the
+# 29-token char vocabulary (config/config.yaml and config/smoke.yaml set smaller models of their own).
+DEFAULT_MODEL: dict[str, Any] = section_with_defaults("model", {})
 
 # Han et al. 2020, table 1: C0 one layer; C1-C21 five layers with residual; stride 2 in C3, C7, C14 (8x);
 # 256 channels in C0-C10, 512 in C11-C21, 640 in C22 (before alpha).
@@ -142,8 +106,12 @@ def expand_blocks(blocks: str | list[dict], alpha: float) -> list[BlockSpec]:
             raise ConfigError(
                 f"unknown key(s) {sorted(unknown)} in model blocks[{i}]; allowed keys: {', '.join(BLOCK_KEYS)}"
             )
-        layers, channels = block.get("layers"), block.get("channels")
-        stride, repeat = block.get("stride", 1), block.get("repeat", 1)
+        missing = [k for k in BLOCK_KEYS if k not in block]
+        if missing:
+            raise ConfigError(
+                f"model blocks[{i}] lacks {', '.join(missing)}; a block sets {', '.join(BLOCK_KEYS)}"
+            )
+        layers, channels, stride, repeat = (block[k] for k in BLOCK_KEYS)
         if not (isinstance(layers, int) and layers >= 1 and isinstance(channels, int) and channels >= 1):
             raise ConfigError(f"model blocks[{i}] needs positive integers 'layers' and 'channels': {block}")
         if stride not in (1, 2) or not (isinstance(repeat, int) and repeat >= 1):

@@ -121,7 +121,7 @@ class ContextNetBlock(Composite):
         kernel_size: int,
         rank: int,
         se: bool,
-        dropout: float = 0.0,
+        dropout: float,
         **kwargs,
     ):
         super().__init__(name=spec.name, **kwargs)
@@ -185,7 +185,7 @@ class WaveFrontend(Composite):
     frame, like log-mel), then per-utterance mean/variance normalisation over valid frames, padding 0.
     """
 
-    def __init__(self, filters: int = 80, kernel: int = 400, stride: int = 160, **kwargs):
+    def __init__(self, filters: int, kernel: int, stride: int, **kwargs):
         super().__init__(**kwargs)
         self.kernel_size, self.stride = kernel, stride
         self.conv = keras.layers.Conv1D(
@@ -214,11 +214,11 @@ class ContextNetEncoder(Composite):
     def __init__(
         self,
         specs: list[BlockSpec],
-        conv: str = "separable",
-        kernel_size: int = 5,
-        rank: int = 1,
-        se: bool = True,
-        dropout: float = 0.0,
+        conv: str,
+        kernel_size: int,
+        rank: int,
+        se: bool,
+        dropout: float,
         **kwargs,
     ):
         super().__init__(**kwargs)

@@ -64,7 +64,7 @@ def out_length(lengths: tf.Tensor, stride: int) -> tf.Tensor:
 class _Conv(keras.layers.Layer):
     """Common constructor and bookkeeping of the conv variants."""
 
-    def __init__(self, filters: int, kernel_size: int = 5, stride: int = 1, **kwargs):
+    def __init__(self, filters: int, kernel_size: int, stride: int = 1, **kwargs):
         super().__init__(**kwargs)
         self.filters, self.kernel_size, self.stride = int(filters), int(kernel_size), int(stride)
 
@@ -95,11 +95,11 @@ class SeparableConv1D(_Conv):
         return tf.convert_to_tensor(self.depthwise)[:, :, None] * tf.convert_to_tensor(self.pointwise)[None]
 
     @staticmethod
-    def param_count(c_in: int, c_out: int, k: int, rank: int = 1) -> int:
+    def param_count(c_in: int, c_out: int, k: int, rank: int) -> int:
         return k * c_in + c_in * c_out
 
     @staticmethod
-    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int = 1) -> float:
+    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int) -> float:
         """Multiply-adds per *input* frame."""
         return (k * c_in + c_in * c_out) / stride
 
@@ -119,18 +119,18 @@ class LowRankConv1D(_Conv):
         return tf.convert_to_tensor(self.pointwise)[None] * tf.convert_to_tensor(self.depthwise)[:, None, :]
 
     @staticmethod
-    def param_count(c_in: int, c_out: int, k: int, rank: int = 1) -> int:
+    def param_count(c_in: int, c_out: int, k: int, rank: int) -> int:
         return c_in * c_out + k * c_out
 
     @staticmethod
-    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int = 1) -> float:
+    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int) -> float:
         return c_in * c_out + k * c_out / stride
 
 
 class RankConv1D(_Conv):
     """Rank-r filters: W[j, c, o] = Σ_i P[c, o·r+i] · D[j, o·r+i]."""
 
-    def __init__(self, filters: int, kernel_size: int = 5, stride: int = 1, rank: int = 1, **kwargs):
+    def __init__(self, filters: int, kernel_size: int, stride: int = 1, *, rank: int, **kwargs):
         super().__init__(filters, kernel_size, stride, **kwargs)
         self.rank = int(rank)
 
@@ -155,11 +155,11 @@ class RankConv1D(_Conv):
         return {**super().get_config(), "rank": self.rank}
 
     @staticmethod
-    def param_count(c_in: int, c_out: int, k: int, rank: int = 1) -> int:
+    def param_count(c_in: int, c_out: int, k: int, rank: int) -> int:
         return rank * c_in * c_out + rank * k * c_out
 
     @staticmethod
-    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int = 1) -> float:
+    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int) -> float:
         return rank * c_in * c_out + (rank * k * c_out + (rank - 1) * c_out) / stride
 
 
@@ -176,11 +176,11 @@ class DenseConv1D(_Conv):
         return tf.convert_to_tensor(self.kernel)
 
     @staticmethod
-    def param_count(c_in: int, c_out: int, k: int, rank: int = 1) -> int:
+    def param_count(c_in: int, c_out: int, k: int, rank: int) -> int:
         return k * c_in * c_out
 
     @staticmethod
-    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int = 1) -> float:
+    def macs_per_frame(c_in: int, c_out: int, k: int, stride: int, rank: int) -> float:
         return k * c_in * c_out / stride
 
 
@@ -192,7 +192,7 @@ CONV_TYPES: dict[str, type[_Conv]] = {
 }
 
 
-def make_conv(conv: str, filters: int, kernel_size: int, stride: int, rank: int = 1, name: str | None = None):
+def make_conv(conv: str, filters: int, kernel_size: int, stride: int, rank: int, name: str | None = None):
     """The conv layer of type ``conv`` (separable | lowrank | rank | dense)."""
     if conv == "rank":
         return RankConv1D(filters, kernel_size, stride, rank=rank, name=name)

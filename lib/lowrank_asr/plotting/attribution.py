@@ -55,8 +55,19 @@ def _frame_mass(item: Mapping, hop: int) -> np.ndarray:
     )
 
 
+def frame_timing(model_cfg: Mapping) -> dict:
+    """The time axes of a model's attributions, from its config: ``frame_s`` (seconds per log-mel frame),
+    ``sample_rate`` and ``hop`` (waveform samples per wave front-end frame), as ``plot_attribution`` takes them."""
+    features = model_cfg["features"]
+    return {
+        "frame_s": features["hop_ms"] / 1000.0,
+        "sample_rate": features["sample_rate"],
+        "hop": model_cfg["wave_frontend"]["stride"],
+    }
+
+
 def shared_scales(
-    figures: Iterable[Sequence[Mapping]], quantile: float = 0.995, hop: int = 160
+    figures: Iterable[Sequence[Mapping]], *, hop: int, quantile: float = 0.995
 ) -> dict[str, AttributionScale]:
     """One scale per utterance id across ``figures`` (each a list of items, e.g. one per epoch).
 
@@ -99,9 +110,9 @@ def plot_attribution(
     out_png: str | os.PathLike,
     *,
     title: str | None = None,
-    frame_s: float = 0.01,
-    sample_rate: int = 16000,
-    hop: int = 160,
+    frame_s: float,
+    sample_rate: int,
+    hop: int,
     scales: Mapping[str, AttributionScale] | None = None,
     shared_by: str | None = None,
 ) -> dict:

@@ -117,7 +117,7 @@ def analyse_variants(
 
 
 def subset_batches(
-    data_files: Sequence[str], vocab, *, subset: int, batch_size: int, batch_seconds: float | None = None
+    data_files: Sequence[str], vocab, *, subset: int, batch_size: int, batch_seconds: float | None
 ):
     """The analysis subset as padded batches (the same for every model and epoch): ``batch_size`` utterances in
     file order, or by duration under ``batch_seconds`` padded seconds per batch (evaluation.batch_seconds)."""
@@ -133,6 +133,7 @@ def subset_batches(
         seed=0,
         utt_ids=ids,
         batch_seconds=batch_seconds,
+        max_duration=None,
     )
 
 
@@ -144,8 +145,8 @@ def variant_representations(
     final_weights_path: str | Path,
     data_files: Sequence[str],
     subset: int,
-    batch_size: int = 16,
-    batch_seconds: float | None = None,
+    batch_size: int,
+    batch_seconds: float | None,
 ) -> Iterator[tuple[int, EpochRepresentations]]:
     """(epoch, ``analyse_epoch`` against the final epoch) for each of a variant's epochs, in epoch order.
 
@@ -178,8 +179,8 @@ def variant_similarities(
     epoch_weights: Mapping[int, Mapping[str, str | Path]],
     data_files: Sequence[str],
     subset: int,
-    batch_size: int = 16,
-    batch_seconds: float | None = None,
+    batch_size: int,
+    batch_seconds: float | None,
 ):
     """(epoch, {(a, b): CKA}, utterance ids) for each epoch, ``epoch_weights[epoch][variant]`` the weights.
 

@@ -96,7 +96,9 @@ def part_loss_fn(model, like: Sequence, n: int) -> Callable:
 
     @tf.function(input_signature=open_signature(like), autograph=False)
     def part_loss(x, x_len, labels, label_len):
-        return tf.reduce_sum(model.utterance_loss(x, x_len, labels, label_len, training=False)) / float(n)
+        return tf.reduce_sum(
+            model.utterance_loss(x, x_len, labels, label_len, training=False, joint_chunk=None)
+        ) / float(n)
 
     return part_loss
 
@@ -108,11 +110,12 @@ def subset_objective(
     weights_path: str | Path,
     data_files: Sequence[str],
     subset: int,
-    wer: bool = False,
-    max_symbols_per_step: int = 5,
-    batch_seconds: float | None = None,
+    wer: bool,
+    max_symbols_per_step: int | None,
+    batch_seconds: float | None,
 ) -> SubsetObjective:
-    """Load ``weights_path`` into the run's model and close the loss (and WER) over the analysis subset.
+    """Load ``weights_path`` into the run's model and close the loss (and, with ``wer``, the greedy WER with at
+    most ``max_symbols_per_step`` symbols per frame: ``evaluation.max_symbols_per_step``) over the analysis subset.
 
     ``batch_seconds`` (``evaluation.batch_seconds``): padded audio seconds per pass (None: the whole subset in
     one batch); the subset is the same either way (its first ``subset`` utterances).

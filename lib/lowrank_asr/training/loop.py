@@ -15,7 +15,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import keras
@@ -39,32 +39,35 @@ class TrainSettings:
     epochs: int
     batch_size: int
     seed: int
-    learning_rate: dict = field(
-        default_factory=lambda: {"schedule": "transformer", "peak": None, "warmup_steps": 1000}
-    )
-    clip_norm: float | None = 5.0
-    mixed_precision: bool = False
-    max_steps_per_epoch: int | None = None
-    max_duration: float | None = None
-    dev_max_symbols_per_step: int = 5
-    precise_bn_batches: int = 0
-    joint_chunk: int | None = None
-    accumulate: int = 1
+    # the config's training section (config/schema.yaml holds every default; lowrank_asr.workflow.config.
+    # train_job_settings gives the job's complete section): no defaults here
+    learning_rate: dict
+    clip_norm: float | None
+    mixed_precision: bool
+    max_steps_per_epoch: int | None
+    max_duration: float | None
+    dev_max_symbols_per_step: int
+    precise_bn_batches: int
+    joint_chunk: int | None
+    accumulate: int
     # budgets of padded audio seconds per batch (training.batch_seconds, evaluation.batch_seconds for the dev
     # set); None: batches of batch_size. skip_over_budget: leave out (and log) utterances longer than a budget.
-    batch_seconds: float | None = None
-    evaluation_batch_seconds: float | None = None
-    skip_over_budget: bool = False
-    # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
-    skip_bad_audio: bool = False
+    batch_seconds: float | None
+    evaluation_batch_seconds: float | None
+    skip_over_budget: bool
     # devices per step (choose_strategy); None: every GPU when there are several
-    replicas: int | None = None
+    replicas: int | None
+    # data.on_bad_audio = skip: leave out utterances too short for their transcripts (else an error names them)
+    skip_bad_audio: bool
 
     @classmethod
-    def from_config(cls, training: Mapping, *, seed: int, max_duration: float | None) -> TrainSettings:
+    def from_config(
+        cls, training: Mapping, *, seed: int, max_duration: float | None, skip_bad_audio: bool
+    ) -> TrainSettings:
         """The settings from the train job's complete ``training`` section (config/schema.yaml's defaults filled
         in, plus ``evaluation_batch_seconds`` and ``skip_over_budget``: lowrank_asr.workflow.config.
-        train_job_settings); a missing key is a KeyError, not a default of its own."""
+        train_job_settings); a missing key is a KeyError, not a default of its own. ``skip_bad_audio``:
+        ``data.on_bad_audio == "skip"``."""
         keys = (
             "epochs",
             "batch_size",
@@ -81,7 +84,12 @@ class TrainSettings:
             "skip_over_budget",
             "replicas",
         )
-        return cls(seed=seed, max_duration=max_duration, **{k: training[k] for k in keys})
+        return cls(
+            seed=seed,
+            max_duration=max_duration,
+            skip_bad_audio=skip_bad_audio,
+            **{k: training[k] for k in keys},
+        )
 
 
 def configure_determinism(seed: int) -> None:
@@ -90,7 +98,7 @@ def configure_determinism(seed: int) -> None:
     tf.config.experimental.enable_op_determinism()
 
 
-def choose_strategy(replicas: int | None = None) -> tf.distribute.Strategy:
+def choose_strategy(replicas: int | None) -> tf.distribute.Strategy:
     """`training.replicas`: None, MirroredStrategy over all GPUs when more than one is visible, else the default
     (one device); N > 1, MirroredStrategy over the first N GPUs, or over N logical CPU devices where there is no
     GPU (set up with tf.config.set_logical_device_configuration before TensorFlow starts); 1, one device."""
@@ -498,6 +506,7 @@ def _train(
         batch_seconds=settings.evaluation_batch_seconds,
         skip_over_budget=settings.skip_over_budget,
         exclude_ids=dev_left_out,
+        max_duration=None,  # the whole dev set: data.max_duration filters the training set only
     )
     for epoch in range(start + 1, settings.epochs + 1):
         # every random stream is a function of (seed, epoch), so a resumed run repeats it exactly: the data

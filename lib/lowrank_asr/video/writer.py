@@ -96,7 +96,7 @@ def _encode(
 def write_video(
     frame_pngs: Sequence[os.PathLike | str],
     out_mp4: os.PathLike | str,
-    fps: float = 2.0,
+    fps: float,
     *,
     hold_last: int = 0,
 ) -> Path:
@@ -121,7 +121,7 @@ def _font(size: int):
 def side_by_side(
     frame_lists: Sequence[Sequence[os.PathLike | str]],
     out_mp4: os.PathLike | str,
-    fps: float = 2.0,
+    fps: float,
     labels: Sequence[str] | None = None,
     *,
     hold_last: int = 0,
