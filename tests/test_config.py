@@ -572,7 +572,6 @@ NOT_THE_CONFIG_KEY = {
     ("data/dataset.py", "decode_flac", "decoder"): "the audio decoding library, not model.decoder",
     ("data/dataset.py", "make_dataset", "decoder"): "the audio decoding library, not model.decoder",
     ("data/packaged.py", "build_split_tarball", "split"): "the packaged test split, not an analysis split",
-    ("data/synthesis.py", "SplitSpec", "utterances"): "a synthetic split's spec (its own schema $def)",
     (
         "models/convolutions.py",
         "__init__",

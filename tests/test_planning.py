@@ -98,8 +98,12 @@ def test_sharpness_memory_by_hand():
     assert planning.evaluation_peak_mb(35.2, "sharpness") == pytest.approx(18955, abs=1)
     lanczos = 107_956_112 * (20 * 4 + 4 * 8) / 2**20
     base = 2063 + 2500 + 1000 + 107_956_112 * 4 / 2**20
-    assert planning.host_mb("sharpness", iterations=20) == pytest.approx(base + lanczos, rel=1e-9)
+    assert planning.host_mb("sharpness", batch_seconds=0.0, iterations=20) == pytest.approx(
+        base + lanczos, rel=1e-9
+    )
     assert planning.host_mb("sharpness", batch_seconds=35.2, iterations=20) == pytest.approx(
         base + lanczos + 4.26 * per_batch, rel=1e-9
     )
-    assert planning.host_mb("evaluate") == pytest.approx(base, rel=1e-9)  # no Lanczos, nothing on the host
+    assert planning.host_mb("evaluate", batch_seconds=0.0, iterations=0) == pytest.approx(
+        base, rel=1e-9
+    )  # no Lanczos, nothing on the host

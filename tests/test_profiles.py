@@ -427,7 +427,9 @@ def test_profile_budgets_follow_from_memory_model(name):
         evaluation["batch_seconds"] >= planning.LONGEST_EVAL_UTTERANCE
     )  # else the longest test utterance stops
     for rule in TF_RULES:
-        assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(rule), rule
+        assert settings["set-resources"][rule]["mem_mb"] >= planning.host_mb(
+            rule, batch_seconds=0.0, iterations=0
+        ), rule
 
 
 def on_card(settings: dict) -> list[str]:
@@ -449,7 +451,7 @@ def test_sharpness_memory_of_the_longest_utterance_is_declared(name):
     declared = settings["set-resources"]["sharpness"]
     if "sharpness" in on_card(settings):
         assert planning.evaluation_peak_mb(seconds, "sharpness") <= planning.usable_mb(planning.CARDS[name])
-        assert declared["mem_mb"] >= planning.host_mb("sharpness", iterations=iterations)
+        assert declared["mem_mb"] >= planning.host_mb("sharpness", batch_seconds=0.0, iterations=iterations)
     else:
         needed = planning.host_mb("sharpness", batch_seconds=seconds, iterations=iterations)
         assert declared["mem_mb"] >= needed
@@ -474,7 +476,7 @@ def test_profiles_train_the_same_effective_batch():
 def test_slurm_host_memory_follows_from_model():
     resources = profile("slurm")["set-resources"]
     for rule in TF_RULES:
-        assert resources[rule]["mem_mb"] >= planning.host_mb(rule), rule
+        assert resources[rule]["mem_mb"] >= planning.host_mb(rule, batch_seconds=0.0, iterations=0), rule
 
 
 # --- the config a profile hands the Snakefile ---------------------------------------------------------------

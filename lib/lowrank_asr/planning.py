@@ -283,15 +283,15 @@ def host_mb(
     job: str,
     params: int = PLAN_PARAMS,
     *,
-    batch_seconds: float = 0.0,
-    iterations: int = 0,
+    batch_seconds: float,
+    iterations: int,
     width: float = PLAN_WIDTH,
 ) -> float:
     """Host memory of a job: TensorFlow as measured on CPU (CPU_FIXED_MB), the CUDA libraries, the input pipeline
     and, for training, host copies of the weights and Adam slots as each epoch's checkpoint is written.
 
-    A job that runs on the host instead of the card (``batch_seconds`` > 0: its micro-batches' activations are host
-    memory; the coefficients were measured as host RSS) adds its per-batch memory (``ANALYSIS_MEMORY``), and
+    A job that runs on the host instead of the card (``batch_seconds`` > 0; 0 for a job on the card: its
+    micro-batches' activations are host memory; the coefficients were measured as host RSS) adds its per-batch memory (``ANALYSIS_MEMORY``), and
     sharpness adds Lanczos' basis of ``iterations`` float32 vectors and its float64 working vectors."""
     copies = params * (BYTES_PER_PARAM if job == "train" else 4) / 2**20
     activations = 0.0
