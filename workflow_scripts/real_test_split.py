@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.packaged import build_from_packages
+from lowrank_asr.corpus.packaged import build_from_packages
 
 stats = build_from_packages(
     snakemake.output.tarball, snakemake.output.sources, marker=snakemake.params.marker

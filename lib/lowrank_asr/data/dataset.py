@@ -18,8 +18,8 @@ import numpy as np
 import soundfile as sf
 import tensorflow as tf
 
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE
 from lowrank_asr.data.budget import BucketPlan, Utterance, over_budget_message, plan_buckets
-from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, SHARD_SUFFIX, parse_example
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text.vocabulary import CharVocabulary, Vocabulary

@@ -18,8 +18,8 @@ def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
     """The first ``size`` utterances of the TFRecords (file order), the same for every epoch, one dict each:
     ``audio`` float32 [S], ``labels`` int32 [U] (unpadded numpy arrays), ``utt_id``, ``transcript``, ``path``
     (str) and ``duration`` (s, of the decoded samples)."""
+    from lowrank_asr.corpus.librispeech import SAMPLE_RATE
     from lowrank_asr.data.dataset import make_dataset
-    from lowrank_asr.data.librispeech import SAMPLE_RATE
 
     out = []
     for b in make_dataset(list(files), vocab, batch_size=1, training=False, seed=0).take(int(size)):

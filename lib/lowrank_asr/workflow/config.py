@@ -25,8 +25,8 @@ from lowrank_asr.config_files import (
     load_yaml,
     short_repr,
 )
-from lowrank_asr.data.librispeech import SAMPLE_RATE
-from lowrank_asr.data.packaged import PACKAGED_SPLITS
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE
+from lowrank_asr.corpus.packaged import PACKAGED_SPLITS
 from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")

@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
-from lowrank_asr.data.wordlist import LEXICONS
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
+from lowrank_asr.corpus.wordlist import LEXICONS
 from lowrank_asr.errors import ConfigError
 
 ESPEAK_RATE = 22_050
@@ -382,7 +382,7 @@ def _run_chunk(items: list[dict[str, Any]], staging: Path) -> list[int]:
     env["PYTHONPATH"] = lib_dir + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
     proc = subprocess.run(
-        [sys.executable, "-m", "lowrank_asr.data.synthesis"],
+        [sys.executable, "-m", "lowrank_asr.corpus.synthesis"],
         env=env,
         input=json.dumps({"staging": str(staging), "items": items}),
         capture_output=True,

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
 from lowrank_asr.errors import CorpusError
 from lowrank_asr.text.normalize import normalize
 
@@ -191,7 +191,7 @@ def build_split_tarball(
     packages. Returns stats: utterances per source, single words, sentences, seconds, what was dropped."""
     import soundfile as sf
 
-    from lowrank_asr.data.synthesis import write_deterministic_tar
+    from lowrank_asr.corpus.synthesis import write_deterministic_tar
 
     utts, dropped = collect_utterances(root)
     speakers = {source: (spk, sex, name) for source, spk, sex, name in SOURCES}
@@ -330,7 +330,7 @@ def build_from_packages(
         root = unpack([Path(tmp) / "debs" / d["file"] for d in debs.values()], Path(tmp) / "root", run=run)
         stats = build_split_tarball(out_path, root)
     transcripts = stats.pop("transcripts")
-    from lowrank_asr.data.wordlist import LEXICONS
+    from lowrank_asr.corpus.wordlist import LEXICONS
 
     seen = generable_transcripts(transcripts, LEXICONS)
     if seen:  # a test sentence that training could have spoken verbatim would flatter the split
