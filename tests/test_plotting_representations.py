@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lowrank_asr.compression.sweep import (
+from lowrank_asr.compression.tables import (
     CSV_COLUMNS,
     read_compression_csv,
     write_compression_csv,

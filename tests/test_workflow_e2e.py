@@ -157,7 +157,7 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
 
 
 def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
-    from lowrank_asr.compression.sweep import read_compression_csv
+    from lowrank_asr.compression.tables import read_compression_csv
     from lowrank_asr.config_files import load_yaml
     from lowrank_asr.representations.io import read_representations, read_variant_similarity
     from lowrank_asr.video import count_frames
