@@ -17,8 +17,8 @@ from lowrank_asr.workflow.config import (
     training_resume_settings,
     training_runs,
 )
-from lowrank_asr.data.packaged import PACKAGED_SPLITS, drop_unavailable_splits
-from lowrank_asr.data.packaged import UNAVAILABLE_MARKER as REAL_TEST_UNAVAILABLE
+from lowrank_asr.corpus.packaged import PACKAGED_SPLITS, drop_unavailable_splits
+from lowrank_asr.corpus.packaged import UNAVAILABLE_MARKER as REAL_TEST_UNAVAILABLE
 from lowrank_asr.errors import TrainingError
 from lowrank_asr.locking import LOCK_NAME, check_free
 from lowrank_asr.workflow.paths import local_split_source
@@ -28,7 +28,7 @@ from lowrank_asr.workflow.paths import local_split_source
 REAL_TEST_TARBALL = "resources/downloads/real-test.tar.gz"
 
 # The real-speech split joins only where apt-get can fetch its packages: decided here, once per DAG build,
-# so that no job of the run depends on it otherwise (lowrank_asr.data.packaged.drop_unavailable_splits).
+# so that no job of the run depends on it otherwise (lowrank_asr.corpus.packaged.drop_unavailable_splits).
 _REAL_TEST_NOTICE = drop_unavailable_splits(
     config, cached=Path(REAL_TEST_TARBALL).is_file(), marker=REAL_TEST_UNAVAILABLE
 )

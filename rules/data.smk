@@ -47,7 +47,7 @@ rule download_librispeech:
 
 
 # Recorded human speech from Debian packages (apt-get download + dpkg-deb -x, nothing installed); joins the DAG
-# only where common.smk's gate found the packages (lowrank_asr.data.packaged).
+# only where common.smk's gate found the packages (lowrank_asr.corpus.packaged).
 rule real_test_split:
     output:
         tarball=REAL_TEST_TARBALL,

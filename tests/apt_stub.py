@@ -1,5 +1,5 @@
 """Stand-ins for apt-get, apt-cache and dpkg-deb on PATH, so that tests decide what the real-test gate sees
-(lowrank_asr.data.packaged) without package lists or network."""
+(lowrank_asr.corpus.packaged) without package lists or network."""
 
 from __future__ import annotations
 

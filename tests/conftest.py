@@ -26,11 +26,11 @@ class SpeechCorpus:
 def speech_corpus(tmp_path_factory: pytest.TempPathFactory) -> SpeechCorpus:
     """8 utterances of 2-3 words by 2 synthetic speakers (seeded), through synthesis → extract → TSV →
     TFRecords (2 shards) → char vocabulary, i.e. the data stages of the pipeline. Takes a few seconds."""
+    from lowrank_asr.corpus.extract import extract_split
+    from lowrank_asr.corpus.synthesis import SplitSpec, synthesize_split_tarball
+    from lowrank_asr.corpus.transcripts import read_transcripts, write_transcripts
     from lowrank_asr.data.dataset import list_shards
-    from lowrank_asr.data.extract import extract_split
-    from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
     from lowrank_asr.data.tfrecords import shard_paths, write_tfrecords
-    from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
     from lowrank_asr.text.vocabulary import build_char_vocabulary
 
     root = tmp_path_factory.mktemp("speech")

@@ -10,22 +10,21 @@ import tensorflow as tf
 import yaml
 from scipy.ndimage import gaussian_filter
 
-from lowrank_asr.attribution import (
+from lowrank_asr.attribution.asr import attributed_input, utterance_attribution
+from lowrank_asr.attribution.baselines import (
     BASELINES,
-    AttributionItem,
     blur_baseline,
-    frame_attribution,
-    frame_summary,
-    integrated_gradients,
     make_baseline,
     mean_baseline,
-    read_attributions,
     silence_baseline,
+)
+from lowrank_asr.attribution.integrated_gradients import (
+    integrated_gradients,
     trapezoid_alphas,
     with_input_gradient,
-    write_attributions,
 )
-from lowrank_asr.attribution.asr import attributed_input, utterance_attribution
+from lowrank_asr.attribution.io import AttributionItem, read_attributions, write_attributions
+from lowrank_asr.attribution.result import frame_attribution, frame_summary
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.features.logmel import LOG_EPS
 from lowrank_asr.hdf5 import provenance

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import yaml
 
-from lowrank_asr.data import augmentation, synthesis
-from lowrank_asr.data.broad_lexicon import broad_lexicon
-from lowrank_asr.data.synthesis import SplitSpec, plan_split, synthesize_split_tarball
-from lowrank_asr.data.wordlist import WORDS
+from lowrank_asr.corpus import augmentation, synthesis
+from lowrank_asr.corpus.broad_lexicon import broad_lexicon
+from lowrank_asr.corpus.synthesis import SplitSpec, plan_split, synthesize_split_tarball
+from lowrank_asr.corpus.wordlist import WORDS
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.text.normalize import normalize
 

@@ -111,7 +111,7 @@ def test_feature_sample_rate_must_be_the_corpus_rate():
 
 
 def test_corpus_sample_rate_is_the_model_default():
-    from lowrank_asr.data.librispeech import SAMPLE_RATE
+    from lowrank_asr.corpus.librispeech import SAMPLE_RATE
     from lowrank_asr.models.config import DEFAULT_MODEL
 
     assert DEFAULT_MODEL["features"]["sample_rate"] == SAMPLE_RATE

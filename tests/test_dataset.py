@@ -8,6 +8,7 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from lowrank_asr.corpus.transcripts import read_transcripts, write_transcripts
 from lowrank_asr.data.budget import plan_buckets, simulate_batches
 from lowrank_asr.data.dataset import (
     default_bucket_boundaries,
@@ -18,7 +19,6 @@ from lowrank_asr.data.dataset import (
     scan_durations,
 )
 from lowrank_asr.data.tfrecords import make_example, shard_paths, write_tfrecords
-from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text.vocabulary import build_char_vocabulary, train_sentencepiece
 

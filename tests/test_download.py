@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from lowrank_asr.data import download
-from lowrank_asr.data.download import LIBRISPEECH_MD5, download_file, librispeech_url, split_url
+from lowrank_asr.corpus import download
+from lowrank_asr.corpus.download import LIBRISPEECH_MD5, download_file, librispeech_url, split_url
 from lowrank_asr.errors import CorpusError, PipelineError
 
 PAYLOAD = np.random.default_rng(0).integers(0, 256, size=300_000, dtype=np.uint8).tobytes()

@@ -7,6 +7,7 @@ pins are compared with the lock file that the virtual environment is installed f
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tomllib
@@ -268,3 +269,90 @@ def test_every_rule_env_file_exists(tmp_path, configfiles, config, tf_env):
     assert Path(rules["train"]["conda"]).name == tf_env
     assert Path(rules["wer_table"]["conda"]).name == "plot.yaml"
     assert Path(rules["tfrecords"]["conda"]).name == "data.yaml"
+
+
+# --- each rule's script imports only what its env installs ---------------------------------------------------
+
+# Imports, in a fresh interpreter where the packages the env lacks cannot be imported (as in that env: optional
+# imports of other packages, e.g. TensorFlow's of matplotlib, then fall back as they would there), every
+# `lowrank_asr` module each script of one env names, and prints per script what failed to import.
+IMPORT_PROBE = r"""
+import importlib, json, sys
+scripts, absent = json.loads(sys.argv[1]), set(json.loads(sys.argv[2]))
+
+class Absent:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in absent:
+            raise ModuleNotFoundError(f"No module named {name!r} (not in this env)", name=name)
+
+sys.meta_path.insert(0, Absent())
+failed = {}
+for script, modules in scripts.items():
+    for module in modules:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            failed[script] = f"{module}: {e}"
+            break
+print("FAILED=" + json.dumps(failed))
+"""
+
+
+def script_modules(script: Path) -> list[str]:
+    """The `lowrank_asr` modules a workflow script imports (as written in it, not transitively)."""
+    import ast
+
+    modules = set()
+    for node in ast.walk(ast.parse(script.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "lowrank_asr":
+            modules.add(node.module)
+            folder = ROOT / "lib" / node.module.replace(".", "/")
+            modules.update(  # `from package import module`
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if (folder / f"{a.name}.py").is_file() or (folder / a.name).is_dir()
+            )
+        elif isinstance(node, ast.Import):
+            modules.update(a.name for a in node.names if a.name.split(".")[0] == "lowrank_asr")
+    return sorted(modules)
+
+
+def import_names(env: Path) -> set[str]:
+    """Top-level import names of the distributions an env file's pip section installs (as installed here)."""
+    by_dist: dict[str, set[str]] = {}
+    for top, dists in metadata.packages_distributions().items():
+        for dist in dists:
+            by_dist.setdefault(canonicalize_name(dist), set()).add(top)
+    names = set()
+    for dep in read_env(env)[1]:
+        name = canonicalize_name(Requirement(dep).name)
+        names |= by_dist.get(ALIASES.get(name, name), set())
+    return names
+
+
+def test_each_script_imports_only_what_its_env_installs(tmp_path):
+    """A rule's script, and the library modules it imports, load without the packages of the other envs that its
+    own env lacks: no TensorFlow (nor SciPy, soundfile, ...) in the plot env, no matplotlib in the TensorFlow
+    envs. Deferred imports inside functions are not exercised here; tests/test_layering.py lists those."""
+    rules = rule_envs(tmp_path)
+    by_env: dict[Path, dict[str, list[str]]] = {}
+    for rule in rules.values():
+        if rule["script"] and rule["conda"]:
+            script = (ROOT / "rules" / rule["script"]).resolve()
+            by_env.setdefault(Path(rule["conda"]), {})[script.name] = script_modules(script)
+    assert {p.name for p in by_env} >= {"data.yaml", "tf.yaml", "plot.yaml"}
+    everything = set().union(*(import_names(p) for p in ENV_FILES))
+    for env, scripts in sorted(by_env.items()):
+        absent = everything - import_names(env)
+        assert absent, env.name
+        proc = subprocess.run(
+            [sys.executable, "-c", IMPORT_PROBE, json.dumps(scripts), json.dumps(sorted(absent))],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "PYTHONPATH": str(ROOT / "lib")},  # this checkout's library
+        )
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        line = next(line for line in proc.stdout.splitlines() if line.startswith("FAILED="))
+        failed = json.loads(line.removeprefix("FAILED="))
+        assert not failed, f"{env.name} lacks what these scripts import: {failed}"

@@ -8,8 +8,8 @@ import tarfile
 import numpy as np
 import pytest
 
-from lowrank_asr.data.extract import extract_split, manifest_path, split_folder, write_manifest
-from lowrank_asr.data.librispeech import SpeakerRow, format_speakers, parse_speakers
+from lowrank_asr.corpus.extract import extract_split, manifest_path, split_folder, write_manifest
+from lowrank_asr.corpus.librispeech import SpeakerRow, format_speakers, parse_speakers
 from lowrank_asr.errors import CorpusError
 
 NOISE = np.random.default_rng(0).integers(0, 256, size=400_000, dtype=np.uint8).tobytes()
@@ -79,7 +79,7 @@ def test_good_tarball(tmp_path):
 
 
 def test_synthesised_tarball_round_trip(tmp_path):
-    from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
+    from lowrank_asr.corpus.synthesis import SplitSpec, synthesize_split_tarball
 
     spec = SplitSpec.from_dict({"speakers": 2, "utterances": 3, "min_words": 2, "max_words": 3})
     tb = tmp_path / "test-other.tar.gz"

@@ -9,20 +9,19 @@ import tensorflow as tf
 from lowrank_asr.config import stable_hash
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import provenance
-from lowrank_asr.landscape import (
-    LossGrid,
-    evaluate_grid,
+from lowrank_asr.landscape.directions import (
     filter_norms,
-    grid_points,
-    merge_landscape_shards,
-    merge_shards,
     model_directions,
     model_filter_axes,
     model_weights,
     random_directions,
+)
+from lowrank_asr.landscape.evaluate import evaluate_grid
+from lowrank_asr.landscape.grid import LossGrid, grid_points, merge_shards, shard_points
+from lowrank_asr.landscape.io import (
+    merge_landscape_shards,
     read_landscape,
     read_landscape_shard,
-    shard_points,
     write_landscape,
     write_landscape_shard,
 )

@@ -8,7 +8,11 @@ imports inside functions included.
 
 from __future__ import annotations
 
+import ast
 import graphlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +75,62 @@ def test_no_workflow_script_depends_on_the_config_logic():
     for script in sorted((ROOT / "workflow_scripts").glob("*.py")):
         modules = codehash.modules_of_script(script)
         assert not {"lowrank_asr.workflow.config", "lowrank_asr.config_files"} & set(modules), script.name
+
+
+# Imports that stay inside functions, by module: what they import. Each needs a reason, said in a comment on its
+# line: the Snakefile imports lowrank_asr.corpus.packaged at DAG build, where scipy.signal alone costs seconds.
+# Everything else imports at module level; modules that must stay free of TensorFlow (I/O, plotting) do so by
+# not importing TensorFlow modules at all (tests/test_envs.py checks each rule's env).
+DEFERRED = {
+    "lowrank_asr.corpus.packaged": {"numpy", "scipy.signal", "soundfile", "lowrank_asr.corpus.synthesis"},
+}
+UNCOMMENTED: set[str] = set()
+
+
+def deferred_imports(module: str) -> list[tuple[str, int, str]]:
+    """``(imported module, line number, line)`` of each import inside a function of ``module``."""
+    path = codehash._module_file(module)
+    text = path.read_text()
+    lines = text.splitlines()
+    found = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.Import):
+                    found += [(a.name, sub.lineno, lines[sub.lineno - 1]) for a in sub.names]
+                elif isinstance(sub, ast.ImportFrom):
+                    found.append((sub.module or "", sub.lineno, lines[sub.lineno - 1]))
+    return found
+
+
+def test_imports_are_at_module_level_but_for_the_listed_ones():
+    found = {m: deferred_imports(m) for m in modules()}
+    assert {m: {name for name, _, _ in imports} for m, imports in found.items() if imports} == DEFERRED
+    for module, imports in found.items():
+        if module not in UNCOMMENTED:
+            for name, lineno, line in imports:
+                assert "#" in line, f"{module}:{lineno}: say why {name} is imported inside a function"
+
+
+def test_the_io_and_plotting_modules_import_without_tensorflow():
+    """The plot env has no TensorFlow: its figures, tables and file readers must not pull it in."""
+    light = [
+        m
+        for m in modules()
+        if room(m) in {"lowrank_asr.plotting", "lowrank_asr.metrics", "lowrank_asr.video"}
+        or m.endswith(".io")
+        or m
+        in {
+            "lowrank_asr.hdf5",
+            "lowrank_asr.attribution.result",
+            "lowrank_asr.compression.tables",
+            "lowrank_asr.landscape.grid",
+            "lowrank_asr.corpus.skip_list",
+        }
+    ]
+    assert "lowrank_asr.plotting.attribution" in light and "lowrank_asr.landscape.io" in light
+    code = f"import sys\nfor m in {light!r}:\n    __import__(m)\nprint(sorted(k for k in sys.modules if k.split('.')[0] in ('tensorflow', 'keras')))"
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "lib")}  # this checkout's library
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip() == "[]", f"importing {light} pulled in {proc.stdout.strip()[:300]}"

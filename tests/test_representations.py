@@ -19,22 +19,19 @@ from lowrank_asr.compression.truncation import (
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import provenance
 from lowrank_asr.models import build_model
-from lowrank_asr.representations import (
+from lowrank_asr.representations.blocks import block_outputs, block_reductions, pool_frames
+from lowrank_asr.representations.cka import StreamingCKA, linear_cka
+from lowrank_asr.representations.kernels import conv_reference, encoder_kernels
+from lowrank_asr.representations.spectra import (
     CovarianceAccumulator,
-    StreamingCKA,
-    block_outputs,
-    block_reductions,
     components_for_variance,
     effective_rank,
-    encoder_kernels,
     kernel_spectrum,
-    linear_cka,
-    pool_frames,
+    numerical_rank,
+    singular_values,
     stable_rank,
     valid_frames,
 )
-from lowrank_asr.representations.kernels import conv_reference
-from lowrank_asr.representations.spectra import numerical_rank, singular_values
 from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
 # config/smoke.yaml's encoder (3 blocks, strides 1, 2, 2; one residual block), a CTC head to build fast.

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lowrank_asr.data import synthesis
-from lowrank_asr.data.librispeech import parse_speakers, read_trans_file
-from lowrank_asr.data.synthesis import SplitSpec, make_speaker, synthesize_split_tarball
-from lowrank_asr.data.wordlist import LEXICONS, WORDS
+from lowrank_asr.corpus import synthesis
+from lowrank_asr.corpus.librispeech import parse_speakers, read_trans_file
+from lowrank_asr.corpus.synthesis import SplitSpec, make_speaker, synthesize_split_tarball
+from lowrank_asr.corpus.wordlist import LEXICONS, WORDS
 from lowrank_asr.errors import ConfigError
 from lowrank_asr.text.normalize import normalize
 

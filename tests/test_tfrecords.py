@@ -8,8 +8,8 @@ import pytest
 import soundfile as sf
 import tensorflow as tf
 
+from lowrank_asr.corpus.transcripts import HEADER, read_transcripts, write_transcripts
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, parse_example, shard_paths, write_tfrecords
-from lowrank_asr.data.transcripts import HEADER, read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
 
 SR = 16000

@@ -34,13 +34,13 @@ def test_epochs_build_the_model_once_and_yield_each_epochs_weights(speech_corpus
     assert not np.allclose(expected[0][0], expected[1][0])  # the epochs differ, so the check below can fail
 
     builds = []
-    import lowrank_asr.models as models
+    import lowrank_asr.trained_run.run as run_module
 
     def counting_build(cfg, size):
         builds.append(cfg)
         return build_model(cfg, size)
 
-    monkeypatch.setattr(models, "build_model", counting_build)
+    monkeypatch.setattr(run_module, "build_model", counting_build)
     run = TrainedRun(MODEL, speech_corpus.vocab_path)
     seen = []
     for (path, model), want in zip(run.epochs(paths), expected, strict=True):

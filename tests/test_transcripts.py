@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from lowrank_asr.data.transcripts import HEADER, Row, read_transcripts, write_transcripts
+from lowrank_asr.corpus.transcripts import HEADER, Row, read_transcripts, write_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.metrics.table import skipped_count
 
@@ -182,7 +182,7 @@ def test_bad_input_skipped_and_listed(split, kind, caplog):
     damage, reason = BAD[kind]
     bad = damage(split)
     rel = os.path.relpath(bad)
-    with caplog.at_level(logging.WARNING, logger="lowrank_asr.data.transcripts"):
+    with caplog.at_level(logging.WARNING, logger="lowrank_asr.corpus.transcripts"):
         stats = run(mode="skip")
     skipped = json.loads(Path("out/dev.skipped.json").read_text())
     assert len(skipped) == 1 and stats["skipped"] == 1

@@ -157,7 +157,7 @@ def test_smoke_run_produces_every_artefact(smoke_repo: Path) -> None:
 
 
 def test_smoke_run_produces_representation_artefacts(smoke_repo: Path) -> None:
-    from lowrank_asr.compression.sweep import read_compression_csv
+    from lowrank_asr.compression.tables import read_compression_csv
     from lowrank_asr.config_files import load_yaml
     from lowrank_asr.representations.io import read_representations, read_variant_similarity
     from lowrank_asr.video import count_frames
@@ -329,7 +329,7 @@ def test_changing_one_variant_reruns_only_that_variant(smoke_repo: Path) -> None
 
 def test_comment_and_docstring_changes_rerun_nothing(smoke_repo: Path) -> None:
     model = smoke_repo / "lib/lowrank_asr/models/contextnet.py"
-    unrelated = smoke_repo / "lib/lowrank_asr/data/download.py"
+    unrelated = smoke_repo / "lib/lowrank_asr/corpus/download.py"
     with edited(model, "\n# a comment about the encoder\n"), edited(unrelated, "\n# unrelated note\n"):
         source = model.read_text()
         model.write_text(source.replace('"""ContextNet encoder', '"""The ContextNet encoder', 1))
@@ -386,7 +386,7 @@ def test_a_duration_budget_micro_batches_the_analyses_with_the_same_results(
     """evaluation.batch_seconds through the real rules and scripts: the loss grids, the geometry and the
     attributions, rerun on a copy of the finished workspace in micro-batches, equal the one-batch files."""
     from lowrank_asr.attribution.io import read_attributions
-    from lowrank_asr.data.transcripts import read_transcripts
+    from lowrank_asr.corpus.transcripts import read_transcripts
     from lowrank_asr.geometry.io import read_geometry
     from lowrank_asr.landscape.io import read_landscape
 

@@ -4,7 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.compression.sweep import compression_sweep, write_compression_csv
+from lowrank_asr.compression.sweep import compression_sweep
+from lowrank_asr.compression.tables import write_compression_csv
 from lowrank_asr.data.dataset import make_dataset
 from lowrank_asr.trained_run.run import load_trained
 

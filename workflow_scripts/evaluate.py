@@ -4,8 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
+from lowrank_asr.corpus.packaged import SENTENCE_WORDS
 from lowrank_asr.data.dataset import make_dataset, over_budget_utterances
-from lowrank_asr.data.packaged import SENTENCE_WORDS
 from lowrank_asr.evaluation.transcribe import (
     score_decodes,
     score_sentences,

@@ -7,7 +7,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.extract import extract_split, write_manifest
+from lowrank_asr.corpus.extract import extract_split, write_manifest
 
 manifest = Path(snakemake.output.manifest)  # resources/corpus/{split}.extracted.json
 split_dir = extract_split(

@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.compression.sweep import read_compression_csv
+from lowrank_asr.compression.tables import read_compression_csv
 from lowrank_asr.plotting.compression import plot_compression
 
 info = plot_compression(read_compression_csv(snakemake.input[0]), snakemake.output[0])

@@ -4,8 +4,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.packaged import build_from_packages
-from lowrank_asr.data.synthesis import planned_texts
+from lowrank_asr.corpus.packaged import build_from_packages
+from lowrank_asr.corpus.synthesis import planned_texts
 
 stats = build_from_packages(
     snakemake.output.tarball,

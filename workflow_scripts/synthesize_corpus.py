@@ -4,7 +4,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
+from lowrank_asr.corpus.synthesis import SplitSpec, synthesize_split_tarball
 
 stats = synthesize_split_tarball(
     snakemake.output[0],

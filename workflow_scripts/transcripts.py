@@ -6,8 +6,8 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.extract import split_folder
-from lowrank_asr.data.transcripts import write_transcripts
+from lowrank_asr.corpus.extract import split_folder
+from lowrank_asr.corpus.transcripts import write_transcripts
 
 # The policy comes from the config: the rule's params carry only where it changes the output (rules/data.smk).
 stats = write_transcripts(

@@ -6,7 +6,7 @@ from lowrank_asr.workflow.runtime import start_from_snakemake
 
 log = start_from_snakemake(snakemake)
 
-from lowrank_asr.data.transcripts import read_transcripts
+from lowrank_asr.corpus.transcripts import read_transcripts
 from lowrank_asr.text.vocabulary import build_char_vocabulary, train_sentencepiece
 
 settings = snakemake.params.vocabulary

@@ -28,6 +28,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
+from lowrank_asr.config import variant_model_config
+from lowrank_asr.config_files import load_yaml, with_defaults
+from lowrank_asr.models import build_model
+
 PLAN_VOCAB = 1024  # the sizes the coefficients were measured at (config/librispeech.yaml)
 PLAN_JOINT_UNITS = 640
 FRAMES_PER_SECOND = 100  # the log-mel front end's 10-ms hop
@@ -317,9 +323,6 @@ def plan(config: dict, profiles: dict[str, dict]) -> list[dict]:
     """One row per variant of ``config`` and card of ``profiles`` ({card: the profile's ``config:`` block}):
     GFLOP per audio second, epoch hours, GPU-days of all epochs, analysis hours per epoch. Builds each variant to
     count its multiply-adds (imports TensorFlow)."""
-    from lowrank_asr.config import variant_model_config
-    from lowrank_asr.models import build_model
-
     vocab = int(config["vocabulary"]["size"])
     rows = []
     for variant in config["variants"]:
@@ -346,10 +349,6 @@ def plan(config: dict, profiles: dict[str, dict]) -> list[dict]:
 
 def main() -> None:
     """``python -m lowrank_asr.planning``: the tables of docs/performance.md for config/librispeech.yaml and the GPU profiles."""
-    import yaml
-
-    from lowrank_asr.config_files import load_yaml, with_defaults
-
     root = Path(__file__).resolve().parents[2]
     config = with_defaults(load_yaml(root / "config" / "librispeech.yaml"))
     profiles = {

@@ -66,7 +66,7 @@ def bench_grid(quick: bool) -> dict:
     import tensorflow as tf
 
     from lowrank_asr.landscape.directions import model_directions
-    from lowrank_asr.landscape.grid import evaluate_grid
+    from lowrank_asr.landscape.evaluate import evaluate_grid
 
     n = 3 if quick else 9
     subset = 4 if quick else 8
@@ -100,7 +100,8 @@ def bench_ig(quick: bool) -> dict:
     import numpy as np
     import tensorflow as tf
 
-    from lowrank_asr.attribution import integrated_gradients, mean_baseline, with_input_gradient
+    from lowrank_asr.attribution.baselines import mean_baseline
+    from lowrank_asr.attribution.integrated_gradients import integrated_gradients, with_input_gradient
 
     steps = 16 if quick else 64
     batch = 16
@@ -224,7 +225,7 @@ def bench_geometry(quick: bool) -> dict:
     from lowrank_asr.geometry.hessian import ModelHVP
     from lowrank_asr.geometry.trajectory import trajectory_plane
     from lowrank_asr.landscape.directions import model_directions, model_filter_axes, model_weights
-    from lowrank_asr.landscape.grid import evaluate_grid
+    from lowrank_asr.landscape.evaluate import evaluate_grid
 
     subset = 4 if quick else 8
     repeats = 3 if quick else 5

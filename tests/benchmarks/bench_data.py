@@ -1,6 +1,6 @@
 """Throughput of the data stages ``transcripts`` and ``tfrecords`` in audio hours per CPU-minute (issue 11, item 7).
 
-A LibriSpeech-shaped synthetic split (eSpeak NG through ``lowrank_asr.data.synthesis``, 16-kHz FLAC, utterances of
+A LibriSpeech-shaped synthetic split (eSpeak NG through ``lowrank_asr.corpus.synthesis``, 16-kHz FLAC, utterances of
 ~3-17 s, mean ~10 s; the words per utterance set the length) is synthesised and extracted once, then each
 stage's library function runs as the rule's script calls it:
 
@@ -47,8 +47,8 @@ def _timed(fn: Callable[[], dict]) -> dict:
 
 def build_split(root: Path, utterances: int, seed: int = 1234) -> tuple[Path, dict]:
     """Synthesise and extract one split; returns its folder and the synthesis stats."""
-    from lowrank_asr.data.extract import extract_split
-    from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
+    from lowrank_asr.corpus.extract import extract_split
+    from lowrank_asr.corpus.synthesis import SplitSpec, synthesize_split_tarball
 
     tarball = root / "downloads" / f"{SPLIT}.tar.gz"
     stats = synthesize_split_tarball(
@@ -60,8 +60,8 @@ def build_split(root: Path, utterances: int, seed: int = 1234) -> tuple[Path, di
 
 def run(utterances: int = 300, tmp: Path | None = None) -> dict:
     """Build the split (unless ``tmp`` already holds it) and time the two stages."""
+    from lowrank_asr.corpus.transcripts import read_transcripts, write_transcripts
     from lowrank_asr.data.tfrecords import shard_paths, write_tfrecords
-    from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
 
     with tempfile.TemporaryDirectory(prefix="bench-data-") as scratch:
         root = Path(tmp or scratch)

@@ -22,7 +22,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "lib"))
 
-from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball  # noqa: E402
+from lowrank_asr.corpus.synthesis import SplitSpec, synthesize_split_tarball  # noqa: E402
 
 SPLIT = "train-clean-100"
 STEPS = ("1_voices.yaml", "2_augment.yaml", "3_text.yaml")

@@ -56,11 +56,11 @@ class Corpus:
 def make_corpus(root: Path, utterances: int, seed: int = 5, shards: int = 4) -> Corpus:
     """eSpeak NG speech of about 3 s per utterance (7-9 words) through the pipeline's data stages:
     synthesis → extract → transcripts TSV → TFRecord shards → char vocabulary."""
+    from lowrank_asr.corpus.extract import extract_split
+    from lowrank_asr.corpus.synthesis import SplitSpec, synthesize_split_tarball
+    from lowrank_asr.corpus.transcripts import read_transcripts, write_transcripts
     from lowrank_asr.data.dataset import list_shards
-    from lowrank_asr.data.extract import extract_split
-    from lowrank_asr.data.synthesis import SplitSpec, synthesize_split_tarball
     from lowrank_asr.data.tfrecords import shard_paths, write_tfrecords
-    from lowrank_asr.data.transcripts import read_transcripts, write_transcripts
     from lowrank_asr.text.vocabulary import build_char_vocabulary
 
     root = Path(root)

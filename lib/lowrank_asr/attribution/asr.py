@@ -19,11 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from lowrank_asr.attribution.baselines import check_baseline, make_baseline
-from lowrank_asr.attribution.integrated_gradients import IGResult, integrated_gradients
+from lowrank_asr.attribution.integrated_gradients import integrated_gradients
 from lowrank_asr.attribution.io import AttributionItem
+from lowrank_asr.attribution.result import IGResult
 from lowrank_asr.data.micro_batches import points_per_pass
+from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
+from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
+from lowrank_asr.features.logmel import frame_params
+from lowrank_asr.trained_run.run import TrainedRun
 
 
 @dataclass
@@ -41,10 +47,6 @@ class AttributedInput:
 
 def attributed_input(model, audio, num_samples: int) -> AttributedInput:
     """The attributed input of one utterance ``audio`` ``[1, S]`` with ``num_samples`` valid samples."""
-    import tensorflow as tf
-
-    from lowrank_asr.features.logmel import frame_params
-
     audio = tf.convert_to_tensor(audio, tf.float32)[:, :num_samples]
     n = tf.constant([num_samples], tf.int32)
     raw, raw_len = model.raw_features(audio, n)
@@ -76,8 +78,6 @@ def log_likelihood_fn(model) -> Callable:
     traced function: one graph, traced and optimised once (a tape around the call made TensorFlow trace and
     optimise the forward pass a second time, with the values the backward pass needs as extra outputs).
     """
-    import tensorflow as tf
-
     wave = model.wave is not None
     rank = 2 if wave else 3
 
@@ -132,8 +132,6 @@ def utterance_attribution(
     Path points per forward/backward pass: ``floor(batch_seconds / duration)`` with a budget (``utt_id`` names
     an utterance longer than it in the error), else ``batch_size`` (None: all at once).
     """
-    import tensorflow as tf
-
     check_baseline(baseline)
     duration = num_samples / float(model.cfg["features"]["sample_rate"])
     batch_size = points_per_pass(duration, batch_seconds, utt_id or "(unnamed)", batch_size)
@@ -216,10 +214,6 @@ def variant_attributions(
     path points per IG pass and the micro-batches the hypotheses are decoded in.
     """
     check_baseline(baseline)  # before loading anything: a bad name fails at once
-    from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
-    from lowrank_asr.evaluation.transcribe import make_encoder_fn, search
-    from lowrank_asr.trained_run.run import TrainedRun
-
     run = TrainedRun(model_cfg, vocab_path)
     epochs = run.epochs(weights_paths)  # an empty list fails here, before anything loads
     model, vocab = run.model, run.vocab

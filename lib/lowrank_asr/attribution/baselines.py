@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy.ndimage import gaussian_filter
 
 from lowrank_asr.errors import PipelineError
 
@@ -55,8 +56,6 @@ def blur_baseline(x: np.ndarray, sigma: float | Sequence[float], *, samples_per_
 
     Edges repeat the nearest value ('nearest'), so the blur does not pull the utterance's ends to 0.
     """
-    from scipy.ndimage import gaussian_filter
-
     st, sf = blur_sigma(sigma)
     x = np.asarray(x, dtype=np.float32)
     if x.ndim == 2:

@@ -22,28 +22,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
+import tensorflow as tf
 from tqdm.auto import tqdm
 
+from lowrank_asr.attribution.result import IGResult
 from lowrank_asr.errors import PipelineError
-
-if TYPE_CHECKING:  # TensorFlow is imported where it is used: plotting and file I/O import this module
-    import tensorflow as tf
-
-
-@dataclass
-class IGResult:
-    """Attributions (shape of ``x``) and the completeness check Σ attributions ≈ F(x) − F(x')."""
-
-    attributions: np.ndarray
-    f_input: float
-    f_baseline: float
-    completeness_error: float
-    steps: int
-
 
 SPACINGS = ("uniform", "geometric")
 GEOMETRIC_MIN_ALPHA = 1e-6
@@ -74,7 +59,6 @@ def with_input_gradient(
     f: Callable[[tf.Tensor], tf.Tensor],
 ) -> Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor]]:
     """``f`` (batch → values) as ``integrated_gradients`` takes it: batch → (values, d Σ values / d batch)."""
-    import tensorflow as tf
 
     def value_and_gradient(batch):
         with tf.GradientTape() as tape:
@@ -107,8 +91,6 @@ def integrated_gradients(
     attributions: it checks the numerical integration, not the masking (where the mask removes non-zero
     attributions, Σ of the stored attributions differs from F(x) − F(x') by exactly that mass).
     """
-    import tensorflow as tf
-
     x = np.asarray(x, dtype=np.float32)
     baseline = np.asarray(baseline, dtype=np.float32)
     if baseline.shape != x.shape:
@@ -154,32 +136,3 @@ def integrated_gradients(
         completeness_error=float(completeness),
         steps=int(steps),
     )
-
-
-def frame_summary(attr_wave: np.ndarray, hop: int = 160, *, signed: bool = True) -> np.ndarray:
-    """Per-frame attribution mass of a waveform attribution ``[S]``: ``[ceil(S / hop)]``.
-
-    Frame j covers samples ``[j*hop, (j+1)*hop)`` (10 ms at 16 kHz for hop 160, the hop of the log-mel front
-    end, so wave and log-mel plots share a time axis). ``signed=True`` sums the signed attributions (their sum
-    over frames is Σ IG, so completeness carries over); ``signed=False`` sums |attr| (where the model looks,
-    regardless of direction).
-    """
-    a = np.asarray(attr_wave, dtype=np.float64)
-    if a.ndim != 1 or hop < 1:
-        raise PipelineError(
-            f"frame_summary: expected a 1-D waveform attribution and hop >= 1, got {a.shape}, {hop}"
-        )
-    if not signed:
-        a = np.abs(a)
-    n = math.ceil(len(a) / hop)
-    padded = np.zeros(n * hop)
-    padded[: len(a)] = a
-    return padded.reshape(n, hop).sum(axis=1)
-
-
-def frame_attribution(attributions: np.ndarray, hop: int = 160, *, signed: bool = True) -> np.ndarray:
-    """Per-frame mass for either front end: ``[T, F]`` -> sum over features; ``[S]`` -> :func:`frame_summary`."""
-    a = np.asarray(attributions, dtype=np.float64)
-    if a.ndim == 1:
-        return frame_summary(a, hop, signed=signed)
-    return (a if signed else np.abs(a)).reshape(a.shape[0], -1).sum(axis=1)

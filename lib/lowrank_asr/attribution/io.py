@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowrank_asr.attribution.integrated_gradients import IGResult, frame_attribution
+from lowrank_asr.attribution.result import IGResult, frame_attribution
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.hdf5 import atomic_h5, check_provenance, open_array_file, read_attrs, write_attrs
 

@@ -5,13 +5,23 @@ SVDs, every batch-norm layer's statistics are re-estimated on training batches a
 training (training/precise_bn.py: pooled over all valid frames) unless nothing was truncated (fraction 1: the
 model is then exactly the evaluated one), and every split is decoded greedily with the evaluation's traced
 encoder (evaluation.transcribe, one trace per model: only variable values change). The model's weights and BN
-statistics are restored afterwards. The sweep imports TensorFlow when called; the CSV readers and writers below
-do not (the table and plot rules run in the plot environment).
+statistics are restored afterwards. The CSV files are tables.py's: the table and plot rules read them in the plot
+environment, without TensorFlow.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from itertools import islice
+
+from lowrank_asr.compression.truncation import (
+    restore_dense_weights,
+    snapshot_dense_weights,
+    truncate_encoder,
+)
+from lowrank_asr.evaluation.transcribe import transcribe
+from lowrank_asr.metrics import error_rates
+from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
 
 
 def compression_sweep(
@@ -29,17 +39,6 @@ def compression_sweep(
     ``splits`` maps a split name to a function returning its batches (a fresh iterable per call);
     ``calibration`` returns training batches for BN re-estimation.
     """
-    from itertools import islice
-
-    from lowrank_asr.compression.truncation import (
-        restore_dense_weights,
-        snapshot_dense_weights,
-        truncate_encoder,
-    )
-    from lowrank_asr.evaluation.transcribe import transcribe
-    from lowrank_asr.metrics import error_rates
-    from lowrank_asr.training.precise_bn import PreciseBatchNorm, batchnorm_layers
-
     originals = snapshot_dense_weights(model)
     norms = batchnorm_layers(model)
     precise: PreciseBatchNorm | None = None  # built once (one trace) at the first truncated fraction
@@ -87,72 +86,4 @@ def compression_sweep(
         for bn, (mean, var) in zip(norms, bn_stats, strict=True):
             bn.moving_mean.assign(mean)
             bn.moving_variance.assign(var)
-    return rows
-
-
-CSV_COLUMNS = (
-    "variant",
-    "fraction",
-    "split",
-    "params",
-    "encoder_params",
-    "truncated_params",
-    "greedy_wer",
-    "greedy_cer",
-    "utterances",
-    "recalibration_batches",
-)
-
-
-def write_compression_csv(rows: Sequence[dict], variant: str, path) -> None:
-    """One row per fraction × split (the columns of CSV_COLUMNS), written atomically."""
-    import csv
-    import os
-    from pathlib import Path
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "variant": variant})
-    os.replace(tmp, path)
-
-
-def read_compression_csv(path) -> list[dict]:
-    """The rows of a per-variant CSV or of the gathered table, numbers as numbers."""
-    import csv
-
-    from lowrank_asr.errors import PipelineError
-
-    with open(path, newline="") as f:
-        reader = csv.DictReader(f)
-        missing = [c for c in CSV_COLUMNS if c not in (reader.fieldnames or [])]
-        if missing:
-            raise PipelineError(f"{path} lacks the compression columns {missing}; rerun the compression rule")
-        rows = list(reader)
-    ints = {"params", "encoder_params", "truncated_params", "utterances", "recalibration_batches"}
-    floats = {"fraction", "greedy_wer", "greedy_cer"}
-    return [
-        {k: int(v) if k in ints else float(v) if k in floats else v for k, v in row.items()} for row in rows
-    ]
-
-
-def write_compression_table(paths: Sequence, path) -> list[dict]:
-    """Gather per-variant CSVs into one table (same columns), variants in the given order; returns the rows."""
-    import csv
-    import os
-    from pathlib import Path
-
-    rows = [row for p in paths for row in read_compression_csv(p)]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, CSV_COLUMNS, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    os.replace(tmp, path)
     return rows

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import tensorflow as tf
+import tensorflow_io as tfio
 
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE
 from lowrank_asr.data.budget import BucketPlan, Utterance, over_budget_message, plan_buckets
-from lowrank_asr.data.librispeech import SAMPLE_RATE
 from lowrank_asr.data.tfrecords import FEATURE_SPEC, SHARD_SUFFIX, parse_example
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text.vocabulary import CharVocabulary, Vocabulary
@@ -68,8 +69,6 @@ def decode_flac(data: tf.Tensor, path: tf.Tensor, decoder: str = "soundfile") ->
         pcm = tf.numpy_function(_decode_flac_soundfile, [data, path], tf.int16, stateful=False)
         pcm.set_shape([None])
     else:  # tfio
-        import tensorflow_io as tfio
-
         channels = tfio.audio.decode_flac(data, dtype=tf.int16)  # [S, channels]
         check = tf.debugging.assert_equal(
             tf.shape(channels)[1], 1, message=tf.strings.join(["expected mono audio: ", path])

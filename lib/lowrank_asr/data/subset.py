@@ -8,7 +8,12 @@ import logging
 from collections.abc import Sequence
 
 import numpy as np
+import tensorflow as tf
 
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE
+from lowrank_asr.data.dataset import make_dataset
+from lowrank_asr.data.micro_batches import padded_seconds, plan_micro_batches
+from lowrank_asr.data.tfrecords import FEATURE_SPEC
 from lowrank_asr.errors import CorpusError
 
 log = logging.getLogger(__name__)
@@ -18,9 +23,6 @@ def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
     """The first ``size`` utterances of the TFRecords (file order), the same for every epoch, one dict each:
     ``audio`` float32 [S], ``labels`` int32 [U] (unpadded numpy arrays), ``utt_id``, ``transcript``, ``path``
     (str) and ``duration`` (s, of the decoded samples)."""
-    from lowrank_asr.data.dataset import make_dataset
-    from lowrank_asr.data.librispeech import SAMPLE_RATE
-
     out = []
     for b in make_dataset(
         list(files), vocab, batch_size=1, training=False, seed=0, max_duration=None, batch_seconds=None
@@ -41,7 +43,6 @@ def subset_utterances(files: Sequence[str], vocab, size: int) -> list[dict]:
 
 def pad_batch(utterances: Sequence[dict]) -> dict:
     """One zero-padded batch of :func:`subset_utterances` items, in make_dataset's batch format."""
-    import tensorflow as tf
 
     def padded(key: str) -> np.ndarray:
         rows = [u[key] for u in utterances]
@@ -63,8 +64,6 @@ def pad_batch(utterances: Sequence[dict]) -> dict:
 def subset_micro_batches(utterances: Sequence[dict], batch_seconds: float | None) -> list[dict]:
     """The utterances as padded micro-batches of at most ``batch_seconds`` padded audio each
     (:func:`~lowrank_asr.data.micro_batches.plan_micro_batches`; None: one batch in the given order)."""
-    from lowrank_asr.data.micro_batches import padded_seconds, plan_micro_batches
-
     durations = [u["duration"] for u in utterances]
     plan = plan_micro_batches(durations, batch_seconds, [u["utt_id"] for u in utterances])
     log.info(
@@ -79,10 +78,6 @@ def subset_micro_batches(utterances: Sequence[dict], batch_seconds: float | None
 
 def all_utt_ids(files: Sequence[str]) -> list[str]:
     """Utterance ids of the TFRecords in file order (parses only the id: no audio is decoded)."""
-    import tensorflow as tf
-
-    from lowrank_asr.data.tfrecords import FEATURE_SPEC
-
     spec = {"utt_id": FEATURE_SPEC["utt_id"]}
     ids = tf.data.TFRecordDataset(list(files)).map(lambda s: tf.io.parse_single_example(s, spec)["utt_id"])
     return [v.decode() for v in ids.as_numpy_iterator()]

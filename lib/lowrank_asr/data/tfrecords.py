@@ -14,7 +14,7 @@ from pathlib import Path
 import tensorflow as tf
 from tqdm import tqdm
 
-from lowrank_asr.data.transcripts import read_transcripts
+from lowrank_asr.corpus.transcripts import read_transcripts
 from lowrank_asr.errors import ConfigError, CorpusError
 
 log = logging.getLogger(__name__)

@@ -14,6 +14,7 @@ from pathlib import Path
 import tensorflow as tf
 from tqdm import tqdm
 
+from lowrank_asr import decoding
 from lowrank_asr.metrics import error_rates
 from lowrank_asr.metrics.decodes import DECODE_COLUMNS, read_decodes
 
@@ -77,8 +78,6 @@ def make_encoder_fn(model):
 
 def search(model, enc, enc_len, *, beam_width: int | None, max_symbols_per_step: int) -> list[list[int]]:
     """Token ids per utterance: greedy when beam_width is None, else beam search."""
-    from lowrank_asr import decoding
-
     if model.decoder_type == "ctc":
         logits = model.ctc_logits(enc)
         if beam_width is None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 
+import librosa
 import numpy as np
 import tensorflow as tf
 
@@ -41,8 +42,6 @@ def num_frames(num_samples: tf.Tensor, win: int, hop: int) -> tf.Tensor:
 @functools.lru_cache(maxsize=8)
 def mel_basis(sample_rate: int, n_fft: int, num_mel_bins: int) -> np.ndarray:
     """librosa's Slaney mel filter bank transposed to [n_fft // 2 + 1, num_mel_bins] (float32)."""
-    import librosa  # only here: the basis is computed once and cached
-
     basis = librosa.filters.mel(sr=sample_rate, n_fft=n_fft, n_mels=num_mel_bins, fmin=0.0, fmax=None)
     return np.ascontiguousarray(basis.T.astype(np.float32))
 

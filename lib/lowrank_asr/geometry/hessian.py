@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.trained_run.objective import subset_objective
@@ -142,8 +143,6 @@ class ModelHVP:
         fd_scale: float = 1e-3,
         parts: Sequence[tuple] | None = None,
     ):
-        import tensorflow as tf
-
         if method not in HVP_METHODS:
             raise PipelineError(f"ModelHVP: unknown method {method!r}; use one of {HVP_METHODS}")
         self.variables = list(model.trainable_variables)
@@ -223,8 +222,6 @@ class ModelHVP:
         self._product = product
 
     def split(self, flat: np.ndarray) -> list:
-        import tensorflow as tf
-
         out, start = [], 0
         for v, shape, n in zip(self.variables, self.shapes, self.sizes, strict=True):
             out.append(tf.constant(flat[start : start + n].reshape(shape), dtype=v.dtype))
@@ -277,8 +274,6 @@ def sharpness(
     """Largest Hessian eigenvalue (Lanczos, see :func:`lanczos`) and trace (Hutchinson) of the subset loss at each
     epoch; products and gradients sum over the subset's micro-batches (``batch_seconds``). ``hvp_count`` is the
     number of Hessian-vector products of each epoch (Lanczos iterations + Hutchinson samples)."""
-    import tensorflow as tf
-
     obj = subset_objective(
         model_cfg=model_cfg,
         vocab_path=vocab_path,

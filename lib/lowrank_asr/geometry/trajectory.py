@@ -22,7 +22,8 @@ import numpy as np
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.landscape.directions import FilterAxes, model_filter_axes, model_weights
-from lowrank_asr.landscape.grid import LossGrid, evaluate_grid
+from lowrank_asr.landscape.evaluate import evaluate_grid
+from lowrank_asr.landscape.grid import LossGrid
 from lowrank_asr.trained_run.objective import subset_objective
 
 

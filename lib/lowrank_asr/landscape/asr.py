@@ -10,7 +10,8 @@ import numpy as np
 
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.landscape.directions import model_directions
-from lowrank_asr.landscape.grid import LossGrid, evaluate_grid, grid_points, shard_points
+from lowrank_asr.landscape.evaluate import evaluate_grid
+from lowrank_asr.landscape.grid import LossGrid, grid_points, shard_points
 from lowrank_asr.trained_run.objective import subset_objective
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import keras
 import numpy as np
 
 from lowrank_asr.errors import PipelineError
@@ -49,8 +50,6 @@ def model_filter_axes(model) -> list[FilterAxes]:
     Depthwise kernels (``DepthwiseConv1D/2D``, the depthwise half of ``SeparableConv``) -> last two axes;
     ``Embedding`` tables -> rows; everything else -> :func:`default_filter_axes`.
     """
-    import keras
-
     special: dict[int, str] = {}
     for layer in model._flatten_layers(include_self=True, recursive=True):
         if isinstance(layer, keras.layers.DepthwiseConv1D | keras.layers.DepthwiseConv2D):

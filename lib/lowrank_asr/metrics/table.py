@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lowrank_asr.data.skip_list import skipped_utterances
+from lowrank_asr.corpus.skip_list import skipped_utterances
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.metrics.bootstrap import (
     MIN_SPEAKERS,

@@ -13,6 +13,13 @@ import json
 import os
 import sys
 
+from lowrank_asr.config import variant_model_config
+from lowrank_asr.config_files import load_yaml, with_defaults
+from lowrank_asr.errors import PipelineError
+from lowrank_asr.models.asr_model import build_model
+from lowrank_asr.models.config import merge_model_config
+from lowrank_asr.models.summary import format_table, trainable_params
+
 CHAR_VOCAB_SIZE = 29
 
 
@@ -34,11 +41,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from lowrank_asr.config import variant_model_config
-    from lowrank_asr.config_files import load_yaml, with_defaults
-    from lowrank_asr.errors import PipelineError
-    from lowrank_asr.models.config import merge_model_config
-
     try:
         config = with_defaults(load_yaml(args.config))
         cfg = merge_model_config(variant_model_config(config, args.variant))
@@ -46,9 +48,6 @@ def main(argv: list[str] | None = None) -> int:
     except (OSError, PipelineError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-
-    from lowrank_asr.models.asr_model import build_model
-    from lowrank_asr.models.summary import format_table, trainable_params
 
     model = build_model(cfg, vocab_size)
     rows = model.summary_table()

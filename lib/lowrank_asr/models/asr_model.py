@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from lowrank_asr import losses
 from lowrank_asr.features.logmel import (
     apply_normalization,
     frame_params,
@@ -23,6 +24,7 @@ from lowrank_asr.models.config import expand_blocks, merge_model_config
 from lowrank_asr.models.contextnet import ContextNetEncoder, WaveFrontend
 from lowrank_asr.models.convolutions import out_length
 from lowrank_asr.models.decoder import JointNetwork, PredictionNetwork
+from lowrank_asr.models.summary import summary_table
 
 
 class ASRModel(keras.Model):
@@ -162,8 +164,6 @@ class ASRModel(keras.Model):
         ``joint_chunk`` (RNN-T only; None/0: off): run the joint and the loss over sub-batches of this many
         utterances, recomputed in the backward pass (``losses.chunked_rnnt_loss``): same result, bounded memory.
         """
-        from lowrank_asr import losses  # lazy: the loss package is developed separately
-
         enc, enc_len = self.encode(x, x_len, training=training, frontend_stats=frontend_stats)
         labels = tf.cast(labels, tf.int32)
         label_len = tf.cast(label_len, tf.int32)
@@ -212,8 +212,6 @@ class ASRModel(keras.Model):
             self.build_all()
 
     def summary_table(self) -> list[dict]:
-        from lowrank_asr.models.summary import summary_table
-
         return summary_table(self)
 
 

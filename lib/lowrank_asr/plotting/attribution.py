@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib import colors
 
-from lowrank_asr.attribution.integrated_gradients import frame_attribution
+from lowrank_asr.attribution.result import frame_attribution
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.plotting import style as st
 

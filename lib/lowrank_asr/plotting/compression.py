@@ -1,5 +1,5 @@
 """Figure of the post-hoc compression sweep: greedy WER against parameter count, one curve per variant, one panel
-per split, from the rows of the compression table (``compression.sweep.read_compression_csv``).
+per split, from the rows of the compression table (``compression.tables.read_compression_csv``).
 """
 
 from __future__ import annotations

@@ -19,6 +19,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from matplotlib import colors as mcolors
+from matplotlib.lines import Line2D
 from matplotlib.ticker import MaxNLocator
 
 from lowrank_asr.errors import PipelineError
@@ -180,8 +182,6 @@ def plot_spectra(
         for i, ax in enumerate(axes):
             if i % ncols == 0:
                 ax.set_ylabel("σ/σ₁ (dashed: kernels)\nλ/λ₁ (solid: outputs)")
-        from matplotlib.lines import Line2D
-
         handles = [Line2D([], [], color=colors[v], label=v, **ACTIVATION_STYLE) for v in reps]
         handles += [
             Line2D([], [], color="grey", label="conv kernel σ/σ₁", **KERNEL_STYLE),
@@ -215,8 +215,6 @@ def plot_cka_final(
 ) -> dict:
     """Per variant a block × epoch heat map of CKA(block at epoch, same block at the final epoch), range [0, 1]."""
     _check(series, "plot_cka_final", out_png)
-    from matplotlib import colors as mcolors
-
     norm = mcolors.Normalize(0.0, 1.0)
     matrices = {}
     with st.style():
@@ -244,8 +242,6 @@ def plot_cka_variants(
 ) -> dict:
     """``similarity[epoch]`` = ``read_variant_similarity``; one row per epoch, one column per variant pair."""
     _check(similarity, "plot_cka_variants", out_png)
-    from matplotlib import colors as mcolors
-
     norm = mcolors.Normalize(0.0, 1.0)
     epochs = sorted(similarity)
     pairs = list(dict.fromkeys(p for e in epochs for p in similarity[e]["cka"]))

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import matplotlib as mpl
+from matplotlib import colormaps
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
@@ -74,7 +75,5 @@ def save_figure(fig: Figure, out_png: str | os.PathLike) -> Path:
 
 def variant_colors(variants: Sequence[str]) -> dict[str, str]:
     """One fixed colour per variant (tab10 in the given order), the same in every figure."""
-    from matplotlib import colormaps
-
     cmap = colormaps["tab10"]
     return {v: cmap(i % 10) for i, v in enumerate(variants)}

@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lowrank_asr.data.dataset import make_dataset
+from lowrank_asr.data.subset import subset_ids
 from lowrank_asr.errors import PipelineError
 from lowrank_asr.representations.blocks import block_names, block_outputs, block_reductions, pool_frames
 from lowrank_asr.representations.cka import StreamingCKA
@@ -30,6 +32,7 @@ from lowrank_asr.representations.spectra import (
     kernel_spectrum,
     valid_frames,
 )
+from lowrank_asr.trained_run.run import TrainedRun
 
 
 def pooled_frames(
@@ -121,9 +124,6 @@ def subset_batches(
 ):
     """The analysis subset as padded batches (the same for every model and epoch): ``batch_size`` utterances in
     file order, or by duration under ``batch_seconds`` padded seconds per batch (evaluation.batch_seconds)."""
-    from lowrank_asr.data.dataset import make_dataset
-    from lowrank_asr.data.subset import subset_ids
-
     ids = subset_ids(data_files, subset)
     return make_dataset(
         list(data_files),
@@ -153,8 +153,6 @@ def variant_representations(
     One model is built (and its block function traced) for all epochs, whose weights are loaded into it in
     turn, plus one for the final epoch: the per-job cost is start-up, not the number of epochs.
     """
-    from lowrank_asr.trained_run.run import TrainedRun
-
     final_run = TrainedRun(model_cfg, vocab_path)
     final = final_run.load(final_weights_path)
     batches = subset_batches(
@@ -186,8 +184,6 @@ def variant_similarities(
 
     Each variant's model is built once and gets every epoch's weights in turn.
     """
-    from lowrank_asr.trained_run.run import TrainedRun
-
     epochs = sorted(epoch_weights)
     runs = {name: TrainedRun(cfg, vocab_path) for name, cfg in model_cfgs.items()}
     loops = {name: run.epochs([epoch_weights[e][name] for e in epochs]) for name, run in runs.items()}

@@ -19,6 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.models.contextnet import time_mask
 
 _FNS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -30,7 +31,6 @@ def make_block_outputs_fn(model):
     """
     if model in _FNS:
         return _FNS[model]
-    from lowrank_asr.models.contextnet import time_mask
 
     @tf.function(reduce_retracing=True, autograph=False)
     def block_outputs(audio, audio_len):

@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lowrank_asr.models.convolutions import CONV_TYPES
+
 CENTRED, VALID = "centred", "valid"
 
 
@@ -60,8 +62,6 @@ def bn_scale(bn) -> np.ndarray:
 
 
 def _kind(conv) -> str:
-    from lowrank_asr.models.convolutions import CONV_TYPES
-
     for name, cls in CONV_TYPES.items():
         if type(conv) is cls:
             return name

@@ -6,7 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import keras
+import tensorflow as tf
+
+from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.evaluation.transcribe import greedy_wer
+from lowrank_asr.models import build_model
 from lowrank_asr.trained_run.parts import dense_gradient, open_signature, part_sum, variable_spec
 from lowrank_asr.trained_run.run import TrainedRun
 
@@ -48,14 +54,9 @@ class SubsetObjective:
         """The mean loss at the model's current weights (all of them, BN statistics included), computed by a
         float64 twin of the model on the same features: built and traced on first use, for the rare points where
         the float32 activations overflow (the twin doubles the model's memory while it exists)."""
-        import keras
-        import tensorflow as tf
-
         if self.model_cfg is None:
             raise PipelineError("SubsetObjective.loss_fn64: no model_cfg to build the float64 twin from")
         if self._float64 is None:
-            from lowrank_asr.models import build_model
-
             previous = keras.config.dtype_policy()
             keras.config.set_dtype_policy("float64")
             try:
@@ -92,7 +93,6 @@ def featurized_part(model, batch: dict) -> tuple:
 def part_loss_fn(model, like: Sequence, n: int) -> Callable:
     """``part_loss(*part)``: a micro-batch's share of the mean inference-mode loss over ``n`` utterances, for the
     model's current weights; traced once for every part shaped like ``like`` (any batch size and length)."""
-    import tensorflow as tf
 
     @tf.function(input_signature=open_signature(like), autograph=False)
     def part_loss(x, x_len, labels, label_len):
@@ -120,8 +120,6 @@ def subset_objective(
     ``batch_seconds`` (``evaluation.batch_seconds``): padded audio seconds per pass (None: the whole subset in
     one batch); the subset is the same either way (its first ``subset`` utterances).
     """
-    from lowrank_asr.data.subset import subset_micro_batches, subset_utterances
-
     run = TrainedRun(model_cfg, vocab_path)
     model, vocab = run.load(weights_path), run.vocab
     utterances = subset_utterances(data_files, vocab, subset)
@@ -130,7 +128,6 @@ def subset_objective(
     part_loss = part_loss_fn(model, parts[0], len(utterances))
     metric_fn = None
     if wer:
-        from lowrank_asr.evaluation.transcribe import greedy_wer
 
         def metric_fn():
             return greedy_wer(model, batches, vocab, max_symbols_per_step=max_symbols_per_step)

@@ -9,25 +9,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import tensorflow as tf
+
 
 def open_signature(part: Sequence) -> list:
     """A ``tf.function`` input signature for tensors like ``part`` with every size left open: one trace serves
     micro-batches of every batch size and padded length."""
-    import tensorflow as tf
-
     return [tf.TensorSpec([None] * t.shape.rank, t.dtype) for t in part]
 
 
 def variable_spec(variables: Sequence) -> list:
-    import tensorflow as tf
-
     return [tf.TensorSpec(v.shape, v.dtype) for v in variables]
 
 
 def dense_gradient(loss_fn: Callable, variables: Sequence, part: Sequence) -> list:
     """Gradients of ``loss_fn(*part)`` for ``variables``, dense and zero where unconnected."""
-    import tensorflow as tf
-
     with tf.GradientTape() as tape:
         loss = loss_fn(*part)
     # embedding gradients arrive as IndexedSlices: densify them for products and sums
@@ -41,8 +37,6 @@ def part_sum(term: Callable, out_spec: Sequence, extra_spec: Sequence, like: Seq
     """``summed(extra, parts) = Σ term(extra, *part)`` over ``parts`` for a ``term`` that returns tensors shaped
     as ``out_spec``; ``extra`` (shaped as ``extra_spec``, e.g. the vector of a Hessian-vector product) is the
     same for every part, and ``like`` is a part whose ranks and dtypes all parts share."""
-    import tensorflow as tf
-
     out_spec = list(out_spec)
 
     @tf.function(input_signature=[out_spec, list(extra_spec), *open_signature(like)], autograph=False)

@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lowrank_asr.errors import PipelineError
+from lowrank_asr.models import build_model
+from lowrank_asr.models.weights import load_weights
+from lowrank_asr.text.vocabulary import load_vocabulary
 
 
 @dataclass
@@ -23,8 +26,6 @@ class TrainedRun:
     @property
     def vocab(self):
         if self._vocab is None:
-            from lowrank_asr.text.vocabulary import load_vocabulary
-
             self._vocab = load_vocabulary(self.vocab_path)
         return self._vocab
 
@@ -32,15 +33,11 @@ class TrainedRun:
     def model(self):
         """The run's model (built on first use, with freshly initialised weights until :meth:`load`)."""
         if self._model is None:
-            from lowrank_asr.models import build_model
-
             self._model = build_model(self.model_cfg, self.vocab.size)
         return self._model
 
     def load(self, weights_path: str | Path):
         """The model with ``weights_path`` (one epoch's weights) loaded into it."""
-        from lowrank_asr.models.weights import load_weights
-
         load_weights(self.model, weights_path)
         return self.model
 

@@ -23,7 +23,13 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from lowrank_asr.data import feasibility
+from lowrank_asr.data.dataset import make_dataset
 from lowrank_asr.errors import TrainingError
+from lowrank_asr.evaluation.transcribe import greedy_wer
+from lowrank_asr.models import build_model
+from lowrank_asr.models.weights import load_weights
+from lowrank_asr.text.vocabulary import load_vocabulary
 from lowrank_asr.training.optimizer import Adam
 from lowrank_asr.training.precise_bn import PreciseBatchNorm
 from lowrank_asr.training.schedule import make_schedule
@@ -409,8 +415,6 @@ def training_dataset(
 ) -> tf.data.Dataset:
     """The shuffled training batches for `seed` (by count, or by duration under `settings.batch_seconds`),
     without `exclude_ids`."""
-    from lowrank_asr.data.dataset import make_dataset
-
     return make_dataset(
         list(train_files),
         vocab,
@@ -429,8 +433,6 @@ def unalignable_utterances(
 ) -> list[str]:
     """Ids of the utterances of `files` too short for their transcripts under the model's decoder, when
     `settings.skip_bad_audio`; otherwise such an utterance is a CorpusError naming it (data/feasibility.py)."""
-    from lowrank_asr.data import feasibility
-
     found = feasibility.too_short_utterances(
         files,
         vocab.encode,
@@ -457,12 +459,6 @@ def _train(
     stop_after_epoch: int | None,
     init_output: str | Path | None,
 ) -> list[dict]:
-    from lowrank_asr.data.dataset import make_dataset
-    from lowrank_asr.evaluation.transcribe import greedy_wer
-    from lowrank_asr.models import build_model
-    from lowrank_asr.models.weights import load_weights
-    from lowrank_asr.text.vocabulary import load_vocabulary
-
     configure_determinism(settings.seed)
     # set both ways: the policy is process-global and would leak into a later run in the same process
     keras.mixed_precision.set_dtype_policy("mixed_float16" if settings.mixed_precision else "float32")

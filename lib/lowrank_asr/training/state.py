@@ -36,6 +36,7 @@ import numpy as np
 
 from lowrank_asr import locking
 from lowrank_asr.errors import TrainingError
+from lowrank_asr.models.weights import save_weights
 
 HISTORY_COLUMNS = ("epoch", "train_loss", "dev_loss", "dev_wer", "learning_rate", "steps", "seconds")
 CHECKSUM_SUFFIX = ".sha256"
@@ -125,8 +126,6 @@ class TrainingState:
 
     def save_epoch(self, model, optimizer, epoch: int) -> None:
         """Write the epoch's weights and optimizer state, each followed by its checksum."""
-        from lowrank_asr.models.weights import save_weights
-
         need = self.check_space(model.weights, optimizer.variables)
         with _no_space_as_error(need, self.dir):
             save_weights(model, self.weights_path(epoch))
@@ -145,8 +144,6 @@ class TrainingState:
 
     def save_initial(self, model) -> None:
         """The seeded initial weights as epoch 0 (no optimizer state: nothing has been applied yet)."""
-        from lowrank_asr.models.weights import save_weights
-
         need = self.check_space(model.weights)
         with _no_space_as_error(need, self.dir):
             save_weights(model, self.weights_path(0))

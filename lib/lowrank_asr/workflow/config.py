@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+import jsonschema
+
 from lowrank_asr.config import variant_model_config
 from lowrank_asr.config_files import (
     SCHEMA,
@@ -25,8 +27,8 @@ from lowrank_asr.config_files import (
     load_yaml,
     short_repr,
 )
-from lowrank_asr.data.librispeech import SAMPLE_RATE
-from lowrank_asr.data.packaged import PACKAGED_SPLITS
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE
+from lowrank_asr.corpus.packaged import PACKAGED_SPLITS
 from lowrank_asr.errors import ConfigError
 
 SECTIONS_WITH_EPOCHS = ("landscape", "attribution", "representations")
@@ -73,8 +75,6 @@ def _cut(text: str, limit: int = 200) -> str:
 def validate_config(config: dict, schema_path: str | Path = SCHEMA) -> dict:
     """Check bounds and finiteness, fill in the schema's defaults, validate against the JSON schema and the
     cross-field rules; raise ConfigError naming the first problem. ``config`` is completed in place."""
-    import jsonschema
-
     check_bounds(config)
     check_finite(config)
     schema = load_yaml(schema_path)

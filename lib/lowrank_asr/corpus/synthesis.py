@@ -4,7 +4,7 @@ Speech comes from the libespeak-ng that the ``espeakng-loader`` wheel ships (thr
 package). eSpeak NG keeps synthesis state between utterances (pitch flutter, wave phase, its random
 generators), so the same call sequence gives byte-identical audio only in a *fresh* process. Every chunk
 of ``CHUNK_SIZE`` utterances is therefore synthesised in its own child process (``python -m
-lowrank_asr.data.synthesis``); chunk boundaries are fixed, so the output does not depend on the number of
+lowrank_asr.corpus.synthesis``); chunk boundaries are fixed, so the output does not depend on the number of
 workers nor on anything the calling process synthesised before.
 """
 
@@ -28,14 +28,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import espeakng_loader
 import numpy as np
+import soundfile as sf
+from scipy.signal import resample_poly
+from tqdm import tqdm
 
-from lowrank_asr.config_files import SCHEMA, fill_defaults, load_yaml
-from lowrank_asr.data import augmentation
-from lowrank_asr.data.broad_lexicon import broad_lexicon
-from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
-from lowrank_asr.data.wordlist import LEXICONS
+from lowrank_asr.corpus import augmentation
+from lowrank_asr.corpus.broad_lexicon import broad_lexicon
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
+from lowrank_asr.corpus.wordlist import LEXICONS
 from lowrank_asr.errors import ConfigError
+from lowrank_asr.schema import fill_defaults, load_schema
 
 ESPEAK_RATE = 22_050
 CHUNK_SIZE = 200  # utterances per child process; part of the corpus definition, do not change lightly
@@ -56,20 +60,16 @@ VOICE_ALIASES = {"en-gb": "en"}
 DEFAULT_VOICES: tuple[str, ...] = ("en-us", "en", "en-gb-x-rp", "en-us-nyc")
 MAX_WORDS = 60  # words per utterance: ~20 s of speech at LibriSpeech's 2.7 words per second
 VARIANTS: tuple[str, ...] = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4")
-LEXICON_NAMES: tuple[str, ...] = (*LEXICONS, "broad")  # broad: lowrank_asr.data.broad_lexicon
+LEXICON_NAMES: tuple[str, ...] = (*LEXICONS, "broad")  # broad: lowrank_asr.corpus.broad_lexicon
 
 
 def variant_names() -> tuple[str, ...]:
     """Every voice variant shipped in espeakng-loader's data (voices/!v): pitch, formant and Klatt settings."""
-    import espeakng_loader
-
     return tuple(sorted(p.name for p in (Path(espeakng_loader.get_data_path()) / "voices" / "!v").iterdir()))
 
 
 def variant_sex(variant: str) -> str:
     """F or M, from the variant file's ``gender`` line (the classic f1-f5 have none and are female)."""
-    import espeakng_loader
-
     path = Path(espeakng_loader.get_data_path()) / "voices" / "!v" / variant
     for line in path.read_text(errors="replace").splitlines():
         if line.split()[:1] == ["gender"]:
@@ -88,9 +88,9 @@ class SplitSpec:
     Words per utterance are uniform in ``[min_words, max_words]``, or, with ``mean_words``, drawn from a power
     density over that range with this mean: above the middle it rises towards ``max_words``, as LibriSpeech's
     segments pile up near their longest (1-17 s, mean ~12 s). ``lexicon`` names the word list
-    (``lowrank_asr.data.wordlist.LEXICONS``, or ``broad``: ``lowrank_asr.data.broad_lexicon``). ``variants``
+    (``lowrank_asr.corpus.wordlist.LEXICONS``, or ``broad``: ``lowrank_asr.corpus.broad_lexicon``). ``variants``
     names the eSpeak voice variants speakers are drawn from (null: the classic m1-m7, f1-f4), ``augment`` the
-    per-utterance augmentation (``lowrank_asr.data.augmentation``; null: none). Absent keys take the schema's
+    per-utterance augmentation (``lowrank_asr.corpus.augmentation``; null: none). Absent keys take the schema's
     defaults (``config/schema.yaml``, ``$defs.synthetic_split``).
     """
 
@@ -208,7 +208,7 @@ class SplitSpec:
 
 def _with_schema_defaults(d: Mapping[str, Any]) -> dict[str, Any]:
     """``d`` completed with ``$defs.synthetic_split``'s defaults, as config validation completes it."""
-    root = load_yaml(SCHEMA)
+    root = load_schema()
     filled = dict(d)
     fill_defaults(filled, root["$defs"]["synthetic_split"], root)
     return filled
@@ -331,8 +331,6 @@ def _espeak() -> dict[str, Any]:
     """Load and initialise libespeak-ng once per process (caller holds _ESPEAK_LOCK)."""
     if _ESPEAK:
         return _ESPEAK
-    import espeakng_loader
-
     lib = ctypes.CDLL(espeakng_loader.get_library_path())
     lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
     lib.espeak_Synth.argtypes = [
@@ -402,8 +400,6 @@ def render_utterance(item: Mapping[str, Any], others: list[np.ndarray] | None = 
     """Synthesise, resample to 16 kHz, pad with silence, then either add noise at the item's SNR or, for an
     augmented split, apply its augmentation draws (``others``: earlier clean utterances of the chunk, the babble
     talkers; this utterance's clean audio is appended); int16 mono."""
-    from scipy.signal import resample_poly
-
     raw = espeak_synthesize(item["text"], item["voice"], item["rate"], item["pitch"])
     if raw.size == 0:
         raise RuntimeError(f"eSpeak NG produced no audio for {item['utt_id']} ({item['text']!r})")
@@ -426,8 +422,6 @@ def render_utterance(item: Mapping[str, Any], others: list[np.ndarray] | None = 
 
 def _worker_main() -> None:
     """Child process: read a job (JSON on stdin), write FLAC files, print their sample counts as JSON."""
-    import soundfile as sf
-
     job = json.load(sys.stdin)
     staging = Path(job["staging"])
     counts = []
@@ -447,7 +441,7 @@ def _run_chunk(items: list[dict[str, Any]], staging: Path) -> list[int]:
     env["PYTHONPATH"] = lib_dir + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("OMP_NUM_THREADS", "1")
     proc = subprocess.run(
-        [sys.executable, "-m", "lowrank_asr.data.synthesis"],
+        [sys.executable, "-m", "lowrank_asr.corpus.synthesis"],
         env=env,
         input=json.dumps({"staging": str(staging), "items": items}),
         capture_output=True,
@@ -502,8 +496,6 @@ def synthesize_split_tarball(
 ) -> dict[str, Any]:
     """Write a LibriSpeech-format ``<split>.tar.gz`` of synthetic speech; byte-identical for the same
     (split, spec, seed). Returns stats: split, utterances, speakers, seconds, path."""
-    from tqdm import tqdm
-
     if not split or "/" in split or split.startswith("."):
         raise ConfigError(f"bad split name {split!r}: use a folder name like 'train-clean-100'")
     spec.validate()

@@ -26,10 +26,11 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
+from math import gcd
 from pathlib import Path
 from typing import Any
 
-from lowrank_asr.data.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE, SpeakerRow, format_speakers
 from lowrank_asr.errors import CorpusError
 from lowrank_asr.text.normalize import normalize
 
@@ -151,15 +152,14 @@ def verbatim_in_training(
 
 
 # ---------------------------------------------------------------------------------------------------------
-# audio and the tarball
+# audio and the tarball: their imports stay inside the functions because the Snakefile imports this module at
+# DAG build (split names, the gate below), and scipy.signal alone takes 1.5-3 s to import
 
 
 def to_16k(audio, rate: int):
     """int16 mono at 16 kHz (polyphase resampling, e.g. 8 kHz -> 16 kHz up by 2)."""
-    from math import gcd
-
-    import numpy as np
-    from scipy.signal import resample_poly
+    import numpy as np  # deferred: DAG build (see above)
+    from scipy.signal import resample_poly  # deferred: DAG build
 
     audio = np.asarray(audio)
     if audio.ndim == 2:
@@ -172,7 +172,7 @@ def to_16k(audio, rate: int):
 
 
 def _flac_bytes(audio) -> bytes:
-    import soundfile as sf
+    import soundfile as sf  # deferred: DAG build
 
     buf = io.BytesIO()
     sf.write(buf, audio, SAMPLE_RATE, format="FLAC", subtype="PCM_16")
@@ -184,9 +184,9 @@ def build_split_tarball(
 ) -> dict[str, Any]:
     """Write the LibriSpeech-format ``<split>.tar.gz`` from an unpacked package tree; deterministic for the same
     packages. Returns stats: utterances per source, single words, sentences, seconds, what was dropped."""
-    import soundfile as sf
+    import soundfile as sf  # deferred: DAG build
 
-    from lowrank_asr.data.synthesis import write_deterministic_tar
+    from lowrank_asr.corpus.synthesis import write_deterministic_tar  # deferred: DAG build (NumPy)
 
     utts, dropped = collect_utterances(root)
     speakers = {source: (spk, sex, name) for source, spk, sex, name in SOURCES}

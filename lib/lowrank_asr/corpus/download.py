@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tqdm import tqdm
+
 from lowrank_asr.errors import CorpusError, PipelineError
 
 LIBRISPEECH_BASE_URL = "https://www.openslr.org/resources/12"
@@ -72,8 +74,6 @@ def download_split(
 
 def _attempt(url: str, part: Path, timeout: float, chunk: int, bar_desc: str) -> None:
     """One HTTP request: resume ``part`` if it exists (Range), else start over; raise on short reads."""
-    from tqdm import tqdm
-
     offset = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(
         url, headers={"User-Agent": "lowrank-asr/0.1", "Accept-Encoding": "identity"}

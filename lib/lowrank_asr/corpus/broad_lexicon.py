@@ -17,7 +17,7 @@ from collections.abc import Callable
 import numpy as np
 import wordfreq
 
-from lowrank_asr.data.wordlist import WORDS
+from lowrank_asr.corpus.wordlist import WORDS
 
 TOP_WORDS = 8000  # wordfreq's most frequent English entries considered; part of the corpus definition
 TEMPERATURE = 0.7  # sampling weight = frequency ** TEMPERATURE

@@ -22,7 +22,7 @@ import tempfile
 import zlib
 from pathlib import Path
 
-from lowrank_asr.data.librispeech import check_split_dir
+from lowrank_asr.corpus.librispeech import check_split_dir
 from lowrank_asr.errors import CorpusError
 
 log = logging.getLogger(__name__)

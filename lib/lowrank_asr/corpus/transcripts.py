@@ -21,8 +21,8 @@ from typing import Literal
 import soundfile as sf
 from tqdm import tqdm
 
-from lowrank_asr.data.librispeech import SAMPLE_RATE
-from lowrank_asr.data.skip_list import skipped_utterances
+from lowrank_asr.corpus.librispeech import SAMPLE_RATE
+from lowrank_asr.corpus.skip_list import skipped_utterances
 from lowrank_asr.errors import ConfigError, CorpusError
 from lowrank_asr.text import normalize
 
