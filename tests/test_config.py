@@ -571,14 +571,14 @@ def test_the_rules_receive_the_schema_defaults(tmp_path):
 NOT_THE_CONFIG_KEY = {
     ("data/dataset.py", "decode_flac", "decoder"): "the audio decoding library, not model.decoder",
     ("data/dataset.py", "make_dataset", "decoder"): "the audio decoding library, not model.decoder",
-    ("data/packaged.py", "build_split_tarball", "split"): "the packaged test split, not an analysis split",
+    ("corpus/packaged.py", "build_split_tarball", "split"): "the packaged test split, not an analysis split",
     (
         "models/convolutions.py",
         "__init__",
         "stride",
     ): "a block convolution's stride, not the wave front end's",
     ("geometry/hessian.py", "SharpnessResult", "iterations"): "the Lanczos iterations' results, a list",
-    ("landscape/grid.py", "evaluate_grid", "points"): "an explicit list of grid points; None: the whole grid",
+    ("landscape/evaluate.py", "evaluate_grid", "points"): "an explicit list of grid points; None: the whole grid",
     ("landscape/io.py", "write_landscape", "wer"): "the WER surface to write (an array) or None",
     (
         "metrics/bootstrap.py",
@@ -602,7 +602,7 @@ NOT_THE_CONFIG_KEY = {
     ): "explained-variance fractions, not compression's",
     ("features/specaugment.py", "__init__", "seed"): "the layer's random generator; None: unseeded",
     (
-        "data/transcripts.py",
+        "corpus/transcripts.py",
         "write_transcripts",
         "sample_rate",
     ): "the corpus' rate, which model.features.sample_rate must equal",
