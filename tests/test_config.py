@@ -578,7 +578,11 @@ NOT_THE_CONFIG_KEY = {
         "stride",
     ): "a block convolution's stride, not the wave front end's",
     ("geometry/hessian.py", "SharpnessResult", "iterations"): "the Lanczos iterations' results, a list",
-    ("landscape/evaluate.py", "evaluate_grid", "points"): "an explicit list of grid points; None: the whole grid",
+    (
+        "landscape/evaluate.py",
+        "evaluate_grid",
+        "points",
+    ): "an explicit list of grid points; None: the whole grid",
     ("landscape/io.py", "write_landscape", "wer"): "the WER surface to write (an array) or None",
     (
         "metrics/bootstrap.py",
