@@ -57,7 +57,7 @@ class Augmentation:
             raise ConfigError(f"split spec 'augment': unknown key(s) {unknown}, missing key(s) {missing}")
         kw: dict[str, Any] = {}
         for name in ("speed", "gain_db", "rt60", "snr_db"):
-            kw[name] = _pair(f"augment.{name}", d[name])
+            kw[name] = number_pair(f"augment.{name}", d[name])
         for name in ("reverb", "noise", "telephone"):
             kw[name] = _probability(f"augment.{name}", d[name])
         kinds = d["noise_kinds"]
@@ -76,7 +76,8 @@ class Augmentation:
         return cls(**kw)
 
 
-def _pair(key: str, v: Any) -> tuple[float, float]:
+def number_pair(key: str, v: Any) -> tuple[float, float]:
+    """``v`` as a (low, high) pair of floats; ConfigError names ``key`` otherwise."""
     ok = (
         isinstance(v, Sequence)
         and not isinstance(v, str)

@@ -134,16 +134,7 @@ class SplitSpec:
             if key in kw and (isinstance(kw[key], bool) or not isinstance(kw[key], int)):
                 raise ConfigError(f"split spec key {key!r} must be an integer, got {kw[key]!r}")
         for key in ("rate", "pitch"):
-            if key in kw:
-                v = kw[key]
-                if (
-                    not isinstance(v, Sequence)
-                    or isinstance(v, str)
-                    or len(v) != 2
-                    or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in v)
-                ):
-                    raise ConfigError(f"split spec key {key!r} must be [low, high] numbers, got {v!r}")
-                kw[key] = (float(v[0]), float(v[1]))
+            kw[key] = augmentation.number_pair(key, kw[key])
         if kw.get("snr_db") is not None:
             if isinstance(kw["snr_db"], bool) or not isinstance(kw["snr_db"], int | float):
                 raise ConfigError(f"split spec key 'snr_db' must be a number or null, got {kw['snr_db']!r}")
