@@ -2,6 +2,8 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 CORES  ?= 2
+# pytest workers (pytest-xdist); each test file runs whole on one worker, so module fixtures are built once
+TEST_WORKERS ?= 2
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
@@ -42,7 +44,7 @@ lint: setup
 
 test: setup system-packages docs format-check
 	$(BIN)/ruff check lib workflow_scripts tests docs
-	$(BIN)/python -m pytest tests --durations=30
+	$(BIN)/python -m pytest tests -n $(TEST_WORKERS) --dist loadfile --durations=30
 
 # The documentation site, strictly (a broken link or anchor fails), and config/README.md up to date with the schema.
 docs: setup

@@ -14,9 +14,10 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize(
     "config", ["config/config.yaml", "config/smoke.yaml", "config/librispeech.yaml", "config/rehearsal.yaml"]
 )
-def test_snakemake_lint_is_clean(config: str) -> None:
+def test_snakemake_lint_is_clean(config: str, tmp_path: Path) -> None:
+    # --directory: Snakemake's state goes to tmp_path, not into the checkout that parallel tests guard
     lint = subprocess.run(
-        [sys.executable, "-m", "snakemake", "--lint", "--configfile", config],
+        [sys.executable, "-m", "snakemake", "--lint", "--configfile", config, "--directory", str(tmp_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
