@@ -13,19 +13,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "lib"))
 
 
-# The longest test files (measured: ~12, ~8 and ~3 min on 2 cores), started first so that with `pytest -n 2
-# --dist loadfile` (make test) the other worker runs the many short files meanwhile instead of waiting at the end.
-LONGEST_FIRST = ("test_rehearsal.py", "test_workflow_e2e.py", "test_slurm.py")
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    def rank(item: pytest.Item) -> int:
-        name = item.path.name
-        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
-
-    items.sort(key=rank)  # stable: each file keeps its own order
-
-
 @dataclass(frozen=True)
 class SpeechCorpus:
     """A tiny split of eSpeak NG speech as the pipeline stores it: TFRecord shards, transcripts and vocabulary."""
